@@ -1,0 +1,92 @@
+// The channel contract: one connection carrying length-delimited frames, whatever the
+// engine underneath (io_uring, node:net, in-memory). Everything above src/channel/ talks
+// to this interface only. Ownership rules (docs/LIFETIMES.md):
+//   - allocate() hands a Lease to the caller; send() takes it back (the caller must not
+//     touch it afterwards: it is released by the engine once the bytes left).
+//   - a received frame is a view that is valid only during onFrame(); hold() turns it
+//     into a Lease that keeps the memory until release().
+
+/** Which engine carries a channel. */
+export type EngineName = "uring" | "net" | "memory";
+
+/** A slot of memory owned by exactly one party at a time. */
+export interface Lease {
+  /** The writable (or received) bytes. Reads as length 0 once released. */
+  readonly bytes: Uint8Array;
+  /** True once released (or handed to `send()`). */
+  readonly released: boolean;
+  /** Returns the memory. Idempotent. */
+  release(): void;
+}
+
+/** Callbacks of one channel; each channel has exactly one set. */
+export interface ChannelEvents {
+  /**
+   * One whole frame. The view is valid only until this call returns, unless
+   * `channel.hold(frame)` was called during it.
+   */
+  onFrame(frame: Uint8Array): void;
+  /**
+   * The connection ended. Called exactly once: `error` is undefined after a local
+   * `close()` or a clean end by the peer, an Error (with `code`) otherwise.
+   */
+  onClose(error: Error | undefined): void;
+}
+
+/** Counters of a channel or an engine. */
+export interface ChannelStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Frames that straddled receive buffers and were copied once into a lease. */
+  reassembled: number;
+  reassembledBytes: number;
+}
+
+/** One connection. */
+export interface Channel {
+  readonly engine: EngineName;
+  /** Largest frame this channel sends or accepts, in bytes. */
+  readonly maxFrameBytes: number;
+  readonly closed: boolean;
+  /**
+   * A lease of exactly `byteLength` writable bytes, to be filled and passed to send().
+   * Throws RangeError above maxFrameBytes, and an Error with code "ERR_REGION_FULL"
+   * when no memory is free right now (see waitForSpace()).
+   */
+  allocate(byteLength: number): Lease;
+  /** Resolves when `byteLength` could be allocated; rejects (code "ERR_REGION_FULL") after timeoutMs. */
+  waitForSpace(byteLength: number, timeoutMs: number): Promise<void>;
+  /**
+   * Queues the lease as one frame (its first `byteLength` bytes, default all) and takes
+   * ownership of it. Frames queued in one event-loop turn leave together.
+   * Throws an Error with code "ERR_CHANNEL_CLOSED" after close.
+   */
+  send(lease: Lease, byteLength?: number): void;
+  /** Keeps the memory of a frame received in the current onFrame() call alive. */
+  hold(frame: Uint8Array): Lease;
+  /** Closes the connection; onClose(undefined) follows. Idempotent. */
+  close(): void;
+  stats(): ChannelStats;
+}
+
+/** A listening endpoint. */
+export interface Listener {
+  /** The bound URL (port 0 resolved). */
+  readonly url: string;
+  /** Stops accepting; existing channels stay open. */
+  close(): Promise<void>;
+}
+
+/** Called for each accepted connection; returns that channel's callbacks. */
+export type AcceptHandler = (channel: Channel) => ChannelEvents;
+
+/** Something that makes channels: an engine. */
+export interface ChannelEngine {
+  readonly name: EngineName;
+  connect(url: string, events: ChannelEvents): Promise<Channel>;
+  listen(url: string, onAccept: AcceptHandler): Promise<Listener>;
+  /** Closes every listener and channel of this engine and frees its memory. */
+  close(): Promise<void>;
+}
