@@ -11,7 +11,7 @@ export type EngineName = "uring" | "net" | "memory";
 
 /** A slot of memory owned by exactly one party at a time. */
 export interface Lease {
-  /** The writable (or received) bytes. Reads as length 0 once released. */
+  /** The writable (or received) bytes. Throws (code ERR_LEASE_RELEASED) once released. */
   readonly bytes: Uint8Array;
   /** True once released (or handed to `send()`). */
   readonly released: boolean;

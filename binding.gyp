@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "connect_rdma",
+      "sources": [
+        "native/common/addon.cc",
+        "native/region/lease_allocator.cc",
+        "native/region/memory_region.cc",
+        "native/region/region_wrap.cc",
+        "native/uring/ring.cc",
+        "native/uring/provided_buffers.cc",
+        "native/uring/engine.cc",
+        "native/uring/engine_wrap.cc",
+        "native/uring/uring_probe.cc",
+        "native/rdma/rdma_probe.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["-Wl,-Bstatic", "-luring", "-Wl,-Bdynamic", "-ldl"]
+    }
+  ]
+}

@@ -1,0 +1,75 @@
+// The module entry: per-environment Addon state, the exported classes, and the
+// capability probe. Environment teardown (process exit, worker exit) closes every
+// resource JS left open, through the registry.
+#include "common/addon.h"
+
+#include <sys/resource.h>
+
+#include <cmath>
+
+#include "rdma/rdma_probe.h"
+#include "region/memory_region.h"
+#include "region/region_wrap.h"
+#include "uring/engine_wrap.h"
+#include "uring/uring_probe.h"
+
+namespace crdma {
+
+Addon::Addon(Napi::Env env, Napi::Object exports) {
+  DefineAddon(exports, {InstanceMethod<&Addon::Capabilities>("capabilities"),
+                        InstanceMethod<&Addon::Counters>("counters")});
+  exports.Set("Region", RegionWrap::Define(env));
+  exports.Set("UringEngine", EngineWrap::Define(env));
+}
+
+Addon::~Addon() { registry_->CloseAll(); }
+
+Napi::Value Addon::Capabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+
+  UringProbeResult uring = ProbeUring();
+  Napi::Object io_uring = Napi::Object::New(env);
+  io_uring.Set("available", uring.available);
+  if (!uring.available) io_uring.Set("reason", uring.reason);
+  io_uring.Set("setupFlags", static_cast<double>(uring.setup_flags));
+  out.Set("ioUring", io_uring);
+
+  RdmaProbeResult rdma = ProbeRdma();
+  Napi::Object rdma_out = Napi::Object::New(env);
+  rdma_out.Set("available", !rdma.devices.empty());
+  rdma_out.Set("libraryLoaded", rdma.library_loaded);
+  if (rdma.devices.empty()) rdma_out.Set("reason", rdma.reason);
+  Napi::Array devices = Napi::Array::New(env, rdma.devices.size());
+  for (size_t i = 0; i < rdma.devices.size(); ++i) {
+    devices.Set(static_cast<uint32_t>(i), Napi::String::New(env, rdma.devices[i].name));
+  }
+  rdma_out.Set("devices", devices);
+  out.Set("rdma", rdma_out);
+
+  rlimit limit{};
+  getrlimit(RLIMIT_MEMLOCK, &limit);
+  auto as_number = [&](rlim_t v) -> Napi::Value {
+    if (v == RLIM_INFINITY) return Napi::Number::New(env, INFINITY);
+    return Napi::Number::New(env, static_cast<double>(v));
+  };
+  Napi::Object memlock = Napi::Object::New(env);
+  memlock.Set("soft", as_number(limit.rlim_cur));
+  memlock.Set("hard", as_number(limit.rlim_max));
+  out.Set("memlock", memlock);
+  return out;
+}
+
+// Process-wide counters for leak tests.
+Napi::Value Addon::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("liveRegions", static_cast<double>(LiveMemoryRegions()));
+  out.Set("liveResources", static_cast<double>(registry_->size()));
+  return out;
+}
+
+}  // namespace crdma
+
+using crdma::Addon;
+NODE_API_ADDON(Addon)

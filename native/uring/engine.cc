@@ -1,0 +1,458 @@
+// See engine.h. The life of a connection, as the completions drive it:
+//   1. Connect(): socket + CONNECT sqe                 -> kEventConnected, recv armed
+//      or a listener's multishot ACCEPT completes      -> kEventAccepted, recv armed
+//   2. RECV completions (multishot, provided buffers)  -> frames (views or leases)
+//   3. Send() queues a lease; Flush() sends each connection's queue with one SENDMSG
+//   4. EOF, error or CloseConnection()                 -> shutdown + cancel; when the
+//      last submitted operation has completed the fd is closed and the state freed.
+#include "uring/engine.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include "common/sys_error.h"
+
+namespace crdma {
+namespace {
+constexpr size_t kMaxIovPerSend = IOV_MAX;
+}
+
+UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptions& options)
+    : region_(std::move(region)), options_(options), ring_(options.ring_entries),
+      buffers_(ring_, region_) {
+  CheckNeg(ring_.Submit(), "io_uring_submit");
+}
+
+UringEngine::~UringEngine() {
+  for (auto& [id, c] : connections_) {
+    if (c.rx.lease_offset >= 0) FreeLease(static_cast<size_t>(c.rx.lease_offset));
+    for (size_t off : c.queued_leases) FreeLease(off);
+    for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
+  }
+  // Maps, buffers and ring are released by member destruction (see engine.h).
+}
+
+void UringEngine::FreeLease(size_t offset) { region_->FreeLease(offset); }
+
+uint32_t UringEngine::Listen(sockaddr_storage* addr, socklen_t* len, int backlog) {
+  UniqueFd fd(CheckSys(socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
+  int one = 1;
+  if (addr->ss_family != AF_UNIX) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  CheckSys(bind(fd.get(), reinterpret_cast<sockaddr*>(addr), *len), "bind");
+  CheckSys(listen(fd.get(), backlog), "listen");
+  *len = sizeof(*addr);
+  CheckSys(getsockname(fd.get(), reinterpret_cast<sockaddr*>(addr), len), "getsockname");
+  uint32_t id = next_id_++;
+  Listener& l = listeners_[id];
+  l.id = id;
+  l.fd = std::move(fd);
+  ArmAccept(l);
+  return id;
+}
+
+uint32_t UringEngine::Connect(const sockaddr_storage& addr, socklen_t len) {
+  UniqueFd fd(CheckSys(socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
+  if (addr.ss_family != AF_UNIX) {
+    int one = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  uint32_t id = next_id_++;
+  Connection& c = connections_[id];
+  c.id = id;
+  c.fd = std::move(fd);
+  c.peer = addr;
+  c.peer_len = len;
+  io_uring_sqe* sqe = ring_.Sqe();
+  io_uring_prep_connect(sqe, c.fd.get(), reinterpret_cast<sockaddr*>(&c.peer), c.peer_len);
+  io_uring_sqe_set_data64(sqe, Tag(kOpConnect, id));
+  ++c.inflight;
+  return id;
+}
+
+void UringEngine::ArmAccept(Listener& l) {
+  io_uring_sqe* sqe = ring_.Sqe();
+  io_uring_prep_multishot_accept(sqe, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, Tag(kOpAccept, l.id));
+  ++l.inflight;
+}
+
+void UringEngine::ArmRecv(Connection& c) {
+  if (buffers_.free_in_kernel() == 0) {  // would end at once with ENOBUFS: wait for slots
+    c.recv_starved = true;
+    return;
+  }
+  io_uring_sqe* sqe = ring_.Sqe();
+  io_uring_prep_recv_multishot(sqe, c.fd.get(), nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = ProvidedBuffers::kGroup;
+  io_uring_sqe_set_data64(sqe, Tag(kOpRecv, c.id));
+  ++c.inflight;
+  c.recv_armed = true;
+  c.recv_starved = false;
+}
+
+void UringEngine::MarkDirty(Connection& c) {
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty_.push_back(c.id);
+  }
+}
+
+int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || it->second.state == Connection::State::kClosing ||
+      length > options_.max_frame_bytes ||
+      region_->leases().SizeAt(lease_offset - region_->recv_area_bytes()) < size_t{length} + 4) {
+    FreeLease(lease_offset);
+    return it == connections_.end() || it->second.state == Connection::State::kClosing ? -ENOTCONN
+                                                                                       : -EINVAL;
+  }
+  Connection& c = it->second;
+  uint8_t* p = region_->base() + lease_offset;
+  StoreLe32(p, length);
+  c.queued_iov.push_back(iovec{p, size_t{length} + 4});
+  c.queued_leases.push_back(lease_offset);
+  stats_.frames_out += 1;
+  stats_.bytes_out += length;
+  MarkDirty(c);
+  return 0;
+}
+
+void UringEngine::PrepSend(Connection& c) {
+  size_t count = c.sending_iov.size() - c.sending_first;
+  if (count > kMaxIovPerSend) count = kMaxIovPerSend;
+  c.msg = msghdr{};
+  c.msg.msg_iov = c.sending_iov.data() + c.sending_first;
+  c.msg.msg_iovlen = count;
+  io_uring_sqe* sqe = ring_.Sqe();
+  io_uring_prep_sendmsg(sqe, c.fd.get(), &c.msg, MSG_NOSIGNAL | MSG_WAITALL);
+  io_uring_sqe_set_data64(sqe, Tag(kOpSend, c.id));
+  ++c.inflight;
+  c.send_inflight = true;
+}
+
+int UringEngine::Flush() {
+  for (uint32_t id : dirty_) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    Connection& c = it->second;
+    c.dirty = false;
+    if (c.state != Connection::State::kOpen || c.send_inflight || c.queued_iov.empty()) continue;
+    c.sending_iov.swap(c.queued_iov);
+    c.sending_leases.swap(c.queued_leases);
+    c.queued_iov.clear();
+    c.queued_leases.clear();
+    c.sending_first = 0;
+    PrepSend(c);
+  }
+  dirty_.clear();
+  for (uint32_t id : closing_) MaybeDestroy(id);
+  closing_.clear();
+  buffers_.Commit();
+  if (buffers_.free_in_kernel() > 0) {
+    for (auto& [id, c] : connections_) {
+      if (c.recv_starved && c.state == Connection::State::kOpen) ArmRecv(c);
+    }
+  }
+  stats_.submits += 1;
+  return ring_.Submit();
+}
+
+int UringEngine::Reap(EventSink& sink) {
+  int seen = 0;
+  io_uring_cqe* cqe;
+  while (io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
+    uint64_t tag = io_uring_cqe_get_data64(cqe);
+    int res = cqe->res;
+    unsigned flags = cqe->flags;
+    io_uring_cqe_seen(ring_.get(), cqe);
+    ++seen;
+    Op op = static_cast<Op>(tag >> 32);
+    uint32_t id = static_cast<uint32_t>(tag);
+    if (op == kOpCancel) continue;
+    if (op == kOpAccept) {
+      auto it = listeners_.find(id);
+      if (it != listeners_.end()) OnAccept(it->second, res, flags, sink);
+      continue;
+    }
+    auto it = connections_.find(id);
+    if (it == connections_.end()) {
+      // A buffer-carrying completion for a connection that is gone: give the slot back.
+      if (flags & IORING_CQE_F_BUFFER) {
+        buffers_.Consumed();
+        buffers_.Recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+      }
+      continue;
+    }
+    Connection& c = it->second;
+    switch (op) {
+      case kOpConnect: OnConnect(c, res, sink); break;
+      case kOpRecv: OnRecv(c, res, flags, sink); break;
+      case kOpSend: OnSend(c, res, sink); break;
+      default: break;
+    }
+    MaybeDestroy(id);
+  }
+  return seen;
+}
+
+void UringEngine::OnAccept(Listener& l, int res, unsigned flags, EventSink& sink) {
+  bool more = flags & IORING_CQE_F_MORE;
+  if (!more) --l.inflight;
+  if (res >= 0) {
+    UniqueFd fd(res);
+    if (l.closing) return;
+    int one = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // harmless on AF_UNIX
+    uint32_t id = next_id_++;
+    Connection& c = connections_[id];
+    c.id = id;
+    c.fd = std::move(fd);
+    c.state = Connection::State::kOpen;
+    ArmRecv(c);
+    sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(l.id), 0});
+  }
+  if (l.closing) {
+    if (l.inflight == 0) listeners_.erase(l.id);
+    return;
+  }
+  if (!more) ArmAccept(l);
+}
+
+void UringEngine::OnConnect(Connection& c, int res, EventSink& sink) {
+  --c.inflight;
+  if (c.state == Connection::State::kClosing) return;
+  if (res < 0) {
+    c.reported = true;
+    sink.Push(Event{kEventConnected, static_cast<int32_t>(c.id), res, 0});
+    BeginClose(c);
+    return;
+  }
+  c.state = Connection::State::kOpen;
+  ArmRecv(c);
+  MarkDirty(c);  // frames queued while connecting
+  sink.Push(Event{kEventConnected, static_cast<int32_t>(c.id), 0, 0});
+}
+
+void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink) {
+  bool more = flags & IORING_CQE_F_MORE;
+  if (!more) {
+    --c.inflight;
+    c.recv_armed = false;
+  }
+  if (flags & IORING_CQE_F_BUFFER) {
+    buffers_.Consumed();
+    uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    if (res > 0 && c.state == Connection::State::kOpen) {
+      stats_.recv_completions += 1;
+      ConsumeSlot(c, bid, static_cast<size_t>(res), sink);
+    } else {
+      buffers_.Recycle(bid);
+    }
+  }
+  if (c.state != Connection::State::kOpen) return;
+  if (res == 0) {  // orderly end from the peer
+    if (c.rx.MidFrame()) Fail(c, ECONNRESET, kReasonPeerClosedMidFrame, sink);
+    else Fail(c, 0, kReasonNone, sink);
+    return;
+  }
+  if (res < 0) {
+    if (res == -ENOBUFS) {
+      stats_.buffer_starvations += 1;
+      c.recv_starved = true;  // re-armed by Flush() once slots come back
+      return;
+    }
+    Fail(c, -res, kReasonNone, sink);
+    return;
+  }
+  if (!more && !c.recv_armed) ArmRecv(c);
+}
+
+void UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, EventSink& sink) {
+  uint8_t* slot = region_->slot(bid);
+  const size_t slot_offset = static_cast<size_t>(slot - region_->base());
+  FrameAssembler& rx = c.rx;
+  bool pinned = false;
+  size_t pos = 0;
+  stats_.bytes_in += static_cast<double>(n);
+  while (pos < n && c.state == Connection::State::kOpen) {  // JS may close c mid-batch
+    if (rx.lease_offset >= 0) {  // continue a frame that straddles slots
+      size_t take = n - pos;
+      if (take > rx.body_length - rx.body_have) take = rx.body_length - rx.body_have;
+      memcpy(region_->base() + rx.lease_offset + 4 + rx.body_have, slot + pos, take);
+      rx.body_have += static_cast<uint32_t>(take);
+      pos += take;
+      if (rx.body_have == rx.body_length) {
+        stats_.frames_in += 1;
+        stats_.reassembled += 1;
+        stats_.reassembled_bytes += rx.body_length;
+        sink.Push(Event{kEventFrameLease, static_cast<int32_t>(c.id),
+                        static_cast<int32_t>(rx.lease_offset + 4), static_cast<int32_t>(rx.body_length)});
+        rx.lease_offset = -1;
+      }
+      continue;
+    }
+    uint32_t length;
+    if (rx.header_have > 0 || n - pos < 4) {  // the length header itself straddles slots
+      size_t take = 4 - rx.header_have;
+      if (take > n - pos) take = n - pos;
+      memcpy(rx.header + rx.header_have, slot + pos, take);
+      rx.header_have += static_cast<uint32_t>(take);
+      pos += take;
+      if (rx.header_have < 4) break;
+      rx.header_have = 0;
+      length = LoadLe32(rx.header);
+    } else {
+      length = LoadLe32(slot + pos);
+      pos += 4;
+    }
+    if (length > options_.max_frame_bytes) {
+      Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
+      break;
+    }
+    if (n - pos >= length) {  // whole body inside this slot: a view, no copy
+      if (!pinned) {
+        region_->PinSlot(bid);
+        batch_pins_.push_back(bid);
+        pinned = true;
+      }
+      stats_.frames_in += 1;
+      sink.Push(Event{kEventFrameView, static_cast<int32_t>(c.id),
+                      static_cast<int32_t>(slot_offset + pos), static_cast<int32_t>(length)});
+      pos += length;
+      continue;
+    }
+    int64_t lease = region_->AllocateLease(size_t{length} + 4);
+    if (lease < 0) {
+      Fail(c, ENOBUFS, kReasonRegionFull, sink);
+      break;
+    }
+    StoreLe32(region_->base() + lease, length);
+    size_t take = n - pos;
+    memcpy(region_->base() + lease + 4, slot + pos, take);
+    rx.lease_offset = lease;
+    rx.body_length = length;
+    rx.body_have = static_cast<uint32_t>(take);
+    pos = n;
+  }
+  if (!pinned) buffers_.Recycle(bid);
+}
+
+void UringEngine::OnSend(Connection& c, int res, EventSink& sink) {
+  --c.inflight;
+  c.send_inflight = false;
+  if (res < 0) {
+    if (c.state == Connection::State::kOpen) Fail(c, -res, kReasonNone, sink);
+    return;
+  }
+  size_t bytes = static_cast<size_t>(res);
+  while (bytes > 0 && c.sending_first < c.sending_iov.size()) {
+    iovec& iov = c.sending_iov[c.sending_first];
+    if (bytes >= iov.iov_len) {
+      bytes -= iov.iov_len;
+      FreeLease(c.sending_leases[c.sending_first]);
+      ++c.sending_first;
+    } else {
+      iov.iov_base = static_cast<uint8_t*>(iov.iov_base) + bytes;
+      iov.iov_len -= bytes;
+      bytes = 0;
+    }
+  }
+  if (c.state != Connection::State::kOpen) return;
+  if (c.sending_first < c.sending_iov.size()) {
+    PrepSend(c);  // the rest of this batch (short write or more than IOV_MAX frames)
+    return;
+  }
+  c.sending_iov.clear();
+  c.sending_leases.clear();
+  c.sending_first = 0;
+  if (!c.queued_iov.empty()) MarkDirty(c);
+}
+
+void UringEngine::Fail(Connection& c, int err, CloseReason reason, EventSink& sink) {
+  if (!c.reported) {
+    c.reported = true;
+    sink.Push(Event{kEventClosed, static_cast<int32_t>(c.id), -err, reason});
+  }
+  BeginClose(c);
+}
+
+void UringEngine::BeginClose(Connection& c) {
+  if (c.state == Connection::State::kClosing) return;
+  c.state = Connection::State::kClosing;
+  shutdown(c.fd.get(), SHUT_RDWR);
+  if (c.inflight > 0) {
+    io_uring_sqe* sqe = ring_.Sqe();
+    io_uring_prep_cancel_fd(sqe, c.fd.get(), IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
+  }
+  if (c.rx.lease_offset >= 0) {
+    FreeLease(static_cast<size_t>(c.rx.lease_offset));
+    c.rx.lease_offset = -1;
+  }
+  for (size_t off : c.queued_leases) FreeLease(off);
+  c.queued_iov.clear();
+  c.queued_leases.clear();
+}
+
+void UringEngine::MaybeDestroy(uint32_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  Connection& c = it->second;
+  if (c.state != Connection::State::kClosing || c.inflight > 0) return;
+  if (c.rx.lease_offset >= 0) FreeLease(static_cast<size_t>(c.rx.lease_offset));
+  for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
+  connections_.erase(it);  // closes the fd
+}
+
+int UringEngine::CloseConnection(uint32_t connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return -ENOTCONN;
+  it->second.reported = true;  // a local close is not reported back
+  BeginClose(it->second);
+  closing_.push_back(connection);  // destroyed by Flush(), never under a running Reap()
+  return 0;
+}
+
+int UringEngine::CloseListener(uint32_t listener) {
+  auto it = listeners_.find(listener);
+  if (it == listeners_.end()) return -ENOENT;
+  Listener& l = it->second;
+  if (l.closing) return 0;
+  l.closing = true;
+  shutdown(l.fd.get(), SHUT_RDWR);
+  if (l.inflight > 0) {
+    io_uring_sqe* sqe = ring_.Sqe();
+    io_uring_prep_cancel_fd(sqe, l.fd.get(), IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, Tag(kOpCancel, l.id));
+  } else {
+    listeners_.erase(it);
+  }
+  return 0;
+}
+
+int UringEngine::HoldSlot(size_t offset) {
+  if (offset >= region_->recv_area_bytes()) return -EINVAL;
+  uint32_t index = static_cast<uint32_t>(offset / region_->slot_size());
+  if (region_->SlotPins(index) == 0) return -EINVAL;  // only slots of the current batch
+  region_->PinSlot(index);
+  return static_cast<int>(index);
+}
+
+void UringEngine::ReleaseSlot(uint32_t index) {
+  if (index >= region_->recv_slots() || region_->SlotPins(index) == 0) return;
+  if (region_->UnpinSlot(index) == 0) buffers_.Recycle(static_cast<uint16_t>(index));
+}
+
+void UringEngine::EndBatch() {
+  stats_.batches += 1;
+  for (uint16_t bid : batch_pins_) ReleaseSlot(bid);
+  batch_pins_.clear();
+}
+
+}  // namespace crdma

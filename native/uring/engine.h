@@ -1,0 +1,136 @@
+// UringEngine: one io_uring and everything driven by it: listeners (multishot accept),
+// connections (async connect, multishot recv into the region's provided buffers,
+// sendmsg straight from leases), frame assembly, and slot recycling. It reports what
+// happened as fixed-size Events into an EventSink; it never calls JS itself.
+// Plain C++ (no napi.h); engine_wrap.cc is its JS surface.
+//
+// Hot-path methods return -errno and never throw; setup methods throw SysError.
+// Destruction order (reverse of the members): connections and listeners (their fds are
+// closed, their leases freed back to the region), the provided buffers (unregistered),
+// the ring (torn down), and last the reference to the region.
+#pragma once
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "region/memory_region.h"
+#include "uring/connection.h"
+#include "uring/provided_buffers.h"
+#include "uring/ring.h"
+
+namespace crdma {
+
+enum EventType : int32_t {
+  kEventFrameView = 1,   // id=connection, a=region offset of the body, b=length
+  kEventFrameLease = 2,  // same, but the body is in a lease now owned by JS (offset-4)
+  kEventAccepted = 3,    // id=new connection, a=listener id
+  kEventConnected = 4,   // id=connection, a=0 or -errno
+  kEventClosed = 5,      // id=connection, a=0 (clean end) or -errno, b=CloseReason
+};
+
+enum CloseReason : int32_t {
+  kReasonNone = 0,
+  kReasonFrameTooLarge = 1,
+  kReasonRegionFull = 2,
+  kReasonPeerClosedMidFrame = 3,
+};
+
+struct Event {
+  int32_t type, id, a, b;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Records one event; may hand the batch to JS (and then call EndBatch) when full.
+  virtual void Push(const Event& event) = 0;
+};
+
+struct EngineStats {
+  double frames_in = 0, bytes_in = 0, frames_out = 0, bytes_out = 0;
+  double reassembled = 0, reassembled_bytes = 0;
+  double recv_completions = 0, submits = 0, buffer_starvations = 0, batches = 0;
+};
+
+struct EngineOptions {
+  unsigned ring_entries = 1024;
+  uint32_t max_frame_bytes = 32u << 20;
+};
+
+class UringEngine {
+ public:
+  UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptions& options);  // throws
+  ~UringEngine();
+  UringEngine(const UringEngine&) = delete;
+  UringEngine& operator=(const UringEngine&) = delete;
+
+  // Setup (throws SysError). Listen returns the listener id; the bound address is
+  // written back into *addr / *len.
+  uint32_t Listen(sockaddr_storage* addr, socklen_t* len, int backlog);
+  uint32_t Connect(const sockaddr_storage& addr, socklen_t len);
+
+  // Hot path (-errno on failure). Send takes ownership of the lease in every case.
+  int Send(uint32_t connection, size_t lease_offset, uint32_t length);
+  int CloseConnection(uint32_t connection);
+  int CloseListener(uint32_t listener);
+  // Pins the receive slot holding `offset` beyond the current batch; returns its index.
+  int HoldSlot(size_t offset);
+  void ReleaseSlot(uint32_t index);
+
+  // Queues pending sends and recv re-arms, publishes recycled buffers, submits (1 syscall).
+  int Flush();
+  // Turns every available completion into events; returns how many completions it saw.
+  int Reap(EventSink& sink);
+  // The batch handed to JS is done: unpins the slots its frame views pointed into.
+  void EndBatch();
+  bool CompletionsReady() { return io_uring_cq_ready(ring_.get()) > 0; }
+  bool TaskWorkPending() const { return ring_.TaskWorkPending(); }
+  void RunTaskWork() { io_uring_get_events(ring_.get()); }
+
+  int event_fd() const { return ring_.event_fd(); }
+  unsigned setup_flags() const { return ring_.setup_flags(); }
+  // Connections and listeners that are open (they keep the event loop alive).
+  size_t active() const { return connections_.size() + listeners_.size(); }
+  const EngineStats& stats() const { return stats_; }
+  const MemoryRegion& region() const { return *region_; }
+
+ private:
+  enum Op : uint32_t { kOpAccept = 1, kOpConnect, kOpRecv, kOpSend, kOpCancel };
+  static uint64_t Tag(Op op, uint32_t id) { return (uint64_t{op} << 32) | id; }
+
+  void ArmAccept(Listener& l);
+  void ArmRecv(Connection& c);
+  void PrepSend(Connection& c);
+  void MarkDirty(Connection& c);
+  void OnAccept(Listener& l, int res, unsigned flags, EventSink& sink);
+  void OnConnect(Connection& c, int res, EventSink& sink);
+  void OnRecv(Connection& c, int res, unsigned flags, EventSink& sink);
+  void OnSend(Connection& c, int res, EventSink& sink);
+  void ConsumeSlot(Connection& c, uint16_t bid, size_t n, EventSink& sink);
+  // Reports the end once (never after a local close), then closes (BeginClose).
+  void Fail(Connection& c, int err, CloseReason reason, EventSink& sink);
+  // Shuts the socket down, cancels its operations and frees its queued leases.
+  void BeginClose(Connection& c);
+  void MaybeDestroy(uint32_t id);
+  void FreeLease(size_t offset);
+
+  // Members in acquisition order; destruction runs in reverse.
+  std::shared_ptr<MemoryRegion> region_;
+  EngineOptions options_;
+  Ring ring_;
+  ProvidedBuffers buffers_;
+  std::unordered_map<uint32_t, Listener> listeners_;
+  std::unordered_map<uint32_t, Connection> connections_;
+  std::vector<uint32_t> dirty_;
+  std::vector<uint32_t> closing_;
+  std::vector<uint16_t> batch_pins_;
+  uint32_t next_id_ = 1;
+  EngineStats stats_;
+};
+static_assert(!std::is_copy_constructible_v<UringEngine>);
+
+}  // namespace crdma

@@ -1,0 +1,175 @@
+// UringChannel: one io_uring connection as a Channel. Owns the JS side of the
+// connection: the frame callbacks, holds on received frames, per-channel counters.
+// The socket, its queues and its receive state belong to the native engine.
+import { codedError } from "../errors.js";
+import { RegionLease } from "../region.js";
+import type { Channel, ChannelEvents, ChannelStats, Lease } from "./channel.js";
+import { systemError } from "./system-error.js";
+import type { UringEngine } from "./uring-engine.js";
+
+const HEADER_BYTES = 4;
+
+/** A held receive slot: keeps the slot out of the kernel's hands until release(). */
+class SlotLease implements Lease {
+  #engine: UringEngine;
+  #index: number;
+  #bytes: Uint8Array | undefined;
+
+  constructor(engine: UringEngine, index: number, bytes: Uint8Array) {
+    this.#engine = engine;
+    this.#index = index;
+    this.#bytes = bytes;
+  }
+
+  get bytes(): Uint8Array {
+    if (!this.#bytes) throw codedError("ERR_LEASE_RELEASED", "Lease was released");
+    return this.#bytes;
+  }
+
+  get released(): boolean {
+    return this.#bytes === undefined;
+  }
+
+  release(): void {
+    if (!this.#bytes) return;
+    this.#bytes = undefined;
+    if (!this.#engine.closed) this.#engine.native.releaseSlot(this.#index);
+  }
+}
+
+export class UringChannel implements Channel {
+  readonly engine = "uring" as const;
+  readonly id: number;
+  readonly maxFrameBytes: number;
+  #owner: UringEngine;
+  #events: ChannelEvents | undefined;
+  #closed = false;
+  // The frame being delivered right now (hold() is only valid for it).
+  #current: Uint8Array | undefined;
+  #currentIsLease = false;
+  #currentHeld = false;
+  #stats: ChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
+
+  constructor(owner: UringEngine, id: number) {
+    this.#owner = owner;
+    this.id = id;
+    this.maxFrameBytes = owner.maxFrameBytes;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @internal */
+  setEvents(events: ChannelEvents): void {
+    if (!events || typeof events.onFrame !== "function" || typeof events.onClose !== "function") {
+      throw new TypeError("channel events need onFrame and onClose functions");
+    }
+    this.#events = events;
+  }
+
+  allocate(byteLength: number): Lease {
+    this.#checkLength(byteLength);
+    if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+    return this.#owner.region.allocate(byteLength, HEADER_BYTES);
+  }
+
+  waitForSpace(byteLength: number, timeoutMs: number): Promise<void> {
+    this.#checkLength(byteLength);
+    const region = this.#owner.region;
+    const started = Date.now();
+    return new Promise<void>((resolve, reject) => {
+      const attempt = (): void => {
+        if (this.#closed || region.closed) return reject(codedError("ERR_CHANNEL_CLOSED", "channel is closed"));
+        const probe = region.tryAllocate(byteLength, HEADER_BYTES);
+        if (probe) {
+          probe.release();
+          return resolve();
+        }
+        if (Date.now() - started >= timeoutMs) {
+          return reject(codedError("ERR_REGION_FULL", `no ${byteLength} bytes of region memory became free within ${timeoutMs} ms`));
+        }
+        setTimeout(attempt, 1);
+      };
+      attempt();
+    });
+  }
+
+  send(lease: Lease, byteLength?: number): void {
+    if (!(lease instanceof RegionLease) || lease.region !== this.#owner.region) {
+      throw new TypeError("send() takes a lease allocated from this channel");
+    }
+    const length = byteLength ?? lease.bytes.length;
+    if (!Number.isInteger(length) || length < 0 || length > lease.bytes.length) {
+      throw new RangeError(`send length ${byteLength} is outside the lease (${lease.bytes.length} bytes)`);
+    }
+    if (this.#closed) {
+      lease.release();
+      throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+    }
+    const rc = this.#owner.native.send(this.id, lease.transfer(), length);
+    if (rc < 0) throw codedError("ERR_CHANNEL_CLOSED", `send failed: ${systemError(rc, "send").code}`);
+    this.#stats.framesOut++;
+    this.#stats.bytesOut += length;
+  }
+
+  hold(frame: Uint8Array): Lease {
+    if (frame !== this.#current || this.#currentHeld) {
+      throw new RangeError("hold() takes the frame of the current onFrame() call, once");
+    }
+    this.#currentHeld = true;
+    const region = this.#owner.region;
+    if (this.#currentIsLease) {
+      return new RegionLease(region, frame.byteOffset - HEADER_BYTES, HEADER_BYTES, frame.length);
+    }
+    const index = this.#owner.native.holdSlot(frame.byteOffset);
+    if (index < 0) throw systemError(index, "holdSlot");
+    return new SlotLease(this.#owner, index, frame);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#owner.forget(this.id);
+    if (!this.#owner.closed) this.#owner.native.closeConnection(this.id);
+    const events = this.#events;
+    queueMicrotask(() => events?.onClose(undefined));
+  }
+
+  stats(): ChannelStats {
+    return { ...this.#stats };
+  }
+
+  /** @internal One frame from the engine: body at region offset `offset`. */
+  deliver(offset: number, length: number, isLease: boolean): void {
+    const frame = new Uint8Array(this.#owner.region.buffer, offset, length);
+    this.#stats.framesIn++;
+    this.#stats.bytesIn += length;
+    if (isLease) {
+      this.#stats.reassembled++;
+      this.#stats.reassembledBytes += length;
+    }
+    this.#current = frame;
+    this.#currentIsLease = isLease;
+    this.#currentHeld = false;
+    try {
+      if (!this.#closed) this.#events!.onFrame(frame);
+    } finally {
+      this.#current = undefined;
+      if (isLease && !this.#currentHeld) this.#owner.region.free(offset - HEADER_BYTES);
+    }
+  }
+
+  /** @internal The engine reports the end of the connection. */
+  ended(error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#events?.onClose(error);
+  }
+
+  #checkLength(byteLength: number): void {
+    if (!Number.isInteger(byteLength) || byteLength < 0 || byteLength > this.maxFrameBytes) {
+      throw new RangeError(`frame length ${byteLength} is outside [0, maxFrameBytes=${this.maxFrameBytes}]`);
+    }
+  }
+}
