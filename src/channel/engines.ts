@@ -1,0 +1,55 @@
+// Engine selection: which ChannelEngine carries a URL. tcp:// and unix:// go to io_uring
+// when this process can use it, else to the node:net fallback (and say so through
+// `channel.engine`); memory:// to the in-process engine; rdma:// to the RDMA engine.
+// CONNECT_RDMA_ENGINE=net|uring overrides "auto" (how the suites force the fallback).
+import { native } from "../binding.js";
+import { codedError } from "../errors.js";
+import type { RegionOptions } from "../region.js";
+import { parseChannelUrl } from "./address.js";
+import type { ChannelEngine } from "./channel.js";
+import { createMemoryEngine } from "./memory.js";
+import { NetEngine } from "./net-engine.js";
+import { UringEngine } from "./uring-engine.js";
+
+/** How an engine is chosen and driven. */
+export interface EngineOptions {
+  /** Completion polling: sleep on the event loop (default), or bounded busy-polling. */
+  poll?: "event" | "spin";
+  /** Busy-poll budget after the last completion, in µs (spin mode; default 50). */
+  spinMicros?: number;
+  /** Which engine carries tcp:// and unix:// URLs (default "auto": io_uring when available). */
+  engine?: "auto" | "uring" | "net";
+  /** Region sizes (receive slots, lease area). */
+  region?: RegionOptions;
+  /** Largest frame sent or accepted, in bytes (default 32 MiB). */
+  maxFrameBytes?: number;
+}
+
+/** The engine "auto" resolves to in this process, with the reason for a fallback. */
+export function autoEngine(): { engine: "uring" | "net"; reason?: string } {
+  const forced = process.env.CONNECT_RDMA_ENGINE;
+  if (forced === "net" || forced === "uring") return { engine: forced, reason: `CONNECT_RDMA_ENGINE=${forced}` };
+  const uring = native().capabilities().ioUring;
+  return uring.available ? { engine: "uring" } : { engine: "net", reason: uring.reason ?? "io_uring unavailable" };
+}
+
+/** Returns a new engine for the URL's scheme; the caller owns it (closes it). */
+export function engineForUrl(url: string, options: EngineOptions = {}): ChannelEngine {
+  const address = parseChannelUrl(url);
+  switch (address.scheme) {
+    case "memory":
+      return createMemoryEngine();
+    case "rdma":
+      throw codedError("ERR_RDMA_UNAVAILABLE", "RDMA unavailable: the rdma:// engine is not built yet in this version of connect-rdma");
+    default: {
+      const kind = options.engine && options.engine !== "auto" ? options.engine : autoEngine().engine;
+      const engineOptions = {
+        poll: options.poll ?? "event",
+        spinMicros: options.spinMicros ?? 50,
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
+      };
+      return kind === "uring" ? new UringEngine(engineOptions) : new NetEngine(engineOptions);
+    }
+  }
+}

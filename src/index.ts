@@ -1,0 +1,9 @@
+// The public API of connect-rdma: exports only (see TSDoc on each declaration).
+
+export { capabilities, type Capabilities } from "./capabilities.js";
+export { Region, RegionLease, type RegionOptions } from "./region.js";
+export { type CodedError, type ChannelErrorCode } from "./errors.js";
+export type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease, Listener, AcceptHandler, EngineName } from "./channel/channel.js";
+export { UringEngine, type UringEngineOptions } from "./channel/uring-engine.js";
+export { NetEngine } from "./channel/net-engine.js";
+export { engineForUrl, autoEngine, type EngineOptions } from "./channel/engines.js";
