@@ -1,0 +1,74 @@
+// Numbers of the wire protocol (docs/PROTOCOL.md): frame kinds, flag bits, header
+// layout, protocol versions and default limits. Nothing here has behaviour.
+
+/** Protocol versions this implementation speaks (inclusive range). */
+export const PROTOCOL_VERSION = 1;
+export const MIN_PROTOCOL_VERSION = 1;
+
+/** Every frame starts with: u8 kind, u8 flags, u16 reserved (0), u32 stream id. */
+export const HEADER_BYTES = 8;
+
+/** Frame kinds. */
+export const FrameKind = {
+  HELLO: 1,
+  CALL_START: 2,
+  HEADERS: 3,
+  MESSAGE: 4,
+  END: 5,
+  CANCEL: 6,
+  CREDIT: 7,
+  PING: 8,
+  PONG: 9,
+  GOAWAY: 10,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+/** Names of frame kinds, for error messages. */
+export const frameKindName: Record<number, string> = {
+  1: "HELLO",
+  2: "CALL_START",
+  3: "HEADERS",
+  4: "MESSAGE",
+  5: "END",
+  6: "CANCEL",
+  7: "CREDIT",
+  8: "PING",
+  9: "PONG",
+  10: "GOAWAY",
+};
+
+/** Flag bits. Which bits a kind allows is listed in ALLOWED_FLAGS. */
+export const Flag = {
+  /** CALL_START, MESSAGE: the client sends no more messages (half-close). */
+  END_STREAM: 0x01,
+  /** CALL_START, HEADERS, END: the frame carries a message. */
+  HAS_MESSAGE: 0x02,
+  /** CALL_START: a u32 timeout in milliseconds follows the header. */
+  HAS_TIMEOUT: 0x04,
+  /** END: the response headers are in this frame (no HEADERS frame was sent). */
+  HAS_HEADERS: 0x08,
+} as const;
+
+export const ALLOWED_FLAGS: Record<number, number> = {
+  [FrameKind.HELLO]: 0,
+  [FrameKind.CALL_START]: Flag.END_STREAM | Flag.HAS_MESSAGE | Flag.HAS_TIMEOUT,
+  [FrameKind.HEADERS]: Flag.HAS_MESSAGE,
+  [FrameKind.MESSAGE]: Flag.END_STREAM,
+  [FrameKind.END]: Flag.HAS_HEADERS | Flag.HAS_MESSAGE,
+  [FrameKind.CANCEL]: 0,
+  [FrameKind.CREDIT]: 0,
+  [FrameKind.PING]: 0,
+  [FrameKind.PONG]: 0,
+  [FrameKind.GOAWAY]: 0,
+};
+
+/** Largest stream id (u32). */
+export const MAX_STREAM_ID = 0xffff_ffff;
+
+/** Defaults of the limits every peer announces in HELLO. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
+export const DEFAULT_INITIAL_WINDOW_BYTES = 1024 * 1024;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_SEND_TIMEOUT_MS = 10_000;

@@ -1,0 +1,67 @@
+// Metadata blocks (request headers, response headers, trailers) on the wire:
+//   u16 count, then per entry: u16 name length, name (lower-case HTTP token),
+//   u32 value length, value (UTF-8).
+// Values are carried verbatim: `-bin` values travel as the base64 text that Headers
+// holds (exactly what HTTP would carry), any Unicode survives as UTF-8. Names and
+// values are validated on receipt; anything Headers would reject is a malformed frame.
+
+import type { WireReader, WireWriter } from "./wire.js";
+import { utf8Length } from "./wire.js";
+
+/** Metadata measured for writing. */
+export interface PreparedMetadata {
+  /** name, value, value byte length, repeated. */
+  readonly entries: readonly (string | number)[];
+  readonly count: number;
+  /** Encoded size of the whole block. */
+  readonly byteLength: number;
+}
+
+const EMPTY: PreparedMetadata = { entries: [], count: 0, byteLength: 2 };
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
+/** Measures a metadata block (undefined or empty Headers → 2 bytes). */
+export function prepareMetadata(headers: Headers | undefined): PreparedMetadata {
+  if (headers === undefined) return EMPTY;
+  const entries: (string | number)[] = [];
+  let byteLength = 2;
+  let count = 0;
+  headers.forEach((value, name) => {
+    const valueLength = utf8Length(value);
+    entries.push(name, value, valueLength);
+    byteLength += 2 + name.length + 4 + valueLength;
+    count++;
+  });
+  if (count > 0xffff) throw new RangeError(`too many metadata entries (${count})`);
+  return count === 0 ? EMPTY : { entries, count, byteLength };
+}
+
+/** Writes a prepared block. */
+export function writeMetadata(w: WireWriter, md: PreparedMetadata): void {
+  w.u16(md.count);
+  const e = md.entries;
+  for (let i = 0; i < e.length; i += 3) {
+    const name = e[i] as string;
+    w.u16(name.length);
+    w.string(name, name.length);
+    w.u32(e[i + 2] as number);
+    w.string(e[i + 1] as string, e[i + 2] as number);
+  }
+}
+
+/** Reads a block into a new Headers; `field` names it in errors. */
+export function readMetadata(r: WireReader, field: string): Headers {
+  const count = r.u16(`${field} count`);
+  const headers = new Headers();
+  for (let i = 0; i < count; i++) {
+    const name = r.string(r.u16(`${field} name length`), `${field} name`);
+    if (!TOKEN.test(name)) r.fail(`${field} name ${JSON.stringify(name)} is not a lower-case HTTP token`);
+    const value = r.string(r.u32(`${field} value length`), `${field} value`);
+    try {
+      headers.append(name, value);
+    } catch {
+      r.fail(`${field} value of ${JSON.stringify(name)} is not a valid header value`);
+    }
+  }
+  return headers;
+}

@@ -1,0 +1,637 @@
+// A protocol session over one channel: the HELLO handshake, the stream table and the
+// receive-side state machine of every stream, connection frames (PING/PONG, GOAWAY),
+// and the send queue that turns a full region into back-pressure (bounded waits, then
+// ERR_REGION_FULL). A malformed frame or a state violation closes this session only:
+// GOAWAY with the reason, then the channel; its streams are reset with that reason.
+//
+// The exchange (docs/PROTOCOL.md §2):
+//   1. client connects and sends HELLO (versions, its limits)
+//   2. server answers HELLO (chosen version, its limits), or GOAWAY if none fits
+//   3. client opens streams with CALL_START (ids increase), both sides send MESSAGE /
+//      CREDIT, the client half-closes with END (or a flag), the server ends with END
+//   4. either side may CANCEL a stream; PING is answered with PONG
+//   5. GOAWAY(last stream id) drains: no new streams; the session closes when idle
+
+import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from "../channel/channel.js";
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_INITIAL_WINDOW_BYTES,
+  DEFAULT_MAX_CONCURRENT_STREAMS,
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_SEND_TIMEOUT_MS,
+  FrameKind,
+  MAX_STREAM_ID,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+} from "./constants.js";
+import { encodeEnd, encodeGoAway, encodeHello, encodePing, parseFrame } from "./frames.js";
+import type { Frame, Hello, OutFrame } from "./frames.js";
+import { prepareMetadata } from "./metadata.js";
+import { ProtocolError, StreamResetError } from "./protocol-error.js";
+import { Stream } from "./stream.js";
+import type { StreamFrame, StreamHandler } from "./stream.js";
+
+// Connect codes used by this layer (numeric, to stay below src/connect/).
+const CODE_RESOURCE_EXHAUSTED = 8;
+const CODE_FAILED_PRECONDITION = 9;
+const CODE_INTERNAL = 13;
+const CODE_UNAVAILABLE = 14;
+
+/** Limits and timeouts of a session; every field has a safe default. */
+export interface SessionOptions {
+  /** Largest message accepted (announced in HELLO). Default 4 MiB. */
+  maxMessageBytes?: number;
+  /** Largest metadata block accepted (announced in HELLO). Default 64 KiB. */
+  maxHeaderBytes?: number;
+  /** Streams the peer may open at once (server; announced in HELLO). Default 1024. */
+  maxConcurrentStreams?: number;
+  /** Bytes of messages a peer may send on a stream before credit. Default 1 MiB. */
+  initialWindowBytes?: number;
+  /** HELLO must complete within this. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Bound on waiting for region space before a send fails. Default 10 s. */
+  sendTimeoutMs?: number;
+  /** Server: GOAWAY after this long without streams (0: never). Default 0. */
+  idleTimeoutMs?: number;
+}
+
+/** Called by a server session for each new call; returns the stream's handler. */
+export type CallHandler = (stream: Stream, start: Extract<Frame, { kind: typeof FrameKind.CALL_START }>) => StreamHandler;
+
+interface SessionHooks {
+  onCall?: CallHandler;
+  /** Once, when the session ended, with the error its streams were reset with. */
+  onClose?: (error: StreamResetError) => void;
+}
+
+/** Counters of a session. */
+export interface SessionStats extends ChannelStats {
+  streamsOpened: number;
+}
+
+interface Queued {
+  out: OutFrame;
+  since: number;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function resolved(options: SessionOptions): Required<SessionOptions> {
+  return {
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+    maxConcurrentStreams: options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+    initialWindowBytes: options.initialWindowBytes ?? DEFAULT_INITIAL_WINDOW_BYTES,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+    idleTimeoutMs: options.idleTimeoutMs ?? 0,
+  };
+}
+
+function errorWithCode(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A protocol session on one channel. */
+export class Session {
+  readonly role: "client" | "server";
+  readonly options: Required<SessionOptions>;
+  readonly #hooks: SessionHooks;
+  #channel: Channel | undefined;
+  #peer: Hello | undefined;
+  #ready: { promise: Promise<void>; resolve(): void; reject(e: unknown): void };
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #streams = new Map<number, Stream>();
+  #lastLocalId = 0;
+  #lastPeerId = 0;
+  #current: Uint8Array | undefined;
+  #sendQueue: Queued[] = [];
+  #sendPumping = false;
+  #goAwaySent = false;
+  #goAwayReceived = false;
+  #goAwayError: StreamResetError | undefined;
+  #closed = false;
+  #closeError: StreamResetError | undefined;
+  #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
+  #nextPing = 1;
+  #slotWaiters: (() => void)[] = [];
+  #streamsOpened = 0;
+  #finalStats: ChannelStats | undefined;
+  /** The channel callbacks of this session. */
+  readonly events: ChannelEvents;
+
+  constructor(role: "client" | "server", options: SessionOptions, hooks: SessionHooks = {}) {
+    this.role = role;
+    this.options = resolved(options);
+    this.#hooks = hooks;
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    this.#ready = { promise, resolve, reject };
+    this.events = {
+      onFrame: (frame) => this.#onFrame(frame),
+      onClose: (error) => this.#onChannelClose(error),
+    };
+  }
+
+  /** Connects a client session and completes the handshake. */
+  static async connect(engine: ChannelEngine, url: string, options: SessionOptions, hooks?: SessionHooks): Promise<Session> {
+    const session = new Session("client", options, hooks);
+    const channel = await engine.connect(url, session.events);
+    session.attach(channel);
+    await session.ready;
+    return session;
+  }
+
+  /** Binds the session to its channel; the client then sends HELLO. */
+  attach(channel: Channel): void {
+    this.#channel = channel;
+    if (this.#closed) {
+      channel.close();
+      return;
+    }
+    this.#handshakeTimer = setTimeout(() => {
+      this.#fail(new StreamResetError("ERR_HANDSHAKE", CODE_UNAVAILABLE, `handshake not completed within ${this.options.handshakeTimeoutMs} ms`));
+    }, this.options.handshakeTimeoutMs);
+    if (this.role === "client") this.sendQuietly(encodeHello(this.#localHello(PROTOCOL_VERSION, MIN_PROTOCOL_VERSION)));
+  }
+
+  /** Resolves once HELLO was exchanged; rejects if the session closed first. */
+  get ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  /** The peer's HELLO (undefined before the handshake). */
+  get peer(): Hello | undefined {
+    return this.#peer;
+  }
+
+  get channel(): Channel | undefined {
+    return this.#channel;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True once GOAWAY was sent or received: no new streams. */
+  get draining(): boolean {
+    return this.#goAwaySent || this.#goAwayReceived || this.#closed;
+  }
+
+  get activeStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** Client: resolves when a new stream fits the peer's concurrency limit. */
+  waitForSlot(): Promise<void> | undefined {
+    const peer = this.#peer;
+    if (peer === undefined || this.#streams.size < peer.maxConcurrentStreams || this.#closed) return undefined;
+    return new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+  }
+
+  /** Client: opens a stream (send CALL_START on it next). */
+  openStream(handler: StreamHandler): Stream {
+    if (this.#closed) throw this.#closeError ?? new StreamResetError("ERR_CONNECTION_CLOSED", CODE_UNAVAILABLE, "connection closed");
+    if (this.draining) throw new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, "connection is draining (GOAWAY)");
+    const peer = this.#peer;
+    if (peer === undefined) throw new Error("openStream() before the handshake completed");
+    if (this.#lastLocalId >= MAX_STREAM_ID) {
+      throw new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, "stream ids exhausted on this connection");
+    }
+    const stream = new Stream(this, ++this.#lastLocalId, peer.initialWindowBytes, this.options.initialWindowBytes);
+    stream.handler = handler;
+    this.#addStream(stream);
+    if (this.#lastLocalId >= MAX_STREAM_ID) this.#goAwayReceived = true;
+    return stream;
+  }
+
+  /**
+   * Starts draining: sends GOAWAY with the last stream id this side accepted; later
+   * calls are refused (server). The session closes once no stream is left.
+   */
+  goAway(code = 0, message = ""): void {
+    if (this.#closed || this.#goAwaySent) return;
+    this.#goAwaySent = true;
+    this.sendQuietly(encodeGoAway(this.#lastPeerId, code, message));
+    this.#closeIfDrained();
+  }
+
+  /** Round trip of a PING, in milliseconds. */
+  ping(): Promise<number> {
+    if (this.#closed) return Promise.reject(this.#closeError);
+    const id = this.#nextPing++;
+    return new Promise<number>((resolve, reject) => {
+      this.#pings.set(id, { start: performance.now(), resolve, reject });
+      this.sendQuietly(encodePing(FrameKind.PING, id));
+    });
+  }
+
+  /** Closes the session and its channel; streams are reset with `error` (or "closed"). */
+  close(error?: StreamResetError): void {
+    this.#closeWith(error ?? new StreamResetError("ERR_CONNECTION_CLOSED", CODE_UNAVAILABLE, "connection closed"));
+  }
+
+  stats(): SessionStats {
+    const c = this.#channel?.stats() ?? this.#finalStats;
+    const base = c ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
+    return { ...base, streamsOpened: this.#streamsOpened };
+  }
+
+  /** @internal Holds the frame being dispatched. */
+  holdCurrent(): Lease {
+    const channel = this.#channel;
+    if (this.#current === undefined || channel === undefined) throw new Error("hold() outside of frame delivery");
+    return channel.hold(this.#current);
+  }
+
+  /**
+   * @internal Queues a frame. Returns undefined when it was handed to the channel at
+   * once, a promise when it waits for region space (rejects with ERR_REGION_FULL after
+   * sendTimeoutMs, ERR_CHANNEL_CLOSED, or RangeError above maxFrameBytes).
+   */
+  send(out: OutFrame): Promise<void> | undefined {
+    const channel = this.#channel;
+    if (this.#closed || channel === undefined) {
+      return Promise.reject(this.#closeError ?? errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED"));
+    }
+    if (out.byteLength > channel.maxFrameBytes) {
+      return Promise.reject(
+        Object.assign(new RangeError(`frame of ${out.byteLength} bytes exceeds the channel's maxFrameBytes ${channel.maxFrameBytes}`), {
+          code: "ERR_FRAME_TOO_LARGE",
+        }),
+      );
+    }
+    if (this.#sendQueue.length === 0) {
+      try {
+        const lease = this.#tryAllocate(channel, out.byteLength);
+        if (lease !== undefined) {
+          out.write(lease.bytes);
+          channel.send(lease);
+          return undefined;
+        }
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#sendQueue.push({ out, since: performance.now(), resolve, reject });
+      if (!this.#sendPumping) void this.#pumpSendQueue();
+    });
+  }
+
+  /** @internal send() for frames nobody awaits (control frames): failures are dropped. */
+  sendQuietly(out: OutFrame): void {
+    this.send(out)?.catch(() => undefined);
+  }
+
+  /** @internal A stream ended. */
+  forget(stream: Stream): void {
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    const waiter = this.#slotWaiters.shift();
+    waiter?.();
+    if (this.#streams.size === 0) {
+      this.#armIdle();
+      this.#closeIfDrained();
+    }
+  }
+
+  #addStream(stream: Stream): void {
+    this.#streams.set(stream.id, stream);
+    this.#streamsOpened++;
+    if (this.#idleTimer !== undefined) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    }
+  }
+
+  #localHello(version: number, minVersion: number): Hello {
+    return {
+      version,
+      minVersion,
+      maxMessageBytes: this.options.maxMessageBytes,
+      maxHeaderBytes: this.options.maxHeaderBytes,
+      maxConcurrentStreams: this.options.maxConcurrentStreams,
+      initialWindowBytes: this.options.initialWindowBytes,
+    };
+  }
+
+  #tryAllocate(channel: Channel, byteLength: number): Lease | undefined {
+    try {
+      return channel.allocate(byteLength);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === "ERR_REGION_FULL") return undefined;
+      throw e;
+    }
+  }
+
+  async #pumpSendQueue(): Promise<void> {
+    this.#sendPumping = true;
+    while (this.#sendQueue.length > 0 && !this.#closed) {
+      const channel = this.#channel as Channel;
+      const head = this.#sendQueue[0] as Queued;
+      const remaining = this.options.sendTimeoutMs - (performance.now() - head.since);
+      try {
+        if (remaining <= 0) {
+          throw errorWithCode(`region full: no room for a ${head.out.byteLength}-byte frame within ${this.options.sendTimeoutMs} ms`, "ERR_REGION_FULL");
+        }
+        await channel.waitForSpace(head.out.byteLength, Math.ceil(remaining));
+        if (this.#closed) break;
+        const lease = this.#tryAllocate(channel, head.out.byteLength);
+        if (lease === undefined) continue;
+        this.#sendQueue.shift();
+        head.out.write(lease.bytes);
+        channel.send(lease);
+        head.resolve();
+      } catch (e) {
+        if (this.#sendQueue[0] === head) this.#sendQueue.shift();
+        head.reject(e);
+      }
+    }
+    this.#sendPumping = false;
+    if (this.#closed) this.#rejectQueue();
+  }
+
+  #rejectQueue(): void {
+    const queue = this.#sendQueue;
+    this.#sendQueue = [];
+    const error = this.#closeError ?? errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
+    for (const q of queue) q.reject(error);
+  }
+
+  #onFrame(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    let frame: Frame;
+    try {
+      frame = parseFrame(bytes, this.role === "client");
+    } catch (e) {
+      this.#protocolError(e);
+      return;
+    }
+    this.#current = bytes;
+    try {
+      this.#dispatch(frame);
+    } catch (e) {
+      this.#protocolError(e);
+    } finally {
+      this.#current = undefined;
+    }
+  }
+
+  #dispatch(frame: Frame): void {
+    if (this.#peer === undefined) {
+      if (frame.kind !== FrameKind.HELLO) throw new ProtocolError(`expected HELLO, got frame kind ${frame.kind}`);
+      this.#onHello(frame.hello);
+      return;
+    }
+    switch (frame.kind) {
+      case FrameKind.HELLO:
+        throw new ProtocolError("second HELLO");
+      case FrameKind.PING:
+        this.sendQuietly(encodePing(FrameKind.PONG, frame.id));
+        return;
+      case FrameKind.PONG: {
+        const p = this.#pings.get(frame.id);
+        if (p === undefined) throw new ProtocolError(`PONG ${frame.id} without a PING`);
+        this.#pings.delete(frame.id);
+        p.resolve(performance.now() - p.start);
+        return;
+      }
+      case FrameKind.GOAWAY:
+        this.#onGoAway(frame.lastStreamId, frame.code, frame.message);
+        return;
+      case FrameKind.CALL_START:
+        this.#onCallStart(frame);
+        return;
+      default:
+        this.#onStreamFrame(frame);
+    }
+  }
+
+  #onHello(hello: Hello): void {
+    if (this.role === "server") {
+      const version = Math.min(PROTOCOL_VERSION, hello.version);
+      if (version < Math.max(MIN_PROTOCOL_VERSION, hello.minVersion)) {
+        const message = `unsupported protocol version: peer speaks ${hello.minVersion}..${hello.version}, this server ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`;
+        this.sendQuietly(encodeGoAway(0, CODE_FAILED_PRECONDITION, message));
+        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", CODE_FAILED_PRECONDITION, message));
+        return;
+      }
+      this.#peer = hello;
+      this.sendQuietly(encodeHello(this.#localHello(version, version)));
+    } else {
+      if (hello.version > PROTOCOL_VERSION || hello.version < MIN_PROTOCOL_VERSION) {
+        throw new ProtocolError(`server chose unsupported protocol version ${hello.version}`);
+      }
+      this.#peer = hello;
+    }
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    this.#armIdle();
+    this.#ready.resolve();
+  }
+
+  #onGoAway(lastStreamId: number, code: number, message: string): void {
+    this.#goAwayReceived = true;
+    if (code !== 0) {
+      this.#goAwayError = new StreamResetError(
+        "ERR_PROTOCOL",
+        code,
+        `connection closed by peer: ${message === "" ? "error" : message}`,
+      );
+    }
+    if (this.role === "client") {
+      for (const stream of [...this.#streams.values()]) {
+        if (stream.id > lastStreamId) {
+          const error = new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, `call refused: peer is shutting down (GOAWAY ${message})`.trim());
+          stream.close(error);
+          stream.handler?.onReset(error);
+        }
+      }
+    }
+    this.#closeIfDrained();
+  }
+
+  #onCallStart(frame: Extract<Frame, { kind: typeof FrameKind.CALL_START }>): void {
+    if (this.role !== "server") throw new ProtocolError("CALL_START sent to a client");
+    if (frame.streamId <= this.#lastPeerId) {
+      throw new ProtocolError(`CALL_START stream id ${frame.streamId} not above previous ${this.#lastPeerId}`);
+    }
+    this.#lastPeerId = frame.streamId;
+    const peer = this.#peer as Hello;
+    const refuse = (code: number, message: string): void => {
+      this.sendQuietly(
+        encodeEnd(frame.streamId, {
+          headers: undefined,
+          message: undefined,
+          status: { code, message, details: [] },
+          trailers: prepareMetadata(undefined),
+        }),
+      );
+    };
+    if (this.#goAwaySent) {
+      refuse(CODE_UNAVAILABLE, "server is shutting down");
+      return;
+    }
+    if (this.#streams.size >= this.options.maxConcurrentStreams) {
+      refuse(CODE_RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.options.maxConcurrentStreams})`);
+      return;
+    }
+    const stream = new Stream(this, frame.streamId, peer.initialWindowBytes, this.options.initialWindowBytes);
+    if (frame.message !== undefined && !stream.received(frame.message.byteLength)) {
+      throw new ProtocolError("flow-control window exceeded");
+    }
+    stream.remoteDone = frame.endStream;
+    this.#addStream(stream);
+    const onCall = this.#hooks.onCall;
+    if (onCall === undefined) {
+      stream.close();
+      refuse(CODE_INTERNAL, "no call handler");
+      return;
+    }
+    stream.handler = onCall(stream, frame);
+  }
+
+  #onStreamFrame(frame: Exclude<Frame, { streamId: 0 } | { kind: typeof FrameKind.CALL_START }>): void {
+    const stream = this.#streams.get(frame.streamId);
+    if (stream === undefined) {
+      const last = this.role === "client" ? this.#lastLocalId : this.#lastPeerId;
+      if (frame.streamId <= last) return; // a stream that already ended: late frames are dropped
+      throw new ProtocolError(`frame kind ${frame.kind} for unknown stream ${frame.streamId}`);
+    }
+    if (frame.kind === FrameKind.CREDIT) {
+      stream.grant(frame.increment);
+      return;
+    }
+    if (this.role === "client") this.#clientTransition(stream, frame);
+    else this.#serverTransition(stream, frame);
+    stream.handler?.onFrame(frame);
+  }
+
+  /** Frames from the server: HEADERS? MESSAGE* END, or CANCEL at any point. */
+  #clientTransition(stream: Stream, frame: StreamFrame): void {
+    switch (frame.kind) {
+      case FrameKind.HEADERS:
+        if (stream.headersReceived) throw new ProtocolError(`second HEADERS on stream ${stream.id}`);
+        stream.headersReceived = true;
+        if (frame.message !== undefined && !stream.received(frame.message.byteLength)) {
+          throw new ProtocolError("flow-control window exceeded");
+        }
+        return;
+      case FrameKind.MESSAGE:
+        if (!stream.headersReceived) throw new ProtocolError(`MESSAGE before HEADERS on stream ${stream.id}`);
+        if (!stream.received(frame.message.byteLength)) throw new ProtocolError("flow-control window exceeded");
+        return;
+      case FrameKind.END:
+        if (frame.halfClose) throw new ProtocolError("client END sent by a server");
+        if (frame.headers !== undefined && stream.headersReceived) {
+          throw new ProtocolError(`END with headers after HEADERS on stream ${stream.id}`);
+        }
+        stream.remoteDone = true;
+        stream.close();
+        return;
+      case FrameKind.CANCEL:
+        stream.remoteDone = true;
+        stream.close();
+        return;
+      default:
+        throw new ProtocolError(`unexpected frame kind ${frame.kind} from a server`);
+    }
+  }
+
+  /** Frames from the client after CALL_START: MESSAGE* END(half-close), or CANCEL. */
+  #serverTransition(stream: Stream, frame: StreamFrame): void {
+    switch (frame.kind) {
+      case FrameKind.MESSAGE:
+        if (stream.remoteDone) throw new ProtocolError(`MESSAGE after half-close on stream ${stream.id}`);
+        if (!stream.received(frame.message.byteLength)) throw new ProtocolError("flow-control window exceeded");
+        stream.remoteDone = frame.endStream;
+        return;
+      case FrameKind.END:
+        if (stream.remoteDone) throw new ProtocolError(`second half-close on stream ${stream.id}`);
+        stream.remoteDone = true;
+        return;
+      case FrameKind.CANCEL:
+        stream.remoteDone = true;
+        stream.close();
+        return;
+      default:
+        throw new ProtocolError(`unexpected frame kind ${frame.kind} from a client`);
+    }
+  }
+
+  #armIdle(): void {
+    if (this.role !== "server" || this.options.idleTimeoutMs <= 0 || this.#closed || this.#peer === undefined) return;
+    if (this.#idleTimer !== undefined || this.#streams.size > 0) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#streams.size === 0) this.goAway(0, "idle timeout");
+    }, this.options.idleTimeoutMs);
+    this.#idleTimer.unref?.();
+  }
+
+  #closeIfDrained(): void {
+    if (this.#closed || this.#streams.size > 0) return;
+    if (this.#goAwaySent || this.#goAwayReceived) {
+      this.#closeWith(
+        this.#goAwayError ?? new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, "connection drained (GOAWAY)"),
+      );
+    }
+  }
+
+  #protocolError(e: unknown): void {
+    if (this.#closed) return;
+    const message = e instanceof Error ? e.message : String(e);
+    const isProtocol = e instanceof ProtocolError;
+    const text = isProtocol ? `protocol error: ${message}` : `internal error: ${message}`;
+    this.sendQuietly(encodeGoAway(this.#lastPeerId, CODE_INTERNAL, text));
+    this.#closeWith(new StreamResetError("ERR_PROTOCOL", CODE_INTERNAL, text, e));
+  }
+
+  #fail(error: StreamResetError): void {
+    this.#closeWith(error);
+  }
+
+  #onChannelClose(error: Error | undefined): void {
+    this.#finalStats = this.#channel?.stats();
+    if (this.#closed) return;
+    const reason =
+      this.#goAwayError ??
+      new StreamResetError(
+        "ERR_CONNECTION_CLOSED",
+        CODE_UNAVAILABLE,
+        error === undefined ? "connection closed by peer" : `connection lost: ${error.message}`,
+        error,
+      );
+    this.#closeWith(reason, false);
+  }
+
+  #closeWith(error: StreamResetError, closeChannel = true): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#idleTimer);
+    this.#ready.reject(error);
+    for (const stream of [...this.#streams.values()]) {
+      stream.close(error);
+      stream.handler?.onReset(error);
+    }
+    for (const p of this.#pings.values()) p.reject(error);
+    this.#pings.clear();
+    for (const w of this.#slotWaiters.splice(0)) w();
+    if (!this.#sendPumping) this.#rejectQueue();
+    if (closeChannel) {
+      this.#finalStats = this.#channel?.stats();
+      this.#channel?.close();
+    }
+    this.#hooks.onClose?.(error);
+  }
+}

@@ -1,0 +1,179 @@
+// One call's stream on a session: its send/receive flow-control windows and the frames
+// it may send. The session owns the state machine of received frames; this class owns
+// the sending side and the credit bookkeeping (docs/PROTOCOL.md §5):
+//   - a sender may send a message while its window is > 0; the window then drops by the
+//     message size (it may go negative: one message is never split);
+//   - the receiver grants the bytes back with CREDIT once its application consumed them,
+//     in batches of at least half the initial window.
+
+import type { Lease } from "../channel/channel.js";
+import {
+  encodeCallStart,
+  encodeCancel,
+  encodeCredit,
+  encodeEnd,
+  encodeHalfClose,
+  encodeHeaders,
+  encodeMessage,
+} from "./frames.js";
+import type { EndInit, Frame } from "./frames.js";
+import type { PreparedMetadata } from "./metadata.js";
+import type { StreamResetError } from "./protocol-error.js";
+import type { Session } from "./session.js";
+
+/** Frames a stream's handler receives (CREDIT is handled by the stream itself). */
+export type StreamFrame = Exclude<Frame, { streamId: 0 } | { kind: 7 }>;
+
+/** Receives the frames of one stream. */
+export interface StreamHandler {
+  /**
+   * A frame of this stream. Views in it (messages, detail values) are valid only
+   * during this call unless `stream.hold()` is called in it.
+   */
+  onFrame(frame: StreamFrame): void;
+  /** The stream ended without a normal END: connection lost, GOAWAY, protocol error. */
+  onReset(error: StreamResetError): void;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** One stream of a session. Created by Session.openStream() or for a received CALL_START. */
+export class Stream {
+  readonly id: number;
+  readonly #session: Session;
+  handler: StreamHandler | undefined;
+  #sendWindow: number;
+  #recvWindow: number;
+  readonly #initialRecvWindow: number;
+  #pendingCredit = 0;
+  #waiters: Waiter[] = [];
+  #closed = false;
+  #closeError: Error | undefined;
+  /** Receive-side state, maintained by the session. */
+  headersReceived = false;
+  remoteDone = false;
+
+  /** @internal */
+  constructor(session: Session, id: number, sendWindow: number, recvWindow: number) {
+    this.#session = session;
+    this.id = id;
+    this.#sendWindow = sendWindow;
+    this.#recvWindow = recvWindow;
+    this.#initialRecvWindow = recvWindow;
+  }
+
+  /** False once the stream ended (END, CANCEL or reset); sends are then dropped. */
+  get open(): boolean {
+    return !this.#closed;
+  }
+
+  /** Keeps the frame being delivered to the handler alive; see Channel.hold(). */
+  hold(): Lease {
+    return this.#session.holdCurrent();
+  }
+
+  /** Client: starts the call. `message` and `endStream` let a unary call fit one frame. */
+  sendCallStart(
+    path: string,
+    metadata: PreparedMetadata,
+    timeoutMs: number | undefined,
+    message: Uint8Array | undefined,
+    endStream: boolean,
+  ): Promise<void> | undefined {
+    if (message !== undefined) this.#sendWindow -= message.byteLength;
+    return this.#session.send(encodeCallStart(this.id, path, metadata, timeoutMs, message, endStream));
+  }
+
+  /** Server: response headers, optionally with the first message. */
+  sendHeaders(metadata: PreparedMetadata, message: Uint8Array | undefined): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    if (message !== undefined) {
+      if (this.#sendWindow <= 0) return this.#whenWindow().then(() => this.sendHeaders(metadata, message));
+      this.#sendWindow -= message.byteLength;
+    }
+    return this.#session.send(encodeHeaders(this.id, metadata, message));
+  }
+
+  /** A message; waits for flow-control credit first if the window is exhausted. */
+  sendMessage(message: Uint8Array, endStream = false): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    if (this.#sendWindow <= 0) return this.#whenWindow().then(() => this.sendMessage(message, endStream));
+    this.#sendWindow -= message.byteLength;
+    return this.#session.send(encodeMessage(this.id, message, endStream));
+  }
+
+  /** Client: no more messages. */
+  sendHalfClose(): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    return this.#session.send(encodeHalfClose(this.id));
+  }
+
+  /** Server: ends the call with a status. Closes the stream. */
+  sendEnd(init: EndInit): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    if (init.message !== undefined && this.#sendWindow <= 0) {
+      return this.#whenWindow().then(() => this.sendEnd(init));
+    }
+    const out = encodeEnd(this.id, init);
+    this.close();
+    return this.#session.send(out);
+  }
+
+  /** Either side: abandons the call (code: a Connect code). Closes the stream. */
+  cancel(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.close();
+    this.#session.sendQuietly(encodeCancel(this.id, code, reason));
+  }
+
+  /** The application consumed `bytes` of received messages: grant them back. */
+  consumed(bytes: number): void {
+    this.#pendingCredit += bytes;
+    if (this.#closed || this.remoteDone) return;
+    if (this.#pendingCredit * 2 < this.#initialRecvWindow) return;
+    const credit = this.#pendingCredit;
+    this.#pendingCredit = 0;
+    this.#recvWindow += credit;
+    this.#session.sendQuietly(encodeCredit(this.id, credit));
+  }
+
+  /** @internal Receive accounting; false when the peer overran its window. */
+  received(bytes: number): boolean {
+    if (this.#recvWindow <= 0) return false;
+    this.#recvWindow -= bytes;
+    return true;
+  }
+
+  /** @internal A CREDIT frame arrived. */
+  grant(increment: number): void {
+    this.#sendWindow += increment;
+    if (this.#sendWindow <= 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Ends the stream locally without sending anything (also used by the session). */
+  close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    const reason = error ?? Object.assign(new Error("stream closed"), { code: "ERR_STREAM_CLOSED" });
+    for (const w of waiters) w.reject(reason);
+    this.#session.forget(this);
+  }
+
+  /** The error the stream was reset with, if any. */
+  get closeError(): Error | undefined {
+    return this.#closeError;
+  }
+
+  #whenWindow(): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+}

@@ -1,0 +1,142 @@
+// Byte-level cursors for frames: a bounds-checked reader over a received frame view and
+// a writer into a send lease. All integers are little-endian. Every read is checked
+// against the frame's end; a violation throws ProtocolError naming the frame and field,
+// so nothing a peer sends can read outside its frame.
+
+import { Buffer } from "node:buffer";
+import { ProtocolError } from "./protocol-error.js";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+/** UTF-8 byte length of a string. */
+export function utf8Length(s: string): number {
+  return s.length < 64 && isAscii(s) ? s.length : Buffer.byteLength(s, "utf8");
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Reads a frame; `what` names the frame in errors. */
+export class WireReader {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+  #pos: number;
+  readonly #what: string;
+
+  constructor(bytes: Uint8Array, offset: number, what: string) {
+    this.bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#pos = offset;
+    this.#what = what;
+  }
+
+  get remaining(): number {
+    return this.bytes.byteLength - this.#pos;
+  }
+
+  fail(detail: string): never {
+    throw new ProtocolError(`malformed ${this.#what} frame: ${detail}`);
+  }
+
+  #need(n: number, field: string): void {
+    if (this.remaining < n) {
+      this.fail(`${field} needs ${n} bytes, ${this.remaining} left`);
+    }
+  }
+
+  u8(field: string): number {
+    this.#need(1, field);
+    return this.#view.getUint8(this.#pos++);
+  }
+
+  u16(field: string): number {
+    this.#need(2, field);
+    const v = this.#view.getUint16(this.#pos, true);
+    this.#pos += 2;
+    return v;
+  }
+
+  u32(field: string): number {
+    this.#need(4, field);
+    const v = this.#view.getUint32(this.#pos, true);
+    this.#pos += 4;
+    return v;
+  }
+
+  /** A view (no copy) of the next `n` bytes. */
+  view(n: number, field: string): Uint8Array {
+    this.#need(n, field);
+    const v = this.bytes.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return v;
+  }
+
+  /** The rest of the frame as a view. */
+  rest(): Uint8Array {
+    const v = this.bytes.subarray(this.#pos);
+    this.#pos = this.bytes.byteLength;
+    return v;
+  }
+
+  /** A UTF-8 string of `n` bytes; invalid UTF-8 is malformed. */
+  string(n: number, field: string): string {
+    const v = this.view(n, field);
+    try {
+      return utf8.decode(v);
+    } catch {
+      return this.fail(`${field} is not valid UTF-8`);
+    }
+  }
+
+  /** Asserts the frame was consumed exactly. */
+  end(): void {
+    if (this.remaining !== 0) this.fail(`${this.remaining} unexpected trailing bytes`);
+  }
+}
+
+/** Writes a frame into a lease's bytes. Callers size the lease exactly beforehand. */
+export class WireWriter {
+  readonly bytes: Uint8Array;
+  readonly #view: DataView;
+  pos = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  u8(v: number): void {
+    this.#view.setUint8(this.pos++, v);
+  }
+
+  u16(v: number): void {
+    this.#view.setUint16(this.pos, v, true);
+    this.pos += 2;
+  }
+
+  u32(v: number): void {
+    this.#view.setUint32(this.pos, v, true);
+    this.pos += 4;
+  }
+
+  raw(src: Uint8Array): void {
+    this.bytes.set(src, this.pos);
+    this.pos += src.byteLength;
+  }
+
+  /** Writes a string whose UTF-8 length (from utf8Length) is `byteLength`. */
+  string(s: string, byteLength: number): void {
+    if (byteLength === s.length) {
+      // ASCII: one byte per code unit.
+      const b = this.bytes;
+      let p = this.pos;
+      for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    } else {
+      encoder.encodeInto(s, this.bytes.subarray(this.pos, this.pos + byteLength));
+    }
+    this.pos += byteLength;
+  }
+}
