@@ -159,8 +159,9 @@ int UringEngine::Flush() {
       if (c.recv_starved && c.state == Connection::State::kOpen) ArmRecv(c);
     }
   }
-  stats_.submits += 1;
-  return ring_.Submit();
+  int rc = ring_.Submit();
+  if (rc > 0) stats_.submits += 1;
+  return rc;
 }
 
 int UringEngine::Reap(EventSink& sink) {
@@ -340,7 +341,10 @@ void UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, EventSink& 
     rx.body_have = static_cast<uint32_t>(take);
     pos = n;
   }
-  if (!pinned) buffers_.Recycle(bid);
+  if (!pinned) {
+    buffers_.Recycle(bid);
+    buffers_.Commit();  // a big frame may need every slot: hand this one back right away
+  }
 }
 
 void UringEngine::OnSend(Connection& c, int res, EventSink& sink) {
@@ -453,6 +457,7 @@ void UringEngine::EndBatch() {
   stats_.batches += 1;
   for (uint16_t bid : batch_pins_) ReleaseSlot(bid);
   batch_pins_.clear();
+  buffers_.Commit();  // recycled slots are visible to the kernel before the next recv
 }
 
 }  // namespace crdma
