@@ -11,6 +11,9 @@
         "native/uring/provided_buffers.cc",
         "native/uring/engine.cc",
         "native/uring/engine_wrap.cc",
+        "native/common/event_batch.cc",
+        "native/common/engine_driver.cc",
+        "native/common/uv_handles.cc",
         "native/uring/uring_probe.cc",
         "native/rdma/rdma_probe.cc"
       ],

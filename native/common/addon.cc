@@ -37,12 +37,29 @@ Napi::Value Addon::Capabilities(const Napi::CallbackInfo& info) {
 
   RdmaProbeResult rdma = ProbeRdma();
   Napi::Object rdma_out = Napi::Object::New(env);
-  rdma_out.Set("available", !rdma.devices.empty());
+  rdma_out.Set("available", rdma.HasActivePort());
   rdma_out.Set("libraryLoaded", rdma.library_loaded);
-  if (rdma.devices.empty()) rdma_out.Set("reason", rdma.reason);
+  if (!rdma.reason.empty()) rdma_out.Set("reason", rdma.reason);
   Napi::Array devices = Napi::Array::New(env, rdma.devices.size());
   for (size_t i = 0; i < rdma.devices.size(); ++i) {
-    devices.Set(static_cast<uint32_t>(i), Napi::String::New(env, rdma.devices[i].name));
+    const RdmaDevice& device = rdma.devices[i];
+    Napi::Object device_out = Napi::Object::New(env);
+    device_out.Set("name", device.name);
+    if (!device.error.empty()) device_out.Set("error", device.error);
+    Napi::Array ports = Napi::Array::New(env, device.ports.size());
+    for (size_t j = 0; j < device.ports.size(); ++j) {
+      const RdmaPort& port = device.ports[j];
+      Napi::Object port_out = Napi::Object::New(env);
+      port_out.Set("port", static_cast<double>(port.port));
+      port_out.Set("state", port.state);
+      port_out.Set("linkLayer", port.link_layer);
+      port_out.Set("activeMtu", static_cast<double>(port.active_mtu));
+      port_out.Set("gidTableLength", static_cast<double>(port.gid_table_length));
+      if (port.gid_count >= 0) port_out.Set("gidCount", static_cast<double>(port.gid_count));
+      ports.Set(static_cast<uint32_t>(j), port_out);
+    }
+    device_out.Set("ports", ports);
+    devices.Set(static_cast<uint32_t>(i), device_out);
   }
   rdma_out.Set("devices", devices);
   out.Set("rdma", rdma_out);

@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <immintrin.h>
+
 #include <climits>
 #include <cstring>
 
@@ -451,6 +453,11 @@ int UringEngine::HoldSlot(size_t offset) {
 void UringEngine::ReleaseSlot(uint32_t index) {
   if (index >= region_->recv_slots() || region_->SlotPins(index) == 0) return;
   if (region_->UnpinSlot(index) == 0) buffers_.Recycle(static_cast<uint16_t>(index));
+}
+
+void UringEngine::SpinStep() {
+  if (ring_.TaskWorkPending()) io_uring_get_events(ring_.get());
+  else _mm_pause();
 }
 
 void UringEngine::EndBatch() {

@@ -17,38 +17,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/driven_engine.h"
+#include "common/events.h"
 #include "region/memory_region.h"
 #include "uring/connection.h"
 #include "uring/provided_buffers.h"
 #include "uring/ring.h"
 
 namespace crdma {
-
-enum EventType : int32_t {
-  kEventFrameView = 1,   // id=connection, a=region offset of the body, b=length
-  kEventFrameLease = 2,  // same, but the body is in a lease now owned by JS (offset-4)
-  kEventAccepted = 3,    // id=new connection, a=listener id
-  kEventConnected = 4,   // id=connection, a=0 or -errno
-  kEventClosed = 5,      // id=connection, a=0 (clean end) or -errno, b=CloseReason
-};
-
-enum CloseReason : int32_t {
-  kReasonNone = 0,
-  kReasonFrameTooLarge = 1,
-  kReasonRegionFull = 2,
-  kReasonPeerClosedMidFrame = 3,
-};
-
-struct Event {
-  int32_t type, id, a, b;
-};
-
-class EventSink {
- public:
-  virtual ~EventSink() = default;
-  // Records one event; may hand the batch to JS (and then call EndBatch) when full.
-  virtual void Push(const Event& event) = 0;
-};
 
 struct EngineStats {
   double frames_in = 0, bytes_in = 0, frames_out = 0, bytes_out = 0;
@@ -61,10 +37,10 @@ struct EngineOptions {
   uint32_t max_frame_bytes = 32u << 20;
 };
 
-class UringEngine {
+class UringEngine : public DrivenEngine {
  public:
   UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptions& options);  // throws
-  ~UringEngine();
+  ~UringEngine() override;
   UringEngine(const UringEngine&) = delete;
   UringEngine& operator=(const UringEngine&) = delete;
 
@@ -81,20 +57,19 @@ class UringEngine {
   int HoldSlot(size_t offset);
   void ReleaseSlot(uint32_t index);
 
-  // Queues pending sends and recv re-arms, publishes recycled buffers, submits (1 syscall).
-  int Flush();
-  // Turns every available completion into events; returns how many completions it saw.
-  int Reap(EventSink& sink);
-  // The batch handed to JS is done: unpins the slots its frame views pointed into.
-  void EndBatch();
-  bool CompletionsReady() { return io_uring_cq_ready(ring_.get()) > 0; }
-  bool TaskWorkPending() const { return ring_.TaskWorkPending(); }
-  void RunTaskWork() { io_uring_get_events(ring_.get()); }
+  // DrivenEngine. Flush: queues pending sends and recv re-arms, publishes recycled
+  // buffers, submits (one syscall). EndBatch: unpins the slots of the batch's views.
+  int Flush() override;
+  int Reap(EventSink& sink) override;
+  void EndBatch() override;
+  // Spinning on a TASKRUN_FLAG ring: run task work only when the kernel flags some.
+  void SpinStep() override;
+  bool CompletionsReady() override { return io_uring_cq_ready(ring_.get()) > 0; }
 
   int event_fd() const { return ring_.event_fd(); }
   unsigned setup_flags() const { return ring_.setup_flags(); }
   // Connections and listeners that are open (they keep the event loop alive).
-  size_t active() const { return connections_.size() + listeners_.size(); }
+  size_t active() const override { return connections_.size() + listeners_.size(); }
   const EngineStats& stats() const { return stats_; }
   const MemoryRegion& region() const { return *region_; }
 

@@ -2,9 +2,8 @@
 #include "uring/engine_wrap.h"
 
 #include <arpa/inet.h>
-#include <immintrin.h>
 #include <sys/un.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <string>
@@ -15,14 +14,6 @@
 
 namespace crdma {
 namespace {
-
-constexpr uint64_t kSpinCapNs = 2'000'000;  // longest busy-poll stretch before yielding
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
 
 // Fills a sockaddr from a numeric IP string and a port; false when not an IP literal.
 bool InetAddress(const std::string& ip, int port, sockaddr_storage* out, socklen_t* len) {
@@ -91,32 +82,24 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   EngineOptions options;
   options.ring_entries = info[1].As<Napi::Number>().Uint32Value();
   options.max_frame_bytes = info[2].As<Napi::Number>().Uint32Value();
-  Napi::Int32Array events = info[3].As<Napi::Int32Array>();
   try {
     engine_ = std::make_unique<UringEngine>(region->region(), options);
   } catch (const SysError& e) {
     ThrowSysError(env, e);
     return;
   }
-  events_ref_ = Napi::Persistent(events);
-  events_ = events.Data();
-  capacity_ = static_cast<uint32_t>(events.ElementLength() / 4);
-  on_events_ = Napi::Persistent(info[4].As<Napi::Function>());
-  async_context_ = std::make_unique<Napi::AsyncContext>(env, "connect-rdma:uring");
-
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
-  uv_poll_init(loop, poll_, engine_->event_fd());
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int, int) {
-    static_cast<EngineWrap*>(h->data)->OnPoll();
+  driver_ = std::make_unique<EngineDriver>(env, info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(),
+                                           "connect-rdma:uring", engine_.get(), [this] { return Value(); });
+  driver_->set_after_pump([this] {
+    if (close_pending_) Shutdown();
+    else RefreshRef();
   });
-  prepare_ = new uv_prepare_t;
-  uv_prepare_init(loop, prepare_);
-  prepare_->data = this;
-  uv_prepare_start(prepare_, [](uv_prepare_t* h) { static_cast<EngineWrap*>(h->data)->OnPrepare(); });
-  uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+  poll_ = std::make_unique<UvPoll>(env, engine_->event_fd(), [this] {
+    uint64_t value;
+    while (read(engine_->event_fd(), &value, sizeof value) > 0) {
+    }
+    driver_->OnReadable();
+  });
   RefreshRef();
   registry_->Add(this);
 }
@@ -129,116 +112,32 @@ EngineWrap::~EngineWrap() {
 void EngineWrap::CloseForTeardown() { Shutdown(); }
 
 void EngineWrap::Shutdown() {
-  if (pumping_) {  // JS closed us from inside a batch: finish the batch first (Pump)
-    shutdown_pending_ = true;
+  if (driver_ && driver_->pumping()) {  // JS closed us from inside a batch: finish it first
+    close_pending_ = true;
+    driver_->RequestStop();
     return;
   }
-  if (poll_) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
-  if (prepare_) {
-    uv_prepare_stop(prepare_);
-    uv_close(reinterpret_cast<uv_handle_t*>(prepare_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
-    prepare_ = nullptr;
-  }
+  if (driver_) driver_->RequestStop();  // the driver itself lives until the wrap dies
+  poll_.reset();
   engine_.reset();  // closes sockets, unregisters buffers, tears down the ring
 }
 
 bool EngineWrap::Usable(Napi::Env env) {
-  if (engine_ && !shutdown_pending_) return true;
+  if (engine_ && !close_pending_) return true;
   ThrowCoded(env, "ERR_ENGINE_CLOSED", "UringEngine is closed");
   return false;
 }
 
 void EngineWrap::RefreshRef() {
-  if (!poll_) return;
-  if (engine_ && engine_->active() > 0) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-  else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  if (poll_ && engine_) poll_->SetRef(engine_->active() > 0);
 }
 
-void EngineWrap::Push(const Event& event) {
-  if (count_ == capacity_) Dispatch();
-  int32_t* slot = events_ + size_t{count_} * 4;
-  slot[0] = event.type;
-  slot[1] = event.id;
-  slot[2] = event.a;
-  slot[3] = event.b;
-  ++count_;
-}
-
-void EngineWrap::Dispatch() {
-  if (count_ == 0) return;
-  Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  uint32_t count = count_;
-  count_ = 0;
-  // JS reads the events, may send/close/hold; microtasks run before MakeCallback returns.
-  on_events_.MakeCallback(Value(), {Napi::Number::New(env, count)}, *async_context_);
-  engine_->EndBatch();
-}
-
-void EngineWrap::Pump(bool spin) {
-  if (pumping_ || !engine_) return;
-  pumping_ = true;
-  engine_->Flush();
-  uint64_t start = NowNs();
-  uint64_t idle_until = start + spin_ns_;
-  for (;;) {
-    int seen = engine_->Reap(*this);
-    Dispatch();
-    if (shutdown_pending_) break;
-    engine_->Flush();
-    if (!spin) {
-      if (seen == 0) break;
-      continue;
-    }
-    uint64_t now = NowNs();
-    if (seen > 0) idle_until = now + spin_ns_;
-    if (now >= idle_until || now - start >= kSpinCapNs || engine_->active() == 0) break;
-    if (engine_->TaskWorkPending()) engine_->RunTaskWork();
-    else _mm_pause();
-  }
-  pumping_ = false;
-  if (shutdown_pending_) Shutdown();
-  else RefreshRef();
-}
-
-void EngineWrap::OnPoll() {
-  if (!engine_) return;
-  uint64_t value;
-  while (read(engine_->event_fd(), &value, sizeof value) > 0) {
-  }
-  Pump(spin_);
-}
-
-void EngineWrap::OnPrepare() {
-  if (!engine_) return;
-  if (spin_) {
-    Pump(true);
-  } else {
-    engine_->Flush();
-    // Completions that became ready while JS ran (task work run by our own submit).
-    if (engine_->CompletionsReady()) Pump(false);
-  }
-}
-
-Napi::Value EngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!Usable(env)) return env.Undefined();
-  sockaddr_storage addr;
-  socklen_t len;
-  if (!InetAddress(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(),
-                   &addr, &len)) {
-    Napi::TypeError::New(env, "listenTcp needs a numeric IP address").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+Napi::Value EngineWrap::Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog,
+                               bool with_port) {
   try {
-    uint32_t id = engine_->Listen(&addr, &len, info[2].As<Napi::Number>().Int32Value());
+    uint32_t id = engine_->Listen(&addr, &len, backlog);
     RefreshRef();
+    if (!with_port) return Napi::Number::New(env, id);
     Napi::Array out = Napi::Array::New(env, 2);
     out.Set(0u, Napi::Number::New(env, id));
     out.Set(1u, Napi::Number::New(env, BoundPort(addr)));
@@ -249,6 +148,31 @@ Napi::Value EngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
   }
 }
 
+Napi::Value EngineWrap::Connect(Napi::Env env, const sockaddr_storage& addr, socklen_t len) {
+  try {
+    uint32_t id = engine_->Connect(addr, len);
+    RefreshRef();
+    return Napi::Number::New(env, id);
+  } catch (const SysError& e) {
+    ThrowSysError(env, e);
+    return env.Undefined();
+  }
+}
+
+// listenTcp(ip, port, backlog) -> [id, boundPort]
+Napi::Value EngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Usable(env)) return env.Undefined();
+  sockaddr_storage addr;
+  socklen_t len;
+  if (!InetAddress(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(), &addr, &len)) {
+    Napi::TypeError::New(env, "listenTcp needs a numeric IP address").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Listen(env, addr, len, info[2].As<Napi::Number>().Int32Value(), true);
+}
+
+// listenUnix(path, backlog) -> id
 Napi::Value EngineWrap::ListenUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
@@ -258,36 +182,23 @@ Napi::Value EngineWrap::ListenUnix(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "unix socket path is empty or too long").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  try {
-    uint32_t id = engine_->Listen(&addr, &len, info[1].As<Napi::Number>().Int32Value());
-    RefreshRef();
-    return Napi::Number::New(env, id);
-  } catch (const SysError& e) {
-    ThrowSysError(env, e);
-    return env.Undefined();
-  }
+  return Listen(env, addr, len, info[1].As<Napi::Number>().Int32Value(), false);
 }
 
+// connectTcp(ip, port) -> id (a Connected event follows)
 Napi::Value EngineWrap::ConnectTcp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
   sockaddr_storage addr;
   socklen_t len;
-  if (!InetAddress(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(),
-                   &addr, &len)) {
+  if (!InetAddress(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(), &addr, &len)) {
     Napi::TypeError::New(env, "connectTcp needs a numeric IP address").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  try {
-    uint32_t id = engine_->Connect(addr, len);
-    RefreshRef();
-    return Napi::Number::New(env, id);
-  } catch (const SysError& e) {
-    ThrowSysError(env, e);
-    return env.Undefined();
-  }
+  return Connect(env, addr, len);
 }
 
+// connectUnix(path) -> id (a Connected event follows)
 Napi::Value EngineWrap::ConnectUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
@@ -297,14 +208,7 @@ Napi::Value EngineWrap::ConnectUnix(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "unix socket path is empty or too long").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  try {
-    uint32_t id = engine_->Connect(addr, len);
-    RefreshRef();
-    return Napi::Number::New(env, id);
-  } catch (const SysError& e) {
-    ThrowSysError(env, e);
-    return env.Undefined();
-  }
+  return Connect(env, addr, len);
 }
 
 // send(connection, leaseOffset, length) -> 0 or -errno. Ownership of the lease moves to
@@ -347,8 +251,10 @@ Napi::Value EngineWrap::ReleaseSlot(const Napi::CallbackInfo& info) {
 
 // setPoll(spin: boolean, spinMicros: number)
 Napi::Value EngineWrap::SetPoll(const Napi::CallbackInfo& info) {
-  spin_ = info[0].ToBoolean().Value();
-  spin_ns_ = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue() * 1000.0);
+  if (driver_) {
+    driver_->SetSpin(info[0].ToBoolean().Value(),
+                     static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue() * 1000.0));
+  }
   return info.Env().Undefined();
 }
 

@@ -8,22 +8,22 @@
 // next flush. Destruction order: handles closed first, then the engine.
 #pragma once
 #include <napi.h>
-#include <uv.h>
 
 #include <memory>
 
+#include "common/engine_driver.h"
 #include "common/resource_registry.h"
+#include "common/uv_handles.h"
 #include "uring/engine.h"
 
 namespace crdma {
 
-class EngineWrap : public Napi::ObjectWrap<EngineWrap>, public TeardownCloseable, public EventSink {
+class EngineWrap : public Napi::ObjectWrap<EngineWrap>, public TeardownCloseable {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit EngineWrap(const Napi::CallbackInfo& info);
   ~EngineWrap() override;
 
-  void Push(const Event& event) override;
   void CloseForTeardown() override;
 
  private:
@@ -41,30 +41,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap>, public TeardownCloseable
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   bool Usable(Napi::Env env);
-  void Dispatch();
-  // Reap + dispatch + flush until idle; in spin mode keep polling for spin_ns_ after the
-  // last activity (never longer than kSpinCapNs in one go, so timers still run).
-  void Pump(bool spin);
-  void OnPoll();
-  void OnPrepare();
+  Napi::Value Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog, bool with_port);
+  Napi::Value Connect(Napi::Env env, const sockaddr_storage& addr, socklen_t len);
   void RefreshRef();
+  // Frees the engine; deferred to the end of the batch when called from inside one.
   void Shutdown();
 
-  // Members in acquisition order; destruction runs in reverse.
+  // Members in acquisition order; destruction runs in reverse: stop watching the
+  // eventfd, stop the driver's prepare step, then tear the engine down.
   std::shared_ptr<ResourceRegistry> registry_;
   std::unique_ptr<UringEngine> engine_;
-  Napi::Reference<Napi::Int32Array> events_ref_;
-  int32_t* events_ = nullptr;
-  uint32_t capacity_ = 0;  // events
-  uint32_t count_ = 0;
-  Napi::FunctionReference on_events_;
-  std::unique_ptr<Napi::AsyncContext> async_context_;
-  uv_poll_t* poll_ = nullptr;        // freed by its close callback
-  uv_prepare_t* prepare_ = nullptr;  // freed by its close callback
-  bool spin_ = false;
-  uint64_t spin_ns_ = 50'000;
-  bool pumping_ = false;
-  bool shutdown_pending_ = false;  // close() called during a batch
+  std::unique_ptr<EngineDriver> driver_;
+  std::unique_ptr<UvPoll> poll_;
+  bool close_pending_ = false;  // close() called during a batch
 };
 
 }  // namespace crdma

@@ -1,0 +1,62 @@
+// See engine_driver.h.
+#include "common/engine_driver.h"
+
+#include <immintrin.h>
+#include <time.h>
+
+namespace crdma {
+namespace {
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+}  // namespace
+
+EngineDriver::EngineDriver(Napi::Env env, Napi::Int32Array events, Napi::Function handler, const char* name,
+                           DrivenEngine* engine, std::function<Napi::Value()> receiver_of)
+    : env_(env), engine_(engine), receiver_of_(std::move(receiver_of)), batch_(env, events, handler, name) {
+  batch_.set_end_of_batch([this] { engine_->EndBatch(); });
+  prepare_ = std::make_unique<UvPrepare>(env, [this] { OnPrepare(); });
+}
+
+void EngineDriver::OnPrepare() {
+  if (stop_ || pumping_) return;
+  if (spin_) {
+    Pump(true);
+    return;
+  }
+  engine_->Flush();
+  // Completions that became ready while JS ran (task work run by our own submit).
+  if (engine_->CompletionsReady()) Pump(false);
+}
+
+void EngineDriver::Pump(bool spin) {
+  if (pumping_ || stop_) return;
+  pumping_ = true;
+  Napi::HandleScope scope(env_);
+  Napi::Value receiver = receiver_of_();
+  batch_.set_receiver(receiver);
+  engine_->Flush();
+  uint64_t start = NowNs();
+  uint64_t idle_until = start + spin_ns_;
+  for (;;) {
+    int seen = engine_->Reap(batch_);
+    batch_.Dispatch(env_, receiver);
+    if (stop_) break;
+    engine_->Flush();
+    if (!spin) {
+      if (seen == 0) break;
+      continue;
+    }
+    uint64_t now = NowNs();
+    if (seen > 0) idle_until = now + spin_ns_;
+    if (now >= idle_until || now - start >= kSpinCapNs || engine_->active() == 0) break;
+    engine_->SpinStep();
+  }
+  batch_.set_receiver(nullptr);
+  pumping_ = false;
+  if (after_pump_) after_pump_();
+}
+
+}  // namespace crdma

@@ -1,0 +1,58 @@
+// EngineDriver: runs an engine on Node's loop — the part the io_uring and RDMA wraps
+// share. One Pump() = reap completions into events, hand the batch to JS once, flush
+// what JS queued, repeat until idle. In spin mode it keeps polling for `spin_ns` after
+// the last activity (never more than kSpinCapNs in one go, so timers still run).
+// A uv_prepare step flushes the sends queued in each loop turn before the loop blocks.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "common/driven_engine.h"
+#include "common/event_batch.h"
+#include "common/events.h"
+#include "common/uv_handles.h"
+
+namespace crdma {
+
+class EngineDriver {
+ public:
+  static constexpr uint64_t kSpinCapNs = 2'000'000;
+
+  // `receiver_of` returns the wrap's JS object (called inside a HandleScope).
+  EngineDriver(Napi::Env env, Napi::Int32Array events, Napi::Function handler, const char* name,
+               DrivenEngine* engine, std::function<Napi::Value()> receiver_of);
+  EngineDriver(const EngineDriver&) = delete;
+  EngineDriver& operator=(const EngineDriver&) = delete;
+
+  void SetSpin(bool spin, uint64_t spin_ns) {
+    spin_ = spin;
+    spin_ns_ = spin_ns;
+  }
+  // Called when an fd the engine waits on became readable.
+  void OnReadable() { Pump(spin_); }
+  bool pumping() const { return pumping_; }
+  // Set by the owner when JS closed the engine during a batch: Pump stops after it.
+  void RequestStop() { stop_ = true; }
+  // Runs after Pump() finished (the owner refreshes refs or completes a deferred close).
+  void set_after_pump(std::function<void()> fn) { after_pump_ = std::move(fn); }
+
+ private:
+  void Pump(bool spin);
+  void OnPrepare();
+
+  Napi::Env env_;
+  DrivenEngine* engine_;
+  std::function<Napi::Value()> receiver_of_;
+  std::function<void()> after_pump_;
+  EventBatch batch_;
+  std::unique_ptr<UvPrepare> prepare_;
+  bool spin_ = false;
+  uint64_t spin_ns_ = 50'000;
+  bool pumping_ = false;
+  bool stop_ = false;
+};
+
+}  // namespace crdma

@@ -1,0 +1,31 @@
+// See event_batch.h.
+#include "common/event_batch.h"
+
+namespace crdma {
+
+EventBatch::EventBatch(Napi::Env env, Napi::Int32Array events, Napi::Function handler, const char* resource)
+    : events_ref_(Napi::Persistent(events)),
+      events_(events.Data()),
+      capacity_(static_cast<uint32_t>(events.ElementLength() / 4)),
+      handler_(Napi::Persistent(handler)),
+      async_context_(env, resource) {}
+
+void EventBatch::Push(const Event& event) {
+  if (count_ == capacity_) Dispatch(handler_.Env(), Napi::Value(handler_.Env(), receiver_));
+  int32_t* slot = events_ + size_t{count_} * 4;
+  slot[0] = event.type;
+  slot[1] = event.id;
+  slot[2] = event.a;
+  slot[3] = event.b;
+  ++count_;
+}
+
+void EventBatch::Dispatch(Napi::Env env, Napi::Value receiver) {
+  if (count_ == 0) return;
+  uint32_t count = count_;
+  count_ = 0;
+  handler_.MakeCallback(receiver, {Napi::Number::New(env, count)}, async_context_);
+  if (end_of_batch_) end_of_batch_();
+}
+
+}  // namespace crdma
