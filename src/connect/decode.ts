@@ -1,0 +1,201 @@
+// The message codec, and the single place of the copy-vs-alias policy (DESIGN.md §4).
+// Decoding runs protobuf-es `fromBinary` straight on the received frame's view: no copy
+// of the message bytes. protobuf-es decodes `bytes` fields and unknown fields as
+// `subarray` views of its input, i.e. views into a region slot, so:
+//   - "copy" (default): right after decoding, exactly those views are copied out (a walk
+//     over the schema, recursing into messages, lists, maps and oneofs); the slot is
+//     released when the frame callback returns;
+//   - "alias": the views stay, and the frame is held (channel.hold) until the message's
+//     scope ends: server — the handler settled; client — the next stream item, or
+//     releaseMessage() for unary results.
+// Encoding is `toBinary` into the JS heap, then one copy into a send lease (done by the
+// frame writer): at most one copy, JS heap → region.
+
+import { ScalarType, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { BinaryReadOptions, BinaryWriteOptions, DescField, DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Lease } from "../channel/channel.js";
+
+/** What happens to `bytes` and unknown fields of received messages. */
+export type BytesPolicy = "copy" | "alias";
+
+/** Counters a codec updates. */
+export interface CopyCounters {
+  copies: number;
+  copiedBytes: number;
+  /** Frames currently held by alias-decoded messages. */
+  framesHeld: number;
+}
+
+/** A decoded message and, under "alias", the held frame its views point into. */
+export interface Decoded<T> {
+  message: T;
+  lease: Lease | undefined;
+}
+
+/**
+ * Decodes a message from a received frame view under `policy`. `hold` is called (only
+ * for "alias") during the frame callback to keep the frame alive. Throws ConnectError
+ * (Internal, like connect-es) when the bytes are not a valid message.
+ */
+export function decodeMessage<D extends DescMessage>(
+  schema: D,
+  view: Uint8Array,
+  policy: BytesPolicy,
+  hold: () => Lease,
+  counters: CopyCounters,
+  options?: Partial<BinaryReadOptions>,
+): Decoded<MessageShape<D>> {
+  let message: MessageShape<D>;
+  try {
+    message = fromBinary(schema, view, options);
+  } catch (e) {
+    throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
+  }
+  if (policy === "alias") {
+    const lease = new HeldFrame(hold(), counters);
+    aliasLeases.set(message, lease);
+    return { message, lease };
+  }
+  copyViews(schema, message as Record<string, unknown>, counters);
+  return { message, lease: undefined };
+}
+
+/** Encodes a message (JS heap); the frame writer copies it into a lease once. */
+export function encodeMessage<D extends DescMessage>(
+  schema: D,
+  message: MessageShape<D>,
+  options?: Partial<BinaryWriteOptions>,
+): Uint8Array {
+  try {
+    return toBinary(schema, message, options);
+  } catch (e) {
+    throw new ConnectError(`serialize binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
+  }
+}
+
+const aliasLeases = new WeakMap<object, Lease>();
+
+/** A held frame, counted in `framesHeld` until released. */
+class HeldFrame implements Lease {
+  readonly #inner: Lease;
+  readonly #counters: CopyCounters;
+
+  constructor(inner: Lease, counters: CopyCounters) {
+    this.#inner = inner;
+    this.#counters = counters;
+    counters.framesHeld++;
+  }
+
+  get bytes(): Uint8Array {
+    return this.#inner.bytes;
+  }
+
+  #done = false;
+
+  get released(): boolean {
+    return this.#done || this.#inner.released;
+  }
+
+  release(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#counters.framesHeld--;
+    this.#inner.release();
+  }
+}
+
+/**
+ * Ends the scope of a message decoded under the "alias" policy: releases the region
+ * slot its `bytes` fields point into. Afterwards those fields must not be read (the
+ * slot is reused). Returns false if the message holds no slot (copy policy, or already
+ * released). Idempotent.
+ */
+export function releaseMessage(message: object): boolean {
+  const lease = aliasLeases.get(message);
+  if (lease === undefined) return false;
+  aliasLeases.delete(message);
+  const wasHeld = !lease.released;
+  lease.release();
+  return wasHeld;
+}
+
+/** Fields of a message type that can contain views: bytes, messages, lists/maps of them. */
+const plans = new WeakMap<DescMessage, DescField[]>();
+
+function planOf(desc: DescMessage): DescField[] {
+  let plan = plans.get(desc);
+  if (plan === undefined) {
+    plan = desc.fields.filter((f) => {
+      switch (f.fieldKind) {
+        case "scalar":
+          return f.scalar === ScalarType.BYTES;
+        case "message":
+          return true;
+        case "list":
+          return f.listKind === "message" || (f.listKind === "scalar" && f.scalar === ScalarType.BYTES);
+        case "map":
+          return f.mapKind === "message" || (f.mapKind === "scalar" && f.scalar === ScalarType.BYTES);
+        default:
+          return false;
+      }
+    });
+    plans.set(desc, plan);
+  }
+  return plan;
+}
+
+function copyBytes(v: Uint8Array, counters: CopyCounters): Uint8Array {
+  counters.copies++;
+  counters.copiedBytes += v.byteLength;
+  return v.slice();
+}
+
+/** A message-typed value: a message, an unboxed wrapper (bytes) or a JSON Struct. */
+function copyMessageValue(desc: DescMessage, v: unknown, counters: CopyCounters): unknown {
+  if (v instanceof Uint8Array) return copyBytes(v, counters); // google.protobuf.BytesValue, unboxed
+  if (typeof v === "object" && v !== null && "$typeName" in v) copyViews(desc, v as Record<string, unknown>, counters);
+  return v; // scalars of other wrappers, Struct as JSON: no views
+}
+
+function copyField(field: DescField, v: unknown, counters: CopyCounters): unknown {
+  switch (field.fieldKind) {
+    case "scalar":
+      return v instanceof Uint8Array ? copyBytes(v, counters) : v;
+    case "message":
+      return copyMessageValue(field.message, v, counters);
+    case "list": {
+      const list = v as unknown[];
+      for (let i = 0; i < list.length; i++) {
+        list[i] = field.listKind === "message" ? copyMessageValue(field.message, list[i], counters) : copyBytes(list[i] as Uint8Array, counters);
+      }
+      return v;
+    }
+    case "map": {
+      const map = v as Record<string, unknown>;
+      for (const key of Object.keys(map)) {
+        map[key] = field.mapKind === "message" ? copyMessageValue(field.message, map[key], counters) : copyBytes(map[key] as Uint8Array, counters);
+      }
+      return v;
+    }
+    default:
+      return v;
+  }
+}
+
+/** Replaces every view in `message` (bytes fields, unknown fields, recursively) by a copy. */
+function copyViews(desc: DescMessage, message: Record<string, unknown>, counters: CopyCounters): void {
+  for (const field of planOf(desc)) {
+    if (field.oneof !== undefined) {
+      const oneof = message[field.oneof.localName] as { case: string | undefined; value?: unknown };
+      if (oneof.case === field.localName) oneof.value = copyField(field, oneof.value, counters);
+      continue;
+    }
+    const v = message[field.localName];
+    if (v !== undefined) message[field.localName] = copyField(field, v, counters);
+  }
+  const unknown = message.$unknown as { data: Uint8Array }[] | undefined;
+  if (unknown !== undefined) {
+    for (const u of unknown) u.data = copyBytes(u.data, counters);
+  }
+}

@@ -1,0 +1,299 @@
+// The server side of one call: decodes request messages in place (policy in decode.ts),
+// runs the user's implementation directly through connect-es's own invoke functions
+// (`invokeUnaryImplementation` / `transformInvokeImplementation`, exact-version pinned)
+// so that server interceptors and HandlerContext behave as in connect-node, and writes
+// the response: headers with the first message, END with status and trailers.
+//
+// The exchange for one call (docs/PROTOCOL.md §4):
+//   1. CALL_START arrives (path, headers, timeout, maybe the only request + half-close)
+//   2. unknown path → END Unimplemented; else a HandlerContext (deadline, cancel, shutdown)
+//   3. requests flow in as MESSAGE, END half-closes; credit is granted as they're consumed
+//   4. responses: HEADERS(+first message), MESSAGE…, END(status, trailers) — or, unary,
+//      one END carrying headers, message and trailers
+//   5. CANCEL from the client, the deadline or shutdown abort ctx.signal; the call ends
+//      at once (END with the reason's code) and the handler's output is discarded
+//   6. under "alias", held request frames are released when the handler has settled
+
+import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
+import {
+  getAbortSignalReason,
+  invokeUnaryImplementation,
+  mergeNonProtocolHeaders,
+  transformInvokeImplementation,
+} from "@connectrpc/connect/protocol";
+import type { Lease } from "../channel/channel.js";
+import { FrameKind } from "../frame/constants.js";
+import type { Frame } from "../frame/frames.js";
+import { prepareMetadata } from "../frame/metadata.js";
+import type { PreparedMetadata } from "../frame/metadata.js";
+import type { StreamResetError } from "../frame/protocol-error.js";
+import type { Session } from "../frame/session.js";
+import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
+import { decodeMessage, encodeMessage } from "./decode.js";
+import type { BytesPolicy } from "./decode.js";
+import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
+import { MessageQueue } from "./message-queue.js";
+import type { Route } from "./routes.js";
+import type { Counters } from "./stats.js";
+
+/** What every call of a server shares. */
+export interface ServerCallConfig {
+  policy: BytesPolicy;
+  counters: Counters;
+  maxMessageBytes: number;
+  readOptions: Partial<BinaryReadOptions> | undefined;
+  writeOptions: Partial<BinaryWriteOptions> | undefined;
+  interceptors: Interceptor[];
+  shutdownSignal: AbortSignal;
+}
+
+type HandlerContext = ReturnType<typeof createHandlerContext>;
+type CallStart = Extract<Frame, { kind: typeof FrameKind.CALL_START }>;
+
+const OK = { code: 0, message: "", details: [] };
+
+/** Answers a call for a path nobody registered. */
+export function refuseUnknown(stream: Stream, path: string): void {
+  stream
+    .sendEnd({
+      headers: undefined,
+      message: undefined,
+      status: { code: Code.Unimplemented, message: `unknown method ${path}`, details: [] },
+      trailers: prepareMetadata(undefined),
+    })
+    ?.catch(() => undefined);
+}
+
+/** One call on the server. */
+export class ServerCall implements StreamHandler {
+  readonly #config: ServerCallConfig;
+  readonly #session: Session;
+  readonly #stream: Stream;
+  readonly #route: Route;
+  readonly #context: HandlerContext;
+  readonly #requestAbort = new AbortController();
+  readonly #input: MessageQueue<MessageShape<DescMessage>>;
+  readonly #held: Lease[] = [];
+  #headersSent = false;
+  #finished = false;
+  /** Settles when the handler settled and the call's resources are released. */
+  readonly settled: Promise<void>;
+
+  constructor(config: ServerCallConfig, session: Session, stream: Stream, start: CallStart, route: Route, url: string) {
+    this.#config = config;
+    this.#session = session;
+    this.#stream = stream;
+    this.#route = route;
+    const method = route.spec.method;
+    this.#context = createHandlerContext({
+      service: method.parent,
+      method,
+      protocolName: "connect-rdma",
+      requestMethod: "POST",
+      url,
+      ...(start.timeoutMs !== undefined ? { timeoutMs: start.timeoutMs } : {}),
+      shutdownSignal: config.shutdownSignal,
+      requestSignal: this.#requestAbort.signal,
+      requestHeader: start.metadata,
+      contextValues: createContextValues(),
+    });
+    this.#input = new MessageQueue({
+      onTake: (size, lease) => {
+        stream.consumed(size);
+        if (lease !== undefined) this.#held.push(lease);
+      },
+    });
+    config.counters.callsStarted++;
+    config.counters.callsActive++;
+    if (start.message !== undefined) this.#onMessage(start.message);
+    if (start.endStream) this.#input.end();
+    const signal = this.#context.signal;
+    if (signal.aborted) this.#onAbort();
+    else signal.addEventListener("abort", () => this.#onAbort(), { once: true });
+    this.settled = this.#run();
+  }
+
+  onFrame(frame: StreamFrame): void {
+    switch (frame.kind) {
+      case FrameKind.MESSAGE:
+        this.#onMessage(frame.message);
+        if (frame.endStream) this.#input.end();
+        return;
+      case FrameKind.END:
+        this.#input.end();
+        return;
+      case FrameKind.CANCEL:
+        this.#requestAbort.abort(errorFromStatus({ code: frame.code, message: frame.reason, details: [] }, new Headers()));
+        return;
+      default:
+        return;
+    }
+  }
+
+  onReset(error: StreamResetError): void {
+    this.#requestAbort.abort(toConnectError(error));
+  }
+
+  #onMessage(view: Uint8Array): void {
+    if (this.#finished) return;
+    const size = view.byteLength;
+    const { counters, maxMessageBytes, policy, readOptions } = this.#config;
+    if (size > maxMessageBytes) {
+      this.#failEarly(
+        new ConnectError(`message size ${size} is larger than configured readMaxBytes ${maxMessageBytes}`, Code.ResourceExhausted),
+      );
+      return;
+    }
+    counters.received(size);
+    try {
+      const schema = this.#route.spec.method.input;
+      const decoded = decodeMessage(schema, view, policy, () => this.#stream.hold(), counters, readOptions);
+      this.#input.push(decoded.message, size, decoded.lease);
+    } catch (e) {
+      this.#failEarly(toConnectError(e, Code.Internal));
+    }
+  }
+
+  /** Ends the call now (the handler keeps running until it notices its signal). */
+  #failEarly(error: ConnectError): void {
+    if (this.#finished) return;
+    this.#sendError(error);
+    this.#requestAbort.abort(error);
+  }
+
+  /** ctx.signal aborted: deadline, CANCEL, connection loss, or server shutdown. */
+  #onAbort(): void {
+    const error = ConnectError.from(getAbortSignalReason(this.#context.signal), Code.Canceled);
+    this.#input.fail(error, true);
+    if (!this.#finished) this.#sendError(error);
+  }
+
+  async #run(): Promise<void> {
+    const { spec, options } = this.#route;
+    const interceptors = options?.interceptors ?? this.#config.interceptors;
+    const context = this.#context;
+    try {
+      const gate = options?.requestGate;
+      if (gate !== undefined) await gate(context);
+      if (spec.kind === "unary") {
+        const input = await this.#single();
+        const output = await invokeUnaryImplementation(spec, context, input, interceptors);
+        if (this.#finished) return;
+        const payload = this.#encode(output);
+        await this.#sendEnd(payload);
+      } else {
+        const it = transformInvokeImplementation(spec, context, interceptors)(this.#input)[Symbol.asyncIterator]();
+        for (;;) {
+          const r = await it.next();
+          if (r.done === true || this.#finished) break;
+          const payload = this.#encode(r.value);
+          if (!this.#headersSent) {
+            const headers = this.#metadata(context.responseHeader, "response headers");
+            this.#headersSent = true;
+            await this.#stream.sendHeaders(headers, payload);
+          } else {
+            await this.#stream.sendMessage(payload);
+          }
+          this.#config.counters.sent(payload.byteLength);
+          if (this.#finished) {
+            void it.return?.();
+            break;
+          }
+        }
+        if (!this.#finished) await this.#sendEnd(undefined);
+      }
+    } catch (e) {
+      if (!this.#finished) this.#sendError(this.#asConnectError(e));
+    } finally {
+      this.#finished = true;
+      context.abort();
+      this.#input.fail(undefined, true);
+      for (const lease of this.#held.splice(0)) lease.release();
+      this.#config.counters.callsActive--;
+    }
+  }
+
+  /** The single request of a unary call (connect-es's messages and codes). */
+  async #single(): Promise<MessageShape<DescMessage>> {
+    const first = await this.#input.next();
+    if (first.done === true) {
+      throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
+    }
+    const second = await this.#input.next();
+    if (second.done !== true) {
+      throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+    }
+    return first.value;
+  }
+
+  #encode(message: MessageShape<DescMessage>): Uint8Array {
+    const payload = encodeMessage(this.#route.spec.method.output, message, this.#config.writeOptions);
+    const peerLimit = this.#session.peer?.maxMessageBytes ?? this.#config.maxMessageBytes;
+    const limit = Math.min(peerLimit, this.#config.maxMessageBytes);
+    if (payload.byteLength > limit) {
+      throw new ConnectError(`message size ${payload.byteLength} is larger than configured writeMaxBytes ${limit}`, Code.ResourceExhausted);
+    }
+    return payload;
+  }
+
+  #metadata(h: Headers, what: string): PreparedMetadata {
+    const md = prepareMetadata(h);
+    const limit = this.#session.peer?.maxHeaderBytes;
+    if (limit !== undefined && md.byteLength > limit) {
+      throw new ConnectError(`${what} of ${md.byteLength} bytes exceed the client's limit of ${limit}`, Code.ResourceExhausted);
+    }
+    return md;
+  }
+
+  async #sendEnd(payload: Uint8Array | undefined): Promise<void> {
+    const context = this.#context;
+    const headers = this.#headersSent ? undefined : this.#metadata(context.responseHeader, "response headers");
+    const trailers = this.#metadata(context.responseTrailer, "response trailers");
+    this.#finished = true;
+    this.#headersSent = true;
+    const sent = this.#stream.sendEnd({ headers, message: payload, status: OK, trailers });
+    if (payload !== undefined) this.#config.counters.sent(payload.byteLength);
+    if (sent !== undefined) await sent.catch((e: unknown) => this.#abandon(e));
+  }
+
+  #sendError(error: ConnectError): void {
+    const context = this.#context;
+    this.#finished = true;
+    const trailers = new Headers(context.responseTrailer);
+    if (!error.isWireError) mergeNonProtocolHeaders(trailers, error.metadata);
+    let headers: PreparedMetadata | undefined;
+    let trailerBlock: PreparedMetadata;
+    try {
+      headers = this.#headersSent ? undefined : this.#metadata(context.responseHeader, "response headers");
+      trailerBlock = this.#metadata(trailers, "response trailers");
+    } catch (e) {
+      error = this.#asConnectError(e);
+      headers = this.#headersSent ? undefined : prepareMetadata(undefined);
+      trailerBlock = prepareMetadata(undefined);
+    }
+    this.#headersSent = true;
+    this.#stream
+      .sendEnd({ headers, message: undefined, status: statusFromError(error), trailers: trailerBlock })
+      ?.catch((e: unknown) => this.#abandon(e));
+  }
+
+  /** The END could not be sent (region full for too long, connection gone): give up the stream. */
+  #abandon(e: unknown): void {
+    const error = toConnectError(e);
+    this.#stream.cancel(error.code, error.rawMessage);
+    this.#requestAbort.abort(error);
+  }
+
+  /** Errors of the handler become Internal unless they are ConnectErrors (as connect-es). */
+  #asConnectError(e: unknown): ConnectError {
+    if (e instanceof ConnectError) return e;
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && OWN_ERROR_CODES.has(code)) return toConnectError(e);
+    return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+  }
+}
+
+/** Failures of this library's own sends, mapped by toConnectError rather than Internal. */
+const OWN_ERROR_CODES = new Set(["ERR_REGION_FULL", "ERR_FRAME_TOO_LARGE", "ERR_CHANNEL_CLOSED", "ERR_STREAM_CLOSED"]);

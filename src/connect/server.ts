@@ -1,0 +1,217 @@
+// createServer(): serves the implementations of a `routes` function (the same function
+// users pass to connectNodeAdapter) on channel listeners. Each accepted channel gets a
+// server session (src/frame/); each CALL_START becomes a ServerCall that runs the
+// implementation directly. close() is graceful: listeners stop, sessions send GOAWAY
+// (new calls → Unavailable), calls in flight get a grace period, then their signals
+// abort with Unavailable and the connections close.
+
+import type { BinaryReadOptions, BinaryWriteOptions } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
+import { engineForUrl } from "../channel/engines.js";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
+import { Session } from "../frame/session.js";
+import type { SessionOptions } from "../frame/session.js";
+import type { StreamHandler } from "../frame/stream.js";
+import type { BytesPolicy } from "./decode.js";
+import { collectRoutes } from "./routes.js";
+import type { Route } from "./routes.js";
+import { ServerCall, refuseUnknown } from "./server-call.js";
+import type { ServerCallConfig } from "./server-call.js";
+import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
+import type { RpcStats } from "./stats.js";
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** Registers the services: the same function connect-node's adapters take. */
+  routes: (router: ConnectRouter) => void;
+  /** Server interceptors (a registration's own `interceptors` option overrides them). */
+  interceptors?: Interceptor[];
+  /** Largest message received or sent, in bytes. Default 4 MiB. */
+  maxMessageBytes?: number;
+  /** `bytes`/unknown fields of requests: copied out (default) or views held until the handler settled. */
+  bytes?: BytesPolicy;
+  /** An engine instance (shared, not closed by the server), or which one to pick per URL. */
+  engine?: ChannelEngine | "auto" | "uring" | "net";
+  /** Completion polling of engines the server creates. Default "event". */
+  poll?: "event" | "spin";
+  /** Largest request metadata block accepted. Default 64 KiB. */
+  maxHeaderBytes?: number;
+  /** Calls one connection may have in flight. Default 1024. */
+  maxConcurrentStreams?: number;
+  /** Flow-control window per stream for requests. Default 1 MiB. */
+  initialWindowBytes?: number;
+  /** A new connection must complete HELLO within this. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Connections without calls for this long are closed (GOAWAY). Default 300 s; 0: never. */
+  idleTimeoutMs?: number;
+  /** Bound on waiting for region space when sending; then the call fails. Default 10 s. */
+  sendTimeoutMs?: number;
+  /** Grace period of close() for calls in flight. Default 5 s. */
+  gracePeriodMs?: number;
+  /** protobuf-es binary options. */
+  binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
+}
+
+/** A Connect server on connect-rdma channels. */
+export interface Server extends AsyncDisposable {
+  /**
+   * Starts listening (`tcp://host:port`, `unix:///path`, `memory://name`; port 0 picks
+   * one). Resolves with the bound URL. May be called several times.
+   */
+  listen(url: string): Promise<string>;
+  /** The URLs listened on. */
+  readonly urls: readonly string[];
+  /**
+   * Graceful shutdown: stop accepting, refuse new calls (Unavailable), let calls in flight
+   * finish for `gracePeriodMs` (default: the option), then abort them and close.
+   */
+  close(gracePeriodMs?: number): Promise<void>;
+  /** Counters since creation. */
+  stats(): RpcStats;
+}
+
+/** Creates a server for the routes; call listen() to serve them. */
+export function createServer(options: ServerOptions): Server {
+  return new ConnectRdmaServer(options);
+}
+
+interface Bound {
+  listener: Listener;
+  engine: ChannelEngine;
+  owned: boolean;
+}
+
+class ConnectRdmaServer implements Server {
+  readonly #options: ServerOptions;
+  readonly #routes: Map<string, Route>;
+  readonly #counters = new Counters();
+  readonly #shutdown = new AbortController();
+  readonly #config: ServerCallConfig;
+  readonly #sessionOptions: SessionOptions;
+  readonly #bound: Bound[] = [];
+  readonly #sessions = new Set<Session>();
+  readonly #calls = new Set<ServerCall>();
+  readonly #pastChannels: ChannelStats = emptyChannelStats();
+  #sharedEngine: ChannelEngine | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#routes = collectRoutes(options.routes);
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#config = {
+      policy: options.bytes ?? "copy",
+      counters: this.#counters,
+      maxMessageBytes,
+      readOptions: options.binaryOptions,
+      writeOptions: options.binaryOptions,
+      interceptors: options.interceptors ?? [],
+      shutdownSignal: this.#shutdown.signal,
+    };
+    this.#sessionOptions = {
+      maxMessageBytes,
+      idleTimeoutMs: options.idleTimeoutMs ?? 300_000,
+      ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
+      ...(options.maxConcurrentStreams !== undefined ? { maxConcurrentStreams: options.maxConcurrentStreams } : {}),
+      ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
+      ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
+      ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+    };
+    if (typeof options.engine === "object") this.#sharedEngine = options.engine;
+  }
+
+  get urls(): readonly string[] {
+    return this.#bound.map((b) => b.listener.url);
+  }
+
+  async listen(url: string): Promise<string> {
+    if (this.#closing !== undefined) throw new ConnectError("server is closed", Code.Unavailable);
+    const owned = this.#sharedEngine === undefined;
+    const engine =
+      this.#sharedEngine ??
+      engineForUrl(url, {
+        poll: this.#options.poll ?? "event",
+        engine: typeof this.#options.engine === "string" ? this.#options.engine : "auto",
+      });
+    let listener: Listener;
+    try {
+      listener = await engine.listen(url, (channel) => this.#accept(channel));
+    } catch (e) {
+      if (owned) await engine.close();
+      throw e;
+    }
+    this.#bound.push({ listener, engine, owned });
+    return listener.url;
+  }
+
+  close(gracePeriodMs?: number): Promise<void> {
+    this.#closing ??= this.#close(gracePeriodMs ?? this.#options.gracePeriodMs ?? 5000);
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  stats(): RpcStats {
+    const channels = { ...this.#pastChannels };
+    for (const s of this.#sessions) addChannelStats(channels, s.stats());
+    return this.#counters.snapshot(this.#sessions.size, channels);
+  }
+
+  #accept(channel: Channel): ChannelEvents {
+    const holder: { session?: Session } = {};
+    const session: Session = new Session("server", this.#sessionOptions, {
+      onCall: (stream, start): StreamHandler => {
+        const route = this.#routes.get(start.path);
+        if (route === undefined) {
+          refuseUnknown(stream, start.path);
+          return { onFrame: () => undefined, onReset: () => undefined };
+        }
+        const call: ServerCall = new ServerCall(this.#config, session, stream, start, route, this.#callUrl(channel, start.path));
+        this.#calls.add(call);
+        void call.settled.then(() => this.#calls.delete(call));
+        return call;
+      },
+      onClose: () => {
+        const s = holder.session;
+        if (s === undefined) return;
+        this.#sessions.delete(s);
+        addChannelStats(this.#pastChannels, s.stats());
+      },
+    });
+    holder.session = session;
+    this.#sessions.add(session);
+    session.attach(channel);
+    if (this.#closing !== undefined) session.goAway(0, "server is shutting down");
+    return session.events;
+  }
+
+  #callUrl(channel: Channel, path: string): string {
+    const base = this.#bound.find((b) => b.engine.name === channel.engine)?.listener.url ?? `${channel.engine}://`;
+    return base.replace(/\/?$/, path);
+  }
+
+  async #close(gracePeriodMs: number): Promise<void> {
+    await Promise.all(this.#bound.map((b) => b.listener.close()));
+    for (const s of this.#sessions) s.goAway(0, "server is shutting down");
+    if (this.#calls.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...this.#calls].map((c) => c.settled)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, gracePeriodMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // Calls still running: their signals abort, their clients get Unavailable.
+    this.#shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
+    // Let the ENDs the abort produced be queued before the connections close.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const s of [...this.#sessions]) s.close();
+    for (const b of this.#bound) if (b.owned) await b.engine.close();
+  }
+}

@@ -1,0 +1,96 @@
+// Counters of a transport or a server (stats()): calls, messages and their bytes,
+// copies (JS heap → lease on send; bytes/unknown fields copied out under the "copy"
+// policy), frames held under "alias", plus the channels' frame and reassembly counters.
+
+import type { ChannelStats } from "../channel/channel.js";
+import type { CopyCounters } from "./decode.js";
+
+/** Counters reported by `stats()` of transports and servers. */
+export interface RpcStats {
+  /** Connections currently open. */
+  connections: number;
+  callsStarted: number;
+  callsActive: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Bytes of protobuf message payloads (not frames). */
+  bytesIn: number;
+  bytesOut: number;
+  /**
+   * Copies of message data made by this library: one per sent message (JS heap →
+   * lease) and one per `bytes`/unknown field copied out of a received frame.
+   */
+  copies: number;
+  copiedBytes: number;
+  /** Received frames currently held alive by alias-decoded messages. */
+  framesHeld: number;
+  /** Channel counters, summed over current and past connections. */
+  framesIn: number;
+  framesOut: number;
+  wireBytesIn: number;
+  wireBytesOut: number;
+  /** Frames the channel had to reassemble (copy once) because they straddled buffers. */
+  reassembled: number;
+  reassembledBytes: number;
+}
+
+/** Mutable counters shared by the calls of one transport or server. */
+export class Counters implements CopyCounters {
+  callsStarted = 0;
+  callsActive = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  copies = 0;
+  copiedBytes = 0;
+  framesHeld = 0;
+
+  /** Counts a message sent (and its one copy into a lease). */
+  sent(byteLength: number): void {
+    this.messagesOut++;
+    this.bytesOut += byteLength;
+    this.copies++;
+    this.copiedBytes += byteLength;
+  }
+
+  received(byteLength: number): void {
+    this.messagesIn++;
+    this.bytesIn += byteLength;
+  }
+
+  snapshot(connections: number, channels: ChannelStats): RpcStats {
+    return {
+      connections,
+      callsStarted: this.callsStarted,
+      callsActive: this.callsActive,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      copies: this.copies,
+      copiedBytes: this.copiedBytes,
+      framesHeld: this.framesHeld,
+      framesIn: channels.framesIn,
+      framesOut: channels.framesOut,
+      wireBytesIn: channels.bytesIn,
+      wireBytesOut: channels.bytesOut,
+      reassembled: channels.reassembled,
+      reassembledBytes: channels.reassembledBytes,
+    };
+  }
+}
+
+/** Sums channel counters. */
+export function addChannelStats(into: ChannelStats, from: ChannelStats): void {
+  into.framesIn += from.framesIn;
+  into.framesOut += from.framesOut;
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
+  into.reassembled += from.reassembled;
+  into.reassembledBytes += from.reassembledBytes;
+}
+
+export function emptyChannelStats(): ChannelStats {
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
+}

@@ -1,0 +1,378 @@
+// createUringTransport(): a Connect `Transport` over a channel engine. Calls run through
+// `runUnaryCall` / `runStreamingCall` from @connectrpc/connect/protocol, so interceptors,
+// deadlines (timeoutMs), AbortSignal cancellation, headers/trailers and ConnectError
+// semantics are exactly connect-es's; underneath, each call is one stream of a session
+// (src/frame/) on one connection, opened lazily and reopened after it drains or drops.
+
+import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import type { ContextValues, Interceptor, StreamRequest, StreamResponse, Transport, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import { createMethodUrl, getAbortSignalReason, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
+import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
+import { engineForUrl } from "../channel/engines.js";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
+import { Session } from "../frame/session.js";
+import type { SessionOptions } from "../frame/session.js";
+import { ClientCall } from "./client-call.js";
+import type { ClientCallConfig } from "./client-call.js";
+import { encodeMessage } from "./decode.js";
+import type { BytesPolicy } from "./decode.js";
+import { toConnectError } from "./errors.js";
+import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
+import type { RpcStats } from "./stats.js";
+
+/** Options of {@link createUringTransport}. */
+export interface UringTransportOptions {
+  /** Where the server listens: `tcp://host:port`, `unix:///path`, `memory://name`, … */
+  url: string;
+  /**
+   * The channel engine: an engine instance (shared, not closed by the transport), or
+   * which engine to pick for the URL ("auto" default; the transport owns and closes it).
+   */
+  engine?: ChannelEngine | "auto" | "uring" | "net";
+  /** Completion polling of an engine the transport creates. Default "event". */
+  poll?: "event" | "spin";
+  /** Interceptors, applied like connect-es (the last one runs first). */
+  interceptors?: Interceptor[];
+  /** Largest message sent or received, in bytes. Default 4 MiB. */
+  maxMessageBytes?: number;
+  /** `bytes`/unknown fields of responses: copied out (default) or views into the region. */
+  bytes?: BytesPolicy;
+  /** Timeout applied when a call gives none (≤ 0 or undefined: none). */
+  defaultTimeoutMs?: number;
+  /** Largest response metadata block accepted. Default 64 KiB. */
+  maxHeaderBytes?: number;
+  /** Flow-control window per stream for responses. Default 1 MiB. */
+  initialWindowBytes?: number;
+  /** Connecting plus handshake must complete within this. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Bound on waiting for region space when sending; then ResourceExhausted. Default 10 s. */
+  sendTimeoutMs?: number;
+  /** protobuf-es binary options. */
+  binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
+}
+
+/** A Connect transport over connect-rdma channels, with a lifetime. */
+export interface UringTransport extends Transport, AsyncDisposable {
+  /** Cancels calls in flight (Canceled), closes the connection and an owned engine. */
+  close(): Promise<void>;
+  /** Counters since creation. */
+  stats(): RpcStats;
+  /** Round trip of a PING on the connection (opens it if needed), in milliseconds. */
+  ping(): Promise<number>;
+}
+
+/** Creates a Connect Transport that carries calls over io_uring/RDMA/memory channels. */
+export function createUringTransport(options: UringTransportOptions): UringTransport {
+  return new ConnectRdmaTransport(options);
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(getAbortSignalReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(getAbortSignalReason(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+class ConnectRdmaTransport implements UringTransport {
+  readonly #options: UringTransportOptions;
+  readonly #url: string;
+  readonly #maxMessageBytes: number;
+  readonly #sessionOptions: SessionOptions;
+  readonly #counters = new Counters();
+  readonly #callConfig: ClientCallConfig;
+  readonly #calls = new Set<ClientCall<DescMessage>>();
+  readonly #sessions = new Set<Session>();
+  readonly #pastChannels: ChannelStats = emptyChannelStats();
+  #engine: ChannelEngine | undefined;
+  #ownsEngine = false;
+  #session: Session | undefined;
+  #connecting: Promise<Session> | undefined;
+  #closed = false;
+
+  constructor(options: UringTransportOptions) {
+    this.#options = options;
+    this.#url = options.url;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#sessionOptions = {
+      maxMessageBytes: this.#maxMessageBytes,
+      ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
+      ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
+      ...(options.connectTimeoutMs !== undefined ? { handshakeTimeoutMs: options.connectTimeoutMs } : {}),
+      ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+    };
+    this.#callConfig = {
+      policy: options.bytes ?? "copy",
+      counters: this.#counters,
+      maxMessageBytes: this.#maxMessageBytes,
+      readOptions: options.binaryOptions,
+    };
+  }
+
+  unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: MessageInitShape<I>,
+    contextValues?: ContextValues,
+  ): Promise<UnaryResponse<I, O>> {
+    const timeout = this.#timeout(timeoutMs);
+    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    return runUnaryCall<I, O>({
+      interceptors: this.#options.interceptors,
+      signal,
+      timeoutMs: timeout,
+      req: {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: createMethodUrl(this.#url, method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: input,
+      },
+      next: (req) => this.#unary(req, deadline),
+    });
+  }
+
+  stream<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodStreaming<I, O>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+    input: AsyncIterable<MessageInitShape<I>>,
+    contextValues?: ContextValues,
+  ): Promise<StreamResponse<I, O>> {
+    const timeout = this.#timeout(timeoutMs);
+    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    return runStreamingCall<I, O>({
+      interceptors: this.#options.interceptors,
+      signal,
+      timeoutMs: timeout,
+      req: {
+        stream: true,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: createMethodUrl(this.#url, method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: input,
+      },
+      next: (req) => this.#stream(req, deadline),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const reason = new ConnectError("transport closed", Code.Canceled);
+    for (const call of [...this.#calls]) call.cancel(reason);
+    for (const session of [...this.#sessions]) session.close();
+    if (this.#ownsEngine) await this.#engine?.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  stats(): RpcStats {
+    const channels = { ...this.#pastChannels };
+    for (const s of this.#sessions) addChannelStats(channels, s.stats());
+    return this.#counters.snapshot(this.#sessions.size, channels);
+  }
+
+  async ping(): Promise<number> {
+    const session = await this.#acquire(new AbortController().signal);
+    return session.ping();
+  }
+
+  /** timeoutMs as connect-es transports normalize it. */
+  #timeout(timeoutMs: number | undefined): number | undefined {
+    const t = timeoutMs ?? this.#options.defaultTimeoutMs;
+    return t === undefined || t <= 0 ? undefined : t;
+  }
+
+  async #unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I, O>, deadline: number | undefined): Promise<UnaryResponse<I, O>> {
+    const session = await this.#acquire(req.signal);
+    const payload = encodeMessage(req.method.input, req.message, this.#options.binaryOptions);
+    this.#checkSendSize(payload.byteLength, session);
+    const call = this.#newCall(session, req.method.output, false);
+    const onAbort = (): void => call.cancel(getAbortSignalReason(req.signal));
+    req.signal.addEventListener("abort", onAbort);
+    try {
+      this.#settle(call, call.open(createMethodUrl("/", req.method), req.header, remaining(deadline), payload, true));
+      this.#counters.sent(payload.byteLength);
+      const res = await call.unaryResult();
+      return { stream: false, service: req.service, method: req.method, header: res.header, message: res.message, trailer: res.trailer };
+    } catch (e) {
+      const error = toConnectError(e);
+      call.cancel(error);
+      throw error;
+    } finally {
+      req.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I, O>, deadline: number | undefined): Promise<StreamResponse<I, O>> {
+    const session = await this.#acquire(req.signal);
+    const call = this.#newCall(session, req.method.output, true);
+    // The abort listener stays for the life of the call: runStreamingCall aborts the
+    // signal when the call completes, and cancel() is a no-op on a finished call.
+    req.signal.addEventListener("abort", () => call.cancel(getAbortSignalReason(req.signal)));
+    const path = createMethodUrl("/", req.method);
+    try {
+      if (req.method.methodKind === "server_streaming") {
+        // Exactly one request: CALL_START carries it and the half-close, one frame.
+        const payloads: Uint8Array[] = [];
+        for await (const m of req.message) {
+          const p = encodeMessage(req.method.input, m, this.#options.binaryOptions);
+          this.#checkSendSize(p.byteLength, session);
+          payloads.push(p);
+        }
+        const first = payloads.length === 1 ? payloads[0] : undefined;
+        this.#settle(call, call.open(path, req.header, remaining(deadline), first, first !== undefined));
+        if (first !== undefined) this.#counters.sent(first.byteLength);
+        else void this.#pump(call, session, payloads, req.method.input);
+      } else {
+        this.#settle(call, call.open(path, req.header, remaining(deadline), undefined, false));
+        void this.#pump(call, session, req.message, req.method.input);
+      }
+      const header = await call.header;
+      return { ...req, header, trailer: call.trailer, message: call.responses() };
+    } catch (e) {
+      const error = toConnectError(e);
+      call.cancel(error);
+      throw error;
+    }
+  }
+
+  /** A send that waits for region space fails the call if it fails. */
+  #settle(call: ClientCall<DescMessage>, sent: Promise<void> | undefined): void {
+    sent?.catch((e: unknown) => call.cancel(toConnectError(e)));
+  }
+
+  /** Sends the request messages of a streaming call, then half-closes. */
+  async #pump<I extends DescMessage>(
+    call: ClientCall<DescMessage>,
+    session: Session,
+    input: AsyncIterable<MessageInitShape<I>> | Iterable<Uint8Array>,
+    schema: I,
+  ): Promise<void> {
+    try {
+      for await (const m of input) {
+        if (call.done) return;
+        const payload = m instanceof Uint8Array ? m : encodeMessage(schema, m as never, this.#options.binaryOptions);
+        this.#checkSendSize(payload.byteLength, session);
+        const sent = call.send(payload);
+        this.#counters.sent(payload.byteLength);
+        if (sent !== undefined) await sent;
+      }
+      if (!call.done) await call.halfClose();
+    } catch (e) {
+      call.cancel(toConnectError(e, Code.Unknown));
+    }
+  }
+
+  #newCall<O extends DescMessage>(session: Session, output: O, releaseOnNext: boolean): ClientCall<O> {
+    const call: ClientCall<O> = new ClientCall(this.#callConfig, session, output, releaseOnNext, () =>
+      this.#calls.delete(call as unknown as ClientCall<DescMessage>),
+    );
+    this.#calls.add(call as unknown as ClientCall<DescMessage>);
+    return call;
+  }
+
+  #checkSendSize(byteLength: number, session: Session): void {
+    const limit = Math.min(this.#maxMessageBytes, session.peer?.maxMessageBytes ?? this.#maxMessageBytes);
+    if (byteLength > limit) {
+      throw new ConnectError(`message size ${byteLength} is larger than configured writeMaxBytes ${limit}`, Code.ResourceExhausted);
+    }
+  }
+
+  /** The current session, connecting if needed, with room for one more stream. */
+  async #acquire(signal: AbortSignal): Promise<Session> {
+    for (;;) {
+      if (this.#closed) throw new ConnectError("transport closed", Code.Unavailable);
+      if (signal.aborted) throw getAbortSignalReason(signal);
+      let session = this.#session;
+      if (session === undefined || session.draining) {
+        this.#connecting ??= this.#connect().finally(() => {
+          this.#connecting = undefined;
+        });
+        session = await raceSignal(this.#connecting, signal);
+      }
+      const slot = session.waitForSlot();
+      if (slot === undefined) {
+        if (!session.draining) return session;
+        continue;
+      }
+      await raceSignal(slot, signal);
+    }
+  }
+
+  async #connect(): Promise<Session> {
+    let engine = this.#engine;
+    if (engine === undefined) {
+      const choice = this.#options.engine;
+      if (typeof choice === "object") {
+        engine = choice;
+      } else {
+        try {
+          engine = engineForUrl(this.#url, { poll: this.#options.poll ?? "event", engine: choice ?? "auto" });
+        } catch (e) {
+          throw new ConnectError(`no engine for ${this.#url}: ${(e as Error).message}`, Code.Unavailable, undefined, undefined, e);
+        }
+        this.#ownsEngine = true;
+      }
+      this.#engine = engine;
+    }
+    const holder: { session?: Session } = {};
+    let session: Session;
+    try {
+      session = await Session.connect(engine, this.#url, this.#sessionOptions, {
+        onClose: () => {
+          const s = holder.session;
+          if (s === undefined) return;
+          this.#sessions.delete(s);
+          addChannelStats(this.#pastChannels, s.stats());
+          if (this.#session === s) this.#session = undefined;
+        },
+      });
+    } catch (e) {
+      throw new ConnectError(
+        `cannot connect to ${this.#url}: ${e instanceof Error ? e.message : String(e)}`,
+        Code.Unavailable,
+        undefined,
+        undefined,
+        e,
+      );
+    }
+    holder.session = session;
+    if (session.closed) throw new ConnectError(`connection to ${this.#url} closed during setup`, Code.Unavailable);
+    if (this.#closed) {
+      session.close();
+      throw new ConnectError("transport closed", Code.Unavailable);
+    }
+    this.#sessions.add(session);
+    this.#session = session;
+    return session;
+  }
+}
+
+function remaining(deadline: number | undefined): number | undefined {
+  if (deadline === undefined) return undefined;
+  return Math.max(1, Math.ceil(deadline - performance.now()));
+}
