@@ -14,6 +14,7 @@
         "native/common/event_batch.cc",
         "native/common/engine_driver.cc",
         "native/common/uv_handles.cc",
+        "native/common/socket_address.cc",
         "native/uring/uring_probe.cc",
         "native/rdma/rdma_probe.cc"
       ],

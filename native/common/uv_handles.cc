@@ -22,7 +22,6 @@ UvPoll::UvPoll(Napi::Env env, int fd, std::function<void()> on_readable)
 
 UvPoll::~UvPoll() {
   uv_poll_stop(&handle_->poll);
-  handle_->callback = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_->poll),
            [](uv_handle_t* h) { delete static_cast<Handle*>(h->data); });
 }
@@ -43,7 +42,6 @@ UvPrepare::UvPrepare(Napi::Env env, std::function<void()> step)
 
 UvPrepare::~UvPrepare() {
   uv_prepare_stop(&handle_->prepare);
-  handle_->callback = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_->prepare),
            [](uv_handle_t* h) { delete static_cast<Handle*>(h->data); });
 }

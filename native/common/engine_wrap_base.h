@@ -1,0 +1,148 @@
+// EngineWrapBase<Wrap, Engine>: the JS methods every engine wrap shares (send, close a
+// connection or listener, hold/release a received slot, poll mode, close), the engine's
+// lifetime (deferred when JS closes it from inside a batch) and its registration for
+// environment teardown. The io_uring and RDMA wraps add their own connect/listen/stats.
+//
+// Destruction order (members in acquisition order): the fd watchers stop first, then the
+// driver's prepare step, then the engine is torn down.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "common/addon.h"
+#include "common/engine_driver.h"
+#include "common/js_error.h"
+#include "common/resource_registry.h"
+#include "common/uv_handles.h"
+
+namespace crdma {
+
+template <typename Wrap, typename Engine>
+class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
+ public:
+  explicit EngineWrapBase(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<Wrap>(info), registry_(Addon::Of(info.Env())->registry()) {}
+  ~EngineWrapBase() override {
+    registry_->Remove(this);
+    Shutdown();
+  }
+  void CloseForTeardown() override { Shutdown(); }
+
+ protected:
+  using Base = EngineWrapBase<Wrap, Engine>;
+
+  // The shared methods, for Wrap::Define.
+  static std::vector<typename Napi::ObjectWrap<Wrap>::PropertyDescriptor> CommonMethods() {
+    using W = Napi::ObjectWrap<Wrap>;
+    return {W::InstanceMethod("send", &Base::Send),
+            W::InstanceMethod("closeConnection", &Base::CloseConnection),
+            W::InstanceMethod("closeListener", &Base::CloseListener),
+            W::InstanceMethod("holdSlot", &Base::HoldSlot),
+            W::InstanceMethod("releaseSlot", &Base::ReleaseSlot),
+            W::InstanceMethod("setPoll", &Base::SetPoll),
+            W::InstanceMethod("close", &Base::Close)};
+  }
+
+  // Called by Wrap's constructor once the engine exists.
+  void Start(Napi::Env env, std::unique_ptr<Engine> engine, Napi::Int32Array events, Napi::Function on_events,
+             const char* name) {
+    engine_ = std::move(engine);
+    driver_ = std::make_unique<EngineDriver>(env, events, on_events, name, engine_.get(),
+                                             [this] { return this->Value(); });
+    driver_->set_after_pump([this] {
+      if (close_pending_) Shutdown();
+      else RefreshRef();
+    });
+    registry_->Add(this);
+  }
+
+  // Watch one more fd of the engine (an eventfd, a completion channel, a CM channel).
+  void Watch(Napi::Env env, int fd, std::function<void()> drain = nullptr) {
+    watchers_.push_back(std::make_unique<UvPoll>(env, fd, [this, drain] {
+      if (drain) drain();
+      if (driver_) driver_->OnReadable();
+    }));
+    RefreshRef();
+  }
+
+  bool Usable(Napi::Env env) {
+    if (engine_ && !close_pending_) return true;
+    ThrowCoded(env, "ERR_ENGINE_CLOSED", "engine is closed");
+    return false;
+  }
+
+  void RefreshRef() {
+    bool active = engine_ && engine_->active() > 0;
+    for (auto& w : watchers_) w->SetRef(active);
+  }
+
+  Engine* engine() { return engine_.get(); }
+
+ private:
+  // send(connection, leaseOffset, length) -> 0 or -errno; the lease is the engine's now.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return Napi::Number::New(env, -EBADF);
+    return Napi::Number::New(env, engine_->Send(info[0].As<Napi::Number>().Uint32Value(),
+                                                static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()),
+                                                info[2].As<Napi::Number>().Uint32Value()));
+  }
+  Napi::Value CloseConnection(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return Napi::Number::New(env, -EBADF);
+    int rc = engine_->CloseConnection(info[0].As<Napi::Number>().Uint32Value());
+    RefreshRef();
+    return Napi::Number::New(env, rc);
+  }
+  Napi::Value CloseListener(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return Napi::Number::New(env, -EBADF);
+    int rc = engine_->CloseListener(info[0].As<Napi::Number>().Uint32Value());
+    RefreshRef();
+    return Napi::Number::New(env, rc);
+  }
+  Napi::Value HoldSlot(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return Napi::Number::New(env, -EBADF);
+    return Napi::Number::New(env, engine_->HoldSlot(static_cast<size_t>(info[0].As<Napi::Number>().Int64Value())));
+  }
+  Napi::Value ReleaseSlot(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->ReleaseSlot(info[0].As<Napi::Number>().Uint32Value());
+    return info.Env().Undefined();
+  }
+  // setPoll(spin: boolean, spinMicros: number)
+  Napi::Value SetPoll(const Napi::CallbackInfo& info) {
+    if (driver_) {
+      driver_->SetSpin(info[0].ToBoolean().Value(),
+                       static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue() * 1000.0));
+    }
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    registry_->Remove(this);
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  // Frees the engine; deferred to the end of the batch when called from inside one.
+  void Shutdown() {
+    if (driver_ && driver_->pumping()) {
+      close_pending_ = true;
+      driver_->RequestStop();
+      return;
+    }
+    if (driver_) driver_->RequestStop();  // the driver itself lives until the wrap dies
+    watchers_.clear();
+    engine_.reset();
+  }
+
+  std::shared_ptr<ResourceRegistry> registry_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<EngineDriver> driver_;
+  std::vector<std::unique_ptr<UvPoll>> watchers_;
+  bool close_pending_ = false;
+};
+
+}  // namespace crdma
