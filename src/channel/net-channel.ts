@@ -1,0 +1,302 @@
+// One node:net connection as a Channel (the net engine's half of the contract in
+// channel.ts). Owns the socket, its FrameReader, the leases of its sends until the
+// socket wrote them, and the once-only onClose report.
+//   send:    the 4-byte header is written into the lease in front of the payload, and the
+//            lease's header+payload view goes to the socket; the socket is corked on the
+//            first send of a turn and uncorked in setImmediate, so a turn's frames leave
+//            in one writev. The lease is freed in the write callback.
+//   receive: FrameReader hands over views of socket chunks, or reassembled leases which
+//            are freed after onFrame unless hold() was called (or, when the region was
+//            full, frames reassembled on the heap, counted in reassembledOnHeap).
+
+import type { Socket } from "node:net";
+import type { Channel, ChannelEvents, ChannelStats, Lease } from "./channel.js";
+import { RegionLease, type Region } from "../region.js";
+import { codedError } from "../errors.js";
+import { FRAME_HEADER_BYTES, FrameReader, type FrameOrigin } from "./net-frame-reader.js";
+import type { RegionSpace } from "./region-space.js";
+
+/** How long a closing channel waits for its queued frames to drain before it resets. */
+const CLOSE_DRAIN_MS = 1000;
+
+/** @internal What a NetChannel needs from its engine. */
+export interface NetChannelHost {
+  readonly region: Region;
+  readonly space: RegionSpace;
+  /** A DataView over the region's ArrayBuffer, for frame headers. */
+  readonly headers: DataView;
+  readonly maxFrameBytes: number;
+  /** Called once, when the channel's socket closed. */
+  forget(channel: NetChannel): void;
+}
+
+/** A received frame that the application keeps (hold()); release() drops it. */
+class HeldFrame implements Lease {
+  #bytes: Uint8Array | undefined;
+  #onRelease: (() => void) | undefined;
+
+  constructor(bytes: Uint8Array, onRelease: (() => void) | undefined) {
+    this.#bytes = bytes;
+    this.#onRelease = onRelease;
+  }
+
+  get bytes(): Uint8Array {
+    if (!this.#bytes) throw codedError("ERR_LEASE_RELEASED", "Lease was released");
+    return this.#bytes;
+  }
+
+  get released(): boolean {
+    return this.#bytes === undefined;
+  }
+
+  release(): void {
+    if (!this.#bytes) return;
+    this.#bytes = undefined;
+    const onRelease = this.#onRelease;
+    this.#onRelease = undefined;
+    onRelease?.();
+  }
+}
+
+interface CurrentFrame {
+  frame: Uint8Array;
+  lease: RegionLease | undefined;
+  holds: number;
+}
+
+/** Counters of a net channel: the channel counters plus heap reassemblies. */
+export interface NetChannelStats extends ChannelStats {
+  /** Frames reassembled on the heap because the region was full (included in reassembled). */
+  reassembledOnHeap: number;
+}
+
+function newStats(): NetChannelStats {
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0, reassembledOnHeap: 0 };
+}
+
+/** A Channel over one node:net socket. */
+export class NetChannel implements Channel {
+  readonly engine = "net" as const;
+  readonly maxFrameBytes: number;
+  /** Resolves once the socket closed and onClose was reported. */
+  readonly whenClosed: Promise<void>;
+  #host: NetChannelHost;
+  #socket: Socket;
+  #reader: FrameReader;
+  #events: ChannelEvents | undefined;
+  #stats = newStats();
+  #current: CurrentFrame | undefined;
+  #corked = false;
+  #closed = false;
+  #closedLocally = false;
+  #notified = false;
+  #error: Error | undefined;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #resolveClosed!: () => void;
+
+  /** @internal */
+  constructor(host: NetChannelHost, socket: Socket) {
+    this.#host = host;
+    this.#socket = socket;
+    this.maxFrameBytes = host.maxFrameBytes;
+    this.#reader = new FrameReader(host.region, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin));
+    this.whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    socket.on("error", (error) => {
+      // Node core errors (ECONNRESET, EPIPE, ...) pass through with code/errno/syscall.
+      if (!this.#closedLocally) this.#error ??= error;
+      this.#closed = true;
+      this.#stopReading();
+    });
+    socket.on("close", () => this.#onSocketClose());
+  }
+
+  /** @internal Starts delivering frames to `events`. */
+  start(events: ChannelEvents): void {
+    this.#events = events;
+    this.#socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    this.#socket.on("end", () => this.#onEnd());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  allocate(byteLength: number): Lease {
+    if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "Channel is closed");
+    this.#checkLength(byteLength);
+    return this.#host.region.allocate(byteLength, FRAME_HEADER_BYTES);
+  }
+
+  waitForSpace(byteLength: number, timeoutMs: number): Promise<void> {
+    try {
+      this.#checkLength(byteLength);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const closed = (): Error | undefined => (this.#closed ? codedError("ERR_CHANNEL_CLOSED", "Channel is closed") : undefined);
+    return this.#host.space.wait(byteLength + FRAME_HEADER_BYTES, timeoutMs, closed);
+  }
+
+  send(lease: Lease, byteLength?: number): void {
+    if (this.#closed) {
+      lease.release();
+      throw codedError("ERR_CHANNEL_CLOSED", "Channel is closed");
+    }
+    const bytes = lease.bytes; // throws ERR_LEASE_RELEASED
+    const length = byteLength ?? bytes.byteLength;
+    if (!Number.isInteger(length) || length < 0 || length > bytes.byteLength) {
+      throw new RangeError(`send(): byteLength ${length} is outside the lease (${bytes.byteLength} bytes)`);
+    }
+    this.#cork();
+    const { region, headers } = this.#host;
+    if (lease instanceof RegionLease && lease.region === region) {
+      const offset = lease.transfer();
+      const done = (): void => this.#freeLease(offset);
+      if (bytes.byteOffset === offset + FRAME_HEADER_BYTES) {
+        // The common case: header room in front of the payload, one contiguous write.
+        headers.setUint32(offset, length, true);
+        this.#socket.write(new Uint8Array(region.buffer, offset, FRAME_HEADER_BYTES + length), done);
+      } else {
+        this.#socket.write(header(length));
+        this.#socket.write(bytes.subarray(0, length), done);
+      }
+    } else {
+      // A held frame or a foreign lease: header and body as two writes of one writev.
+      this.#socket.write(header(length));
+      this.#socket.write(bytes.subarray(0, length), () => lease.release());
+    }
+    this.#stats.framesOut++;
+    this.#stats.bytesOut += length;
+  }
+
+  hold(frame: Uint8Array): Lease {
+    const current = this.#current;
+    if (current === undefined || current.frame !== frame) {
+      throw new Error("hold() takes the frame of the onFrame() call in progress");
+    }
+    const lease = current.lease;
+    if (lease === undefined) return new HeldFrame(frame, undefined); // a chunk view: GC owns it
+    current.holds++;
+    return new HeldFrame(frame, () => {
+      if (--current.holds === 0 && this.#current !== current) this.#freeReassembled(lease);
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closedLocally = true;
+    this.#stopReading();
+    // Frames queued before close() still leave; a peer that does not read gets a reset.
+    this.#socket.end(() => this.#socket.destroy());
+    this.#drainTimer = setTimeout(() => this.#socket.destroy(), CLOSE_DRAIN_MS).unref();
+  }
+
+  stats(): NetChannelStats {
+    return { ...this.#stats };
+  }
+
+  #checkLength(byteLength: number): void {
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
+      throw new RangeError(`frame length must be a non-negative integer, got ${byteLength}`);
+    }
+    if (byteLength > this.maxFrameBytes) {
+      throw new RangeError(`frame of ${byteLength} bytes exceeds maxFrameBytes ${this.maxFrameBytes}`);
+    }
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    setImmediate(() => {
+      this.#corked = false;
+      this.#socket.uncork();
+    });
+  }
+
+  #freeLease(offset: number): void {
+    this.#host.region.free(offset);
+    this.#host.space.notify();
+  }
+
+  #freeReassembled(lease: RegionLease): void {
+    lease.release();
+    this.#host.space.notify();
+  }
+
+  #deliver(frame: Uint8Array, origin: FrameOrigin): boolean {
+    const lease = origin.kind === "lease" ? origin.lease : undefined;
+    if (this.#closed || !this.#events) {
+      if (lease) this.#freeReassembled(lease);
+      return false;
+    }
+    const stats = this.#stats;
+    stats.framesIn++;
+    stats.bytesIn += frame.byteLength;
+    if (origin.kind !== "view") {
+      stats.reassembled++;
+      stats.reassembledBytes += frame.byteLength;
+      if (origin.kind === "heap") stats.reassembledOnHeap++;
+    }
+    const current: CurrentFrame = { frame, lease, holds: 0 };
+    this.#current = current;
+    try {
+      this.#events.onFrame(frame);
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.#current = undefined;
+      if (lease && current.holds === 0) this.#freeReassembled(lease);
+    }
+    return !this.#closed;
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    const error = this.#reader.push(chunk);
+    if (error) this.#fail(error);
+  }
+
+  #onEnd(): void {
+    if (this.#closed) return;
+    if (this.#reader.midFrame) {
+      this.#fail(codedError("ERR_PEER_CLOSED_MID_FRAME", "peer closed the connection in the middle of a frame"));
+      return;
+    }
+    // A clean end: node:net ends our side too (allowHalfOpen false) and 'close' follows.
+    this.#closed = true;
+    this.#stopReading();
+  }
+
+  #fail(error: Error): void {
+    if (!this.#closedLocally) this.#error ??= error;
+    this.#closed = true;
+    this.#stopReading();
+    this.#socket.destroy();
+  }
+
+  #stopReading(): void {
+    this.#reader.dispose();
+  }
+
+  #onSocketClose(): void {
+    clearTimeout(this.#drainTimer);
+    this.#closed = true;
+    this.#stopReading();
+    if (this.#notified) return;
+    this.#notified = true;
+    this.#host.forget(this);
+    try {
+      this.#events?.onClose(this.#closedLocally ? undefined : this.#error);
+    } finally {
+      this.#resolveClosed();
+    }
+  }
+}
+
+function header(length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  bytes.writeUInt32LE(length, 0);
+  return bytes;
+}

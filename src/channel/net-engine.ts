@@ -1,0 +1,218 @@
+// The node:net ChannelEngine: the fallback where io_uring is unavailable (old kernel,
+// kernel.io_uring_disabled, a seccomp profile that blocks it). Same channel API, same
+// URLs (tcp://host:port, unix:///path) and same wire format (u32 little-endian body
+// length + body) as the io_uring engine, so either end can run either engine. Owns the
+// Region its channels send from and reassemble into, its listeners (node:net servers;
+// a unix listener unlinks its socket file on close) and its channels (net-channel.ts).
+
+import * as net from "node:net";
+import { rm } from "node:fs/promises";
+import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, Listener } from "./channel.js";
+import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
+import { Region, type RegionOptions } from "../region.js";
+import { codedError } from "../errors.js";
+import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
+import { RegionSpace } from "./region-space.js";
+
+/** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
+export interface NetEngineOptions {
+  /** Sizes of the engine's Region (leases for sends and reassembled frames). */
+  region?: RegionOptions;
+  /** Accepted for compatibility with the io_uring engine and ignored. */
+  poll?: "event" | "spin";
+  /** Accepted for compatibility with the io_uring engine and ignored. */
+  spinMicros?: number;
+  /** Largest frame body sent or accepted, in bytes (default 32 MiB). */
+  maxFrameBytes?: number;
+}
+
+/** Counters of a net engine: every channel it made, plus what is open now. */
+export interface NetEngineStats extends NetChannelStats {
+  channels: number;
+  listeners: number;
+  /** Leases of the engine's region currently live (sends in flight, held frames, ...). */
+  liveLeases: number;
+}
+
+const DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024;
+const U32_MAX = 0xffff_ffff;
+
+type SocketAddress = Extract<ChannelAddress, { scheme: "tcp" | "unix" }>;
+
+function socketAddress(url: string): SocketAddress {
+  const address = parseChannelUrl(url);
+  if (address.scheme !== "tcp" && address.scheme !== "unix") {
+    throw new TypeError(`the net engine carries tcp:// and unix:// URLs, not "${url}"`);
+  }
+  return address;
+}
+
+/** A node:net server accepting channels. */
+class NetListener implements Listener {
+  readonly url: string;
+  #server: net.Server;
+  #path: string | undefined;
+  #closing: Promise<void> | undefined;
+  #onClosed: () => void;
+
+  constructor(url: string, server: net.Server, path: string | undefined, onClosed: () => void) {
+    this.url = url;
+    this.#server = server;
+    this.#path = path;
+    this.#onClosed = onClosed;
+  }
+
+  close(): Promise<void> {
+    // server.close()'s callback waits for every accepted connection; the listening
+    // socket itself is closed at once, which is all Listener.close() promises.
+    this.#closing ??= (async () => {
+      this.#server.close();
+      this.#onClosed();
+      if (this.#path !== undefined) await rm(this.#path, { force: true });
+      await new Promise((resolve) => setImmediate(resolve));
+    })();
+    return this.#closing;
+  }
+}
+
+/** Channels over node:net sockets, in the io_uring engine's wire format. */
+export class NetEngine implements ChannelEngine {
+  readonly name = "net" as const;
+  /** The memory every channel of this engine sends from and reassembles into. */
+  readonly region: Region;
+  readonly maxFrameBytes: number;
+  #host: NetChannelHost;
+  #channels = new Set<NetChannel>();
+  #listeners = new Set<NetListener>();
+  #closedStats: NetChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0, reassembledOnHeap: 0 };
+  #closing: Promise<void> | undefined;
+
+  constructor(options: NetEngineOptions = {}) {
+    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (!Number.isInteger(max) || max < 0 || max > U32_MAX) {
+      throw new RangeError(`maxFrameBytes must be an integer in [0, ${U32_MAX}], got ${max}`);
+    }
+    if (options.poll !== undefined && options.poll !== "event" && options.poll !== "spin") {
+      throw new TypeError(`poll must be "event" or "spin", got ${String(options.poll)}`);
+    }
+    this.maxFrameBytes = max;
+    this.region = new Region(options.region);
+    this.#host = {
+      region: this.region,
+      space: new RegionSpace(this.region),
+      headers: new DataView(this.region.buffer),
+      maxFrameBytes: max,
+      forget: (channel) => {
+        this.#channels.delete(channel);
+        addStats(this.#closedStats, channel.stats());
+      },
+    };
+  }
+
+  async connect(url: string, events: ChannelEvents): Promise<Channel> {
+    this.#assertOpen();
+    const address = socketAddress(url);
+    const socket = address.scheme === "tcp" ? net.connect({ host: address.host, port: address.port }) : net.connect({ path: address.path });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => {
+        socket.off("connect", onConnect);
+        reject(error);
+      };
+      const onConnect = (): void => {
+        socket.off("error", onError);
+        resolve();
+      };
+      socket.once("error", onError);
+      socket.once("connect", onConnect);
+    });
+    if (this.#closing) {
+      socket.destroy();
+      throw codedError("ERR_ENGINE_CLOSED", "Engine was closed while connecting");
+    }
+    return this.#adopt(socket, () => events);
+  }
+
+  async listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
+    this.#assertOpen();
+    const address = socketAddress(url);
+    const server = net.createServer((socket) => {
+      if (this.#closing) {
+        socket.destroy();
+        return;
+      }
+      this.#adopt(socket, onAccept);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      const options = address.scheme === "tcp" ? { host: address.host, port: address.port } : { path: address.path };
+      server.listen(options, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    let bound: string;
+    if (address.scheme === "tcp") {
+      const info = server.address() as net.AddressInfo;
+      bound = formatChannelUrl({ scheme: "tcp", host: info.address, port: info.port });
+    } else {
+      bound = formatChannelUrl(address);
+    }
+    const listener = new NetListener(bound, server, address.scheme === "unix" ? address.path : undefined, () =>
+      this.#listeners.delete(listener),
+    );
+    this.#listeners.add(listener);
+    return listener;
+  }
+
+  /** Closes every listener and channel (queued frames drain first), then the region. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#listeners].map((listener) => listener.close()));
+      const channels = [...this.#channels];
+      for (const channel of channels) channel.close();
+      await Promise.all(channels.map((channel) => channel.whenClosed));
+      this.region.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Counters summed over every channel this engine made. */
+  stats(): NetEngineStats {
+    const totals = { ...this.#closedStats };
+    for (const channel of this.#channels) addStats(totals, channel.stats());
+    const liveLeases = this.region.closed ? 0 : this.region.stats().liveLeases;
+    return { ...totals, channels: this.#channels.size, listeners: this.#listeners.size, liveLeases };
+  }
+
+  #adopt(socket: net.Socket, onAccept: AcceptHandler): NetChannel {
+    if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
+    const channel = new NetChannel(this.#host, socket);
+    this.#channels.add(channel);
+    let events: ChannelEvents;
+    try {
+      events = onAccept(channel);
+    } catch (error) {
+      // The accept handler refused the connection: drop it, keep listening.
+      this.#channels.delete(channel);
+      socket.destroy();
+      process.emitWarning(`connect-rdma: accept handler threw: ${(error as Error)?.message ?? String(error)}`);
+      return channel;
+    }
+    channel.start(events);
+    return channel;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw codedError("ERR_ENGINE_CLOSED", "Engine is closed");
+  }
+}
+
+function addStats(into: NetChannelStats, from: NetChannelStats): void {
+  into.framesIn += from.framesIn;
+  into.framesOut += from.framesOut;
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
+  into.reassembled += from.reassembled;
+  into.reassembledBytes += from.reassembledBytes;
+  into.reassembledOnHeap += from.reassembledOnHeap;
+}

@@ -1,0 +1,70 @@
+// The channel suite: one set of tests of the channel contract (src/channel/channel.ts)
+// that every engine and transport runs (uring-tcp, uring-unix, net-tcp, net-unix).
+// Each *.test.ts file calls channelSuite() with a factory. The engine under test runs
+// in the vitest process; echo servers and misbehaving peers run in child processes
+// (test/fixtures/), so every echo crosses a real process boundary.
+// Capability gating: when `unavailable()` names a reason the suite is skipped with that
+// reason printed, except under CI=true, where the missing capability fails the suite.
+
+import { beforeAll, describe, it } from "vitest";
+import type { ChannelEngine, ChannelStats } from "../../src/channel/channel.js";
+import type { Region, RegionOptions } from "../../src/region.js";
+import { contractTests } from "./contract-tests.js";
+import { echoTests } from "./echo-tests.js";
+import { peerTests } from "./peer-tests.js";
+import { requireDist } from "./support/processes.js";
+
+/** An engine as the suite sees it: the contract plus its region and counters. */
+export interface SuiteEngine extends ChannelEngine {
+  readonly region: Region;
+  stats(): ChannelStats;
+}
+
+/** What the suite needs to know about the engine under test. */
+export interface ChannelSuiteOptions {
+  /** Suite name, e.g. "uring-tcp". */
+  name: string;
+  /** Engine name for the fixture processes (they load it from dist/). */
+  engine: "uring" | "net";
+  /** dist/ modules the fixtures import, checked for freshness before the suite runs. */
+  distModules: string[];
+  makeEngine(options?: { region?: RegionOptions; maxFrameBytes?: number }): SuiteEngine;
+  /** A fresh listen URL (port 0, or a new unix socket path). */
+  url(): string;
+  /** Why the engine cannot run here, or undefined when it can. */
+  unavailable?: () => string | undefined;
+  zeroCopy: {
+    /** Body length of a frame that arrives in place, without reassembly. */
+    inPlaceBody(region: Region): number;
+    /** True when such a frame is a view of the engine's region (uring), false for a socket chunk (net). */
+    inPlaceInRegion: boolean;
+    /** Body length of a frame that straddles receive buffers: exactly one reassembly. */
+    straddleBody(region: Region): number;
+  };
+}
+
+/** Defines the whole channel suite for one engine and transport. */
+export function channelSuite(options: ChannelSuiteOptions): void {
+  const reason = options.unavailable?.();
+  if (reason !== undefined) {
+    if (process.env.CI === "true") {
+      describe(options.name, () => {
+        it("has the capability it needs (CI=true: a missing capability is a failure)", () => {
+          throw new Error(`${options.name} cannot run: ${reason}`);
+        });
+      });
+    } else {
+      console.warn(`[skip] ${options.name}: ${reason}`);
+      describe.skip(`${options.name} (skipped: ${reason})`, () => {
+        it("needs the capability", () => undefined);
+      });
+    }
+    return;
+  }
+  describe(options.name, () => {
+    beforeAll(() => requireDist(options.distModules));
+    echoTests(options);
+    contractTests(options);
+    peerTests(options);
+  });
+}

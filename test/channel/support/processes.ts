@@ -1,0 +1,96 @@
+// Child processes for tests: fixture scripts under test/fixtures/ (plain ESM that
+// imports the compiled package from dist/), read line by line as JSON, killed when the
+// test is done. Also checks that dist/ exists and is not older than the sources the
+// fixtures import, so a fixture never silently runs stale code.
+
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+
+export const root = fileURLToPath(new URL("../../../", import.meta.url));
+export const fixtures = fileURLToPath(new URL("../../fixtures/", import.meta.url));
+
+/** Throws a clear message when dist/<module>.js is missing or older than src/<module>.ts. */
+export function requireDist(modules: string[]): void {
+  for (const module of modules) {
+    const source = statSync(`${root}src/${module}.ts`, { throwIfNoEntry: false });
+    const built = statSync(`${root}dist/${module}.js`, { throwIfNoEntry: false });
+    if (!built) {
+      throw new Error(`dist/${module}.js is missing: the fixtures run compiled code. Build it with \`npx tsc -p .\` (npm test does this).`);
+    }
+    if (source && source.mtimeMs > built.mtimeMs) {
+      throw new Error(`dist/${module}.js is older than src/${module}.ts: rebuild with \`npx tsc -p .\` (npm test does this).`);
+    }
+  }
+}
+
+/** A running fixture: its JSON lines as they come, and its exit. */
+export class Fixture {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly stderr: string[] = [];
+  #lines: unknown[] = [];
+  #taken = 0;
+  #wake: (() => void) | undefined;
+  #ended = false;
+
+  constructor(script: string, args: string[], nodeArgs: string[] = []) {
+    this.child = spawn(process.execPath, [...nodeArgs, fixtures + script, ...args], { cwd: root, stdio: "pipe" });
+    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+    createInterface({ input: this.child.stdout }).on("line", (line) => {
+      try {
+        this.#lines.push(JSON.parse(line));
+      } catch {
+        this.#lines.push({ text: line });
+      }
+      this.#wake?.();
+    });
+    this.child.stdout.once("end", () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+    this.child.stderr.setEncoding("utf8").on("data", (text: string) => this.stderr.push(text));
+  }
+
+  /** The next JSON line the child printed. */
+  async line<T = Record<string, unknown>>(timeoutMs = 10_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#lines.length <= this.#taken) {
+      if (this.#ended) throw new Error(`fixture ended without output; stderr: ${this.stderr.join("")}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`fixture printed nothing within ${timeoutMs} ms; stderr: ${this.stderr.join("")}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+    return this.#lines[this.#taken++] as T;
+  }
+
+  /** Every line printed so far. */
+  get lines(): unknown[] {
+    return [...this.#lines];
+  }
+
+  /** Resolves with the exit, killing the child with SIGKILL after `timeoutMs`. */
+  async exit(timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Ends the child (stdin closed, then SIGKILL if it lingers). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.stdin.end();
+    await this.exit(3000);
+  }
+}
