@@ -357,6 +357,7 @@ export class Session {
     }
     this.#sendPumping = false;
     if (this.#closed) this.#rejectQueue();
+    else this.#closeIfDrained();
   }
 
   #rejectQueue(): void {
@@ -579,6 +580,8 @@ export class Session {
 
   #closeIfDrained(): void {
     if (this.#closed || this.#streams.size > 0) return;
+    // Frames waiting for region space (an END, a CANCEL) go out before the channel closes.
+    if (this.#sendQueue.length > 0) return;
     if (this.#goAwaySent || this.#goAwayReceived) {
       this.#closeWith(
         this.#goAwayError ?? new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, "connection drained (GOAWAY)"),

@@ -117,16 +117,17 @@ export class Stream {
     if (init.message !== undefined && this.#sendWindow <= 0) {
       return this.#whenWindow().then(() => this.sendEnd(init));
     }
-    const out = encodeEnd(this.id, init);
+    // Queue the frame before closing: closing the last stream may close a draining session.
+    const sent = this.#session.send(encodeEnd(this.id, init));
     this.close();
-    return this.#session.send(out);
+    return sent;
   }
 
   /** Either side: abandons the call (code: a Connect code). Closes the stream. */
   cancel(code: number, reason: string): void {
     if (this.#closed) return;
-    this.close();
     this.#session.sendQuietly(encodeCancel(this.id, code, reason));
+    this.close();
   }
 
   /** The application consumed `bytes` of received messages: grant them back. */
