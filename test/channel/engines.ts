@@ -19,7 +19,7 @@ export function netSuite(transport: "tcp" | "unix"): ChannelSuiteOptions {
   return {
     name: `net-${transport}`,
     engine: "net",
-    distModules: ["channel/net-engine", "channel/net-channel", "channel/net-frame-reader", "channel/region-space", "region", "binding"],
+    distModules: ["channel", "region", "binding", "errors"],
     makeEngine: (options) => new NetEngine(options),
     url: () => listenUrl(transport),
     zeroCopy: {
@@ -46,7 +46,7 @@ export function uringSuite(transport: "tcp" | "unix"): ChannelSuiteOptions {
   return {
     name: `uring-${transport}`,
     engine: "uring",
-    distModules: ["channel/uring-engine", "channel/uring-channel", "region", "binding"],
+    distModules: ["channel", "region", "binding", "errors"],
     makeEngine: (options) => new UringEngine(options),
     url: () => listenUrl(transport),
     unavailable: uringUnavailable,

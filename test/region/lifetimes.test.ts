@@ -49,7 +49,7 @@ for (const { engine, unavailable } of engines) {
   describe(`lifetimes (${engine}), each in a child process`, () => {
     it("has what it needs", () => {
       expect(unavailable, "CI=true: a missing capability is a failure").toBeUndefined();
-      requireDist(["region", "binding", `channel/${engine}-engine`]);
+      requireDist(["channel", "region", "binding", "errors"]);
     });
 
     it("close with leases outstanding: views read length 0, release() stays harmless", async () => {

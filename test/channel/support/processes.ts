@@ -4,23 +4,33 @@
 // fixtures import, so a fixture never silently runs stale code.
 
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 
 export const root = fileURLToPath(new URL("../../../", import.meta.url));
 export const fixtures = fileURLToPath(new URL("../../fixtures/", import.meta.url));
 
-/** Throws a clear message when dist/<module>.js is missing or older than src/<module>.ts. */
+/**
+ * Throws a clear message when a compiled file is missing from dist/ or older than its
+ * source. `modules` are paths under src/ without extension: a file ("region") or a
+ * directory ("channel", every .ts file in it).
+ */
 export function requireDist(modules: string[]): void {
   for (const module of modules) {
-    const source = statSync(`${root}src/${module}.ts`, { throwIfNoEntry: false });
-    const built = statSync(`${root}dist/${module}.js`, { throwIfNoEntry: false });
-    if (!built) {
-      throw new Error(`dist/${module}.js is missing: the fixtures run compiled code. Build it with \`npx tsc -p .\` (npm test does this).`);
-    }
-    if (source && source.mtimeMs > built.mtimeMs) {
-      throw new Error(`dist/${module}.js is older than src/${module}.ts: rebuild with \`npx tsc -p .\` (npm test does this).`);
+    const dir = statSync(`${root}src/${module}`, { throwIfNoEntry: false });
+    const files = dir?.isDirectory()
+      ? readdirSync(`${root}src/${module}`).filter((f) => f.endsWith(".ts")).map((f) => `${module}/${f.slice(0, -3)}`)
+      : [module];
+    for (const file of files) {
+      const source = statSync(`${root}src/${file}.ts`, { throwIfNoEntry: false });
+      const built = statSync(`${root}dist/${file}.js`, { throwIfNoEntry: false });
+      if (!built) {
+        throw new Error(`dist/${file}.js is missing: the fixtures run compiled code. Build it with \`npx tsc -p .\` (npm test does this).`);
+      }
+      if (source && source.mtimeMs > built.mtimeMs) {
+        throw new Error(`dist/${file}.js is older than src/${file}.ts: rebuild with \`npx tsc -p .\` (npm test does this).`);
+      }
     }
   }
 }
