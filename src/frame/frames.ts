@@ -64,6 +64,8 @@ export type Frame =
 export interface OutFrame {
   readonly byteLength: number;
   write(bytes: Uint8Array): void;
+  /** Checked when a queued frame reaches the channel: true drops it (its stream never started). */
+  skip?: () => boolean;
 }
 
 function header(w: WireWriter, kind: number, flags: number, streamId: number): void {

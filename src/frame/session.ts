@@ -338,12 +338,22 @@ export class Session {
       const channel = this.#channel as Channel;
       const head = this.#sendQueue[0] as Queued;
       const remaining = this.options.sendTimeoutMs - (performance.now() - head.since);
+      if (head.out.skip?.() === true) {
+        this.#sendQueue.shift();
+        head.resolve();
+        continue;
+      }
       try {
         if (remaining <= 0) {
           throw errorWithCode(`region full: no room for a ${head.out.byteLength}-byte frame within ${this.options.sendTimeoutMs} ms`, "ERR_REGION_FULL");
         }
         await channel.waitForSpace(head.out.byteLength, Math.ceil(remaining));
         if (this.#closed) break;
+        if (head.out.skip?.() === true) {
+          this.#sendQueue.shift();
+          head.resolve();
+          continue;
+        }
         const lease = this.#tryAllocate(channel, head.out.byteLength);
         if (lease === undefined) continue;
         this.#sendQueue.shift();

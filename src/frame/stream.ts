@@ -16,7 +16,7 @@ import {
   encodeHeaders,
   encodeMessage,
 } from "./frames.js";
-import type { EndInit, Frame } from "./frames.js";
+import type { EndInit, Frame, OutFrame } from "./frames.js";
 import type { PreparedMetadata } from "./metadata.js";
 import type { StreamResetError } from "./protocol-error.js";
 import type { Session } from "./session.js";
@@ -52,6 +52,8 @@ export class Stream {
   #waiters: Waiter[] = [];
   #closed = false;
   #closeError: Error | undefined;
+  /** CALL_START never reached the channel: nothing else of this stream may follow it. */
+  #startFailed = false;
   /** Receive-side state, maintained by the session. */
   headersReceived = false;
   remoteDone = false;
@@ -84,7 +86,17 @@ export class Stream {
     endStream: boolean,
   ): Promise<void> | undefined {
     if (message !== undefined) this.#sendWindow -= message.byteLength;
-    return this.#session.send(encodeCallStart(this.id, path, metadata, timeoutMs, message, endStream));
+    const sent = this.#session.send(encodeCallStart(this.id, path, metadata, timeoutMs, message, endStream));
+    sent?.catch(() => {
+      this.#startFailed = true;
+    });
+    return sent;
+  }
+
+  /** Frames queued behind a CALL_START that then failed are dropped, not sent. */
+  #guard(out: OutFrame): OutFrame {
+    out.skip = () => this.#startFailed;
+    return out;
   }
 
   /** Server: response headers, optionally with the first message. */
@@ -102,13 +114,13 @@ export class Stream {
     if (this.#closed) return undefined;
     if (this.#sendWindow <= 0) return this.#whenWindow().then(() => this.sendMessage(message, endStream));
     this.#sendWindow -= message.byteLength;
-    return this.#session.send(encodeMessage(this.id, message, endStream));
+    return this.#session.send(this.#guard(encodeMessage(this.id, message, endStream)));
   }
 
   /** Client: no more messages. */
   sendHalfClose(): Promise<void> | undefined {
     if (this.#closed) return undefined;
-    return this.#session.send(encodeHalfClose(this.id));
+    return this.#session.send(this.#guard(encodeHalfClose(this.id)));
   }
 
   /** Server: ends the call with a status. Closes the stream. */
@@ -126,7 +138,7 @@ export class Stream {
   /** Either side: abandons the call (code: a Connect code). Closes the stream. */
   cancel(code: number, reason: string): void {
     if (this.#closed) return;
-    this.#session.sendQuietly(encodeCancel(this.id, code, reason));
+    if (!this.#startFailed) this.#session.sendQuietly(this.#guard(encodeCancel(this.id, code, reason)));
     this.close();
   }
 

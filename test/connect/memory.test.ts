@@ -1,7 +1,52 @@
-// The transport suite on the in-memory engine (memory://), plus memory-only tests.
+// The transport suite on the in-memory engine (memory://), plus what only the memory
+// engine can set up deterministically: a region that fills up (back-pressure).
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { createMemoryEngine, createServer, createUringTransport, releaseMessage } from "../../src/index.js";
+import { MarketService } from "../gen/market/v1/market_pb.js";
+import type { Quote } from "../gen/market/v1/market_pb.js";
+import { ServerLog, marketRoutes, sleep } from "./market-service.js";
 import { transportSuite } from "./transport-suite.js";
 
 let n = 0;
 transportSuite("memory", {
   listenUrl: () => `memory://suite-${process.pid}-${++n}`,
+});
+
+describe("back-pressure when the region is full (memory engine)", () => {
+  it("sends wait for space, fail with ResourceExhausted after sendTimeoutMs, and recover", async () => {
+    const server = createServer({ routes: marketRoutes(new ServerLog()) });
+    onTestFinished(() => server.close(0));
+    const url = await server.listen(`memory://backpressure-${process.pid}`);
+    // A 256 KiB client region; alias-decoded responses of ~60 KiB hold one 64 KiB slot each.
+    const engine = createMemoryEngine({ regionBytes: 256 * 1024, maxFrameBytes: 128 * 1024 });
+    onTestFinished(() => engine.close());
+    const transport = createUringTransport({ url, engine, bytes: "alias", sendTimeoutMs: 200 });
+    onTestFinished(() => transport.close());
+    const client = createClient(MarketService, transport);
+
+    const held: Quote[] = [];
+    for (let i = 0; i < 4; i++) held.push(await client.getQuote({ symbol: `H${i}`, responsePayloadBytes: 60_000 }));
+    expect(engine.stats().leasedBytes).toBe(256 * 1024);
+
+    // Full: the request cannot get a lease; after the bound it fails, nothing grew.
+    const t0 = Date.now();
+    const e = ConnectError.from(await client.getQuote({ symbol: "FULL" }).catch((x: unknown) => x));
+    expect(e.code).toBe(Code.ResourceExhausted);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    expect(engine.stats().poolBytes).toBeLessThanOrEqual(256 * 1024);
+
+    // A send that waits succeeds once space is released within the bound.
+    const waiting = client.getQuote({ symbol: "WAITS" });
+    await sleep(50);
+    releaseMessage(held.pop() as Quote);
+    const w = await waiting;
+    expect(w.symbol).toBe("WAITS");
+    expect(releaseMessage(w)).toBe(true);
+
+    for (const q of held) releaseMessage(q);
+    expect(transport.stats().framesHeld).toBe(0);
+    expect((await client.getQuote({ symbol: "AFTER", responsePayloadBytes: 60_000 })).venuePayload.byteLength).toBe(60_000);
+    expect(transport.stats().connections).toBe(1);
+  });
 });
