@@ -5,6 +5,7 @@ export { Region, RegionLease, type RegionOptions } from "./region.js";
 export { type CodedError, type ChannelErrorCode } from "./errors.js";
 export type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease, Listener, AcceptHandler, EngineName } from "./channel/channel.js";
 export { UringEngine, type UringEngineOptions } from "./channel/uring-engine.js";
+export { RdmaEngine, type RdmaEngineOptions } from "./channel/rdma-engine.js";
 export { NetEngine } from "./channel/net-engine.js";
 export { engineForUrl, autoEngine, type EngineOptions } from "./channel/engines.js";
 export { createMemoryEngine, MemoryEngine, MemoryChannel, type MemoryEngineOptions, type MemoryEngineStats } from "./channel/memory.js";

@@ -7,7 +7,7 @@
 //     into a Lease that keeps the memory until release().
 
 /** Which engine carries a channel. */
-export type EngineName = "uring" | "net" | "memory";
+export type EngineName = "uring" | "net" | "memory" | "rdma";
 
 /** A slot of memory owned by exactly one party at a time. */
 export interface Lease {

@@ -9,6 +9,7 @@ import { parseChannelUrl } from "./address.js";
 import type { ChannelEngine } from "./channel.js";
 import { createMemoryEngine } from "./memory.js";
 import { NetEngine } from "./net-engine.js";
+import { RdmaEngine } from "./rdma-engine.js";
 import { UringEngine } from "./uring-engine.js";
 
 /** How an engine is chosen and driven. */
@@ -23,6 +24,8 @@ export interface EngineOptions {
   region?: RegionOptions;
   /** Largest frame sent or accepted, in bytes (default 32 MiB). */
   maxFrameBytes?: number;
+  /** rdma:// only: source IP for outgoing connections (selects the local RDMA device). */
+  localAddress?: string;
 }
 
 /** The engine "auto" resolves to in this process, with the reason for a fallback. */
@@ -33,23 +36,32 @@ export function autoEngine(): { engine: "uring" | "net"; reason?: string } {
   return uring.available ? { engine: "uring" } : { engine: "net", reason: uring.reason ?? "io_uring unavailable" };
 }
 
+function commonOptions(options: EngineOptions) {
+  return {
+    poll: options.poll ?? "event",
+    spinMicros: options.spinMicros ?? 50,
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
+  };
+}
+
 /** Returns a new engine for the URL's scheme; the caller owns it (closes it). */
 export function engineForUrl(url: string, options: EngineOptions = {}): ChannelEngine {
   const address = parseChannelUrl(url);
   switch (address.scheme) {
     case "memory":
       return createMemoryEngine();
-    case "rdma":
-      throw codedError("ERR_RDMA_UNAVAILABLE", "RDMA unavailable: the rdma:// engine is not built yet in this version of connect-rdma");
+    case "rdma": {
+      const rdma = native().capabilities().rdma;
+      if (!rdma.available) throw codedError("ERR_RDMA_UNAVAILABLE", `RDMA unavailable: ${rdma.reason}`);
+      return new RdmaEngine({
+        ...commonOptions(options),
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      });
+    }
     default: {
       const kind = options.engine && options.engine !== "auto" ? options.engine : autoEngine().engine;
-      const engineOptions = {
-        poll: options.poll ?? "event",
-        spinMicros: options.spinMicros ?? 50,
-        ...(options.region ? { region: options.region } : {}),
-        ...(options.maxFrameBytes !== undefined ? { maxFrameBytes: options.maxFrameBytes } : {}),
-      };
-      return kind === "uring" ? new UringEngine(engineOptions) : new NetEngine(engineOptions);
+      return kind === "uring" ? new UringEngine(commonOptions(options)) : new NetEngine(commonOptions(options));
     }
   }
 }

@@ -1,21 +1,36 @@
-// UringChannel: one io_uring connection as a Channel. Owns the JS side of the
-// connection: the frame callbacks, holds on received frames, per-channel counters.
-// The socket, its queues and its receive state belong to the native engine.
+// NativeChannel: one connection of a native engine (io_uring or RDMA) as a Channel.
+// Owns the JS side of the connection: the frame callbacks, holds on received frames,
+// per-channel counters. The socket or queue pair, its queues and its receive state
+// belong to the native engine.
 import { codedError } from "../errors.js";
-import { RegionLease } from "../region.js";
-import type { Channel, ChannelEvents, ChannelStats, Lease } from "./channel.js";
+import { RegionLease, type Region } from "../region.js";
+import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
 import { systemError } from "./system-error.js";
-import type { UringEngine } from "./uring-engine.js";
 
-const HEADER_BYTES = 4;
+/** What a NativeChannel needs from its engine. */
+export interface NativeChannelOwner {
+  readonly name: EngineName;
+  readonly region: Region;
+  readonly maxFrameBytes: number;
+  /** Bytes of the engine's frame header, written natively in front of each lease. */
+  readonly headerBytes: number;
+  readonly closed: boolean;
+  readonly native: {
+    send(connection: number, leaseOffset: number, length: number): number;
+    closeConnection(connection: number): number;
+    holdSlot(offset: number): number;
+    releaseSlot(index: number): void;
+  };
+  forget(id: number): void;
+}
 
 /** A held receive slot: keeps the slot out of the kernel's hands until release(). */
 class SlotLease implements Lease {
-  #engine: UringEngine;
+  #engine: NativeChannelOwner;
   #index: number;
   #bytes: Uint8Array | undefined;
 
-  constructor(engine: UringEngine, index: number, bytes: Uint8Array) {
+  constructor(engine: NativeChannelOwner, index: number, bytes: Uint8Array) {
     this.#engine = engine;
     this.#index = index;
     this.#bytes = bytes;
@@ -37,11 +52,12 @@ class SlotLease implements Lease {
   }
 }
 
-export class UringChannel implements Channel {
-  readonly engine = "uring" as const;
+/** A connection of a native engine. */
+export class NativeChannel implements Channel {
+  readonly engine: EngineName;
   readonly id: number;
   readonly maxFrameBytes: number;
-  #owner: UringEngine;
+  #owner: NativeChannelOwner;
   #events: ChannelEvents | undefined;
   #closed = false;
   // The frame being delivered right now (hold() is only valid for it).
@@ -50,8 +66,9 @@ export class UringChannel implements Channel {
   #currentHeld = false;
   #stats: ChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
 
-  constructor(owner: UringEngine, id: number) {
+  constructor(owner: NativeChannelOwner, id: number) {
     this.#owner = owner;
+    this.engine = owner.name;
     this.id = id;
     this.maxFrameBytes = owner.maxFrameBytes;
   }
@@ -71,7 +88,7 @@ export class UringChannel implements Channel {
   allocate(byteLength: number): Lease {
     this.#checkLength(byteLength);
     if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
-    return this.#owner.region.allocate(byteLength, HEADER_BYTES);
+    return this.#owner.region.allocate(byteLength, this.#owner.headerBytes);
   }
 
   waitForSpace(byteLength: number, timeoutMs: number): Promise<void> {
@@ -81,7 +98,7 @@ export class UringChannel implements Channel {
     return new Promise<void>((resolve, reject) => {
       const attempt = (): void => {
         if (this.#closed || region.closed) return reject(codedError("ERR_CHANNEL_CLOSED", "channel is closed"));
-        const probe = region.tryAllocate(byteLength, HEADER_BYTES);
+        const probe = region.tryAllocate(byteLength, this.#owner.headerBytes);
         if (probe) {
           probe.release();
           return resolve();
@@ -120,7 +137,7 @@ export class UringChannel implements Channel {
     this.#currentHeld = true;
     const region = this.#owner.region;
     if (this.#currentIsLease) {
-      return new RegionLease(region, frame.byteOffset - HEADER_BYTES, HEADER_BYTES, frame.length);
+      return new RegionLease(region, frame.byteOffset - this.#owner.headerBytes, this.#owner.headerBytes, frame.length);
     }
     const index = this.#owner.native.holdSlot(frame.byteOffset);
     if (index < 0) throw systemError(index, "holdSlot");
@@ -156,7 +173,7 @@ export class UringChannel implements Channel {
       if (!this.#closed) this.#events!.onFrame(frame);
     } finally {
       this.#current = undefined;
-      if (isLease && !this.#currentHeld) this.#owner.region.free(offset - HEADER_BYTES);
+      if (isLease && !this.#currentHeld) this.#owner.region.free(offset - this.#owner.headerBytes);
     }
   }
 

@@ -1,0 +1,58 @@
+// See device_resources.h.
+#include "rdma/device_resources.h"
+
+#include <fcntl.h>
+
+#include "common/sys_error.h"
+
+namespace crdma {
+
+DeviceResources::DeviceResources(const VerbsApi& api, ibv_context* context, std::shared_ptr<MemoryRegion> region)
+    : api_(api), context_(context), region_(std::move(region)) {
+  try {
+    ibv_device_attr attr{};
+    if (api_.query_device(context_, &attr) == 0) {
+      max_rd_atomic_ = attr.max_qp_rd_atom > 16 ? 16 : (attr.max_qp_rd_atom < 1 ? 1 : attr.max_qp_rd_atom);
+    }
+    pd_ = api_.alloc_pd(context_);
+    if (!pd_) throw SysError{errno ? errno : ENOMEM, "ibv_alloc_pd"};
+    // Local access only: no registration of the whole region ever grants remote access.
+    mr_ = api_.reg_mr(pd_, region_->base(), region_->size(), IBV_ACCESS_LOCAL_WRITE);
+    if (!mr_) throw SysError{errno ? errno : ENOMEM, "ibv_reg_mr"};
+    channel_ = api_.create_comp_channel(context_);
+    if (!channel_) throw SysError{errno ? errno : ENOMEM, "ibv_create_comp_channel"};
+    int flags = fcntl(channel_->fd, F_GETFL);
+    fcntl(channel_->fd, F_SETFL, flags | O_NONBLOCK);
+    cq_ = api_.create_cq(context_, kCqEntries, nullptr, channel_, 0);
+    if (!cq_) throw SysError{errno ? errno : ENOMEM, "ibv_create_cq"};
+    int rc = ibv_req_notify_cq(cq_, 0);
+    if (rc) throw SysError{rc, "ibv_req_notify_cq"};
+  } catch (...) {
+    Release();
+    throw;
+  }
+}
+
+DeviceResources::~DeviceResources() { Release(); }
+
+void DeviceResources::Release() {
+  if (cq_) api_.destroy_cq(cq_);
+  if (channel_) api_.destroy_comp_channel(channel_);
+  if (mr_) api_.dereg_mr(mr_);
+  if (pd_) api_.dealloc_pd(pd_);
+  cq_ = nullptr;
+  channel_ = nullptr;
+  mr_ = nullptr;
+  pd_ = nullptr;
+}
+
+void DeviceResources::RearmNotifications() {
+  ibv_cq* cq;
+  void* ctx;
+  unsigned events = 0;
+  while (api_.get_cq_event(channel_, &cq, &ctx) == 0) ++events;
+  if (events) api_.ack_cq_events(cq_, events);
+  ibv_req_notify_cq(cq_, 0);
+}
+
+}  // namespace crdma

@@ -1,0 +1,66 @@
+// RdmaConnection and RdmaListener: per-queue-pair state of the RdmaEngine. Everything a
+// connection has lent to the device (posted receive slots, leases in sends, leases being
+// read into, leases exported for the peer to read) is tracked here, so destroying the
+// queue pair first and then returning all of it frees everything exactly once. Plain C++.
+#pragma once
+#include <rdma/rdma_cma.h>
+
+#include <cstdint>
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace crdma {
+
+class DeviceResources;
+
+struct RdmaConnection {
+  enum class State { kResolving, kConnecting, kOpen, kClosing };
+
+  uint32_t id = 0;
+  rdma_cm_id* cm_id = nullptr;
+  DeviceResources* device = nullptr;
+  State state = State::kResolving;
+  bool passive = false;    // accepted by a listener
+  uint32_t listener = 0;   // for passive connections
+  bool reported = false;   // the end (or a failed connect) went to JS
+  bool dirty = false;
+  bool qp_created = false;
+
+  // Flow control.
+  uint32_t peer_slot_size = 0;
+  int32_t send_credits = 0;  // receives the peer has posted for us
+  uint32_t owed_credits = 0; // receives we re-posted and have not told the peer about
+  uint32_t recv_depth = 0;
+  uint32_t recv_deficit = 0; // receives to re-post once slots are free
+  uint32_t sends_in_flight = 0;
+  uint32_t max_send_wr = 0;
+
+  struct QueuedFrame {
+    size_t lease_offset;
+    uint32_t length;
+  };
+  std::deque<QueuedFrame> queue;                       // frames JS sent, waiting for credits
+  std::unordered_set<uint32_t> posted_slots;           // receive slots lent to the QP
+  std::unordered_set<size_t> sending_leases;           // leases in posted SENDs
+  struct Reading {
+    size_t lease_offset;
+    uint32_t length;
+  };
+  std::unordered_map<uint32_t, Reading> reading;       // token -> lease we RDMA-READ into
+  std::vector<uint32_t> pending_done;                  // READ_DONE tokens to send
+  struct Export {
+    size_t lease_offset;
+    ibv_mr* mr;
+  };
+  std::unordered_map<uint32_t, Export> exports;        // token -> lease the peer reads
+  uint32_t next_token = 1;
+};
+
+struct RdmaListener {
+  uint32_t id = 0;
+  rdma_cm_id* cm_id = nullptr;
+};
+
+}  // namespace crdma

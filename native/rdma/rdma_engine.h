@@ -1,0 +1,118 @@
+// RdmaEngine: RC queue pairs over rdma_cm, carrying frames in and out of one Region.
+// Receive slots of the region are posted as receive buffers (the peer's SENDs land there
+// by DMA and reach JS as views); sends post straight from leases; a frame larger than
+// the peer's slot moves by one-sided RDMA READ: the sender registers only that lease for
+// remote read, the receiver reads it into a lease of its own and says so, and the
+// sender deregisters it (revoking the key). Credits in every header keep each side below
+// the other's posted receives, so there are no RNR retries in normal operation.
+// Plain C++ (no napi.h); rdma_engine_wrap.cc is the JS surface.
+//
+// Destruction order: connections (queue pairs destroyed first, then every slot and
+// lease they held returned), listeners, device resources (CQ, channel, MR, PD), the
+// rdma_cm event channel, and last the reference to the region.
+#pragma once
+#include <sys/socket.h>
+
+#include <functional>
+#include <memory>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "common/driven_engine.h"
+#include "common/events.h"
+#include "rdma/device_resources.h"
+#include "rdma/rdma_connection.h"
+#include "rdma/rdma_wire.h"
+#include "rdma/verbs_api.h"
+#include "region/memory_region.h"
+
+namespace crdma {
+
+struct RdmaEngineOptions {
+  uint32_t max_frame_bytes = 32u << 20;
+  uint32_t recv_depth = 32;  // receive slots posted per connection
+};
+
+struct RdmaEngineStats {
+  double frames_in = 0, bytes_in = 0, frames_out = 0, bytes_out = 0;
+  double reads = 0, read_bytes = 0, inline_sends = 0, credit_messages = 0, credit_stalls = 0;
+  double keys_granted = 0, keys_revoked = 0;
+};
+
+class RdmaEngine : public DrivenEngine {
+ public:
+  // Throws SysError; `on_new_fd` is told about every fd Node's loop must watch.
+  RdmaEngine(const VerbsApi& api, std::shared_ptr<MemoryRegion> region, const RdmaEngineOptions& options,
+             std::function<void(int)> on_new_fd);
+  ~RdmaEngine() override;
+  RdmaEngine(const RdmaEngine&) = delete;
+  RdmaEngine& operator=(const RdmaEngine&) = delete;
+
+  int cm_fd() const;
+  // Setup (throws SysError). Listen binds `addr` (port 0: any) and writes the bound port back.
+  uint32_t Listen(sockaddr_storage* addr, int backlog);
+  uint32_t Connect(const sockaddr_storage& remote, const sockaddr_storage* local);
+
+  // Hot path (-errno). Send takes ownership of the lease in every case.
+  int Send(uint32_t connection, size_t lease_offset, uint32_t length);
+  int CloseConnection(uint32_t connection);
+  int CloseListener(uint32_t listener);
+  int HoldSlot(size_t offset);
+  void ReleaseSlot(uint32_t index);
+
+  // DrivenEngine
+  int Flush() override;
+  int Reap(EventSink& sink) override;
+  void EndBatch() override;
+  void SpinStep() override {}
+  bool CompletionsReady() override { return false; }
+  size_t active() const override { return connections_.size() + listeners_.size(); }
+
+  const RdmaEngineStats& stats() const { return stats_; }
+  // A key the test suite uses to prove revocation: the rkey of the last lease exported.
+  uint32_t last_revoked_rkey() const { return last_revoked_rkey_; }
+
+ private:
+  enum Op : uint64_t { kOpRecv = 1, kOpSendData, kOpSendControl, kOpRead, kOpSendInline };
+  static uint64_t Tag(Op op, uint32_t conn, uint32_t value) {
+    return (uint64_t{op} << 60) | (uint64_t{conn & 0x0fffffff} << 32) | value;
+  }
+
+  DeviceResources& DeviceFor(ibv_context* context);
+  void SetUpQueuePair(RdmaConnection& c);  // throws SysError
+  bool PostRecv(RdmaConnection& c);
+  bool PostSend(RdmaConnection& c, size_t lease_offset, uint32_t bytes, Op op, uint32_t value, bool allow_inline);
+  bool SendControl(RdmaConnection& c, RdmaKind kind, const void* body, uint32_t body_bytes);
+  void Pump(RdmaConnection& c);
+  void MarkDirty(RdmaConnection& c);
+  void HandleCmEvent(rdma_cm_event* event, EventSink& sink);
+  void HandleCompletion(const ibv_wc& wc, EventSink& sink);
+  void OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink);
+  void Fail(RdmaConnection& c, int err, CloseReason reason, EventSink& sink);
+  void BeginClose(RdmaConnection& c);
+  void Destroy(uint32_t id);
+  int32_t TakeSlot();
+  void ReturnSlot(uint32_t slot);
+  void FreeLease(size_t offset);
+
+  // Members in acquisition order; destruction runs in reverse.
+  const VerbsApi& api_;
+  std::shared_ptr<MemoryRegion> region_;
+  RdmaEngineOptions options_;
+  std::function<void(int)> on_new_fd_;
+  rdma_event_channel* cm_channel_ = nullptr;
+  std::unordered_map<ibv_context*, std::unique_ptr<DeviceResources>> devices_;
+  std::unordered_map<uint32_t, RdmaListener> listeners_;
+  std::unordered_map<uint32_t, RdmaConnection> connections_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> batch_pins_;
+  std::vector<uint32_t> dirty_;
+  std::vector<uint32_t> to_destroy_;
+  uint32_t next_id_ = 1;
+  uint32_t last_revoked_rkey_ = 0;
+  RdmaEngineStats stats_;
+};
+static_assert(!std::is_copy_constructible_v<RdmaEngine>);
+
+}  // namespace crdma

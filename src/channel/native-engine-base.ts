@@ -1,0 +1,230 @@
+// NativeEngineBase: what the io_uring and RDMA ChannelEngines share — the JS end of a
+// native engine. The native side reports completions as 4-int events in a shared
+// Int32Array, once per batch; this class turns them into channel callbacks:
+//   1. Accepted / Connected -> a NativeChannel (its events set before any frame)
+//   2. FrameView            -> onFrame(view into a receive slot), slot recycled after the batch
+//   3. FrameLease           -> onFrame(view into a lease), lease freed unless held
+//   4. Closed               -> onClose(error) once, channel forgotten
+// Subclasses open the native engine and translate URLs into native listen/connect calls.
+import { unlink } from "node:fs/promises";
+
+import { NativeEvent, type NativeEngineHandle } from "../binding.js";
+import { codedError } from "../errors.js";
+import { Region, type RegionOptions } from "../region.js";
+import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
+import type { AcceptHandler, ChannelEngine, ChannelEvents, EngineName, Listener } from "./channel.js";
+import { NativeChannel, type NativeChannelOwner } from "./native-channel.js";
+import { closeError, systemError } from "./system-error.js";
+
+const EVENT_CAPACITY = 4096;
+
+/** Options every native engine takes. */
+export interface NativeEngineOptions {
+  region?: RegionOptions;
+  /** "event" (default): sleep on the loop; "spin": busy-poll for `spinMicros` after activity. */
+  poll?: "event" | "spin";
+  /** Busy-poll budget after the last completion in spin mode (default 50 µs). */
+  spinMicros?: number;
+  /** Largest frame sent or accepted (default 32 MiB). */
+  maxFrameBytes?: number;
+  /** listen() backlog (default 511). */
+  backlog?: number;
+}
+
+/** A listener the subclass opened natively. */
+export interface OpenedListener {
+  id: number;
+  bound: ChannelAddress;
+  /** A Unix socket file to remove when the listener closes. */
+  unixPath?: string;
+}
+
+interface PendingConnect {
+  resolve: (channel: NativeChannel) => void;
+  reject: (error: Error) => void;
+  events: ChannelEvents;
+  url: string;
+}
+
+interface ListenerState {
+  onAccept: AcceptHandler;
+  unixPath?: string;
+}
+
+export abstract class NativeEngineBase<N extends NativeEngineHandle> implements ChannelEngine, NativeChannelOwner {
+  abstract readonly name: EngineName;
+  readonly region: Region;
+  readonly maxFrameBytes: number;
+  readonly headerBytes: number;
+  readonly backlog: number;
+  readonly #native: N;
+  readonly #events = new Int32Array(EVENT_CAPACITY * 4);
+  readonly #channels = new Map<number, NativeChannel>();
+  readonly #connecting = new Map<number, PendingConnect>();
+  readonly #listeners = new Map<number, ListenerState>();
+  #closed = false;
+
+  protected constructor(
+    options: NativeEngineOptions,
+    headerBytes: number,
+    open: (region: Region, maxFrameBytes: number, events: Int32Array, onEvents: (count: number) => void) => N,
+  ) {
+    this.maxFrameBytes = options.maxFrameBytes ?? 32 * 1024 * 1024;
+    if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 0 || this.maxFrameBytes > 2 ** 31 - 64) {
+      throw new RangeError(`maxFrameBytes must be an integer in [0, 2^31-64], got ${options.maxFrameBytes}`);
+    }
+    this.backlog = options.backlog ?? 511;
+    this.headerBytes = headerBytes;
+    this.region = new Region(options.region);
+    try {
+      this.#native = open(this.region, this.maxFrameBytes, this.#events, this.#onEvents);
+    } catch (error) {
+      this.region.close();
+      throw error;
+    }
+    this.setPoll(options.poll ?? "event", options.spinMicros ?? 50);
+  }
+
+  /** Switches between sleeping on the event loop and busy-polling. */
+  setPoll(poll: "event" | "spin", spinMicros = 50): void {
+    if (poll !== "event" && poll !== "spin") throw new TypeError(`poll must be "event" or "spin", got ${String(poll)}`);
+    if (!(spinMicros >= 0 && spinMicros <= 1_000_000)) throw new RangeError(`spinMicros must be in [0, 1e6], got ${spinMicros}`);
+    this.#native.setPoll(poll === "spin", spinMicros);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @internal */
+  get native(): N {
+    return this.#native;
+  }
+
+  /** Opens a native connection to `address`; resolves its id (a Connected event follows). */
+  protected abstract startConnect(address: ChannelAddress): Promise<number>;
+  /** Opens a native listener on `address`. */
+  protected abstract startListen(address: ChannelAddress): Promise<OpenedListener>;
+
+  async connect(url: string, events: ChannelEvents): Promise<NativeChannel> {
+    const address = parseChannelUrl(url);
+    this.assertOpen();
+    const id = await this.startConnect(address);
+    return new Promise<NativeChannel>((resolve, reject) => {
+      this.#connecting.set(id, { resolve, reject, events, url });
+    });
+  }
+
+  async listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
+    const address = parseChannelUrl(url);
+    this.assertOpen();
+    const opened = await this.startListen(address);
+    const state: ListenerState = { onAccept };
+    if (opened.unixPath) state.unixPath = opened.unixPath;
+    this.#listeners.set(opened.id, state);
+    return {
+      url: formatChannelUrl(opened.bound),
+      close: async () => {
+        if (!this.#listeners.delete(opened.id)) return;
+        if (!this.#closed) this.#native.closeListener(opened.id);
+        if (state.unixPath) await unlink(state.unixPath).catch(() => undefined);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const channel of [...this.#channels.values()]) channel.close();
+    const pending = [...this.#connecting.values()];
+    this.#connecting.clear();
+    for (const p of pending) p.reject(codedError("ERR_ENGINE_CLOSED", `engine closed while connecting to ${p.url}`));
+    const unixPaths = [...this.#listeners.values()].flatMap((l) => (l.unixPath ? [l.unixPath] : []));
+    this.#listeners.clear();
+    this.#closed = true;
+    this.#native.close();
+    this.region.close();
+    await Promise.all(unixPaths.map((path) => unlink(path).catch(() => undefined)));
+  }
+
+  /** Number of open channels. */
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  /** @internal Called by a channel that closed itself. */
+  forget(id: number): void {
+    this.#channels.delete(id);
+  }
+
+  protected assertOpen(): void {
+    if (this.#closed) throw codedError("ERR_ENGINE_CLOSED", "engine is closed");
+  }
+
+  #open(id: number, events: ChannelEvents | undefined): NativeChannel {
+    const channel = new NativeChannel(this, id);
+    this.#channels.set(id, channel);
+    if (events) channel.setEvents(events);
+    return channel;
+  }
+
+  // One native batch. An arrow function: handed to the native side once.
+  #onEvents = (count: number): void => {
+    const ev = this.#events;
+    for (let i = 0; i < count; i++) {
+      const type = ev[i * 4]!;
+      const id = ev[i * 4 + 1]!;
+      const a = ev[i * 4 + 2]!;
+      const b = ev[i * 4 + 3]!;
+      try {
+        switch (type) {
+          case NativeEvent.FrameView:
+            this.#channels.get(id)?.deliver(a, b, false);
+            break;
+          case NativeEvent.FrameLease: {
+            const channel = this.#channels.get(id);
+            if (channel) channel.deliver(a, b, true);
+            else this.region.free(a - this.headerBytes);
+            break;
+          }
+          case NativeEvent.Accepted: {
+            const listener = this.#listeners.get(a);
+            if (!listener) {
+              this.#native.closeConnection(id);
+              break;
+            }
+            const channel = this.#open(id, undefined);
+            channel.setEvents(listener.onAccept(channel));
+            break;
+          }
+          case NativeEvent.Connected: {
+            const pending = this.#connecting.get(id);
+            this.#connecting.delete(id);
+            if (!pending) {
+              if (a === 0) this.#native.closeConnection(id);
+              break;
+            }
+            if (a === 0) pending.resolve(this.#open(id, pending.events));
+            else {
+              const error = systemError(a, "connect");
+              error.message = `connect to ${pending.url} failed: ${error.code}`;
+              pending.reject(error);
+            }
+            break;
+          }
+          case NativeEvent.Closed: {
+            const channel = this.#channels.get(id);
+            this.#channels.delete(id);
+            channel?.ended(closeError(a, b, this.maxFrameBytes));
+            break;
+          }
+        }
+      } catch (error) {
+        // A callback above threw: a bug in the layer above. Surface it the way Node
+        // surfaces a throwing event listener, after this batch is consistent.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+  };
+}

@@ -1,0 +1,54 @@
+// RdmaEngine: the RDMA ChannelEngine (rdma://ip:port) over rdma_cm and RC queue pairs.
+// Frames up to the peer's receive slot travel as one RDMA SEND into a posted receive
+// slot (a view, no copy); larger frames move by one-sided RDMA READ straight into a
+// lease. Message header and credit rules: docs/PROTOCOL.md §1.2.
+import { native, type NativeRdmaEngine, type NativeRdmaEngineStats } from "../binding.js";
+import type { Region } from "../region.js";
+import type { ChannelAddress } from "./address.js";
+import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
+import { resolveHost } from "./uring-engine.js";
+
+/** Options of an RDMA engine. */
+export interface RdmaEngineOptions extends NativeEngineOptions {
+  /** Source IP to bind outgoing connections to (picks the local RDMA device). */
+  localAddress?: string;
+  /** Receive slots posted per connection: the peer's send credits (default 32). */
+  recvDepth?: number;
+}
+
+/** The RDMA engine. */
+export class RdmaEngine extends NativeEngineBase<NativeRdmaEngine> {
+  readonly name = "rdma" as const;
+  readonly #localAddress: string;
+
+  constructor(options: RdmaEngineOptions = {}) {
+    const recvDepth = options.recvDepth ?? 32;
+    if (!Number.isInteger(recvDepth) || recvDepth < 2 || recvDepth > 4096) {
+      throw new RangeError(`recvDepth must be an integer in [2, 4096], got ${recvDepth}`);
+    }
+    super(options, 8, (region: Region, maxFrameBytes, events, onEvents) =>
+      new (native().RdmaEngine)(region.native, maxFrameBytes, recvDepth, events, onEvents),
+    );
+    this.#localAddress = options.localAddress ?? "";
+  }
+
+  protected async startConnect(address: ChannelAddress): Promise<number> {
+    if (address.scheme !== "rdma") throw new TypeError(`the RDMA engine carries rdma:// URLs, not ${address.scheme}://`);
+    const ip = await resolveHost(address.host);
+    this.assertOpen();
+    return this.native.connect(ip, address.port, this.#localAddress);
+  }
+
+  protected async startListen(address: ChannelAddress): Promise<OpenedListener> {
+    if (address.scheme !== "rdma") throw new TypeError(`the RDMA engine listens on rdma:// URLs, not ${address.scheme}://`);
+    const ip = await resolveHost(address.host);
+    this.assertOpen();
+    const [id, port] = this.native.listen(ip, address.port, this.backlog);
+    return { id, bound: { scheme: "rdma", host: address.host, port } };
+  }
+
+  /** Engine-wide counters (reads = frames moved by one-sided RDMA READ). */
+  stats(): NativeRdmaEngineStats & { channels: number; region: ReturnType<Region["stats"]> } {
+    return { ...this.native.stats(), channels: this.channelCount, region: this.region.stats() };
+  }
+}
