@@ -16,7 +16,11 @@
         "native/common/uv_handles.cc",
         "native/common/socket_address.cc",
         "native/uring/uring_probe.cc",
-        "native/rdma/rdma_probe.cc"
+        "native/rdma/rdma_probe.cc",
+        "native/rdma/verbs_api.cc",
+        "native/rdma/device_resources.cc",
+        "native/rdma/rdma_engine.cc",
+        "native/rdma/rdma_engine_wrap.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -40,14 +40,11 @@ export const NativeCloseReason = {
   FrameTooLarge: 1,
   RegionFull: 2,
   PeerClosedMidFrame: 3,
+  ProtocolError: 4,
 } as const;
 
-/** Native `UringEngine`: one io_uring driving sockets on Node's loop. */
-export interface NativeUringEngine {
-  listenTcp(ip: string, port: number, backlog: number): [id: number, port: number];
-  listenUnix(path: string, backlog: number): number;
-  connectTcp(ip: string, port: number): number;
-  connectUnix(path: string): number;
+/** What every native engine (io_uring, RDMA) offers JS. */
+export interface NativeEngineHandle {
   /** 0 or -errno; the lease belongs to the engine afterwards either way. */
   send(connection: number, leaseOffset: number, length: number): number;
   closeConnection(connection: number): number;
@@ -55,8 +52,43 @@ export interface NativeUringEngine {
   holdSlot(offset: number): number;
   releaseSlot(index: number): void;
   setPoll(spin: boolean, spinMicros: number): void;
-  stats(): NativeEngineStats;
+  stats(): object;
   close(): void;
+}
+
+/** Native `UringEngine`: one io_uring driving sockets on Node's loop. */
+export interface NativeUringEngine extends NativeEngineHandle {
+  listenTcp(ip: string, port: number, backlog: number): [id: number, port: number];
+  listenUnix(path: string, backlog: number): number;
+  connectTcp(ip: string, port: number): number;
+  connectUnix(path: string): number;
+  stats(): NativeEngineStats;
+}
+
+/** Native `RdmaEngine`: RC queue pairs over rdma_cm on Node's loop. */
+export interface NativeRdmaEngine extends NativeEngineHandle {
+  listen(ip: string, port: number, backlog: number): [id: number, port: number];
+  /** localIp "" lets rdma_cm pick the source address. */
+  connect(ip: string, port: number, localIp: string): number;
+  stats(): NativeRdmaEngineStats;
+}
+
+export interface NativeRdmaEngineStats {
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+  reads: number;
+  readBytes: number;
+  reassembled: number;
+  reassembledBytes: number;
+  inlineSends: number;
+  creditMessages: number;
+  creditStalls: number;
+  keysGranted: number;
+  keysRevoked: number;
+  lastRevokedRkey: number;
+  active: number;
 }
 
 export interface NativeEngineStats {
@@ -74,9 +106,28 @@ export interface NativeEngineStats {
   setupFlags: number;
 }
 
+/** One port of an RDMA device, as ibv_query_port reports it. */
+export interface NativeRdmaPort {
+  port: number;
+  state: string;
+  linkLayer: string;
+  activeMtu: number;
+  gidTableLength: number;
+  /** Valid GID entries; absent when libibverbs predates the GID-table query. */
+  gidCount?: number;
+}
+
+export interface NativeRdmaDevice {
+  name: string;
+  /** Why the device could not be opened or queried. */
+  error?: string;
+  ports: NativeRdmaPort[];
+}
+
 export interface NativeCapabilities {
   ioUring: { available: boolean; reason?: string; setupFlags: number };
-  rdma: { available: boolean; libraryLoaded: boolean; reason?: string; devices: string[] };
+  /** `available`: some device has an ACTIVE port. */
+  rdma: { available: boolean; libraryLoaded: boolean; reason?: string; devices: NativeRdmaDevice[] };
   memlock: { soft: number; hard: number };
 }
 
@@ -89,6 +140,13 @@ export interface NativeAddon {
     events: Int32Array,
     onEvents: (count: number) => void,
   ) => NativeUringEngine;
+  RdmaEngine: new (
+    region: NativeRegion,
+    maxFrameBytes: number,
+    recvDepth: number,
+    events: Int32Array,
+    onEvents: (count: number) => void,
+  ) => NativeRdmaEngine;
   capabilities(): NativeCapabilities;
   counters(): { liveRegions: number; liveResources: number };
 }

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "rdma/rdma_engine_wrap.h"
 #include "rdma/rdma_probe.h"
 #include "region/memory_region.h"
 #include "region/region_wrap.h"
@@ -20,6 +21,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                         InstanceMethod<&Addon::Counters>("counters")});
   exports.Set("Region", RegionWrap::Define(env));
   exports.Set("UringEngine", EngineWrap::Define(env));
+  exports.Set("RdmaEngine", RdmaEngineWrap::Define(env));
 }
 
 Addon::~Addon() { registry_->CloseAll(); }
