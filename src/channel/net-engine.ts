@@ -3,10 +3,10 @@
 // URLs (tcp://host:port, unix:///path) and same wire format (u32 little-endian body
 // length + body) as the io_uring engine, so either end can run either engine. Owns the
 // Region its channels send from and reassemble into, its listeners (node:net servers;
-// a unix listener unlinks its socket file on close) and its channels (net-channel.ts).
+// a unix listener's socket file is unlinked on close, by libuv inside server.close())
+// and its channels (net-channel.ts).
 
 import * as net from "node:net";
-import { rm } from "node:fs/promises";
 import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, Listener } from "./channel.js";
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
 import { Region, type RegionOptions } from "../region.js";
@@ -51,26 +51,24 @@ function socketAddress(url: string): SocketAddress {
 class NetListener implements Listener {
   readonly url: string;
   #server: net.Server;
-  #path: string | undefined;
   #closing: Promise<void> | undefined;
   #onClosed: () => void;
 
-  constructor(url: string, server: net.Server, path: string | undefined, onClosed: () => void) {
+  constructor(url: string, server: net.Server, onClosed: () => void) {
     this.url = url;
     this.#server = server;
-    this.#path = path;
     this.#onClosed = onClosed;
   }
 
   close(): Promise<void> {
     // server.close()'s callback waits for every accepted connection; the listening
-    // socket itself is closed at once, which is all Listener.close() promises.
-    this.#closing ??= (async () => {
+    // socket itself is closed (and a unix socket file unlinked) at once, which is all
+    // Listener.close() promises.
+    this.#closing ??= new Promise((resolve) => {
       this.#server.close();
       this.#onClosed();
-      if (this.#path !== undefined) await rm(this.#path, { force: true });
-      await new Promise((resolve) => setImmediate(resolve));
-    })();
+      setImmediate(resolve);
+    });
     return this.#closing;
   }
 }
@@ -157,9 +155,7 @@ export class NetEngine implements ChannelEngine {
     } else {
       bound = formatChannelUrl(address);
     }
-    const listener = new NetListener(bound, server, address.scheme === "unix" ? address.path : undefined, () =>
-      this.#listeners.delete(listener),
-    );
+    const listener = new NetListener(bound, server, () => this.#listeners.delete(listener));
     this.#listeners.add(listener);
     return listener;
   }

@@ -81,6 +81,19 @@ export function echoTests(options: ChannelSuiteOptions): void {
       await inbox.closed();
     });
 
+    it("pipelines 80 x 1 MiB frames without waiting for echoes: senders wait, the connection survives", async () => {
+      // More than the 64 MiB lease area in flight: the region fills with sends while the
+      // echoes come back, and receiving them must not need what the sends hold.
+      const count = 80;
+      const { channel, inbox } = await connect();
+      for (let i = 0; i < count; i++) await sendBytes(channel, pattern(MiB, i));
+      await inbox.count(count, 30_000);
+      const wrong = inbox.frames.filter((frame, i) => firstDifference(frame, pattern(MiB, i)) !== -1).length;
+      expect({ received: inbox.frames.length, wrong, closes: inbox.closes }).toEqual({ received: count, wrong: 0, closes: [] });
+      channel.close();
+      await inbox.closed();
+    });
+
     it("serves 64 concurrent connections, each byte-exact and in order", async () => {
       const slot = engine.region.slotSize;
       const sizes = [0, 1, 100, 4096, slot + 1, 70_000];
