@@ -7,7 +7,8 @@
 import type { BinaryReadOptions, DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Lease } from "../channel/channel.js";
-import { FrameKind } from "../frame/constants.js";
+import { FrameKind, HEADER_BYTES } from "../frame/constants.js";
+import { utf8Length } from "../frame/wire.js";
 import { prepareMetadata } from "../frame/metadata.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
@@ -103,6 +104,13 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
     this.#stream = stream;
     this.#config.counters.callsStarted++;
     this.#config.counters.callsActive++;
+    const maxFrame = this.#session.channel?.maxFrameBytes ?? Infinity;
+    if (message !== undefined && HEADER_BYTES + 6 + utf8Length(path) + metadata.byteLength + message.byteLength > maxFrame) {
+      // Too big for one frame with its headers: CALL_START, then the message on its own.
+      const start = stream.sendCallStart(path, metadata, timeoutMs, undefined, false);
+      const rest = stream.sendMessage(message, endStream);
+      return start === undefined && rest === undefined ? undefined : Promise.all([start, rest]).then(() => undefined);
+    }
     return stream.sendCallStart(path, metadata, timeoutMs, message, endStream);
   }
 

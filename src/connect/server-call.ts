@@ -25,6 +25,7 @@ import {
 } from "@connectrpc/connect/protocol";
 import type { Lease } from "../channel/channel.js";
 import { FrameKind } from "../frame/constants.js";
+import { endOverhead } from "../frame/frames.js";
 import type { Frame } from "../frame/frames.js";
 import { prepareMetadata } from "../frame/metadata.js";
 import type { PreparedMetadata } from "../frame/metadata.js";
@@ -253,9 +254,21 @@ export class ServerCall implements StreamHandler {
     const trailers = this.#metadata(context.responseTrailer, "response trailers");
     this.#finished = true;
     this.#headersSent = true;
-    const sent = this.#stream.sendEnd({ headers, message: payload, status: OK, trailers });
     if (payload !== undefined) this.#config.counters.sent(payload.byteLength);
-    if (sent !== undefined) await sent.catch((e: unknown) => this.#abandon(e));
+    const maxFrame = this.#session.channel?.maxFrameBytes ?? Infinity;
+    const size = endOverhead(OK) + (headers?.byteLength ?? 0) + 4 + (payload?.byteLength ?? 0) + trailers.byteLength;
+    try {
+      if (payload !== undefined && size > maxFrame) {
+        // Too big for one frame: HEADERS, MESSAGE and END each on their own.
+        if (headers !== undefined) await this.#stream.sendHeaders(headers, undefined);
+        await this.#stream.sendMessage(payload);
+        await this.#stream.sendEnd({ headers: undefined, message: undefined, status: OK, trailers });
+        return;
+      }
+      await this.#stream.sendEnd({ headers, message: payload, status: OK, trailers });
+    } catch (e) {
+      this.#abandon(e);
+    }
   }
 
   #sendError(error: ConnectError): void {

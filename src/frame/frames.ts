@@ -259,11 +259,12 @@ export function encodeGoAway(lastStreamId: number, code: number, message: string
 }
 
 /**
- * Parses and validates one frame. `fromServer` tells which side sent it (END differs).
+ * Parses and validates one frame. `fromServer` tells which side sent it (END differs);
+ * a metadata block above `maxHeaderBytes` (the receiver's announced limit) is malformed.
  * Message payloads and detail values are views into `bytes`; everything else is copied.
  * Throws ProtocolError on any malformation.
  */
-export function parseFrame(bytes: Uint8Array, fromServer: boolean): Frame {
+export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderBytes = Infinity): Frame {
   if (bytes.byteLength < HEADER_BYTES) {
     throw new ProtocolError(`malformed frame: ${bytes.byteLength} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
@@ -299,7 +300,7 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean): Frame {
       if (fromServer) r.fail("sent by a server");
       const timeoutMs = (flags & Flag.HAS_TIMEOUT) !== 0 ? r.u32("timeout") : undefined;
       const path = r.string(r.u16("path length"), "path");
-      const metadata = readMetadata(r, "request headers");
+      const metadata = readMetadata(r, "request headers", maxHeaderBytes);
       let message: Uint8Array | undefined;
       if ((flags & Flag.HAS_MESSAGE) !== 0) message = r.rest();
       else r.end();
@@ -307,7 +308,7 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean): Frame {
     }
     case FrameKind.HEADERS: {
       if (!fromServer) r.fail("sent by a client");
-      const metadata = readMetadata(r, "response headers");
+      const metadata = readMetadata(r, "response headers", maxHeaderBytes);
       let message: Uint8Array | undefined;
       if ((flags & Flag.HAS_MESSAGE) !== 0) message = r.rest();
       else r.end();
@@ -324,7 +325,7 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean): Frame {
         r.end();
         return { kind, streamId, halfClose: true };
       }
-      const headers = (flags & Flag.HAS_HEADERS) !== 0 ? readMetadata(r, "response headers") : undefined;
+      const headers = (flags & Flag.HAS_HEADERS) !== 0 ? readMetadata(r, "response headers", maxHeaderBytes) : undefined;
       const message = (flags & Flag.HAS_MESSAGE) !== 0 ? r.view(r.u32("message length"), "message") : undefined;
       const code = r.u8("status code");
       const statusMessage = r.string(r.u32("status message length"), "status message");
@@ -335,7 +336,7 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean): Frame {
         const value = r.view(r.u32("detail value length"), "detail value");
         details.push({ type, value });
       }
-      const trailers = readMetadata(r, "trailers");
+      const trailers = readMetadata(r, "trailers", maxHeaderBytes);
       r.end();
       return {
         kind,

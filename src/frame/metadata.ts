@@ -49,8 +49,9 @@ export function writeMetadata(w: WireWriter, md: PreparedMetadata): void {
   }
 }
 
-/** Reads a block into a new Headers; `field` names it in errors. */
-export function readMetadata(r: WireReader, field: string): Headers {
+/** Reads a block into a new Headers; `field` names it in errors; larger than `limit` is malformed. */
+export function readMetadata(r: WireReader, field: string, limit = Infinity): Headers {
+  const start = r.remaining;
   const count = r.u16(`${field} count`);
   const headers = new Headers();
   for (let i = 0; i < count; i++) {
@@ -63,5 +64,7 @@ export function readMetadata(r: WireReader, field: string): Headers {
       r.fail(`${field} value of ${JSON.stringify(name)} is not a valid header value`);
     }
   }
+  const size = start - r.remaining;
+  if (size > limit) r.fail(`${field} block of ${size} bytes exceeds the announced limit of ${limit}`);
   return headers;
 }

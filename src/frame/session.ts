@@ -381,7 +381,7 @@ export class Session {
     if (this.#closed) return;
     let frame: Frame;
     try {
-      frame = parseFrame(bytes, this.role === "client");
+      frame = parseFrame(bytes, this.role === "client", this.options.maxHeaderBytes);
     } catch (e) {
       this.#protocolError(e);
       return;

@@ -50,3 +50,26 @@ describe("back-pressure when the region is full (memory engine)", () => {
     expect(transport.stats().connections).toBe(1);
   });
 });
+
+describe("frames near the channel's frame limit (memory engine)", () => {
+  it("a unary request or reply too big for one frame with its metadata is split, not refused", async () => {
+    const small = { maxFrameBytes: 64 * 1024 };
+    const serverEngine = createMemoryEngine(small);
+    onTestFinished(() => serverEngine.close());
+    const server = createServer({ routes: marketRoutes(new ServerLog()), engine: serverEngine });
+    onTestFinished(() => server.close(0));
+    const url = await server.listen(`memory://split-${process.pid}`);
+    const clientEngine = createMemoryEngine(small);
+    onTestFinished(() => clientEngine.close());
+    const transport = createUringTransport({ url, engine: clientEngine });
+    onTestFinished(() => transport.close());
+    const client = createClient(MarketService, transport);
+    const headers = { "x-big": "h".repeat(20_000) };
+    const q = await client.getQuote({ symbol: "SPLIT", payload: new Uint8Array(50_000).fill(3) }, { headers });
+    expect(q.venuePayload.byteLength).toBe(50_000);
+    expect(q.venuePayload.every((b) => b === 3)).toBe(true);
+    const before = transport.stats().framesOut;
+    await client.getQuote({ symbol: "ONE", payload: new Uint8Array(100) });
+    expect(transport.stats().framesOut - before).toBe(1);
+  });
+});

@@ -165,5 +165,8 @@ describe("frames", () => {
     v[v.byteLength - 2] = 0x0a; // newline inside a value
     expect(() => parseFrame(v, true)).toThrow(/not a valid header value/);
     expect(() => parseFrame(bytes(encodeCredit(1, 1)).fill(0, 8), true)).toThrow(/zero increment/);
+    const big = bytes(encodeHeaders(1, prepareMetadata(new Headers({ "x-a": "v".repeat(100) })), undefined));
+    expect(() => parseFrame(big, true, 50)).toThrow(/exceeds the announced limit of 50/);
+    expect(parseFrame(big, true, 200).kind).toBe(FrameKind.HEADERS);
   });
 });
