@@ -44,9 +44,14 @@ struct RdmaConnection {
   std::deque<QueuedFrame> queue;                       // frames JS sent, waiting for credits
   std::unordered_set<uint32_t> posted_slots;           // receive slots lent to the QP
   std::unordered_set<size_t> sending_leases;           // leases in posted SENDs
-  struct Reading {
+  struct Reading {  // a large frame coming in by RDMA READ, in chunks
     size_t lease_offset;
     uint32_t length;
+    uint64_t remote_addr;
+    uint32_t rkey;
+    uint32_t posted = 0;     // bytes asked for so far
+    uint32_t completed = 0;  // bytes landed (completions arrive in order)
+    uint32_t in_flight = 0;  // READ work requests outstanding
   };
   std::unordered_map<uint32_t, Reading> reading;       // token -> lease we RDMA-READ into
   std::vector<uint32_t> pending_done;                  // READ_DONE tokens to send

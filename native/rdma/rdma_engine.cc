@@ -212,6 +212,28 @@ bool RdmaEngine::SendControl(RdmaConnection& c, RdmaKind kind, const void* body,
                   static_cast<uint32_t>(lease), true);
 }
 
+bool RdmaEngine::PostReads(RdmaConnection& c, uint32_t token, RdmaConnection::Reading& r) {
+  while (r.in_flight < kReadsInFlight && r.posted < r.length && c.sends_in_flight < c.max_send_wr) {
+    uint32_t chunk = r.length - r.posted < kReadChunk ? r.length - r.posted : kReadChunk;
+    ibv_sge sge{reinterpret_cast<uint64_t>(region_->base() + r.lease_offset + kRdmaHeaderBytes + r.posted), chunk,
+                c.device->lkey()};
+    ibv_send_wr wr{};
+    wr.wr_id = Tag(kOpRead, c.id, token);
+    wr.sg_list = &sge;
+    wr.num_sge = 1;
+    wr.opcode = IBV_WR_RDMA_READ;
+    wr.send_flags = IBV_SEND_SIGNALED;
+    wr.wr.rdma.remote_addr = r.remote_addr + r.posted;
+    wr.wr.rdma.rkey = r.rkey;
+    ibv_send_wr* bad = nullptr;
+    if (ibv_post_send(c.cm_id->qp, &wr, &bad)) return false;
+    ++c.sends_in_flight;
+    ++r.in_flight;
+    r.posted += chunk;
+  }
+  return true;
+}
+
 void RdmaEngine::MarkDirty(RdmaConnection& c) {
   if (!c.dirty) {
     c.dirty = true;
@@ -484,21 +506,30 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       FreeLease(value);
       break;
     case kOpRead: {
-      auto r = c.reading.find(value);
-      if (r == c.reading.end()) break;
-      RdmaConnection::Reading reading = r->second;
-      c.reading.erase(r);
+      auto found = c.reading.find(value);
+      if (found == c.reading.end()) break;
+      RdmaConnection::Reading& r = found->second;
+      --r.in_flight;
       if (!ok || c.state != RdmaConnection::State::kOpen) {
-        FreeLease(reading.lease_offset);
+        if (r.in_flight == 0) {
+          FreeLease(r.lease_offset);
+          c.reading.erase(found);
+        }
+        break;
+      }
+      uint32_t chunk = r.length - r.completed < kReadChunk ? r.length - r.completed : kReadChunk;
+      r.completed += chunk;
+      if (r.completed < r.length) {
+        if (!PostReads(c, value, r)) Fail(c, EIO, kReasonNone, sink);
         break;
       }
       stats_.reads += 1;
-      stats_.read_bytes += reading.length;
+      stats_.read_bytes += r.length;
       stats_.frames_in += 1;
-      stats_.bytes_in += reading.length;
+      stats_.bytes_in += r.length;
       sink.Push(Event{kEventFrameLease, static_cast<int32_t>(id),
-                      static_cast<int32_t>(reading.lease_offset + kRdmaHeaderBytes),
-                      static_cast<int32_t>(reading.length)});
+                      static_cast<int32_t>(r.lease_offset + kRdmaHeaderBytes), static_cast<int32_t>(r.length)});
+      c.reading.erase(found);
       c.pending_done.push_back(value);
       break;
     }
@@ -555,7 +586,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
       bool well_formed = header.length == sizeof request && bytes == kRdmaHeaderBytes + sizeof request;
       if (well_formed) memcpy(&request, p + kRdmaHeaderBytes, sizeof request);
       ReturnSlot(slot);
-      if (!well_formed || c.reading.count(request.token)) {
+      if (!well_formed || request.length == 0 || c.reading.count(request.token)) {
         Fail(c, EPROTO, kReasonProtocolError, sink);
         return;
       }
@@ -570,24 +601,9 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
       }
       RdmaHeader lease_header{request.length, 0, kData, 0};
       memcpy(region_->base() + lease, &lease_header, sizeof lease_header);
-      ibv_sge sge{reinterpret_cast<uint64_t>(region_->base() + lease + kRdmaHeaderBytes), request.length,
-                  c.device->lkey()};
-      ibv_send_wr wr{};
-      wr.wr_id = Tag(kOpRead, c.id, request.token);
-      wr.sg_list = &sge;
-      wr.num_sge = 1;
-      wr.opcode = IBV_WR_RDMA_READ;
-      wr.send_flags = IBV_SEND_SIGNALED;
-      wr.wr.rdma.remote_addr = request.addr;
-      wr.wr.rdma.rkey = request.rkey;
-      ibv_send_wr* bad = nullptr;
-      if (ibv_post_send(c.cm_id->qp, &wr, &bad)) {
-        FreeLease(static_cast<size_t>(lease));
-        Fail(c, EIO, kReasonNone, sink);
-        return;
-      }
-      ++c.sends_in_flight;
-      c.reading[request.token] = RdmaConnection::Reading{static_cast<size_t>(lease), request.length};
+      RdmaConnection::Reading& r = c.reading[request.token];
+      r = RdmaConnection::Reading{static_cast<size_t>(lease), request.length, request.addr, request.rkey};
+      if (!PostReads(c, request.token, r)) Fail(c, EIO, kReasonNone, sink);
       return;
     }
     case kReadDone: {

@@ -29,6 +29,10 @@
 
 namespace crdma {
 
+// A large frame is read in chunks of kReadChunk bytes, at most kReadsInFlight at a time.
+constexpr uint32_t kReadChunk = 64 * 1024;
+constexpr uint32_t kReadsInFlight = 4;
+
 struct RdmaEngineOptions {
   uint32_t max_frame_bytes = 32u << 20;
   uint32_t recv_depth = 32;  // receive slots posted per connection
@@ -84,6 +88,9 @@ class RdmaEngine : public DrivenEngine {
   bool PostRecv(RdmaConnection& c);
   bool PostSend(RdmaConnection& c, size_t lease_offset, uint32_t bytes, Op op, uint32_t value, bool allow_inline);
   bool SendControl(RdmaConnection& c, RdmaKind kind, const void* body, uint32_t body_bytes);
+  // Posts the next READ chunks of a transfer (bounded, so a large frame never floods the
+  // link with one burst of responses); false when posting failed.
+  bool PostReads(RdmaConnection& c, uint32_t token, RdmaConnection::Reading& r);
   void Pump(RdmaConnection& c);
   void MarkDirty(RdmaConnection& c);
   void HandleCmEvent(rdma_cm_event* event, EventSink& sink);
