@@ -46,9 +46,12 @@ export function decodeMessage<D extends DescMessage>(
   counters: CopyCounters,
   options?: Partial<BinaryReadOptions>,
 ): Decoded<MessageShape<D>> {
+  // Engines may hand out Buffers, whose slice() is a view: decode from a plain
+  // Uint8Array view (no copy) so that bytes fields are plain views and copies are copies.
+  const input = view.constructor === Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
   let message: MessageShape<D>;
   try {
-    message = fromBinary(schema, view, options);
+    message = fromBinary(schema, input, options);
   } catch (e) {
     throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
   }
@@ -148,7 +151,7 @@ function planOf(desc: DescMessage): DescField[] {
 function copyBytes(v: Uint8Array, counters: CopyCounters): Uint8Array {
   counters.copies++;
   counters.copiedBytes += v.byteLength;
-  return v.slice();
+  return new Uint8Array(v); // a copy even when v is a Buffer (Buffer#slice would alias)
 }
 
 /** A message-typed value: a message, an unboxed wrapper (bytes) or a JSON Struct. */

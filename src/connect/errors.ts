@@ -25,7 +25,7 @@ export function errorFromStatus(status: WireStatus, metadata: Headers): ConnectE
   const code = status.code >= 1 && status.code <= MAX_CODE ? (status.code as Code) : Code.Unknown;
   const error = new ConnectError(status.message, code, metadata);
   error.isWireError = true;
-  for (const d of status.details) error.details.push({ type: d.type, value: d.value.slice() });
+  for (const d of status.details) error.details.push({ type: d.type, value: new Uint8Array(d.value) });
   return error;
 }
 

@@ -643,7 +643,10 @@ export class Session {
     if (!this.#sendPumping) this.#rejectQueue();
     if (closeChannel) {
       this.#finalStats = this.#channel?.stats();
-      this.#channel?.close();
+      // One loop turn later: frames queued just before (GOAWAY, a last END) are handed to
+      // the engine's flush first; engines whose close() drops unsent frames need this.
+      const channel = this.#channel;
+      if (channel !== undefined) setImmediate(() => channel.close());
     }
     this.#hooks.onClose?.(error);
   }
