@@ -1,0 +1,51 @@
+// The codec on its own: under "copy", decoded bytes/unknown fields are real copies even
+// when the frame is a Buffer (whose slice() is a view); under "alias", they are views and
+// the frame is held.
+import { Buffer } from "node:buffer";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import type { Lease } from "../../src/channel/channel.js";
+import { decodeMessage, releaseMessage } from "../../src/connect/decode.js";
+import { OrderSchema } from "../gen/market/v1/market_pb.js";
+
+function frame(): Buffer {
+  const o = create(OrderSchema, {
+    clientOrderId: "x",
+    signature: new Uint8Array([1, 2, 3]),
+    legs: [new Uint8Array([4, 5])],
+    tags: { t: new Uint8Array([6]) },
+    timeInForce: { case: "venueInstruction", value: new Uint8Array([7, 8]) },
+    reference: { venuePayload: new Uint8Array([9]) },
+  });
+  o.$unknown = [{ no: 900, wireType: 2, data: new Uint8Array([2, 10, 11]) }];
+  return Buffer.from(toBinary(OrderSchema, o));
+}
+
+describe("decodeMessage", () => {
+  it("copy: every bytes and unknown field is a plain, independent Uint8Array, even from a Buffer", () => {
+    const buf = frame();
+    const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
+    const { message: m, lease } = decodeMessage(OrderSchema, buf, "copy", () => { throw new Error("no hold under copy"); }, counters);
+    expect(lease).toBeUndefined();
+    buf.fill(0xee); // the slot is reused
+    const fields = [m.signature, m.legs[0], m.tags.t, m.timeInForce.value as Uint8Array, m.reference?.venuePayload, m.$unknown?.[0]?.data];
+    for (const f of fields) expect(f?.constructor).toBe(Uint8Array);
+    expect(fields.map((f) => [...(f ?? [])])).toEqual([[1, 2, 3], [4, 5], [6], [7, 8], [9], [2, 10, 11]]);
+    expect(counters.copies).toBe(6);
+  });
+
+  it("alias: fields are views of the frame, held until releaseMessage()", () => {
+    const buf = frame();
+    const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
+    let released = false;
+    const held: Lease = { bytes: buf, get released() { return released; }, release() { released = true; } };
+    const { message: m } = decodeMessage(OrderSchema, buf, "alias", () => held, counters);
+    expect(counters).toMatchObject({ copies: 0, framesHeld: 1 });
+    expect(m.signature.buffer).toBe(buf.buffer);
+    buf.fill(0xee);
+    expect([...m.signature]).toEqual([0xee, 0xee, 0xee]);
+    expect(releaseMessage(m)).toBe(true);
+    expect(released).toBe(true);
+    expect(counters.framesHeld).toBe(0);
+  });
+});
