@@ -6,12 +6,13 @@
 // Capability gating: when `unavailable()` names a reason the suite is skipped with that
 // reason printed, except under CI=true, where the missing capability fails the suite.
 
-import { beforeAll, describe, it } from "vitest";
+import { beforeAll } from "vitest";
 import type { ChannelEngine, ChannelStats } from "../../src/channel/channel.js";
 import type { Region, RegionOptions } from "../../src/region.js";
 import { contractTests } from "./contract-tests.js";
 import { echoTests } from "./echo-tests.js";
 import { peerTests } from "./peer-tests.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { requireDist } from "./support/processes.js";
 
 /** An engine as the suite sees it: the contract plus its region and counters. */
@@ -45,23 +46,7 @@ export interface ChannelSuiteOptions {
 
 /** Defines the whole channel suite for one engine and transport. */
 export function channelSuite(options: ChannelSuiteOptions): void {
-  const reason = options.unavailable?.();
-  if (reason !== undefined) {
-    if (process.env.CI === "true") {
-      describe(options.name, () => {
-        it("has the capability it needs (CI=true: a missing capability is a failure)", () => {
-          throw new Error(`${options.name} cannot run: ${reason}`);
-        });
-      });
-    } else {
-      console.warn(`[skip] ${options.name}: ${reason}`);
-      describe.skip(`${options.name} (skipped: ${reason})`, () => {
-        it("needs the capability", () => undefined);
-      });
-    }
-    return;
-  }
-  describe(options.name, () => {
+  gatedDescribe(options.name, options.unavailable?.(), () => {
     beforeAll(() => requireDist(options.distModules));
     echoTests(options);
     contractTests(options);

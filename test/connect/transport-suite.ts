@@ -15,6 +15,7 @@ import type { Frame } from "../../src/frame/frames.js";
 import { createServer, createUringTransport } from "../../src/index.js";
 import type { Server, ServerOptions, UringTransport, UringTransportOptions } from "../../src/index.js";
 import { MarketService, OrderSchema, RejectReasonSchema, ReportingService } from "../gen/market/v1/market_pb.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { NASTY_TEXT, ServerLog, marketRoutes, pattern, sleep } from "./market-service.js";
 
 /** Where the suite runs. */
@@ -27,6 +28,10 @@ export interface TransportTarget {
   transportOptions?: () => Partial<UringTransportOptions>;
   /** Channels of this target also exist without our protocol: raw-frame tests use engineForUrl(). */
   rawFrames?: boolean;
+  /** The engine for tcp:// and unix:// URLs (servers, transports and raw connections); default "auto". */
+  engine?: "uring" | "net";
+  /** Why this target cannot run here (the suite is then gated: skipped, or failed under CI=true). */
+  unavailable?: () => string | undefined;
 }
 
 interface Setup {
@@ -95,20 +100,21 @@ async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
 
 /** Registers the suite for `target` under describe(name). */
 export function transportSuite(name: string, target: TransportTarget): void {
+  const engine = target.engine !== undefined ? { engine: target.engine } : {};
   async function setup(
     server: Partial<ServerOptions> = {},
     transport: Partial<UringTransportOptions> = {},
   ): Promise<Setup> {
     const log = new ServerLog();
-    const s = createServer({ routes: marketRoutes(log), ...target.serverOptions?.(), ...server });
+    const s = createServer({ routes: marketRoutes(log), ...engine, ...target.serverOptions?.(), ...server });
     onTestFinished(() => s.close(0));
     const url = await s.listen(target.listenUrl());
-    const t = createUringTransport({ url, ...target.transportOptions?.(), ...transport });
+    const t = createUringTransport({ url, ...engine, ...target.transportOptions?.(), ...transport });
     onTestFinished(() => t.close());
     return { server: s, url, transport: t, client: createClient(MarketService, t), log };
   }
 
-  describe(`transport suite: ${name}`, () => {
+  gatedDescribe(`transport suite: ${name}`, target.unavailable?.(), () => {
     describe("RPC kinds", () => {
       it("unary round trip with bytes fields", async () => {
         const { client } = await setup();
@@ -502,7 +508,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
         const { server, client } = await setup();
         const url2 = await server.listen(target.listenUrl());
         expect(server.urls).toContain(url2);
-        const t2 = createUringTransport({ url: url2, ...target.transportOptions?.() });
+        const t2 = createUringTransport({ url: url2, ...engine, ...target.transportOptions?.() });
         onTestFinished(() => t2.close());
         expect((await createClient(MarketService, t2).getQuote({ symbol: "second" })).symbol).toBe("second");
         expect((await client.getQuote({ symbol: "first" })).symbol).toBe("first");
@@ -567,12 +573,12 @@ export function transportSuite(name: string, target: TransportTarget): void {
 
     describe.runIf(target.rawFrames !== false)("malformed frames", () => {
       async function rawConnect(url: string): Promise<{ channel: Channel; frames: Frame[]; closed: Promise<Error | undefined> }> {
-        const engine = engineForUrl(url, {});
-        onTestFinished(() => engine.close());
+        const raw = engineForUrl(url, engine);
+        onTestFinished(() => raw.close());
         const frames: Frame[] = [];
         let onClosed!: (e: Error | undefined) => void;
         const closed = new Promise<Error | undefined>((r) => (onClosed = r));
-        const channel = await engine.connect(url, {
+        const channel = await raw.connect(url, {
           onFrame: (f) => frames.push(parseFrame(f, true)),
           onClose: (e) => onClosed(e),
         });

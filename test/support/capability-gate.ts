@@ -1,0 +1,29 @@
+// Capability gating shared by the suites that need something this machine may lack
+// (io_uring, RDMA): with a reason, the suite is skipped and the reason printed; under
+// CI=true a missing capability is a failing test instead, so CI never goes green by
+// skipping what it was meant to run.
+
+import { describe, it } from "vitest";
+
+/**
+ * Runs `define` inside describe(name) when `reason` is undefined; otherwise registers a
+ * skipped suite (reason printed on stderr), or under CI=true a failing test naming it.
+ */
+export function gatedDescribe(name: string, reason: string | undefined, define: () => void): void {
+  if (reason === undefined) {
+    describe(name, define);
+    return;
+  }
+  if (process.env.CI === "true") {
+    describe(name, () => {
+      it("has the capability it needs (CI=true: a missing capability is a failure)", () => {
+        throw new Error(`${name} cannot run: ${reason}`);
+      });
+    });
+    return;
+  }
+  console.warn(`[skip] ${name}: ${reason}`);
+  describe.skip(`${name} (skipped: ${reason})`, () => {
+    it("needs the capability", () => undefined);
+  });
+}
