@@ -9,7 +9,14 @@ export { RdmaEngine, type RdmaEngineOptions } from "./channel/rdma-engine.js";
 export { NetEngine } from "./channel/net-engine.js";
 export { engineForUrl, autoEngine, type EngineOptions } from "./channel/engines.js";
 export { createMemoryEngine, MemoryEngine, MemoryChannel, type MemoryEngineOptions, type MemoryEngineStats } from "./channel/memory.js";
-export { createUringTransport, type UringTransport, type UringTransportOptions } from "./connect/transport.js";
+export {
+  createRdmaTransport,
+  createUringTransport,
+  type RdmaTransport,
+  type RdmaTransportOptions,
+  type UringTransport,
+  type UringTransportOptions,
+} from "./connect/transport.js";
 export { createServer, type Server, type ServerOptions } from "./connect/server.js";
 export { releaseMessage, type BytesPolicy } from "./connect/decode.js";
 export { type RpcStats } from "./connect/stats.js";

@@ -57,8 +57,11 @@ export interface ServerOptions {
 /** A Connect server on connect-rdma channels. */
 export interface Server extends AsyncDisposable {
   /**
-   * Starts listening (`tcp://host:port`, `unix:///path`, `memory://name`; port 0 picks
-   * one). Resolves with the bound URL. May be called several times.
+   * Starts listening (`tcp://host:port`, `unix:///path`, `rdma://ip:port`,
+   * `memory://name`; port 0 picks one). Each URL gets the engine its scheme needs
+   * (unless the `engine` option is an instance): io_uring or node:net for tcp/unix,
+   * RDMA for rdma (rejects with code ERR_RDMA_UNAVAILABLE where RDMA is unavailable).
+   * Resolves with the bound URL. May be called several times.
    */
   listen(url: string): Promise<string>;
   /** The URLs listened on. */

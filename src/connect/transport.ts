@@ -8,8 +8,11 @@ import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, DescMethodStre
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { ContextValues, Interceptor, StreamRequest, StreamResponse, Transport, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { createMethodUrl, getAbortSignalReason, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
+import { isIP } from "node:net";
+import { parseChannelUrl } from "../channel/address.js";
 import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
+import type { EngineOptions } from "../channel/engines.js";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
@@ -64,7 +67,49 @@ export interface UringTransport extends Transport, AsyncDisposable {
 
 /** Creates a Connect Transport that carries calls over io_uring/RDMA/memory channels. */
 export function createUringTransport(options: UringTransportOptions): UringTransport {
-  return new ConnectRdmaTransport(options);
+  return new ConnectRdmaTransport(options, {});
+}
+
+/** Options of {@link createRdmaTransport}. */
+export interface RdmaTransportOptions extends Omit<UringTransportOptions, "engine"> {
+  /** Where the server listens: `rdma://ip:port` (the address of its RDMA device). */
+  url: string;
+  /**
+   * An RDMA engine instance to share (not closed by the transport). Default: the
+   * transport creates one on first use and closes it in close().
+   */
+  engine?: ChannelEngine;
+  /**
+   * Source IP address to bind outgoing connections to; it selects the local RDMA device
+   * and port. Default: the one rdma_cm's route resolution picks for the destination.
+   */
+  localAddress?: string;
+}
+
+/** A Connect transport over RDMA (the same surface as {@link UringTransport}). */
+export type RdmaTransport = UringTransport;
+
+/**
+ * Creates a Connect Transport that carries calls over RDMA (RC queue pairs through
+ * rdma_cm) to a {@link createServer} server listening on an `rdma://ip:port` URL.
+ * Semantics are those of {@link createUringTransport}. Throws TypeError for a URL that
+ * is not `rdma://` or a `localAddress` that is not an IP address; where RDMA is
+ * unavailable, calls fail with `Code.Unavailable` naming the reason.
+ *
+ * @example
+ * ```ts
+ * const transport = createRdmaTransport({ url: "rdma://10.0.0.2:7000", localAddress: "10.0.0.1" });
+ * const client = createClient(MarketService, transport);
+ * ```
+ */
+export function createRdmaTransport(options: RdmaTransportOptions): RdmaTransport {
+  const scheme = parseChannelUrl(options.url).scheme;
+  if (scheme !== "rdma") throw new TypeError(`createRdmaTransport() needs an rdma://ip:port URL, got ${scheme}:// ("${options.url}")`);
+  const { localAddress } = options;
+  if (localAddress !== undefined && isIP(localAddress) === 0) {
+    throw new TypeError(`localAddress must be an IPv4 or IPv6 address, got "${localAddress}"`);
+  }
+  return new ConnectRdmaTransport(options, localAddress !== undefined ? { localAddress } : {});
 }
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -87,6 +132,8 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 class ConnectRdmaTransport implements UringTransport {
   readonly #options: UringTransportOptions;
+  /** Engine options beyond the common ones (rdma://: the source address). */
+  readonly #engineOptions: Pick<EngineOptions, "localAddress">;
   readonly #url: string;
   readonly #maxMessageBytes: number;
   readonly #sessionOptions: SessionOptions;
@@ -101,8 +148,9 @@ class ConnectRdmaTransport implements UringTransport {
   #connecting: Promise<Session> | undefined;
   #closed = false;
 
-  constructor(options: UringTransportOptions) {
+  constructor(options: UringTransportOptions, engineOptions: Pick<EngineOptions, "localAddress">) {
     this.#options = options;
+    this.#engineOptions = engineOptions;
     this.#url = options.url;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#sessionOptions = {
@@ -331,7 +379,7 @@ class ConnectRdmaTransport implements UringTransport {
         engine = choice;
       } else {
         try {
-          engine = engineForUrl(this.#url, { poll: this.#options.poll ?? "event", engine: choice ?? "auto" });
+          engine = engineForUrl(this.#url, { ...this.#engineOptions, poll: this.#options.poll ?? "event", engine: choice ?? "auto" });
         } catch (e) {
           throw new ConnectError(`no engine for ${this.#url}: ${(e as Error).message}`, Code.Unavailable, undefined, undefined, e);
         }
