@@ -47,7 +47,7 @@ export const NativeCloseReason = {
 export interface NativeEngineHandle {
   /** 0 or -errno; the lease belongs to the engine afterwards either way. */
   send(connection: number, leaseOffset: number, length: number): number;
-  closeConnection(connection: number): number;
+  closeConnection(connection: number, graceful: boolean): number;
   closeListener(listener: number): number;
   holdSlot(offset: number): number;
   releaseSlot(index: number): void;

@@ -89,10 +89,11 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
                                                 static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()),
                                                 info[2].As<Napi::Number>().Uint32Value()));
   }
+  // closeConnection(connection, graceful): graceful sends what is queued first.
   Napi::Value CloseConnection(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!engine_) return Napi::Number::New(env, -EBADF);
-    int rc = engine_->CloseConnection(info[0].As<Napi::Number>().Uint32Value());
+    int rc = engine_->CloseConnection(info[0].As<Napi::Number>().Uint32Value(), info[1].ToBoolean().Value());
     RefreshRef();
     return Napi::Number::New(env, rc);
   }

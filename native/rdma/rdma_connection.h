@@ -27,6 +27,7 @@ struct RdmaConnection {
   bool reported = false;   // the end (or a failed connect) went to JS
   bool dirty = false;
   bool qp_created = false;
+  bool close_after_send = false;  // closed by JS: disconnect once queued frames were taken
 
   // Flow control.
   uint32_t peer_slot_size = 0;

@@ -319,6 +319,7 @@ int RdmaEngine::Flush() {
     if (it == connections_.end()) continue;
     it->second.dirty = false;
     Pump(it->second);
+    MaybeFinishClose(it->second);
   }
   std::vector<uint32_t> doomed;
   doomed.swap(to_destroy_);
@@ -666,12 +667,23 @@ void RdmaEngine::Destroy(uint32_t id) {
   connections_.erase(it);
 }
 
-int RdmaEngine::CloseConnection(uint32_t connection) {
+int RdmaEngine::CloseConnection(uint32_t connection, bool graceful) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return -ENOTCONN;
-  it->second.reported = true;  // a local close is not reported back
-  BeginClose(it->second);
+  RdmaConnection& c = it->second;
+  c.reported = true;  // a local close is not reported back
+  if (graceful && c.state == RdmaConnection::State::kOpen) {
+    c.close_after_send = true;
+    MarkDirty(c);  // Flush() finishes the close when nothing is left
+    return 0;
+  }
+  BeginClose(c);
   return 0;
+}
+
+void RdmaEngine::MaybeFinishClose(RdmaConnection& c) {
+  if (!c.close_after_send || c.state != RdmaConnection::State::kOpen) return;
+  if (c.queue.empty() && c.exports.empty() && c.sends_in_flight == 0) BeginClose(c);
 }
 
 int RdmaEngine::CloseListener(uint32_t listener) {

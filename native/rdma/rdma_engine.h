@@ -60,7 +60,9 @@ class RdmaEngine : public DrivenEngine {
 
   // Hot path (-errno). Send takes ownership of the lease in every case.
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
-  int CloseConnection(uint32_t connection);
+  // graceful: queued frames are delivered first (reads of exported leases included);
+  // the caller bounds the wait and may call again with graceful=false.
+  int CloseConnection(uint32_t connection, bool graceful);
   int CloseListener(uint32_t listener);
   int HoldSlot(size_t offset);
   void ReleaseSlot(uint32_t index);
@@ -98,6 +100,8 @@ class RdmaEngine : public DrivenEngine {
   void OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink);
   void Fail(RdmaConnection& c, int err, CloseReason reason, EventSink& sink);
   void BeginClose(RdmaConnection& c);
+  // Completes a graceful close once nothing of c is queued, in flight or exported.
+  void MaybeFinishClose(RdmaConnection& c);
   void Destroy(uint32_t id);
   int32_t TakeSlot();
   void ReturnSlot(uint32_t slot);

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,19 @@ struct Connection {
   sockaddr_storage peer{};   // connect target (must live until the CONNECT completes)
   socklen_t peer_len = 0;
   FrameAssembler rx;
+  // Receive back-pressure: filled slots not parsed yet because no lease was free for a
+  // frame that straddles slots. Each entry holds a pin on its slot; the multishot recv
+  // is cancelled meanwhile, so the kernel's socket buffer (TCP window) pushes back.
+  struct Pending {
+    uint16_t bid;  // kEndOfStream: the peer's EOF, reported after the data before it
+    uint32_t bytes;
+  };
+  static constexpr uint16_t kEndOfStream = 0xffff;
+  std::deque<Pending> backlog;
+  size_t backlog_pos = 0;   // parse position inside backlog.front()
+  bool recv_paused = false;
+  bool recv_cancelling = false;  // a cancel of the multishot recv is on its way
+  bool close_after_send = false;  // closed by JS: shut down once queued frames left
 
   // Send side: frames queued this turn, and the batch in flight (one sendmsg at a time
   // per connection keeps bytes in order).

@@ -167,7 +167,7 @@ int UringEngine::Flush() {
 }
 
 int UringEngine::Reap(EventSink& sink) {
-  int seen = 0;
+  int seen = stalled_.empty() ? 0 : (ResumeStalled(sink) ? 1 : 0);
   io_uring_cqe* cqe;
   while (io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
     uint64_t tag = io_uring_cqe_get_data64(cqe);
@@ -244,27 +244,54 @@ void UringEngine::OnConnect(Connection& c, int res, EventSink& sink) {
 
 void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink) {
   bool more = flags & IORING_CQE_F_MORE;
-  if (!more) {
+  bool cancelled = false;
+  if (!more) {  // this multishot recv is over (ended, failed, or cancelled by us)
     --c.inflight;
     c.recv_armed = false;
+    cancelled = c.recv_cancelling;
+    c.recv_cancelling = false;
   }
   if (flags & IORING_CQE_F_BUFFER) {
     buffers_.Consumed();
     uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
     if (res > 0 && c.state == Connection::State::kOpen) {
       stats_.recv_completions += 1;
-      ConsumeSlot(c, bid, static_cast<size_t>(res), sink);
+      stats_.bytes_in += res;
+      region_->PinSlot(bid);  // held while parsed (or while waiting in the backlog)
+      if (!c.backlog.empty()) {
+        c.backlog.push_back(Connection::Pending{bid, static_cast<uint32_t>(res)});
+      } else {
+        size_t stopped = ConsumeSlot(c, bid, static_cast<size_t>(res), 0, sink);
+        if (stopped == kConsumed) {
+          ReleaseSlot(bid);
+        } else {
+          c.backlog.push_back(Connection::Pending{bid, static_cast<uint32_t>(res)});
+          c.backlog_pos = stopped;
+          stalled_.push_back(c.id);
+          c.recv_paused = true;
+          if (c.recv_armed && !c.recv_cancelling) {  // stop taking bytes off the socket until memory is back
+            c.recv_cancelling = true;
+            io_uring_sqe* sqe = ring_.Sqe();
+            io_uring_prep_cancel64(sqe, Tag(kOpRecv, c.id), 0);
+            io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
+          }
+        }
+      }
     } else {
       buffers_.Recycle(bid);
     }
   }
   if (c.state != Connection::State::kOpen) return;
-  if (res == 0) {  // orderly end from the peer
-    if (c.rx.MidFrame()) Fail(c, ECONNRESET, kReasonPeerClosedMidFrame, sink);
-    else Fail(c, 0, kReasonNone, sink);
+  if (res == 0) {  // orderly end from the peer, after whatever data is still parked
+    if (!c.backlog.empty()) c.backlog.push_back(Connection::Pending{Connection::kEndOfStream, 0});
+    else HandleEndOfStream(c, sink);
     return;
   }
   if (res < 0) {
+    if (res == -ECANCELED && cancelled) {
+      if (!c.recv_paused) ArmRecv(c);  // the backlog drained before the cancel landed
+      return;
+    }
     if (res == -ENOBUFS) {
       stats_.buffer_starvations += 1;
       c.recv_starved = true;  // re-armed by Flush() once slots come back
@@ -273,16 +300,57 @@ void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink
     Fail(c, -res, kReasonNone, sink);
     return;
   }
-  if (!more && !c.recv_armed) ArmRecv(c);
+  if (!more && !c.recv_armed && !c.recv_paused) ArmRecv(c);
 }
 
-void UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, EventSink& sink) {
+void UringEngine::HandleEndOfStream(Connection& c, EventSink& sink) {
+  if (c.rx.MidFrame()) Fail(c, ECONNRESET, kReasonPeerClosedMidFrame, sink);
+  else Fail(c, 0, kReasonNone, sink);
+}
+
+bool UringEngine::ResumeStalled(EventSink& sink) {
+  bool progressed = false;
+  std::vector<uint32_t> stalled;
+  stalled.swap(stalled_);
+  for (uint32_t id : stalled) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    Connection& c = it->second;
+    while (!c.backlog.empty() && c.state == Connection::State::kOpen) {
+      Connection::Pending front = c.backlog.front();
+      if (front.bid == Connection::kEndOfStream) {
+        c.backlog.pop_front();
+        HandleEndOfStream(c, sink);
+        progressed = true;
+        break;
+      }
+      size_t stopped = ConsumeSlot(c, front.bid, front.bytes, c.backlog_pos, sink);
+      if (stopped != kConsumed) {
+        progressed |= stopped != c.backlog_pos;
+        c.backlog_pos = stopped;
+        break;
+      }
+      progressed = true;
+      c.backlog.pop_front();
+      c.backlog_pos = 0;
+      ReleaseSlot(front.bid);
+    }
+    if (c.state != Connection::State::kOpen) continue;  // BeginClose released the backlog
+    if (!c.backlog.empty()) {
+      stalled_.push_back(id);
+    } else {
+      c.recv_paused = false;
+      if (!c.recv_armed) ArmRecv(c);
+    }
+  }
+  return progressed;
+}
+
+size_t UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink) {
   uint8_t* slot = region_->slot(bid);
   const size_t slot_offset = static_cast<size_t>(slot - region_->base());
   FrameAssembler& rx = c.rx;
   bool pinned = false;
-  size_t pos = 0;
-  stats_.bytes_in += static_cast<double>(n);
   while (pos < n && c.state == Connection::State::kOpen) {  // JS may close c mid-batch
     if (rx.lease_offset >= 0) {  // continue a frame that straddles slots
       size_t take = n - pos;
@@ -301,40 +369,50 @@ void UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, EventSink& 
       continue;
     }
     uint32_t length;
-    if (rx.header_have > 0 || n - pos < 4) {  // the length header itself straddles slots
-      size_t take = 4 - rx.header_have;
-      if (take > n - pos) take = n - pos;
-      memcpy(rx.header + rx.header_have, slot + pos, take);
-      rx.header_have += static_cast<uint32_t>(take);
-      pos += take;
-      if (rx.header_have < 4) break;
-      rx.header_have = 0;
-      length = LoadLe32(rx.header);
+    if (rx.awaiting_lease) {  // resumed: the header was parsed before we stalled
+      length = rx.body_length;
     } else {
-      length = LoadLe32(slot + pos);
-      pos += 4;
-    }
-    if (length > options_.max_frame_bytes) {
-      Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
-      break;
-    }
-    if (n - pos >= length) {  // whole body inside this slot: a view, no copy
-      if (!pinned) {
-        region_->PinSlot(bid);
-        batch_pins_.push_back(bid);
-        pinned = true;
+      if (rx.header_have > 0 || n - pos < 4) {  // the length header itself straddles slots
+        size_t take = 4 - rx.header_have;
+        if (take > n - pos) take = n - pos;
+        memcpy(rx.header + rx.header_have, slot + pos, take);
+        rx.header_have += static_cast<uint32_t>(take);
+        pos += take;
+        if (rx.header_have < 4) break;
+        rx.header_have = 0;
+        length = LoadLe32(rx.header);
+      } else {
+        length = LoadLe32(slot + pos);
+        pos += 4;
       }
-      stats_.frames_in += 1;
-      sink.Push(Event{kEventFrameView, static_cast<int32_t>(c.id),
-                      static_cast<int32_t>(slot_offset + pos), static_cast<int32_t>(length)});
-      pos += length;
-      continue;
+      if (length > options_.max_frame_bytes) {
+        Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
+        break;
+      }
+      if (n - pos >= length) {  // whole body inside this slot: a view, no copy
+        if (!pinned) {
+          region_->PinSlot(bid);
+          batch_pins_.push_back(bid);
+          pinned = true;
+        }
+        stats_.frames_in += 1;
+        sink.Push(Event{kEventFrameView, static_cast<int32_t>(c.id),
+                        static_cast<int32_t>(slot_offset + pos), static_cast<int32_t>(length)});
+        pos += length;
+        continue;
+      }
     }
-    int64_t lease = region_->AllocateLease(size_t{length} + 4);
-    if (lease < 0) {
+    if (size_t{length} + 4 > region_->lease_area_bytes()) {  // could never fit: don't wait forever
       Fail(c, ENOBUFS, kReasonRegionFull, sink);
       break;
     }
+    int64_t lease = region_->AllocateLease(size_t{length} + 4);
+    if (lease < 0) {  // back-pressure: park here until a lease is free
+      rx.awaiting_lease = true;
+      rx.body_length = length;
+      return pos;
+    }
+    rx.awaiting_lease = false;
     StoreLe32(region_->base() + lease, length);
     size_t take = n - pos;
     memcpy(region_->base() + lease + 4, slot + pos, take);
@@ -343,10 +421,7 @@ void UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, EventSink& 
     rx.body_have = static_cast<uint32_t>(take);
     pos = n;
   }
-  if (!pinned) {
-    buffers_.Recycle(bid);
-    buffers_.Commit();  // a big frame may need every slot: hand this one back right away
-  }
+  return kConsumed;
 }
 
 void UringEngine::OnSend(Connection& c, int res, EventSink& sink) {
@@ -378,6 +453,7 @@ void UringEngine::OnSend(Connection& c, int res, EventSink& sink) {
   c.sending_leases.clear();
   c.sending_first = 0;
   if (!c.queued_iov.empty()) MarkDirty(c);
+  else if (c.close_after_send) BeginClose(c);
 }
 
 void UringEngine::Fail(Connection& c, int err, CloseReason reason, EventSink& sink) {
@@ -404,6 +480,10 @@ void UringEngine::BeginClose(Connection& c) {
   for (size_t off : c.queued_leases) FreeLease(off);
   c.queued_iov.clear();
   c.queued_leases.clear();
+  for (const Connection::Pending& p : c.backlog) {
+    if (p.bid != Connection::kEndOfStream) ReleaseSlot(p.bid);
+  }
+  c.backlog.clear();
 }
 
 void UringEngine::MaybeDestroy(uint32_t id) {
@@ -416,11 +496,18 @@ void UringEngine::MaybeDestroy(uint32_t id) {
   connections_.erase(it);  // closes the fd
 }
 
-int UringEngine::CloseConnection(uint32_t connection) {
+int UringEngine::CloseConnection(uint32_t connection, bool graceful) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return -ENOTCONN;
-  it->second.reported = true;  // a local close is not reported back
-  BeginClose(it->second);
+  Connection& c = it->second;
+  c.reported = true;  // a local close is not reported back
+  bool unsent = !c.queued_iov.empty() || c.send_inflight;
+  if (graceful && unsent && c.state != Connection::State::kClosing) {
+    c.close_after_send = true;  // OnSend closes it once the last queued frame left
+    MarkDirty(c);
+    return 0;
+  }
+  BeginClose(c);
   closing_.push_back(connection);  // destroyed by Flush(), never under a running Reap()
   return 0;
 }

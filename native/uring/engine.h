@@ -51,7 +51,9 @@ class UringEngine : public DrivenEngine {
 
   // Hot path (-errno on failure). Send takes ownership of the lease in every case.
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
-  int CloseConnection(uint32_t connection);
+  // graceful: queued frames are sent first (bounded by the caller, who may call again
+  // with graceful=false).
+  int CloseConnection(uint32_t connection, bool graceful);
   int CloseListener(uint32_t listener);
   // Pins the receive slot holding `offset` beyond the current batch; returns its index.
   int HoldSlot(size_t offset);
@@ -64,7 +66,7 @@ class UringEngine : public DrivenEngine {
   void EndBatch() override;
   // Spinning on a TASKRUN_FLAG ring: run task work only when the kernel flags some.
   void SpinStep() override;
-  bool CompletionsReady() override { return io_uring_cq_ready(ring_.get()) > 0; }
+  bool CompletionsReady() override { return io_uring_cq_ready(ring_.get()) > 0 || !stalled_.empty(); }
 
   int event_fd() const { return ring_.event_fd(); }
   unsigned setup_flags() const { return ring_.setup_flags(); }
@@ -85,7 +87,13 @@ class UringEngine : public DrivenEngine {
   void OnConnect(Connection& c, int res, EventSink& sink);
   void OnRecv(Connection& c, int res, unsigned flags, EventSink& sink);
   void OnSend(Connection& c, int res, EventSink& sink);
-  void ConsumeSlot(Connection& c, uint16_t bid, size_t n, EventSink& sink);
+  // Parses frames in slot `bid` from `pos`; returns kConsumed, or the position where it
+  // stopped for lack of a lease (back-pressure).
+  static constexpr size_t kConsumed = ~size_t{0};
+  size_t ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink);
+  // Parses stalled backlogs again (memory may have come back); true when any progressed.
+  bool ResumeStalled(EventSink& sink);
+  void HandleEndOfStream(Connection& c, EventSink& sink);
   // Reports the end once (never after a local close), then closes (BeginClose).
   void Fail(Connection& c, int err, CloseReason reason, EventSink& sink);
   // Shuts the socket down, cancels its operations and frees its queued leases.
@@ -102,6 +110,7 @@ class UringEngine : public DrivenEngine {
   std::unordered_map<uint32_t, Connection> connections_;
   std::vector<uint32_t> dirty_;
   std::vector<uint32_t> closing_;
+  std::vector<uint32_t> stalled_;  // connections with a receive backlog
   std::vector<uint16_t> batch_pins_;
   uint32_t next_id_ = 1;
   EngineStats stats_;

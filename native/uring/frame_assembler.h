@@ -14,11 +14,12 @@ namespace crdma {
 struct FrameAssembler {
   uint8_t header[4];
   uint32_t header_have = 0;
-  int64_t lease_offset = -1;  // region offset of the lease being filled, -1 when none
+  int64_t lease_offset = -1;    // region offset of the lease being filled, -1 when none
+  bool awaiting_lease = false;  // header parsed, no lease free yet (back-pressure)
   uint32_t body_length = 0;
   uint32_t body_have = 0;
 
-  bool MidFrame() const { return header_have > 0 || lease_offset >= 0; }
+  bool MidFrame() const { return header_have > 0 || lease_offset >= 0 || awaiting_lease; }
 };
 
 inline uint32_t LoadLe32(const uint8_t* p) {

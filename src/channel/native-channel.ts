@@ -7,6 +7,9 @@ import { RegionLease, type Region } from "../region.js";
 import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
 import { systemError } from "./system-error.js";
 
+/** How long close() waits for queued frames to leave before it drops them. */
+const CLOSE_FLUSH_MS = 5000;
+
 /** What a NativeChannel needs from its engine. */
 export interface NativeChannelOwner {
   readonly name: EngineName;
@@ -17,7 +20,8 @@ export interface NativeChannelOwner {
   readonly closed: boolean;
   readonly native: {
     send(connection: number, leaseOffset: number, length: number): number;
-    closeConnection(connection: number): number;
+    /** graceful: frames already queued are sent first. */
+    closeConnection(connection: number, graceful: boolean): number;
     holdSlot(offset: number): number;
     releaseSlot(index: number): void;
   };
@@ -92,7 +96,11 @@ export class NativeChannel implements Channel {
   }
 
   waitForSpace(byteLength: number, timeoutMs: number): Promise<void> {
-    this.#checkLength(byteLength);
+    try {
+      this.#checkLength(byteLength);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const region = this.#owner.region;
     const started = Date.now();
     return new Promise<void>((resolve, reject) => {
@@ -148,7 +156,16 @@ export class NativeChannel implements Channel {
     if (this.#closed) return;
     this.#closed = true;
     this.#owner.forget(this.id);
-    if (!this.#owner.closed) this.#owner.native.closeConnection(this.id);
+    if (!this.#owner.closed) {
+      // Frames sent before close() still leave; a peer that stops reading cannot hold
+      // the connection open longer than CLOSE_FLUSH_MS.
+      this.#owner.native.closeConnection(this.id, true);
+      const owner = this.#owner;
+      const id = this.id;
+      setTimeout(() => {
+        if (!owner.closed) owner.native.closeConnection(id, false);
+      }, CLOSE_FLUSH_MS).unref();
+    }
     const events = this.#events;
     queueMicrotask(() => events?.onClose(undefined));
   }

@@ -63,6 +63,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   readonly #connecting = new Map<number, PendingConnect>();
   readonly #listeners = new Map<number, ListenerState>();
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   protected constructor(
     options: NativeEngineOptions,
@@ -132,14 +133,28 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     };
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    for (const channel of [...this.#channels.values()]) channel.close();
+  /**
+   * Closes every listener and channel (frames already sent still leave, for at most
+   * `drainMs`), then frees the native engine and the region.
+   */
+  async close(drainMs = 1000): Promise<void> {
+    if (this.#closed || this.#closing) return this.#closing;
+    this.#closing = this.#shutDown(drainMs);
+    return this.#closing;
+  }
+
+  async #shutDown(drainMs: number): Promise<void> {
     const pending = [...this.#connecting.values()];
     this.#connecting.clear();
     for (const p of pending) p.reject(codedError("ERR_ENGINE_CLOSED", `engine closed while connecting to ${p.url}`));
     const unixPaths = [...this.#listeners.values()].flatMap((l) => (l.unixPath ? [l.unixPath] : []));
+    for (const id of this.#listeners.keys()) this.#native.closeListener(id);
     this.#listeners.clear();
+    for (const channel of [...this.#channels.values()]) channel.close();
+    const deadline = Date.now() + drainMs;
+    while ((this.#native.stats() as { active: number }).active > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     this.#closed = true;
     this.#native.close();
     this.region.close();
@@ -157,7 +172,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   }
 
   protected assertOpen(): void {
-    if (this.#closed) throw codedError("ERR_ENGINE_CLOSED", "engine is closed");
+    if (this.#closed || this.#closing) throw codedError("ERR_ENGINE_CLOSED", "engine is closed");
   }
 
   #open(id: number, events: ChannelEvents | undefined): NativeChannel {
@@ -189,7 +204,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
           case NativeEvent.Accepted: {
             const listener = this.#listeners.get(a);
             if (!listener) {
-              this.#native.closeConnection(id);
+              this.#native.closeConnection(id, false);
               break;
             }
             const channel = this.#open(id, undefined);
@@ -200,7 +215,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
             const pending = this.#connecting.get(id);
             this.#connecting.delete(id);
             if (!pending) {
-              if (a === 0) this.#native.closeConnection(id);
+              if (a === 0) this.#native.closeConnection(id, false);
               break;
             }
             if (a === 0) pending.resolve(this.#open(id, pending.events));
