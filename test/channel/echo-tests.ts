@@ -4,7 +4,7 @@
 // a slot), large frames, 100,000 frames back to back, 64 concurrent connections, zero
 // copy (in-place views vs exactly one reassembly) and hold().
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Channel } from "../../src/channel/channel.js";
 import type { ChannelSuiteOptions, SuiteEngine } from "./channel-suite.js";
 import { Inbox, sendBytes } from "./support/inbox.js";
@@ -23,6 +23,14 @@ export function echoTests(options: ChannelSuiteOptions): void {
       server = new Fixture("echo-server.js", [options.engine, options.url()]);
       serverUrl = (await server.line<{ url: string }>()).url;
       engine = options.makeEngine();
+    });
+
+    afterEach(() => {
+      // A dead echo server would fail every later test with ECONNREFUSED: say why once.
+      const { exitCode, signalCode } = server.child;
+      if (exitCode !== null || signalCode !== null) {
+        throw new Error(`the echo server exited (${exitCode ?? signalCode}); its stderr:\n${server.stderr.join("")}`);
+      }
     });
 
     afterAll(async () => {
