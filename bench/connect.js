@@ -1,0 +1,222 @@
+// The Connect benchmark (`npm run bench:connect`; method in bench/README.md): a 64 B
+// unary echo RPC through each RPC stack of lib/rpc-drivers.js — ours on io_uring (TCP
+// event and spin, Unix) and on the node:net engine, connect-node over HTTP/2 (Connect
+// and gRPC protocols), @grpc/grpc-js — beside the raw channel echo it is built on, at 1
+// and 64 calls in flight, server and client in separate pinned processes, repeated in
+// interleaved rounds. Prints the results and the targets of issues 3 and 5 (paired
+// ratios per round) as markdown, writes results/connect-<timestamp>.json and .svg.
+import { mkdir, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+import hdr from "hdr-histogram-js";
+
+import { pinningPlan, waitForIdle } from "./lib/cpu.js";
+import { machineInfo } from "./lib/machine.js";
+import { latencyPlotSvg, percentileCurve } from "./lib/plot-svg.js";
+import { progress } from "./lib/progress.js";
+import { RPC_DRIVERS, rpcDriverById } from "./lib/rpc-drivers.js";
+import { runRpcOnce } from "./lib/rpc-run.js";
+import { CLEAN_FOREIGN_PCT, checkRpcTargets, rpcResultsTable, rpcTargetsTable, summarizeRpc } from "./lib/rpc-summary.js";
+import { selectRuns } from "./lib/summary.js";
+
+const REFERENCE = "connect-node-h2";
+const COLORS = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#1f77b4", "#17becf", "#2ca02c", "#222222"];
+const colorOf = (id) => COLORS[RPC_DRIVERS.findIndex((d) => d.id === id) % COLORS.length];
+
+const USAGE = `usage: node bench/connect.js [options]
+  --quick               short pass: 3 repeats, 0.3 s warm-up, 1 s measured per run
+  --reps N              repeats of every configuration, interleaved (default 3)
+  --warmup-ms MS        warm-up per run, not recorded (default 700)
+  --measure-ms MS       measured window per run (default 2000)
+  --inflight LIST       calls in flight, comma-separated (default 1,64)
+  --payload BYTES       bytes field of the echoed message (default 64)
+  --drivers LIST        comma-separated, from: ${RPC_DRIVERS.map((d) => d.id).join(", ")} (default: all)
+  --idle-wait-ms MS     before each run, wait up to MS for the box to be >= 92 % idle (default 3000)
+  --no-pin              do not pin client and server to CPUs with taskset
+  --cpu-prof DIR        children write V8 CPU profiles into DIR (node --cpu-prof)
+  --out DIR             where connect-<timestamp>.json/.svg go (default bench/results)
+  --help`;
+
+function positiveInt(name, text, min = 1) {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${text}`);
+  return value;
+}
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      reps: { type: "string" },
+      "warmup-ms": { type: "string" },
+      "measure-ms": { type: "string" },
+      inflight: { type: "string", default: "1,64" },
+      payload: { type: "string", default: "64" },
+      drivers: { type: "string" },
+      "idle-wait-ms": { type: "string", default: "3000" },
+      "no-pin": { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
+      out: { type: "string", default: new URL("./results/", import.meta.url).pathname },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return { help: USAGE };
+  const payloadBytes = positiveInt("--payload", values.payload, 4);
+  const drivers = values.drivers ? values.drivers.split(",").map((id) => rpcDriverById(id.trim())) : RPC_DRIVERS;
+  return {
+    reps: positiveInt("--reps", values.reps ?? "3"),
+    warmupMs: positiveInt("--warmup-ms", values["warmup-ms"] ?? (values.quick ? "300" : "700"), 0),
+    measureMs: positiveInt("--measure-ms", values["measure-ms"] ?? (values.quick ? "1000" : "2000")),
+    idleWaitMs: positiveInt("--idle-wait-ms", values["idle-wait-ms"], 0),
+    workloads: values.inflight.split(",").map((n) => ({ payloadBytes, inflight: positiveInt("--inflight", n) })),
+    drivers,
+    pin: !values["no-pin"],
+    cpuProfDir: values["cpu-prof"],
+    outDir: values.out,
+  };
+}
+
+/** Round by round, each workload, drivers in an order rotated every round. */
+function plan(options) {
+  const runs = [];
+  for (let rep = 1; rep <= options.reps; rep++) {
+    for (const workload of options.workloads) {
+      const n = options.drivers.length;
+      for (let i = 0; i < n; i++) runs.push({ rep, workload, driver: options.drivers[(i + rep - 1) % n] });
+    }
+  }
+  return runs;
+}
+
+function plot(runs, options, machine, pinning, startedAt) {
+  const panels = options.workloads.map((workload) => ({
+    title: `${workload.payloadBytes} B unary, ${workload.inflight} in flight`,
+    series: options.drivers.flatMap((driver) => {
+      const { runs: used } = selectRuns(runs.filter((r) => r.driver === driver.id && r.inflight === workload.inflight && r.payloadBytes === workload.payloadBytes));
+      if (used.length === 0) return [];
+      const merged = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60e9, numberOfSignificantValueDigits: 3 });
+      for (const run of used) merged.add(hdr.decodeFromCompressedBase64(run.histogram));
+      return [{ label: driver.label, color: colorOf(driver.id), dashed: driver.kind !== "ours", points: percentileCurve(merged) }];
+    }),
+  }));
+  const legend = options.drivers.map((d) => ({ label: d.label, color: colorOf(d.id), dashed: d.kind !== "ours" }));
+  const where = pinning.pinned ? `client on CPU ${pinning.client}, server on CPU ${pinning.server} (taskset)` : `unpinned (${pinning.reason})`;
+  return latencyPlotSvg({
+    title: "connect-rdma: unary RPC round trip by percentile",
+    panels,
+    legend,
+    footer: [
+      `${startedAt} · ${machine.cpuModel} × ${machine.cores} · Linux ${machine.kernelRelease} · Node ${machine.node} · ${where}`,
+      `Each curve merges that driver's runs (clean: foreign CPU <= ${CLEAN_FOREIGN_PCT} %, when at least two); ${options.reps} interleaved repeats, ${options.measureMs} ms measured each. Dashed: not ours.`,
+    ],
+  });
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+};
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help) {
+    console.log(options.help);
+    return 0;
+  }
+  // Children inherit the environment: NODE_OPTIONS profiles them, not this parent.
+  if (options.cpuProfDir) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}`.trim();
+  const startedAt = new Date().toISOString();
+  const machine = machineInfo();
+  const pinning = pinningPlan(options.pin);
+  const todo = plan(options);
+  const bar = progress(todo.length);
+  process.stderr.write(
+    `connect benchmark: ${options.drivers.length} drivers × ${options.workloads.length} workloads × ${options.reps} repeats = ${todo.length} runs; ` +
+      `${pinning.pinned ? `client on CPU ${pinning.client}, server on CPU ${pinning.server}` : `unpinned (${pinning.reason})`}\n`,
+  );
+
+  const runs = [];
+  for (const [index, item] of todo.entries()) {
+    const name = `${item.driver.id} ×${item.workload.inflight} rep ${item.rep}`;
+    bar.update(`${name}: waiting for an idle box`);
+    const idle = await waitForIdle({ maxMs: options.idleWaitMs });
+    bar.update(`${name}: running`);
+    const record = await runRpcOnce(item.driver, { workload: item.workload, runNumber: index, warmupMs: options.warmupMs, measureMs: options.measureMs, pinning });
+    Object.assign(record, { rep: item.rep, order: index, idleBefore: idle });
+    runs.push(record);
+    bar.step(
+      record.ok
+        ? `${name}: p50 ${record.p50Us.toFixed(1)} µs, ${Math.round(record.callsPerSec)} calls/s, foreign ${record.foreignPct.toFixed(0)} %`
+        : `${name}: FAILED ${record.error.split("\n")[0]}`,
+    );
+  }
+  bar.end();
+
+  const rows = summarizeRpc(runs, options.drivers, options.workloads, REFERENCE);
+  const payloads = [...new Set(options.workloads.map((w) => w.payloadBytes))];
+  const targets = checkRpcTargets(runs, rows, payloads[0]);
+  const stamp = startedAt.replace(/[:.]/g, "-");
+  await mkdir(options.outDir, { recursive: true });
+  const jsonPath = join(options.outDir, `connect-${stamp}.json`);
+  const svgPath = join(options.outDir, `connect-${stamp}.svg`);
+  const result = {
+    benchmark: "connect-rdma unary RPC",
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    argv: process.argv.slice(2),
+    machine: { ...machine, loadAvgAtEnd: loadavg() },
+    pinning,
+    method: {
+      reps: options.reps,
+      warmupMs: options.warmupMs,
+      measureMs: options.measureMs,
+      idleWaitMs: options.idleWaitMs,
+      cleanForeignPct: CLEAN_FOREIGN_PCT,
+      workloads: options.workloads,
+      reference: REFERENCE,
+      latency: "per call, performance.now() before the call to its settled promise in the client; ns in an HDR histogram (3 digits); calls started inside the window",
+      throughput: "calls completed inside the measured window / window length",
+      channelEcho: "the echo benchmark's driver (bench/lib/run.js), same pinning, payload = frame body bytes",
+      foreignCpu: "busy ticks of /proc/stat minus the ticks of our client, server and parent (/proc/PID/stat), % of all CPUs, over the measured window",
+    },
+    drivers: options.drivers,
+    summary: rows,
+    targets,
+    runs,
+  };
+  await writeFile(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
+  await writeFile(svgPath, plot(runs, options, machine, pinning, startedAt));
+
+  const foreign = runs.filter((r) => r.ok).map((r) => r.foreignPct);
+  console.log(`## Connect benchmark: ${payloads.map((p) => `${p} B`).join(", ")} unary round trips\n`);
+  console.log(
+    `${machine.cpuModel} × ${machine.cores}, Linux ${machine.kernelRelease}, Node ${machine.node}; ` +
+      `${pinning.pinned ? `client CPU ${pinning.client}, server CPU ${pinning.server} (taskset)` : `unpinned: ${pinning.reason}`}; ` +
+      `${options.reps} interleaved repeats × ${options.measureMs} ms (+${options.warmupMs} ms warm-up); ` +
+      `foreign CPU load median ${foreign.length ? median(foreign).toFixed(0) : "–"} % (max ${foreign.length ? Math.max(...foreign).toFixed(0) : "–"} %).\n`,
+  );
+  console.log(`Cells: median (min–max) over repeats; ratios paired per interleaved round; clean = foreign CPU ≤ ${CLEAN_FOREIGN_PCT} % (stats use clean runs when ≥ 2).\n`);
+  console.log(rpcResultsTable(rows, "connect-node"));
+  console.log(`\n${rpcTargetsTable(targets)}`);
+  console.log(`\nJSON: ${jsonPath}\nplot: ${svgPath}`);
+  const failed = rows.filter((r) => r.ok === 0);
+  if (failed.length) {
+    console.error(`\n${failed.length} configuration(s) produced no result:\n${failed.map((r) => `  ${r.driver} ×${r.inflight}: ${r.errors[0]}`).join("\n")}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    console.error(`connect benchmark failed: ${error?.stack ?? error}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,58 @@
+// The drivers of the Connect benchmark (bench/connect.js): one unary echo RPC
+// (bench.v1.BenchService/Echo, bench/gen) served and called by each RPC stack, plus the
+// raw channel echo of the echo benchmark as the floor our Connect layer is measured
+// against. A driver names its kind; the kind's module (rpc-ours.js, rpc-connect-node.js,
+// rpc-grpcjs.js) builds its server and its caller.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * @typedef {object} RpcDriver
+ * @property {string} id            stable key (JSON, --drivers, ratios)
+ * @property {string} label         row name
+ * @property {"ours" | "connect-node" | "grpc-js" | "channel-echo"} kind
+ * @property {"tcp" | "unix"} transport
+ * @property {"uring" | "net"} [engine]        ours: which channel engine
+ * @property {"event" | "spin"} [poll]          ours: completion polling
+ * @property {"connect" | "grpc"} [protocol]   connect-node: which protocol over HTTP/2
+ * @property {string} [echoDriver]             channel-echo: the echo benchmark's driver id
+ */
+
+/** @type {RpcDriver[]} */
+export const RPC_DRIVERS = [
+  { id: "ours-uring-tcp-event", label: "ours io_uring TCP, event", kind: "ours", transport: "tcp", engine: "uring", poll: "event" },
+  { id: "ours-uring-tcp-spin", label: "ours io_uring TCP, spin", kind: "ours", transport: "tcp", engine: "uring", poll: "spin" },
+  { id: "ours-uring-unix-event", label: "ours io_uring Unix, event", kind: "ours", transport: "unix", engine: "uring", poll: "event" },
+  { id: "ours-net-tcp", label: "ours net engine, TCP", kind: "ours", transport: "tcp", engine: "net", poll: "event" },
+  { id: "connect-node-h2", label: "connect-node HTTP/2, Connect protocol", kind: "connect-node", transport: "tcp", protocol: "connect" },
+  { id: "connect-node-h2-grpc", label: "connect-node HTTP/2, gRPC protocol", kind: "connect-node", transport: "tcp", protocol: "grpc" },
+  { id: "grpc-js", label: "@grpc/grpc-js HTTP/2", kind: "grpc-js", transport: "tcp" },
+  { id: "channel-echo-uring-tcp", label: "raw channel echo, io_uring TCP, event", kind: "channel-echo", transport: "tcp", echoDriver: "uring-tcp-event" },
+];
+
+/** The driver with this id, or a thrown Error listing the known ones. */
+export function rpcDriverById(id) {
+  const driver = RPC_DRIVERS.find((d) => d.id === id);
+  if (!driver) throw new Error(`unknown driver "${id}" (known: ${RPC_DRIVERS.map((d) => d.id).join(", ")})`);
+  return driver;
+}
+
+/** Where a server for `driver` listens in run number `run` ("host:port" or a socket path; port 0: picked). */
+export function rpcListenAddress(driver, run) {
+  if (driver.transport === "unix") return join(tmpdir(), `connect-rdma-rpc-bench-${process.pid}-${run}.sock`);
+  return "127.0.0.1:0";
+}
+
+/** The module implementing a driver kind: { startServer(driver, address), createCaller(driver, endpoint, payloadBytes) }. */
+export async function rpcImplementation(driver) {
+  switch (driver.kind) {
+    case "ours":
+      return import("./rpc-ours.js");
+    case "connect-node":
+      return import("./rpc-connect-node.js");
+    case "grpc-js":
+      return import("./rpc-grpcjs.js");
+    default:
+      throw new Error(`driver ${driver.id} (kind ${driver.kind}) has no RPC implementation`);
+  }
+}

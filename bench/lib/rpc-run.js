@@ -1,0 +1,87 @@
+// One Connect benchmark run: a fresh server child and a fresh client child for one RPC
+// driver and one workload (or, for the channel-echo driver, one run of the echo
+// benchmark's own children through lib/run.js), CPU snapshots around the measured
+// window, and a record in one shape for every driver.
+import { unlink } from "node:fs/promises";
+
+import hdr from "hdr-histogram-js";
+
+import { cpuBetween, snapshot } from "./cpu.js";
+import { driverById } from "./drivers.js";
+import { Child } from "./processes.js";
+import { rpcListenAddress } from "./rpc-drivers.js";
+import { latencySummary, runOnce } from "./run.js";
+
+const SERVER_SCRIPT = new URL("../connect-server.js", import.meta.url).pathname;
+const CLIENT_SCRIPT = new URL("../connect-client.js", import.meta.url).pathname;
+const STARTUP_TIMEOUT_MS = 15_000;
+
+/** The echo benchmark's record, renamed into this benchmark's shape. */
+async function channelEchoRun(driver, { workload, runNumber, warmupMs, measureMs, pinning }) {
+  const echo = await runOnce({ driver: driverById(driver.echoDriver), workload, runNumber, warmupMs, measureMs, pinning });
+  const { rttPerSec, cpu, driver: _echoDriver, ...rest } = echo;
+  return {
+    ...rest,
+    driver: driver.id,
+    ...(echo.ok
+      ? {
+          callsPerSec: rttPerSec,
+          cpu: { clientMs: cpu.clientMs, serverMs: cpu.serverMs, clientUsPerCall: cpu.clientUsPerRtt, serverUsPerCall: cpu.serverUsPerRtt, wallMs: cpu.wallMs },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Runs `driver` under `workload` once; `runNumber` keeps addresses unique. Never throws:
+ * a failure is a record with ok: false and the error.
+ */
+export async function runRpcOnce(driver, { workload, runNumber, warmupMs, measureMs, pinning }) {
+  if (driver.kind === "channel-echo") return channelEchoRun(driver, { workload, runNumber, warmupMs, measureMs, pinning });
+  const address = rpcListenAddress(driver, runNumber);
+  const record = { driver: driver.id, ...workload, ok: false };
+  let server;
+  let client;
+  try {
+    server = new Child(`${driver.id} server`, SERVER_SCRIPT, [driver.id, address], pinning.pinned ? pinning.server : undefined);
+    const ready = await server.next("ready", STARTUP_TIMEOUT_MS);
+    const config = { driver: driver.id, endpoint: ready.endpoint, ...workload, warmupMs, measureMs };
+    client = new Child(`${driver.id} client`, CLIENT_SCRIPT, [JSON.stringify(config)], pinning.pinned ? pinning.client : undefined);
+    await client.next("measuring", STARTUP_TIMEOUT_MS + warmupMs);
+    const pids = { client: client.pid, server: server.pid, parent: process.pid };
+    const before = snapshot(pids);
+    const result = await client.next("result", STARTUP_TIMEOUT_MS + 4 * measureMs);
+    const after = snapshot(pids);
+    server.send({ type: "stop" });
+    const stopped = await server.next("stopped", STARTUP_TIMEOUT_MS);
+    await Promise.all([client.finish(5000), server.finish(5000)]);
+
+    const histogram = hdr.decodeFromCompressedBase64(result.histogram);
+    const cpu = cpuBetween(before, after);
+    const perCall = (ms) => (result.windowCalls > 0 ? (ms * 1000) / result.windowCalls : null);
+    Object.assign(record, {
+      ok: true,
+      ...latencySummary(histogram),
+      recorded: result.recorded,
+      callsPerSec: result.callsPerSec,
+      cpu: {
+        clientMs: cpu.ms.client,
+        serverMs: cpu.ms.server,
+        clientUsPerCall: perCall(cpu.ms.client),
+        serverUsPerCall: perCall(cpu.ms.server),
+        wallMs: cpu.wallMs,
+      },
+      foreignPct: cpu.foreignPct,
+      stealPct: cpu.stealPct,
+      engine: { client: result.engine, server: ready.engine },
+      stats: { client: result.stats, server: stopped.stats },
+      histogram: result.histogram,
+    });
+  } catch (error) {
+    record.error = error.message;
+  } finally {
+    await Promise.all([client?.stop(), server?.stop()]);
+    if (address.startsWith("/")) await unlink(address).catch(() => undefined);
+  }
+  return record;
+}

@@ -1,0 +1,179 @@
+// From Connect benchmark runs to results: per (driver, payload, in flight) the median and
+// spread (min–max) over repeats, ratios paired by interleaved round, the targets of
+// issues 3 and 5 checked against those medians, and the markdown tables. Clean-run rule
+// as in the echo benchmark (summary.js): foreign CPU <= CLEAN_FOREIGN_PCT, statistics
+// over the clean runs when at least two exist, else over all runs (and said so).
+import { CLEAN_FOREIGN_PCT, selectRuns, spread } from "./summary.js";
+
+export { CLEAN_FOREIGN_PCT };
+
+const isClean = (run) => run.ok && run.foreignPct <= CLEAN_FOREIGN_PCT;
+const matches = (driver, payloadBytes, inflight) => (r) => r.driver === driver && r.payloadBytes === payloadBytes && r.inflight === inflight;
+
+/** Paired ratios metric(a) / metric(b) over the rounds where both ran, clean pairs preferred. */
+export function pairedRatio(runs, a, b, metric) {
+  const byRep = (ref) => new Map(runs.filter((r) => r.ok && matches(ref.driver, ref.payloadBytes, ref.inflight)(r)).map((r) => [r.rep, r]));
+  const mine = byRep(a);
+  const base = byRep(b);
+  const pairs = [...mine].filter(([rep]) => base.has(rep)).map(([rep, run]) => ({ rep, a: run, b: base.get(rep) }));
+  const clean = pairs.filter((p) => isClean(p.a) && isClean(p.b));
+  const used = clean.length >= 2 ? clean : pairs;
+  return { ...spread(used.map((p) => p.a[metric] / p.b[metric])), basis: used === clean ? "clean" : "all", pairs: pairs.length };
+}
+
+/** One row per planned (driver, payload, in flight). */
+export function summarizeRpc(runs, drivers, workloads, reference) {
+  const rows = [];
+  for (const { payloadBytes, inflight } of workloads) {
+    for (const driver of drivers) {
+      const all = runs.filter(matches(driver.id, payloadBytes, inflight));
+      const { runs: used, basis } = selectRuns(all);
+      const metric = (f) => spread(used.map(f));
+      const failures = all.filter((r) => !r.ok);
+      const row = {
+        driver: driver.id,
+        label: driver.label,
+        kind: driver.kind,
+        payloadBytes,
+        inflight,
+        runs: all.length,
+        ok: all.length - failures.length,
+        clean: all.filter(isClean).length,
+        basis,
+        errors: [...new Set(failures.map((r) => r.error))],
+        p50Us: metric((r) => r.p50Us),
+        p99Us: metric((r) => r.p99Us),
+        p999Us: metric((r) => r.p999Us),
+        callsPerSec: metric((r) => r.callsPerSec),
+        clientCpuUsPerCall: metric((r) => r.cpu.clientUsPerCall),
+        serverCpuUsPerCall: metric((r) => r.cpu.serverUsPerCall),
+        foreignPct: spread(all.filter((r) => r.ok).map((r) => r.foreignPct)),
+      };
+      if (driver.id !== reference) {
+        const ref = { driver: reference, payloadBytes, inflight };
+        row.p50VsReference = pairedRatio(runs, { driver: driver.id, payloadBytes, inflight }, ref, "p50Us");
+        row.callsPerSecVsReference = pairedRatio(runs, { driver: driver.id, payloadBytes, inflight }, ref, "callsPerSec");
+      }
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+/**
+ * The targets: issue 3 (Connect layer done) and issue 5 (performance), each a paired
+ * ratio of two drivers or an absolute median of one.
+ */
+export const RPC_TARGETS = [
+  {
+    id: "eventP50VsConnectNode",
+    issue: 3,
+    label: "ours event p50 / connect-node HTTP/2 p50 (1 in flight)",
+    ratio: { a: "ours-uring-tcp-event", b: "connect-node-h2", inflight: 1, metric: "p50Us" },
+    goal: { op: "<=", value: 0.2, unit: "×" },
+  },
+  {
+    id: "eventP50VsChannelEcho",
+    issue: 3,
+    label: "ours event p50 / raw channel echo p50 (1 in flight)",
+    ratio: { a: "ours-uring-tcp-event", b: "channel-echo-uring-tcp", inflight: 1, metric: "p50Us" },
+    goal: { op: "<=", value: 1.3, unit: "×" },
+  },
+  {
+    id: "eventCallsPerSec64",
+    issue: 3,
+    label: "ours event unary calls/s (64 in flight)",
+    absolute: { driver: "ours-uring-tcp-event", inflight: 64, metric: "callsPerSec" },
+    goal: { op: ">=", value: 100_000, unit: "calls/s" },
+  },
+  {
+    id: "eventP50VsConnectNodeIssue5",
+    issue: 5,
+    label: "ours event p50 / connect-node HTTP/2 p50 (1 in flight)",
+    ratio: { a: "ours-uring-tcp-event", b: "connect-node-h2", inflight: 1, metric: "p50Us" },
+    goal: { op: "<=", value: 0.17, unit: "×" },
+  },
+  {
+    id: "spinP50Us",
+    issue: 5,
+    label: "ours spin p50 (1 in flight)",
+    absolute: { driver: "ours-uring-tcp-spin", inflight: 1, metric: "p50Us" },
+    goal: { op: "<=", value: 12, unit: "µs" },
+  },
+  {
+    id: "eventCallsPerSec64VsConnectNode",
+    issue: 5,
+    label: "ours event calls/s / connect-node calls/s (64 in flight)",
+    ratio: { a: "ours-uring-tcp-event", b: "connect-node-h2", inflight: 64, metric: "callsPerSec" },
+    goal: { op: ">=", value: 30, unit: "×" },
+  },
+];
+
+/** The targets with measured medians and spreads; unmeasurable ones (driver not run) have met: null. */
+export function checkRpcTargets(runs, rows, payloadBytes) {
+  return RPC_TARGETS.map((target) => {
+    let measured = null;
+    if (target.ratio) {
+      const { a, b, inflight, metric } = target.ratio;
+      const r = pairedRatio(runs, { driver: a, payloadBytes, inflight }, { driver: b, payloadBytes, inflight }, metric);
+      measured = r.median === null ? null : r;
+    } else {
+      const { driver, inflight, metric } = target.absolute;
+      const row = rows.find((x) => x.driver === driver && x.inflight === inflight && x.payloadBytes === payloadBytes);
+      measured = row && row[metric].median !== null ? row[metric] : null;
+    }
+    const value = measured?.median ?? null;
+    const met = value === null ? null : target.goal.op === "<=" ? value <= target.goal.value : value >= target.goal.value;
+    return { id: target.id, issue: target.issue, label: target.label, goal: target.goal, measured, met };
+  });
+}
+
+function num(value, digits) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(Math.abs(value) >= 100_000 ? 0 : 1)}k`;
+  return value.toFixed(digits);
+}
+
+/** "median (min–max)", or the median alone for one value. */
+function cell(s, digits) {
+  if (!s || s.median === null) return "–";
+  if (s.n < 2) return num(s.median, digits);
+  return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`;
+}
+
+const latencyDigits = (s) => (s?.median !== null && s?.median < 100 ? 1 : 0);
+
+/** The results table, one line per (driver, in flight). */
+export function rpcResultsTable(rows, referenceLabel) {
+  const lines = [
+    `| driver | in flight | p50 µs | p99 µs | p99.9 µs | calls/s | p50 × ${referenceLabel} | calls/s × ${referenceLabel} | CPU µs/call client + server | runs (clean) |`,
+    "|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const row of rows) {
+    if (row.ok === 0) {
+      lines.push(`| ${row.label} | ${row.inflight} | failed: ${(row.errors[0] ?? "no runs").split("\n")[0].slice(0, 120)} | | | | | | | ${row.runs} (0) |`);
+      continue;
+    }
+    const cpu = `${num(row.clientCpuUsPerCall.median, 1)} + ${num(row.serverCpuUsPerCall.median, 1)}`;
+    lines.push(
+      `| ${row.label} | ${row.inflight} | ${cell(row.p50Us, latencyDigits(row.p50Us))} | ${cell(row.p99Us, latencyDigits(row.p99Us))} | ` +
+        `${cell(row.p999Us, latencyDigits(row.p999Us))} | ${cell(row.callsPerSec, 0)} | ${row.p50VsReference ? cell(row.p50VsReference, 3) : "1"} | ` +
+        `${row.callsPerSecVsReference ? cell(row.callsPerSecVsReference, 1) : "1"} | ${cpu} | ${row.ok} (${row.clean}${row.basis === "all" ? ", stats over all" : ""}) |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The targets with the measured median (min–max). */
+export function rpcTargetsTable(targets) {
+  const lines = ["| issue | target | goal | measured median (min–max) | met |", "|---|---|---|---|---|"];
+  for (const t of targets) {
+    const digits = t.goal.unit === "×" ? 3 : t.goal.unit === "µs" ? 1 : 0;
+    const unit = t.goal.unit === "×" ? "×" : ` ${t.goal.unit}`;
+    const goal = `${t.goal.op} ${t.goal.unit === "calls/s" ? t.goal.value.toLocaleString("en-US") : t.goal.value}${unit}`;
+    const measured = t.measured?.median == null ? "–" : `${cell(t.measured, digits)}${unit}`;
+    const met = t.met === null ? "not measured" : t.met ? "yes" : "**no**";
+    lines.push(`| ${t.issue} | ${t.label} | ${goal} | ${measured} | ${met} |`);
+  }
+  return lines.join("\n");
+}
