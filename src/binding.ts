@@ -71,6 +71,8 @@ export interface NativeRdmaEngine extends NativeEngineHandle {
   /** localIp "" lets rdma_cm pick the source address. */
   connect(ip: string, port: number, localIp: string): number;
   stats(): NativeRdmaEngineStats;
+  /** Test aid: an RDMA READ with any (address, key); a refused key closes the connection with EACCES. */
+  probeRead(connection: number, addr: number, rkey: number, length: number): number;
 }
 
 export interface NativeRdmaEngineStats {
@@ -88,6 +90,8 @@ export interface NativeRdmaEngineStats {
   keysGranted: number;
   keysRevoked: number;
   lastRevokedRkey: number;
+  lastReadAddr: number;
+  lastReadRkey: number;
   active: number;
 }
 

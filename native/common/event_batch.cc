@@ -25,6 +25,13 @@ void EventBatch::Dispatch(Napi::Env env, Napi::Value receiver) {
   uint32_t count = count_;
   count_ = 0;
   handler_.MakeCallback(receiver, {Napi::Number::New(env, count)}, async_context_);
+  if (env.IsExceptionPending()) {
+    // Something JS ran in this callback's tick (a throwing listener, a nextTick) threw.
+    // Left pending, Node-API would refuse every later call; hand it to Node the way an
+    // uncaught exception from any other callback goes (process 'uncaughtException').
+    Napi::Error error = env.GetAndClearPendingException();
+    napi_fatal_exception(env, error.Value());
+  }
   if (end_of_batch_) end_of_batch_();
 }
 

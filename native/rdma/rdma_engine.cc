@@ -534,11 +534,18 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       c.pending_done.push_back(value);
       break;
     }
+    case kOpProbe:
+      c.sending_leases.erase(value);
+      FreeLease(value);
+      break;
     default:
       break;
   }
   if (!ok && c.state == RdmaConnection::State::kOpen) {
-    Fail(c, wc.status == IBV_WC_RETRY_EXC_ERR ? ETIMEDOUT : ECONNRESET, kReasonNone, sink);
+    int err = wc.status == IBV_WC_REM_ACCESS_ERR ? EACCES
+              : wc.status == IBV_WC_RETRY_EXC_ERR ? ETIMEDOUT
+                                                   : ECONNRESET;
+    Fail(c, err, kReasonNone, sink);
     return;
   }
   MarkDirty(c);
@@ -602,6 +609,8 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
       }
       RdmaHeader lease_header{request.length, 0, kData, 0};
       memcpy(region_->base() + lease, &lease_header, sizeof lease_header);
+      last_read_addr_ = request.addr;
+      last_read_rkey_ = request.rkey;
       RdmaConnection::Reading& r = c.reading[request.token];
       r = RdmaConnection::Reading{static_cast<size_t>(lease), request.length, request.addr, request.rkey};
       if (!PostReads(c, request.token, r)) Fail(c, EIO, kReasonNone, sink);
@@ -691,6 +700,31 @@ int RdmaEngine::CloseListener(uint32_t listener) {
   if (it == listeners_.end()) return -ENOENT;
   api_.destroy_id(it->second.cm_id);
   listeners_.erase(it);
+  return 0;
+}
+
+int RdmaEngine::ProbeRead(uint32_t connection, uint64_t addr, uint32_t rkey, uint32_t length) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || it->second.state != RdmaConnection::State::kOpen) return -ENOTCONN;
+  RdmaConnection& c = it->second;
+  int64_t lease = region_->AllocateLease(length);
+  if (lease < 0) return -ENOBUFS;
+  ibv_sge sge{reinterpret_cast<uint64_t>(region_->base() + lease), length, c.device->lkey()};
+  ibv_send_wr wr{};
+  wr.wr_id = Tag(kOpProbe, c.id, static_cast<uint32_t>(lease));
+  wr.sg_list = &sge;
+  wr.num_sge = 1;
+  wr.opcode = IBV_WR_RDMA_READ;
+  wr.send_flags = IBV_SEND_SIGNALED;
+  wr.wr.rdma.remote_addr = addr;
+  wr.wr.rdma.rkey = rkey;
+  ibv_send_wr* bad = nullptr;
+  if (ibv_post_send(c.cm_id->qp, &wr, &bad)) {
+    FreeLease(static_cast<size_t>(lease));
+    return -EIO;
+  }
+  ++c.sends_in_flight;
+  c.sending_leases.insert(static_cast<size_t>(lease));
   return 0;
 }
 

@@ -76,11 +76,16 @@ class RdmaEngine : public DrivenEngine {
   size_t active() const override { return connections_.size() + listeners_.size(); }
 
   const RdmaEngineStats& stats() const { return stats_; }
-  // A key the test suite uses to prove revocation: the rkey of the last lease exported.
+  // Revocation proof for tests: the exporter's last revoked key, the reader's last
+  // (address, key) pair, and ProbeRead(), which reads with any pair: a revoked key makes
+  // the device fail the READ (remote access error) and the connection closes with EACCES.
   uint32_t last_revoked_rkey() const { return last_revoked_rkey_; }
+  uint64_t last_read_addr() const { return last_read_addr_; }
+  uint32_t last_read_rkey() const { return last_read_rkey_; }
+  int ProbeRead(uint32_t connection, uint64_t addr, uint32_t rkey, uint32_t length);
 
  private:
-  enum Op : uint64_t { kOpRecv = 1, kOpSendData, kOpSendControl, kOpRead, kOpSendInline };
+  enum Op : uint64_t { kOpRecv = 1, kOpSendData, kOpSendControl, kOpRead, kOpSendInline, kOpProbe };
   static uint64_t Tag(Op op, uint32_t conn, uint32_t value) {
     return (uint64_t{op} << 60) | (uint64_t{conn & 0x0fffffff} << 32) | value;
   }
@@ -122,6 +127,8 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> to_destroy_;
   uint32_t next_id_ = 1;
   uint32_t last_revoked_rkey_ = 0;
+  uint64_t last_read_addr_ = 0;
+  uint32_t last_read_rkey_ = 0;
   RdmaEngineStats stats_;
 };
 static_assert(!std::is_copy_constructible_v<RdmaEngine>);

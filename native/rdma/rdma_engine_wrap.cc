@@ -14,6 +14,7 @@ Napi::Function RdmaEngineWrap::Define(Napi::Env env) {
   methods.push_back(InstanceMethod<&RdmaEngineWrap::Listen>("listen"));
   methods.push_back(InstanceMethod<&RdmaEngineWrap::Connect>("connect"));
   methods.push_back(InstanceMethod<&RdmaEngineWrap::Stats>("stats"));
+  methods.push_back(InstanceMethod<&RdmaEngineWrap::ProbeRead>("probeRead"));
   return DefineClass(env, "RdmaEngine", methods);
 }
 
@@ -122,8 +123,21 @@ Napi::Value RdmaEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("keysGranted", s.keys_granted);
   out.Set("keysRevoked", s.keys_revoked);
   out.Set("lastRevokedRkey", static_cast<double>(engine()->last_revoked_rkey()));
+  out.Set("lastReadAddr", static_cast<double>(engine()->last_read_addr()));
+  out.Set("lastReadRkey", static_cast<double>(engine()->last_read_rkey()));
   out.Set("active", static_cast<double>(engine()->active()));
   return out;
+}
+
+// probeRead(connection, addr, rkey, length) -> 0 or -errno. Reads remote memory with the
+// given key; the result shows as the connection's fate (EACCES when the key is refused).
+Napi::Value RdmaEngineWrap::ProbeRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine()) return Napi::Number::New(env, -EBADF);
+  int rc = engine()->ProbeRead(info[0].As<Napi::Number>().Uint32Value(),
+                               static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()),
+                               info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Number>().Uint32Value());
+  return Napi::Number::New(env, rc);
 }
 
 }  // namespace crdma

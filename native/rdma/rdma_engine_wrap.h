@@ -19,6 +19,7 @@ class RdmaEngineWrap : public EngineWrapBase<RdmaEngineWrap, RdmaEngine> {
   Napi::Value Listen(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ProbeRead(const Napi::CallbackInfo& info);
 };
 
 }  // namespace crdma

@@ -133,7 +133,9 @@ export class NativeChannel implements Channel {
       throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
     }
     const rc = this.#owner.native.send(this.id, lease.transfer(), length);
-    if (rc < 0) throw codedError("ERR_CHANNEL_CLOSED", `send failed: ${systemError(rc, "send").code}`);
+    // The connection ended natively and onClose is on its way: the frame is dropped (its
+    // lease was freed), as on a socket that was reset under a write.
+    if (rc < 0) return;
     this.#stats.framesOut++;
     this.#stats.bytesOut += length;
   }
@@ -188,10 +190,22 @@ export class NativeChannel implements Channel {
     this.#currentHeld = false;
     try {
       if (!this.#closed) this.#events!.onFrame(frame);
+    } catch (error) {
+      // A throwing handler closes its own channel (as on every engine), nothing else.
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.#current = undefined;
       if (isLease && !this.#currentHeld) this.#owner.region.free(offset - this.#owner.headerBytes);
     }
+  }
+
+  #fail(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#owner.forget(this.id);
+    if (!this.#owner.closed) this.#owner.native.closeConnection(this.id, false);
+    const events = this.#events;
+    queueMicrotask(() => events?.onClose(error));
   }
 
   /** @internal The engine reports the end of the connection. */
