@@ -1,4 +1,4 @@
-// The RDMA channel's message header (docs/PROTOCOL.md §1.2). Every RDMA SEND carries:
+// The RDMA channel's message header (docs/CHANNELS.md §2). Every RDMA SEND carries:
 //   [ u32 length | u16 credits | u8 kind | u8 reserved ][ body ]
 // credits: receive buffers the sender re-posted since its last message (the peer may
 // send that many more). kind:

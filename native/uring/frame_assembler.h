@@ -1,6 +1,6 @@
 // FrameAssembler: cuts one connection's byte stream into frames.
 //
-// Wire format of the channel layer (docs/PROTOCOL.md §1): every frame is
+// Wire format of the channel layer (docs/CHANNELS.md §1): every frame is
 //   [ u32 little-endian body length ][ body ]
 // A frame whose body lies inside one receive slot is reported as a view (offset into
 // the region); a frame that straddles slots is copied once, natively, into a lease (the

@@ -1,7 +1,7 @@
 // RdmaEngine: the RDMA ChannelEngine (rdma://ip:port) over rdma_cm and RC queue pairs.
 // Frames up to the peer's receive slot travel as one RDMA SEND into a posted receive
 // slot (a view, no copy); larger frames move by one-sided RDMA READ straight into a
-// lease. Message header and credit rules: docs/PROTOCOL.md §1.2.
+// lease. Message header and credit rules: docs/CHANNELS.md §2.
 import { native, type NativeRdmaEngine, type NativeRdmaEngineStats } from "../binding.js";
 import type { Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";

@@ -1,5 +1,5 @@
 // UringEngine: the io_uring ChannelEngine (tcp:// and unix://). One native ring and one
-// Region; frames are [u32 little-endian length][body] on the byte stream (docs/PROTOCOL.md §1).
+// Region; frames are [u32 little-endian length][body] on the byte stream (docs/CHANNELS.md §1).
 import { lookup } from "node:dns/promises";
 
 import { native, type NativeEngineStats, type NativeUringEngine } from "../binding.js";
