@@ -32,7 +32,7 @@ UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptio
 
 UringEngine::~UringEngine() {
   for (auto& [id, c] : connections_) {
-    if (c.rx.lease_offset >= 0) FreeLease(static_cast<size_t>(c.rx.lease_offset));
+    if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
     for (size_t off : c.queued_leases) FreeLease(off);
     for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
   }
@@ -325,6 +325,7 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
         break;
       }
       size_t stopped = ConsumeSlot(c, front.bid, front.bytes, c.backlog_pos, sink);
+      if (c.state != Connection::State::kOpen) break;  // closed: BeginClose released the backlog
       if (stopped != kConsumed) {
         progressed |= stopped != c.backlog_pos;
         c.backlog_pos = stopped;
@@ -346,80 +347,66 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
   return progressed;
 }
 
+namespace {
+
+// Adapts a connection's slot to FrameAssembler: views become events pinned for the
+// batch, leases come from the region.
+class SlotHooks final : public FrameHooks {
+ public:
+  SlotHooks(MemoryRegion& region, Connection& c, uint16_t bid, EventSink& sink, EngineStats& stats,
+            std::vector<uint16_t>& batch_pins)
+      : region_(region), c_(c), bid_(bid), sink_(sink), stats_(stats), batch_pins_(batch_pins),
+        slot_offset_(static_cast<size_t>(region.slot(bid) - region.base())) {}
+
+  void OnView(size_t pos, uint32_t length) override {
+    if (!pinned_) {
+      region_.PinSlot(bid_);
+      batch_pins_.push_back(bid_);
+      pinned_ = true;
+    }
+    stats_.frames_in += 1;
+    sink_.Push(Event{kEventFrameView, static_cast<int32_t>(c_.id), static_cast<int32_t>(slot_offset_ + pos),
+                     static_cast<int32_t>(length)});
+  }
+  uint8_t* AllocateLease(size_t bytes, int64_t* handle) override {
+    *handle = region_.AllocateLease(bytes);
+    return *handle < 0 ? nullptr : region_.base() + *handle;
+  }
+  void OnLease(int64_t handle, uint32_t length) override {
+    stats_.frames_in += 1;
+    stats_.reassembled += 1;
+    stats_.reassembled_bytes += length;
+    sink_.Push(Event{kEventFrameLease, static_cast<int32_t>(c_.id), static_cast<int32_t>(handle + 4),
+                     static_cast<int32_t>(length)});
+  }
+  bool Open() override { return c_.state == Connection::State::kOpen; }  // JS may close c mid-batch
+
+ private:
+  MemoryRegion& region_;
+  Connection& c_;
+  uint16_t bid_;
+  EventSink& sink_;
+  EngineStats& stats_;
+  std::vector<uint16_t>& batch_pins_;
+  size_t slot_offset_;
+  bool pinned_ = false;
+};
+
+}  // namespace
+
 size_t UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink) {
-  uint8_t* slot = region_->slot(bid);
-  const size_t slot_offset = static_cast<size_t>(slot - region_->base());
-  FrameAssembler& rx = c.rx;
-  bool pinned = false;
-  while (pos < n && c.state == Connection::State::kOpen) {  // JS may close c mid-batch
-    if (rx.lease_offset >= 0) {  // continue a frame that straddles slots
-      size_t take = n - pos;
-      if (take > rx.body_length - rx.body_have) take = rx.body_length - rx.body_have;
-      memcpy(region_->base() + rx.lease_offset + 4 + rx.body_have, slot + pos, take);
-      rx.body_have += static_cast<uint32_t>(take);
-      pos += take;
-      if (rx.body_have == rx.body_length) {
-        stats_.frames_in += 1;
-        stats_.reassembled += 1;
-        stats_.reassembled_bytes += rx.body_length;
-        sink.Push(Event{kEventFrameLease, static_cast<int32_t>(c.id),
-                        static_cast<int32_t>(rx.lease_offset + 4), static_cast<int32_t>(rx.body_length)});
-        rx.lease_offset = -1;
-      }
-      continue;
-    }
-    uint32_t length;
-    if (rx.awaiting_lease) {  // resumed: the header was parsed before we stalled
-      length = rx.body_length;
-    } else {
-      if (rx.header_have > 0 || n - pos < 4) {  // the length header itself straddles slots
-        size_t take = 4 - rx.header_have;
-        if (take > n - pos) take = n - pos;
-        memcpy(rx.header + rx.header_have, slot + pos, take);
-        rx.header_have += static_cast<uint32_t>(take);
-        pos += take;
-        if (rx.header_have < 4) break;
-        rx.header_have = 0;
-        length = LoadLe32(rx.header);
-      } else {
-        length = LoadLe32(slot + pos);
-        pos += 4;
-      }
-      if (length > options_.max_frame_bytes) {
-        Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
-        break;
-      }
-      if (n - pos >= length) {  // whole body inside this slot: a view, no copy
-        if (!pinned) {
-          region_->PinSlot(bid);
-          batch_pins_.push_back(bid);
-          pinned = true;
-        }
-        stats_.frames_in += 1;
-        sink.Push(Event{kEventFrameView, static_cast<int32_t>(c.id),
-                        static_cast<int32_t>(slot_offset + pos), static_cast<int32_t>(length)});
-        pos += length;
-        continue;
-      }
-    }
-    if (size_t{length} + 4 > region_->lease_area_bytes()) {  // could never fit: don't wait forever
+  SlotHooks hooks(*region_, c, bid, sink, stats_, batch_pins_);
+  switch (c.rx.Consume(region_->slot(bid), n, &pos, options_.max_frame_bytes, region_->lease_area_bytes(), hooks)) {
+    case ParseResult::kStalled:
+      return pos;
+    case ParseResult::kTooLarge:
+      Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
+      break;
+    case ParseResult::kNeverFits:
       Fail(c, ENOBUFS, kReasonRegionFull, sink);
       break;
-    }
-    int64_t lease = region_->AllocateLease(size_t{length} + 4);
-    if (lease < 0) {  // back-pressure: park here until a lease is free
-      rx.awaiting_lease = true;
-      rx.body_length = length;
-      return pos;
-    }
-    rx.awaiting_lease = false;
-    StoreLe32(region_->base() + lease, length);
-    size_t take = n - pos;
-    memcpy(region_->base() + lease + 4, slot + pos, take);
-    rx.lease_offset = lease;
-    rx.body_length = length;
-    rx.body_have = static_cast<uint32_t>(take);
-    pos = n;
+    default:
+      break;
   }
   return kConsumed;
 }
@@ -473,9 +460,9 @@ void UringEngine::BeginClose(Connection& c) {
     io_uring_prep_cancel_fd(sqe, c.fd.get(), IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
   }
-  if (c.rx.lease_offset >= 0) {
-    FreeLease(static_cast<size_t>(c.rx.lease_offset));
-    c.rx.lease_offset = -1;
+  if (c.rx.pending_lease() >= 0) {
+    FreeLease(static_cast<size_t>(c.rx.pending_lease()));
+    c.rx.DropPendingLease();
   }
   for (size_t off : c.queued_leases) FreeLease(off);
   c.queued_iov.clear();
@@ -491,7 +478,7 @@ void UringEngine::MaybeDestroy(uint32_t id) {
   if (it == connections_.end()) return;
   Connection& c = it->second;
   if (c.state != Connection::State::kClosing || c.inflight > 0) return;
-  if (c.rx.lease_offset >= 0) FreeLease(static_cast<size_t>(c.rx.lease_offset));
+  if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
   for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
   connections_.erase(it);  // closes the fd
 }

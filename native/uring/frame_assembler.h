@@ -1,26 +1,19 @@
-// FrameAssembler: cuts one connection's byte stream into frames.
+// FrameAssembler: cuts one connection's byte stream into frames. Pure parsing — no
+// io_uring, no region — so it can be fuzzed on its own (fuzz/frame_assembler_fuzz.cc).
 //
 // Wire format of the channel layer (docs/CHANNELS.md §1): every frame is
 //   [ u32 little-endian body length ][ body ]
-// A frame whose body lies inside one receive slot is reported as a view (offset into
-// the region); a frame that straddles slots is copied once, natively, into a lease (the
-// 4 header bytes included, so the lease can be sent on as it is). Plain C++.
+// Consume() walks one received buffer. A frame whose body lies inside the buffer is
+// reported as a view (its position in the buffer); a frame that continues past it is
+// copied once into a lease the hooks provide (header included, so the lease can be sent
+// on as it is) and reported when complete. When no lease is free the parse stops
+// (kStalled) at a position Consume() can resume from later. Plain C++.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 namespace crdma {
-
-struct FrameAssembler {
-  uint8_t header[4];
-  uint32_t header_have = 0;
-  int64_t lease_offset = -1;    // region offset of the lease being filled, -1 when none
-  bool awaiting_lease = false;  // header parsed, no lease free yet (back-pressure)
-  uint32_t body_length = 0;
-  uint32_t body_have = 0;
-
-  bool MidFrame() const { return header_have > 0 || lease_offset >= 0 || awaiting_lease; }
-};
 
 inline uint32_t LoadLe32(const uint8_t* p) {
   uint32_t v;
@@ -29,5 +22,52 @@ inline uint32_t LoadLe32(const uint8_t* p) {
 }
 
 inline void StoreLe32(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
+
+// What the assembler needs from its owner.
+class FrameHooks {
+ public:
+  virtual ~FrameHooks() = default;
+  // A whole frame whose body is buffer[pos, pos + length).
+  virtual void OnView(size_t pos, uint32_t length) = 0;
+  // A lease of `bytes` bytes: its address, or nullptr when none is free right now.
+  // *handle identifies it in OnLease.
+  virtual uint8_t* AllocateLease(size_t bytes, int64_t* handle) = 0;
+  // A whole frame reassembled in the lease `handle` (body at +4).
+  virtual void OnLease(int64_t handle, uint32_t length) = 0;
+  // Keep parsing? (false once the owner closed the connection from a callback).
+  virtual bool Open() = 0;
+};
+
+enum class ParseResult {
+  kConsumed,   // every byte of the buffer was used
+  kStalled,    // no lease free: resume from *pos later
+  kTooLarge,   // a length above max_frame_bytes: close the connection
+  kNeverFits,  // a frame larger than the whole lease area: close the connection
+  kClosed,     // the owner closed the connection from a callback
+};
+
+class FrameAssembler {
+ public:
+  // Parses buffer[*pos, n); advances *pos.
+  ParseResult Consume(const uint8_t* buffer, size_t n, size_t* pos, uint32_t max_frame_bytes,
+                      size_t lease_capacity, FrameHooks& hooks);
+  // True inside a frame (a peer ending the stream now ends it mid-frame).
+  bool MidFrame() const { return header_have_ > 0 || lease_ != nullptr || awaiting_lease_; }
+  // The lease being filled, to be freed when the connection dies (-1 when none).
+  int64_t pending_lease() const { return lease_ ? lease_handle_ : -1; }
+  void DropPendingLease() {
+    lease_ = nullptr;
+    lease_handle_ = -1;
+  }
+
+ private:
+  uint8_t header_[4];
+  uint32_t header_have_ = 0;
+  uint8_t* lease_ = nullptr;  // lease being filled
+  int64_t lease_handle_ = -1;
+  bool awaiting_lease_ = false;  // header parsed, no lease free yet (back-pressure)
+  uint32_t body_length_ = 0;
+  uint32_t body_have_ = 0;
+};
 
 }  // namespace crdma
