@@ -4,6 +4,7 @@
 // rounds. Prints a markdown table to stdout, writes results/echo-<timestamp>.json (runs,
 // histograms, machine, foreign load) and results/echo-<timestamp>.svg (latency plot).
 import { mkdir, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 
 import hdr from "hdr-histogram-js";
@@ -105,7 +106,7 @@ async function main() {
     startedAt,
     finishedAt,
     argv: process.argv.slice(2),
-    machine,
+    machine: { ...machine, loadAvgAtEnd: loadavg() },
     pinning,
     method: {
       reps: options.reps,

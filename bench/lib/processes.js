@@ -16,11 +16,14 @@ export class Child {
   #exit;
   stderr = "";
 
-  /** Starts `node script ...args` (called `name` in errors), on `cpu` when given (taskset). */
-  constructor(name, script, args, cpu) {
+  /**
+   * Starts `node script ...args` (called `name` in errors), on `cpu` when given (taskset),
+   * behind the command prefix `wrap` when given (a profiler: `perf record -g --`).
+   */
+  constructor(name, script, args, cpu, wrap = []) {
     this.name = name;
     const node = [process.execPath, script, ...args];
-    const [command, ...argv] = cpu === undefined ? node : ["taskset", "-c", String(cpu), ...node];
+    const [command, ...argv] = [...wrap, ...(cpu === undefined ? node : ["taskset", "-c", String(cpu), ...node])];
     this.#process = spawn(command, argv, { stdio: ["ignore", "inherit", "pipe", "ipc"] });
     live.add(this.#process);
     this.#process.stderr.setEncoding("utf8");

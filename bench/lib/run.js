@@ -14,6 +14,16 @@ const CLIENT_SCRIPT = new URL("../echo-client.js", import.meta.url).pathname;
 
 const STARTUP_TIMEOUT_MS = 15_000;
 
+/**
+ * Command prefix for a child from BENCH_WRAP_SERVER / BENCH_WRAP_CLIENT (for profilers:
+ * `perf record -g -o /tmp/{driver}-{run}.data --`), placeholders filled in.
+ */
+function wrapper(variable, driver, runNumber) {
+  const text = process.env[variable]?.trim();
+  if (!text) return [];
+  return text.split(/\s+/).map((word) => word.replaceAll("{driver}", driver.id).replaceAll("{run}", String(runNumber)));
+}
+
 /** Percentiles (µs) and counts of a histogram of nanoseconds. */
 export function latencySummary(histogram) {
   const us = (p) => histogram.getValueAtPercentile(p) / 1000;
@@ -37,10 +47,12 @@ export async function runOnce({ driver, workload, runNumber, warmupMs, measureMs
   let server;
   let client;
   try {
-    server = new Child(`${driver.id} server`, SERVER_SCRIPT, [driver.id, address], pinning.pinned ? pinning.server : undefined);
+    const serverCpu = pinning.pinned ? pinning.server : undefined;
+    server = new Child(`${driver.id} server`, SERVER_SCRIPT, [driver.id, address], serverCpu, wrapper("BENCH_WRAP_SERVER", driver, runNumber));
     const ready = await server.next("ready", STARTUP_TIMEOUT_MS);
     const config = { driver: driver.id, endpoint: ready.endpoint, ...workload, warmupMs, measureMs };
-    client = new Child(`${driver.id} client`, CLIENT_SCRIPT, [JSON.stringify(config)], pinning.pinned ? pinning.client : undefined);
+    const clientCpu = pinning.pinned ? pinning.client : undefined;
+    client = new Child(`${driver.id} client`, CLIENT_SCRIPT, [JSON.stringify(config)], clientCpu, wrapper("BENCH_WRAP_CLIENT", driver, runNumber));
     await client.next("measuring", STARTUP_TIMEOUT_MS + warmupMs);
     const pids = { client: client.pid, server: server.pid, parent: process.pid };
     const before = snapshot(pids);
