@@ -4,10 +4,12 @@
 // implementation spec (public `createServiceImplSpec` / `createMethodImplSpec`) under its
 // request path, so that the server can call implementations directly. A method missing
 // from an implementation gets connect-es's own Unimplemented stub from the spec.
+// Also the two helpers both sides share: method paths (computed once per method) and
+// interceptor chaining.
 
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createConnectRouter, createMethodImplSpec, createServiceImplSpec } from "@connectrpc/connect";
-import type { ConnectRouter, ConnectRouterOptions, MethodImpl, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectRouter, ConnectRouterOptions, Interceptor, MethodImpl, ServiceImpl } from "@connectrpc/connect";
 import type { MethodImplSpec } from "@connectrpc/connect";
 import { createMethodUrl } from "@connectrpc/connect/protocol";
 import type { UniversalHandlerOptions } from "@connectrpc/connect/protocol";
@@ -34,13 +36,13 @@ class RouteCollector implements ConnectRouter {
   service<T extends DescService>(service: T, implementation: Partial<ServiceImpl<T>>, options?: Partial<UniversalHandlerOptions>): this {
     this.#router.service(service, implementation, options);
     const spec = createServiceImplSpec(service, implementation);
-    for (const m of Object.values(spec.methods)) this.routes.set(createMethodUrl("/", m.method), { spec: m, options });
+    for (const m of Object.values(spec.methods)) this.routes.set(methodPath(m.method), { spec: m, options });
     return this;
   }
 
   rpc<M extends DescMethod>(method: M, impl: MethodImpl<M>, options?: Partial<UniversalHandlerOptions>): this {
     this.#router.rpc(method, impl, options);
-    this.routes.set(createMethodUrl("/", method), { spec: createMethodImplSpec(method, impl), options });
+    this.routes.set(methodPath(method), { spec: createMethodImplSpec(method, impl), options });
     return this;
   }
 }
@@ -53,4 +55,27 @@ export function collectRoutes(
   const collector = new RouteCollector(options);
   routes(collector);
   return collector.routes;
+}
+
+const paths = new WeakMap<DescMethod, string>();
+
+/** The request path of a method, `/package.Service/Method` (createMethodUrl("/", m), computed once). */
+export function methodPath(method: DescMethod): string {
+  let path = paths.get(method);
+  if (path === undefined) {
+    path = createMethodUrl("/", method);
+    paths.set(method, path);
+  }
+  return path;
+}
+
+/**
+ * Wraps `next` in the interceptors, the last one outermost: connect-es's own
+ * applyInterceptors (not exported by it), typed for one request/response pair.
+ */
+export function applyInterceptors<Req, Res>(next: (req: Req) => Res, interceptors: readonly Interceptor[] | undefined): (req: Req) => Res {
+  if (interceptors === undefined) return next;
+  let fn = next;
+  for (let i = interceptors.length - 1; i >= 0; i--) fn = (interceptors[i] as Interceptor)(fn as never) as unknown as (req: Req) => Res;
+  return fn;
 }

@@ -1,8 +1,9 @@
 // The server side of one call: decodes request messages in place (policy in decode.ts),
-// runs the user's implementation directly through connect-es's own invoke functions
-// (`invokeUnaryImplementation` / `transformInvokeImplementation`, exact-version pinned)
-// so that server interceptors and HandlerContext behave as in connect-node, and writes
-// the response: headers with the first message, END with status and trailers.
+// runs the user's implementation directly — unary calls through invokeUnary
+// (handler-context.ts: connect-es's invokeUnaryImplementation with ctx.signal made on
+// first read), streams through connect-es's transformInvokeImplementation (exact-version
+// pinned) — so that server interceptors and HandlerContext behave as in connect-node,
+// and writes the response: headers with the first message, END with status and trailers.
 //
 // The exchange for one call (docs/PROTOCOL.md §4):
 //   1. CALL_START arrives (path, headers, timeout, maybe the only request + half-close)
@@ -15,14 +16,9 @@
 //   6. under "alias", held request frames are released when the handler has settled
 
 import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
-import type { Interceptor } from "@connectrpc/connect";
-import {
-  getAbortSignalReason,
-  invokeUnaryImplementation,
-  mergeNonProtocolHeaders,
-  transformInvokeImplementation,
-} from "@connectrpc/connect/protocol";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { HandlerContext, Interceptor } from "@connectrpc/connect";
+import { mergeNonProtocolHeaders, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import type { Lease } from "../channel/channel.js";
 import { FrameKind } from "../frame/constants.js";
 import { endOverhead } from "../frame/frames.js";
@@ -32,9 +28,11 @@ import type { PreparedMetadata } from "../frame/metadata.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
+import { CallSignal } from "./call-signal.js";
 import { decodeMessage, encodeMessage } from "./decode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
+import { createCallContext, invokeUnary } from "./handler-context.js";
 import { MessageQueue } from "./message-queue.js";
 import type { Route } from "./routes.js";
 import type { Counters } from "./stats.js";
@@ -47,10 +45,9 @@ export interface ServerCallConfig {
   readOptions: Partial<BinaryReadOptions> | undefined;
   writeOptions: Partial<BinaryWriteOptions> | undefined;
   interceptors: Interceptor[];
-  shutdownSignal: AbortSignal;
+  /** The call settled (handler done, resources released). */
+  onSettled(call: ServerCall): void;
 }
-
-type HandlerContext = ReturnType<typeof createHandlerContext>;
 type CallStart = Extract<Frame, { kind: typeof FrameKind.CALL_START }>;
 
 const OK = { code: 0, message: "", details: [] };
@@ -74,7 +71,8 @@ export class ServerCall implements StreamHandler {
   readonly #stream: Stream;
   readonly #route: Route;
   readonly #context: HandlerContext;
-  readonly #requestAbort = new AbortController();
+  /** ctx.signal's state: deadline, CANCEL, connection loss, shutdown, completion. */
+  readonly #signal: CallSignal;
   readonly #input: MessageQueue<MessageShape<DescMessage>>;
   readonly #held: Lease[] = [];
   #headersSent = false;
@@ -87,19 +85,8 @@ export class ServerCall implements StreamHandler {
     this.#session = session;
     this.#stream = stream;
     this.#route = route;
-    const method = route.spec.method;
-    this.#context = createHandlerContext({
-      service: method.parent,
-      method,
-      protocolName: "connect-rdma",
-      requestMethod: "POST",
-      url,
-      ...(start.timeoutMs !== undefined ? { timeoutMs: start.timeoutMs } : {}),
-      shutdownSignal: config.shutdownSignal,
-      requestSignal: this.#requestAbort.signal,
-      requestHeader: start.metadata,
-      contextValues: createContextValues(),
-    });
+    this.#signal = new CallSignal(undefined, start.timeoutMs);
+    this.#context = createCallContext({ method: route.spec.method, url, timeoutMs: start.timeoutMs, requestHeader: start.metadata, signal: this.#signal });
     this.#input = new MessageQueue({
       onTake: (size, lease) => {
         stream.consumed(size);
@@ -110,10 +97,14 @@ export class ServerCall implements StreamHandler {
     config.counters.callsActive++;
     if (start.message !== undefined) this.#onMessage(start.message);
     if (start.endStream) this.#input.end();
-    const signal = this.#context.signal;
-    if (signal.aborted) this.#onAbort();
-    else signal.addEventListener("abort", () => this.#onAbort(), { once: true });
+    if (this.#signal.aborted) this.#onAbort(this.#signal.reason);
+    else this.#signal.onAbort = (reason) => this.#onAbort(reason);
     this.settled = this.#run();
+  }
+
+  /** Aborts ctx.signal with `reason` (server shutdown); the call ends with its code. */
+  abort(reason: ConnectError): void {
+    this.#signal.abort(reason);
   }
 
   onFrame(frame: StreamFrame): void {
@@ -126,7 +117,7 @@ export class ServerCall implements StreamHandler {
         this.#input.end();
         return;
       case FrameKind.CANCEL:
-        this.#requestAbort.abort(errorFromStatus({ code: frame.code, message: frame.reason, details: [] }, new Headers()));
+        this.#signal.abort(errorFromStatus({ code: frame.code, message: frame.reason, details: [] }, new Headers()));
         return;
       default:
         return;
@@ -134,7 +125,7 @@ export class ServerCall implements StreamHandler {
   }
 
   onReset(error: StreamResetError): void {
-    this.#requestAbort.abort(toConnectError(error));
+    this.#signal.abort(toConnectError(error));
   }
 
   #onMessage(view: Uint8Array): void {
@@ -161,12 +152,12 @@ export class ServerCall implements StreamHandler {
   #failEarly(error: ConnectError): void {
     if (this.#finished) return;
     this.#sendError(error);
-    this.#requestAbort.abort(error);
+    this.#signal.abort(error);
   }
 
   /** ctx.signal aborted: deadline, CANCEL, connection loss, or server shutdown. */
-  #onAbort(): void {
-    const error = ConnectError.from(getAbortSignalReason(this.#context.signal), Code.Canceled);
+  #onAbort(reason: unknown): void {
+    const error = ConnectError.from(reason, Code.Canceled);
     this.#input.fail(error, true);
     if (!this.#finished) this.#sendError(error);
   }
@@ -180,7 +171,7 @@ export class ServerCall implements StreamHandler {
       if (gate !== undefined) await gate(context);
       if (spec.kind === "unary") {
         const input = await this.#single();
-        const output = await invokeUnaryImplementation(spec, context, input, interceptors);
+        const output = await invokeUnary(spec, context, input, interceptors);
         if (this.#finished) return;
         const payload = this.#encode(output);
         await this.#sendEnd(payload);
@@ -209,10 +200,11 @@ export class ServerCall implements StreamHandler {
       if (!this.#finished) this.#sendError(this.#asConnectError(e));
     } finally {
       this.#finished = true;
-      context.abort();
+      this.#signal.finish();
       this.#input.fail(undefined, true);
       for (const lease of this.#held.splice(0)) lease.release();
       this.#config.counters.callsActive--;
+      this.#config.onSettled(this);
     }
   }
 
@@ -296,7 +288,7 @@ export class ServerCall implements StreamHandler {
   #abandon(e: unknown): void {
     const error = toConnectError(e);
     this.#stream.cancel(error.code, error.rawMessage);
-    this.#requestAbort.abort(error);
+    this.#signal.abort(error);
   }
 
   /** Errors of the handler become Internal unless they are ConnectErrors (as connect-es). */

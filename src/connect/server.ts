@@ -90,7 +90,6 @@ class ConnectRdmaServer implements Server {
   readonly #options: ServerOptions;
   readonly #routes: Map<string, Route>;
   readonly #counters = new Counters();
-  readonly #shutdown = new AbortController();
   readonly #config: ServerCallConfig;
   readonly #sessionOptions: SessionOptions;
   readonly #bound: Bound[] = [];
@@ -111,7 +110,7 @@ class ConnectRdmaServer implements Server {
       readOptions: options.binaryOptions,
       writeOptions: options.binaryOptions,
       interceptors: options.interceptors ?? [],
-      shutdownSignal: this.#shutdown.signal,
+      onSettled: (call) => this.#calls.delete(call),
     };
     this.#sessionOptions = {
       maxMessageBytes,
@@ -175,7 +174,6 @@ class ConnectRdmaServer implements Server {
         }
         const call: ServerCall = new ServerCall(this.#config, session, stream, start, route, this.#callUrl(channel, start.path));
         this.#calls.add(call);
-        void call.settled.then(() => this.#calls.delete(call));
         return call;
       },
       onClose: () => {
@@ -211,7 +209,8 @@ class ConnectRdmaServer implements Server {
       clearTimeout(timer);
     }
     // Calls still running: their signals abort, their clients get Unavailable.
-    this.#shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
+    const reason = new ConnectError("server is shutting down", Code.Unavailable);
+    for (const call of [...this.#calls]) call.abort(reason);
     // Let the ENDs the abort produced be queued before the connections close.
     await new Promise<void>((resolve) => setImmediate(resolve));
     for (const s of [...this.#sessions]) s.close();

@@ -4,10 +4,11 @@
 // semantics are exactly connect-es's; underneath, each call is one stream of a session
 // (src/frame/) on one connection, opened lazily and reopened after it drains or drops.
 
+import { create } from "@bufbuild/protobuf";
 import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import type { ContextValues, Interceptor, StreamRequest, StreamResponse, Transport, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
-import { createMethodUrl, getAbortSignalReason, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
+import { getAbortSignalReason, runStreamingCall } from "@connectrpc/connect/protocol";
 import { isIP } from "node:net";
 import { parseChannelUrl } from "../channel/address.js";
 import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
@@ -16,11 +17,13 @@ import type { EngineOptions } from "../channel/engines.js";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
+import { CallSignal } from "./call-signal.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
 import { encodeMessage } from "./decode.js";
 import type { BytesPolicy } from "./decode.js";
 import { toConnectError } from "./errors.js";
+import { applyInterceptors, methodPath } from "./routes.js";
 import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
 import type { RpcStats } from "./stats.js";
 
@@ -135,6 +138,8 @@ class ConnectRdmaTransport implements UringTransport {
   /** Engine options beyond the common ones (rdma://: the source address). */
   readonly #engineOptions: Pick<EngineOptions, "localAddress">;
   readonly #url: string;
+  /** The URL without a trailing slash: request URLs are this plus the method path. */
+  readonly #baseUrl: string;
   readonly #maxMessageBytes: number;
   readonly #sessionOptions: SessionOptions;
   readonly #counters = new Counters();
@@ -152,6 +157,7 @@ class ConnectRdmaTransport implements UringTransport {
     this.#options = options;
     this.#engineOptions = engineOptions;
     this.#url = options.url;
+    this.#baseUrl = options.url.replace(/\/$/, "");
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#sessionOptions = {
       maxMessageBytes: this.#maxMessageBytes,
@@ -168,6 +174,11 @@ class ConnectRdmaTransport implements UringTransport {
     };
   }
 
+  /**
+   * runUnaryCall of connect-es (interceptors, deadline, cancellation, the error a call
+   * fails with, the signal aborted on completion), with the call's AbortSignal made
+   * only if an interceptor reads it (call-signal.ts says why).
+   */
   unary<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     signal: AbortSignal | undefined,
@@ -178,22 +189,31 @@ class ConnectRdmaTransport implements UringTransport {
   ): Promise<UnaryResponse<I, O>> {
     const timeout = this.#timeout(timeoutMs);
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
-    return runUnaryCall<I, O>({
-      interceptors: this.#options.interceptors,
-      signal,
-      timeoutMs: timeout,
-      req: {
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: createMethodUrl(this.#url, method),
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: input,
+    const call = new CallSignal(signal, timeout);
+    const req: UnaryRequest<I, O> = {
+      stream: false,
+      service: method.parent,
+      method,
+      requestMethod: "POST",
+      url: this.#baseUrl + methodPath(method),
+      header: new Headers(header),
+      contextValues: contextValues ?? createContextValues(),
+      message: create(method.input, input),
+      get signal() {
+        return call.signal;
       },
-      next: (req) => this.#unary(req, deadline),
-    });
+    };
+    const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
+      (r) => this.#unary(r, r === req ? call : call.follow(r.signal), deadline),
+      this.#options.interceptors,
+    );
+    return next(req).then(
+      (res) => {
+        call.finish();
+        return res;
+      },
+      (e: unknown) => Promise.reject(call.fail(e)),
+    );
   }
 
   stream<I extends DescMessage, O extends DescMessage>(
@@ -215,7 +235,7 @@ class ConnectRdmaTransport implements UringTransport {
         service: method.parent,
         method,
         requestMethod: "POST",
-        url: createMethodUrl(this.#url, method),
+        url: this.#baseUrl + methodPath(method),
         header: new Headers(header),
         contextValues: contextValues ?? createContextValues(),
         message: input,
@@ -254,15 +274,19 @@ class ConnectRdmaTransport implements UringTransport {
     return t === undefined || t <= 0 ? undefined : t;
   }
 
-  async #unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I, O>, deadline: number | undefined): Promise<UnaryResponse<I, O>> {
-    const session = await this.#acquire(req.signal);
+  async #unary<I extends DescMessage, O extends DescMessage>(
+    req: UnaryRequest<I, O>,
+    signal: CallSignal,
+    deadline: number | undefined,
+  ): Promise<UnaryResponse<I, O>> {
+    if (signal.aborted) throw signal.reason;
+    const session = this.#usableSession() ?? (await this.#acquire(req.signal));
     const payload = encodeMessage(req.method.input, req.message, this.#options.binaryOptions);
     this.#checkSendSize(payload.byteLength, session);
     const call = this.#newCall(session, req.method.output, false);
-    const onAbort = (): void => call.cancel(getAbortSignalReason(req.signal));
-    req.signal.addEventListener("abort", onAbort);
+    signal.onAbort = (reason) => call.cancel(reason);
     try {
-      this.#settle(call, call.open(createMethodUrl("/", req.method), req.header, remaining(deadline), payload, true));
+      this.#settle(call, call.open(methodPath(req.method), req.header, remaining(deadline), payload, true));
       this.#counters.sent(payload.byteLength);
       const res = await call.unaryResult();
       return { stream: false, service: req.service, method: req.method, header: res.header, message: res.message, trailer: res.trailer };
@@ -271,7 +295,7 @@ class ConnectRdmaTransport implements UringTransport {
       call.cancel(error);
       throw error;
     } finally {
-      req.signal.removeEventListener("abort", onAbort);
+      signal.onAbort = undefined;
     }
   }
 
@@ -281,7 +305,7 @@ class ConnectRdmaTransport implements UringTransport {
     // The abort listener stays for the life of the call: runStreamingCall aborts the
     // signal when the call completes, and cancel() is a no-op on a finished call.
     req.signal.addEventListener("abort", () => call.cancel(getAbortSignalReason(req.signal)));
-    const path = createMethodUrl("/", req.method);
+    const path = methodPath(req.method);
     try {
       if (req.method.methodKind === "server_streaming") {
         // Exactly one request: CALL_START carries it and the half-close, one frame.
@@ -348,6 +372,13 @@ class ConnectRdmaTransport implements UringTransport {
     if (byteLength > limit) {
       throw new ConnectError(`message size ${byteLength} is larger than configured writeMaxBytes ${limit}`, Code.ResourceExhausted);
     }
+  }
+
+  /** The current session if a stream can be opened on it right now. */
+  #usableSession(): Session | undefined {
+    const session = this.#session;
+    if (this.#closed || session === undefined || session.draining || session.waitForSlot() !== undefined) return undefined;
+    return session;
   }
 
   /** The current session, connecting if needed, with room for one more stream. */

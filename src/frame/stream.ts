@@ -175,9 +175,11 @@ export class Stream {
     this.#closed = true;
     this.#closeError = error;
     const waiters = this.#waiters;
-    this.#waiters = [];
-    const reason = error ?? Object.assign(new Error("stream closed"), { code: "ERR_STREAM_CLOSED" });
-    for (const w of waiters) w.reject(reason);
+    if (waiters.length > 0) {
+      this.#waiters = [];
+      const reason = error ?? Object.assign(new Error("stream closed"), { code: "ERR_STREAM_CLOSED" });
+      for (const w of waiters) w.reject(reason);
+    }
     this.#session.forget(this);
   }
 

@@ -1,0 +1,103 @@
+// The server side's HandlerContext and unary invocation: connect-es's
+// createHandlerContext and invokeUnaryImplementation, with the one difference that the
+// context's `signal` is a getter over the call's CallSignal, so a unary call whose
+// handler and interceptors never read it costs no AbortController (call-signal.ts says
+// why that matters). Everything else is theirs: fields, header objects, timeoutMs(),
+// how interceptors see the request and response, normalization of the output, and the
+// copy of an interceptor's response headers back into the context.
+
+import { create } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
+import { createContextValues } from "@connectrpc/connect";
+import type { HandlerContext, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import type { CallSignal } from "./call-signal.js";
+import { applyInterceptors } from "./routes.js";
+
+const noTimeout = (): undefined => undefined;
+
+/** What a server call knows when its CALL_START arrives. */
+export interface HandlerContextInit {
+  method: DescMethod;
+  url: string;
+  timeoutMs: number | undefined;
+  requestHeader: Headers;
+  signal: CallSignal;
+}
+
+/** A HandlerContext as connect-es builds it, its signal made on first read. */
+export function createCallContext(init: HandlerContextInit): HandlerContext {
+  const { signal, timeoutMs } = init;
+  let remaining: () => number | undefined = noTimeout;
+  if (timeoutMs !== undefined) {
+    const deadline = Date.now() + timeoutMs;
+    remaining = () => deadline - Date.now();
+  }
+  return {
+    method: init.method,
+    service: init.method.parent,
+    protocolName: "connect-rdma",
+    requestMethod: "POST",
+    url: init.url,
+    timeoutMs: remaining,
+    requestHeader: init.requestHeader,
+    responseHeader: new Headers(),
+    responseTrailer: new Headers(),
+    values: createContextValues(),
+    get signal() {
+      return signal.signal;
+    },
+  };
+}
+
+/** The context an interceptor's replacement request implies (connect-es's mergeRequest). */
+function mergeRequest(context: HandlerContext, req: UnaryRequest): HandlerContext {
+  return { ...context, service: req.service, requestHeader: req.header, signal: req.signal, values: req.contextValues };
+}
+
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  to.forEach((_, key) => to.delete(key));
+  from.forEach((value, key) => to.set(key, value));
+}
+
+/**
+ * Runs a unary implementation behind the interceptors and returns its normalized
+ * output, as connect-es's invokeUnaryImplementation. While the request object is the
+ * one made here, the handler gets `context` itself (no merged copy, no signal read).
+ */
+export async function invokeUnary<I extends DescMessage, O extends DescMessage>(
+  spec: MethodImplSpec<I, O> & { kind: "unary" },
+  context: HandlerContext,
+  input: MessageShape<I>,
+  interceptors: readonly Interceptor[],
+): Promise<MessageShape<O>> {
+  const { method } = spec;
+  const request: UnaryRequest<I, O> = {
+    stream: false,
+    message: input,
+    method,
+    requestMethod: context.requestMethod,
+    url: context.url,
+    get signal() {
+      return context.signal;
+    },
+    header: context.requestHeader,
+    service: method.parent,
+    contextValues: context.values,
+  };
+  const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
+    async (req) => ({
+      message: create(method.output, await spec.impl(req.message, req === request ? context : mergeRequest(context, req))),
+      stream: false,
+      method,
+      service: method.parent,
+      header: context.responseHeader,
+      trailer: context.responseTrailer,
+    }),
+    interceptors.length > 0 ? interceptors : undefined,
+  );
+  const { message, header, trailer } = await next(request);
+  copyHeaders(header, context.responseHeader);
+  copyHeaders(trailer, context.responseTrailer);
+  return message;
+}
