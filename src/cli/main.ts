@@ -1,0 +1,66 @@
+// The `connect-rdma` command (bin/connect-rdma.js runs main()): dispatches to doctor,
+// bench, serve and call, prints help, and turns failures into exit codes — 2 for a bad
+// command line (with that command's help), 1 for an error, else what the command says.
+import { BENCH_HELP, benchCommand } from "./bench.js";
+import { CALL_HELP, callCommand } from "./call.js";
+import { DOCTOR_HELP, doctorCommand } from "./doctor.js";
+import { UsageError, packageVersion } from "./format.js";
+import { SERVE_HELP, serveCommand } from "./serve.js";
+
+export const MAIN_HELP = `usage: connect-rdma <command> [options]
+
+Commands:
+  doctor             what this machine can use: io_uring, memlock, RDMA devices, engine choice
+  bench              run the benchmark suite (source checkout only)
+  serve URL          serve an echo Connect service, e.g. tcp://0.0.0.0:7000 or rdma://10.0.0.2:7000
+  call URL           call it from another host and print round-trip latencies
+  help [command]     help of a command (or: connect-rdma <command> --help)
+
+Options: --help, --version`;
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  doctor: { run: doctorCommand, help: DOCTOR_HELP },
+  bench: { run: benchCommand, help: BENCH_HELP },
+  serve: { run: serveCommand, help: SERVE_HELP },
+  call: { run: callCommand, help: CALL_HELP },
+};
+
+/** Runs the command line (without node and script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h") {
+    console.log(MAIN_HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    console.log(packageVersion());
+    return 0;
+  }
+  if (name === "help") {
+    const topic = rest[0];
+    const command = topic !== undefined ? COMMANDS[topic] : undefined;
+    if (topic !== undefined && command === undefined) {
+      console.error(`connect-rdma: unknown command "${topic}"\n\n${MAIN_HELP}`);
+      return 2;
+    }
+    console.log(command?.help ?? MAIN_HELP);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    console.error(`connect-rdma: unknown command "${name}"\n\n${MAIN_HELP}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`connect-rdma ${name}: ${error.message}\n\n${error.help}`);
+      return 2;
+    }
+    const e = error as Error & { code?: unknown };
+    console.error(`connect-rdma ${name}: ${e.message}${typeof e.code === "string" ? ` (${e.code})` : ""}`);
+    if (process.env.CONNECT_RDMA_DEBUG) console.error(e.stack);
+    return 1;
+  }
+}
