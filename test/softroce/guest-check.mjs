@@ -12,16 +12,29 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { capabilities } from "../../dist/capabilities.js";
-
 const failures = [];
 const check = (ok, message) => {
   if (!ok) failures.push(message);
   return ok;
 };
+const uptime = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+const result = { kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(), failures, uptimeAtStart: uptime() };
+// Whatever goes wrong, the host gets a report (and the reason) rather than a bare crash.
+process.on("exit", () => {
+  for (const failure of failures) console.error(`FAIL ${failure}`);
+  console.log(`SOFTROCE_CHECK ${JSON.stringify(result)}`);
+});
+process.on("uncaughtException", (error) => {
+  failures.push(`guest-check crashed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});
 
 // ----------------------------------------------------------------- capabilities() ---
+const { capabilities } = await import("../../dist/capabilities.js");
 const caps = capabilities();
+result.devices = caps.rdma.devices;
+result.rdmaAvailable = caps.rdma.available;
+result.ioUringAvailable = caps.ioUring.available;
 for (const device of caps.rdma.devices) {
   const ports = device.ports.map(
     (p) => `port ${p.port} ${p.state} ${p.linkLayer} mtu ${p.activeMtu} gids ${p.gidCount ?? "?"}/${p.gidTableLength}`,
@@ -48,11 +61,19 @@ const sentPackets = (device) =>
 
 async function sendLatency() {
   const common = ["-x", "1", "-F", "-n", "1000", "-s", "64"];
-  const server = spawn("ib_send_lat", ["-d", "rxe0", ...common], { stdio: ["ignore", "pipe", "pipe"] });
+  // Line-buffered, so its "Waiting for client to connect" banner arrives when printed.
+  const server = spawn("stdbuf", ["-oL", "ib_send_lat", "-d", "rxe0", ...common], { stdio: ["ignore", "pipe", "pipe"] });
   const serverExit = new Promise((resolve) => server.on("exit", (code) => resolve(code)));
   const killTimer = setTimeout(() => server.kill("SIGKILL"), 90_000);
   try {
-    // The server listens for perftest's TCP exchange once it is up: retry until then.
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, 20_000);
+      server.stdout.on("data", (chunk) => {
+        if (/Waiting for client/.test(chunk.toString())) resolve(clearTimeout(timer));
+      });
+      server.on("exit", () => resolve(clearTimeout(timer)));
+    });
+    // The banner comes just before listen(): retry the client for that short window.
     for (let attempt = 0; attempt < 40; attempt++) {
       const client = spawnSync("ib_send_lat", ["-d", "rxe1", ...common, process.env.SOFTROCE_IP0 ?? "10.77.0.1"], {
         encoding: "utf8",
@@ -71,29 +92,20 @@ async function sendLatency() {
   }
 }
 
+result.capabilitiesSeconds = Number((uptime() - result.uptimeAtStart).toFixed(2));
 const rxe1Before = sentPackets("rxe1");
 const lat = await sendLatency();
 const rxe1Sent = sentPackets("rxe1") - rxe1Before;
+result.rxe1SentPackets = rxe1Sent;
+result.sendLatSeconds = Number((uptime() - result.uptimeAtStart - result.capabilitiesSeconds).toFixed(2));
 // " #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%" (µs, one-way)
 const row = /^\s*64\s+1000\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/m.exec(lat.output);
-let sendLat;
 if (check(lat.error === undefined && row !== null, `ib_send_lat: ${lat.error ?? "no latency line"}\n${lat.output}`)) {
   const [min, max, typical, avg, , p99, p999] = row.slice(1).map(Number);
-  sendLat = { bytes: 64, iterations: 1000, minUs: min, p50Us: typical, avgUs: avg, p99Us: p99, p999Us: p999, maxUs: max };
+  result.sendLat = { bytes: 64, iterations: 1000, minUs: min, p50Us: typical, avgUs: avg, p99Us: p99, p999Us: p999, maxUs: max };
   console.log(`ib_send_lat rxe1 -> rxe0, 64 B: p50 ${typical} us, p99 ${p99} us (one-way), rxe1 sent ${rxe1Sent} packets`);
   check(lat.serverCode === 0, `ib_send_lat server exited ${lat.serverCode}`);
   check(rxe1Sent >= 1000, `rxe1 sent ${rxe1Sent} packets: the test did not cross rxe1 -> rxe0`);
 }
 
-const result = {
-  kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
-  devices: caps.rdma.devices,
-  rdmaAvailable: caps.rdma.available,
-  ioUringAvailable: caps.ioUring.available,
-  sendLat,
-  rxe1SentPackets: rxe1Sent,
-  failures,
-};
-console.log(`SOFTROCE_CHECK ${JSON.stringify(result)}`);
-for (const failure of failures) console.error(`FAIL ${failure}`);
 process.exitCode = failures.length === 0 ? 0 : 1;

@@ -78,6 +78,7 @@ describe("soft-RoCE guest", () => {
     const line = guest.stdout.split("\n").find((l) => l.startsWith("SOFTROCE_CHECK "));
     if (line) report = JSON.parse(line.slice("SOFTROCE_CHECK ".length)) as CheckReport;
     const summary = guest.stdout.split("\n").filter((l) => l && !l.startsWith("SOFTROCE_CHECK "));
+    if (guest.code !== 0) summary.push(...guest.stderr.trim().split("\n").slice(-20));
     console.log(
       [`[softroce] setup ${setup.seconds.toFixed(1)} s, guest run ${guest.seconds.toFixed(1)} s (exit ${guest.code})`, ...summary]
         .join("\n[softroce] "),
