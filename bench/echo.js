@@ -16,7 +16,7 @@ import { parseOptions } from "./lib/options.js";
 import { latencyPlotSvg, percentileCurve } from "./lib/plot-svg.js";
 import { progress } from "./lib/progress.js";
 import { runOnce } from "./lib/run.js";
-import { CLEAN_FOREIGN_PCT, checkTargets, selectRuns, summarize } from "./lib/summary.js";
+import { CLEAN_FOREIGN_PCT, checkTargets, selectRuns, spread, summarize } from "./lib/summary.js";
 import { resultsTable, targetsTable } from "./lib/table.js";
 
 const COLORS = ["#222222", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"];
@@ -48,12 +48,14 @@ function plot(runs, options, machine, pinning, startedAt) {
   }));
   const legend = options.drivers.map((d) => ({ label: d.label, color: colorOf(d.id), dashed: d.kind === "net" }));
   const where = pinning.pinned ? `client on CPU ${pinning.client}, server on CPU ${pinning.server} (taskset)` : `unpinned (${pinning.reason})`;
+  const foreign = spread(runs.filter((r) => r.ok).map((r) => r.foreignPct));
   return latencyPlotSvg({
     title: "connect-rdma echo: round-trip latency by percentile",
     panels,
     legend,
     footer: [
-      `${startedAt} · ${machine.cpuModel} × ${machine.cores} · Linux ${machine.kernelRelease} · Node ${machine.node} · ${where}`,
+      `${startedAt} · ${machine.cpuModel} × ${machine.cores} · Linux ${machine.kernelRelease} · Node ${machine.node} · ${where} · ` +
+        `foreign CPU load median ${foreign.median?.toFixed(0) ?? "–"} % (max ${foreign.max?.toFixed(0) ?? "–"} %)`,
       `Each curve merges the histograms of that driver's runs (clean runs: foreign CPU <= ${CLEAN_FOREIGN_PCT} %, when at least two); ${options.reps} interleaved repeats, ${options.measureMs} ms measured each.`,
     ],
   });
@@ -128,13 +130,16 @@ async function main() {
   await writeFile(svgPath, plot(runs, options, machine, pinning, startedAt));
 
   const failed = rows.filter((r) => r.ok === 0);
-  const foreign = runs.filter((r) => r.ok).map((r) => r.foreignPct);
+  const foreign = spread(runs.filter((r) => r.ok).map((r) => r.foreignPct));
   console.log(`## Echo benchmark, ${options.workloads.map((w) => `${w.payloadBytes} B`).filter((v, i, a) => a.indexOf(v) === i).join(", ")} round trips\n`);
   console.log(`${machine.cpuModel} × ${machine.cores}, Linux ${machine.kernelRelease}, Node ${machine.node}; ` +
     `${pinning.pinned ? `client CPU ${pinning.client}, server CPU ${pinning.server} (taskset)` : `unpinned: ${pinning.reason}`}; ` +
     `${options.reps} interleaved repeats × ${options.measureMs} ms (+${options.warmupMs} ms warm-up); ` +
-    `foreign CPU load median ${foreign.length ? [...foreign].sort((a, b) => a - b)[Math.floor(foreign.length / 2)].toFixed(0) : "–"} % ` +
-    `(max ${foreign.length ? Math.max(...foreign).toFixed(0) : "–"} %).\n`);
+    `foreign CPU load median ${foreign.median?.toFixed(0) ?? "–"} % (max ${foreign.max?.toFixed(0) ?? "–"} %) of the box.\n`);
+  const clean = runs.filter((r) => r.ok && r.foreignPct <= CLEAN_FOREIGN_PCT).length;
+  if (clean < runs.length / 2) {
+    console.log(`**Warning: only ${clean} of ${runs.length} runs were clean: other processes used the CPUs; latencies and ratios reflect a loaded machine.**\n`);
+  }
   console.log("Cells: median (min–max) over repeats; ratios paired per interleaved round; clean = foreign CPU ≤ " + `${CLEAN_FOREIGN_PCT} % (stats use clean runs when ≥ 2).\n`);
   console.log(resultsTable(rows));
   if (targets.length) console.log(`\n${targetsTable(targets)}`);

@@ -66,7 +66,7 @@ function panelSvg(panel, x0, y0, yLo, yHi, xMax) {
   }
   out.push(`<text x="${left + w / 2}" y="${top + h + 36}" text-anchor="middle" font-size="12" ${FONT}>percentile</text>`);
   out.push(
-    `<text transform="translate(${x0 + 16},${top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>round trip (µs, log scale)</text>`,
+    `<text transform="translate(${x0 + 16},${top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12" ${FONT}>round trip (log scale)</text>`,
   );
   for (const s of panel.series) {
     const d = s.points.map(([x, us]) => `${sx(x).toFixed(1)},${sy(Math.max(us, yLo)).toFixed(1)}`).join(" ");
