@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# npm run test:asan: builds the native addon with AddressSanitizer + UndefinedBehaviorSanitizer
+# into build-asan/ (its own binding.gyp, generated from the root one: sources and flags
+# stay in one place) and runs the whole suite against it (test/softroce excluded: it boots
+# a QEMU guest with its own build). The normal build in build/ is left alone.
+#   bash scripts/test-asan.sh [vitest args...]      e.g. bash scripts/test-asan.sh test/frame
+# How it works:
+#   - node-gyp-build loads the addon from $CONNECT_RDMA_PREBUILD (= build-asan) instead of build/;
+#   - Node itself is not instrumented, so the ASan runtime must be loaded first: LD_PRELOAD
+#     of gcc's libasan (g++ -print-file-name=libasan.so); detect_leaks=0 because Node and
+#     V8 keep allocations alive until exit by design;
+#   - every report (ASan, UBSan) is fatal and written to build-asan/reports/, so a report in
+#     a child process (fixtures, echo servers the tests kill on purpose) fails the run too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh  # system packages, npm ci, the normal addon, dist/
+
+libasan=$(g++ -print-file-name=libasan.so)
+if [ ! -e "$libasan" ] || [ "$libasan" = "libasan.so" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test:asan: gcc's AddressSanitizer runtime is missing; install it with: sudo apt-get install -y libasan8 libubsan1" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libasan8 libubsan1 >/dev/null
+  libasan=$(g++ -print-file-name=libasan.so)
+fi
+libasan=$(readlink -f "$libasan")
+
+mkdir -p build-asan
+node - <<'JS'
+// build-asan/binding.gyp: the root target with paths one level up and sanitizer flags.
+const fs = require("fs");
+const gyp = JSON.parse(fs.readFileSync("binding.gyp", "utf8"));
+const t = gyp.targets[0];
+t.sources = t.sources.map((s) => `../${s}`);
+t.include_dirs = t.include_dirs.map((d) => (d.startsWith("<!") ? d : `../${d}`));
+const san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"];
+t.cflags = [...(t.cflags ?? []), ...san];
+t.cflags_cc = [...(t.cflags_cc ?? []).filter((f) => f !== "-O2"), "-O1", ...san];
+t.ldflags = [...(t.ldflags ?? []), "-fsanitize=address,undefined"];
+const text = JSON.stringify(gyp, null, 2) + "\n";
+const file = "build-asan/binding.gyp";
+if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) fs.writeFileSync(file, text);
+JS
+
+addon=build-asan/build/Release/connect_rdma.node
+stale=$(find native build-asan/binding.gyp -type f -newer "$addon" 2>/dev/null | head -n1 || true)
+if [ ! -f "$addon" ] || [ -n "$stale" ]; then
+  echo "[asan] building the sanitized addon (log: build-asan/gyp.log)"
+  (cd build-asan && npx --no-install node-gyp rebuild --nodedir="${NODEDIR:-/usr}" --jobs=2 >gyp.log 2>&1) \
+    || { tail -n 40 build-asan/gyp.log; echo "[asan] build failed" >&2; exit 1; }
+fi
+
+reports="$PWD/build-asan/reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+export CONNECT_RDMA_PREBUILD="$PWD/build-asan"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$reports/asan:allow_user_segv_handler=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+echo "[asan] LD_PRELOAD=$libasan; addon: $addon"
+status=0
+LD_PRELOAD="$libasan" npx --no-install vitest run --exclude "test/softroce/**" "$@" || status=$?
+
+if compgen -G "$reports/*" >/dev/null; then
+  echo "[asan] sanitizer reports:" >&2
+  for f in "$reports"/*; do echo "--- $f" >&2; head -n 60 "$f" >&2; done
+  exit 1
+fi
+exit $status
