@@ -8,11 +8,13 @@ import hdr from "hdr-histogram-js";
 import { runChild, sendToParent } from "./lib/ipc.js";
 import { rpcDriverById, rpcImplementation } from "./lib/rpc-drivers.js";
 import { runCalls } from "./lib/rpc-load.js";
+import { startSelfProfile } from "./lib/self-profile.js";
 
 runChild(async () => {
   const config = JSON.parse(process.argv[2] ?? "null");
   if (!config) throw new Error("usage: connect-client.js CONFIG_JSON");
   const driver = rpcDriverById(config.driver);
+  const stopProfile = await startSelfProfile(`${config.driver}-client`);
   const { createCaller } = await rpcImplementation(driver);
   const caller = await createCaller(driver, config.endpoint, config.payloadBytes);
   const result = await runCalls({
@@ -24,6 +26,7 @@ runChild(async () => {
   });
   const stats = caller.stats();
   await caller.close();
+  await stopProfile();
   await sendToParent({
     type: "result",
     engine: caller.engine,

@@ -4,11 +4,13 @@
 // it replies { type: "stopped", stats } with its counters and exits.
 import { runChild, sendToParent } from "./lib/ipc.js";
 import { rpcDriverById, rpcImplementation } from "./lib/rpc-drivers.js";
+import { startSelfProfile } from "./lib/self-profile.js";
 
 runChild(async () => {
   const [driverId, address] = process.argv.slice(2);
   if (!driverId || !address) throw new Error("usage: connect-server.js DRIVER ADDRESS");
   const driver = rpcDriverById(driverId);
+  const stopProfile = await startSelfProfile(`${driverId}-server`);
   const { startServer } = await rpcImplementation(driver);
   const server = await startServer(driver, address);
   process.on("message", (message) => {
@@ -16,9 +18,9 @@ runChild(async () => {
     const stats = server.stats();
     server
       .close()
+      .then(stopProfile)
       .then(() => sendToParent({ type: "stopped", stats }))
       .then(() => process.exit(0), () => process.exit(1));
   });
-  process.once("SIGTERM", () => process.exit(0)); // lets --cpu-prof write its profile
   await sendToParent({ type: "ready", endpoint: server.endpoint, engine: server.engine });
 });

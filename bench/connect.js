@@ -35,7 +35,7 @@ const USAGE = `usage: node bench/connect.js [options]
   --drivers LIST        comma-separated, from: ${RPC_DRIVERS.map((d) => d.id).join(", ")} (default: all)
   --idle-wait-ms MS     before each run, wait up to MS for the box to be >= 92 % idle (default 3000)
   --no-pin              do not pin client and server to CPUs with taskset
-  --cpu-prof DIR        children write V8 CPU profiles into DIR (node --cpu-prof)
+  --cpu-prof DIR        RPC children write V8 CPU profiles (DIR/{driver}-{client,server}-PID.cpuprofile)
   --out DIR             where connect-<timestamp>.json/.svg go (default bench/results)
   --help`;
 
@@ -127,8 +127,8 @@ async function main() {
     console.log(options.help);
     return 0;
   }
-  // Children inherit the environment: NODE_OPTIONS profiles them, not this parent.
-  if (options.cpuProfDir) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}`.trim();
+  // Children inherit the environment; they profile themselves (lib/self-profile.js).
+  if (options.cpuProfDir) process.env.CONNECT_BENCH_CPU_PROF = options.cpuProfDir;
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
   const pinning = pinningPlan(options.pin);

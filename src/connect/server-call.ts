@@ -202,7 +202,8 @@ export class ServerCall implements StreamHandler {
       this.#finished = true;
       this.#signal.finish();
       this.#input.fail(undefined, true);
-      for (const lease of this.#held.splice(0)) lease.release();
+      for (const lease of this.#held) lease.release();
+      this.#held.length = 0;
       this.#config.counters.callsActive--;
       this.#config.onSettled(this);
     }

@@ -167,13 +167,15 @@ export function endOverhead(status: WireStatus): number {
   return n;
 }
 
+const NO_LENGTHS: readonly number[] = [];
+
 export function encodeEnd(streamId: number, init: EndInit): OutFrame {
   const { headers, message, status, trailers } = init;
   let flags = 0;
   if (headers !== undefined) flags |= Flag.HAS_HEADERS;
   if (message !== undefined) flags |= Flag.HAS_MESSAGE;
   const messageLength = utf8Length(status.message);
-  const typeLengths = status.details.map((d) => utf8Length(d.type));
+  const typeLengths = status.details.length === 0 ? NO_LENGTHS : status.details.map((d) => utf8Length(d.type));
   const byteLength =
     endOverhead(status) +
     (headers?.byteLength ?? 0) +
@@ -194,13 +196,14 @@ export function encodeEnd(streamId: number, init: EndInit): OutFrame {
       w.u32(messageLength);
       w.string(status.message, messageLength);
       w.u16(status.details.length);
-      status.details.forEach((d, i) => {
+      for (let i = 0; i < status.details.length; i++) {
+        const d = status.details[i] as WireDetail;
         const tl = typeLengths[i] as number;
         w.u16(tl);
         w.string(d.type, tl);
         w.u32(d.value.byteLength);
         w.raw(d.value);
-      });
+      }
       writeMetadata(w, trailers);
     },
   };

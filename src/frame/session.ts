@@ -103,6 +103,8 @@ export class Session {
   #ready: { promise: Promise<void>; resolve(): void; reject(e: unknown): void };
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the current idle period began (performance.now()). */
+  #idleSince = 0;
   readonly #streams = new Map<number, Stream>();
   #lastLocalId = 0;
   #lastPeerId = 0;
@@ -306,10 +308,6 @@ export class Session {
   #addStream(stream: Stream): void {
     this.#streams.set(stream.id, stream);
     this.#streamsOpened++;
-    if (this.#idleTimer !== undefined) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = undefined;
-    }
   }
 
   #localHello(version: number, minVersion: number): Hello {
@@ -477,22 +475,12 @@ export class Session {
     }
     this.#lastPeerId = frame.streamId;
     const peer = this.#peer as Hello;
-    const refuse = (code: number, message: string): void => {
-      this.sendQuietly(
-        encodeEnd(frame.streamId, {
-          headers: undefined,
-          message: undefined,
-          status: { code, message, details: [] },
-          trailers: prepareMetadata(undefined),
-        }),
-      );
-    };
     if (this.#goAwaySent) {
-      refuse(CODE_UNAVAILABLE, "server is shutting down");
+      this.#refuse(frame.streamId, CODE_UNAVAILABLE, "server is shutting down");
       return;
     }
     if (this.#streams.size >= this.options.maxConcurrentStreams) {
-      refuse(CODE_RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.options.maxConcurrentStreams})`);
+      this.#refuse(frame.streamId, CODE_RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.options.maxConcurrentStreams})`);
       return;
     }
     const stream = new Stream(this, frame.streamId, peer.initialWindowBytes, this.options.initialWindowBytes);
@@ -504,10 +492,22 @@ export class Session {
     const onCall = this.#hooks.onCall;
     if (onCall === undefined) {
       stream.close();
-      refuse(CODE_INTERNAL, "no call handler");
+      this.#refuse(frame.streamId, CODE_INTERNAL, "no call handler");
       return;
     }
     stream.handler = onCall(stream, frame);
+  }
+
+  /** Ends a call this session does not take with an error status. */
+  #refuse(streamId: number, code: number, message: string): void {
+    this.sendQuietly(
+      encodeEnd(streamId, {
+        headers: undefined,
+        message: undefined,
+        status: { code, message, details: [] },
+        trailers: prepareMetadata(undefined),
+      }),
+    );
   }
 
   #onStreamFrame(frame: Exclude<Frame, { streamId: 0 } | { kind: typeof FrameKind.CALL_START }>): void {
@@ -578,13 +578,27 @@ export class Session {
     }
   }
 
+  /**
+   * Server: the session became idle (no streams) now. One timer runs while idle periods
+   * come and go; when it fires it checks whether the idle period that is current (if
+   * any) has lasted idleTimeoutMs, else it waits for the rest of it. A timer per idle
+   * period would cost a setTimeout and a clearTimeout per call at 1 call in flight.
+   */
   #armIdle(): void {
     if (this.role !== "server" || this.options.idleTimeoutMs <= 0 || this.#closed || this.#peer === undefined) return;
-    if (this.#idleTimer !== undefined || this.#streams.size > 0) return;
+    if (this.#streams.size > 0) return;
+    this.#idleSince = performance.now();
+    if (this.#idleTimer === undefined) this.#startIdleTimer(this.options.idleTimeoutMs);
+  }
+
+  #startIdleTimer(ms: number): void {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (this.#streams.size === 0) this.goAway(0, "idle timeout");
-    }, this.options.idleTimeoutMs);
+      if (this.#closed || this.#streams.size > 0) return; // the next idle period re-arms
+      const rest = this.options.idleTimeoutMs - (performance.now() - this.#idleSince);
+      if (rest <= 0) this.goAway(0, "idle timeout");
+      else this.#startIdleTimer(Math.ceil(rest));
+    }, ms);
     this.#idleTimer.unref?.();
   }
 
