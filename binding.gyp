@@ -21,6 +21,7 @@
         "native/rdma/verbs_api.cc",
         "native/rdma/device_resources.cc",
         "native/rdma/rdma_engine.cc",
+        "native/rdma/rdma_message.cc",
         "native/rdma/rdma_engine_wrap.cc"
       ],
       "include_dirs": [

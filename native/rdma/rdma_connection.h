@@ -5,6 +5,8 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include "rdma/rdma_wire.h"
+
 #include <cstdint>
 #include <deque>
 #include <unordered_map>
@@ -31,6 +33,7 @@ struct RdmaConnection {
 
   // Flow control.
   uint32_t peer_slot_size = 0;
+  uint32_t peer_recv_depth = 0;  // the peer's advertised receives: credits never exceed it
   int32_t send_credits = 0;  // receives the peer has posted for us
   uint32_t owed_credits = 0; // receives we re-posted and have not told the peer about
   uint32_t recv_depth = 0;
@@ -56,6 +59,7 @@ struct RdmaConnection {
   };
   std::unordered_map<uint32_t, Reading> reading;       // token -> lease we RDMA-READ into
   std::vector<uint32_t> pending_done;                  // READ_DONE tokens to send
+  std::deque<ReadRequest> pending_reads;               // READ_REQUESTs waiting for a lease
   struct Export {
     size_t lease_offset;
     ibv_mr* mr;

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/sys_error.h"
+#include "rdma/rdma_message.h"
 
 namespace crdma {
 namespace {
@@ -152,8 +153,7 @@ void RdmaEngine::SetUpQueuePair(RdmaConnection& c) {
   c.qp_created = true;
   uint32_t posted = 0;
   while (posted < c.recv_depth && PostRecv(c)) ++posted;
-  c.recv_deficit = c.recv_depth - posted;
-  c.recv_depth = posted;  // what we advertise: exactly what is posted
+  c.recv_depth = posted;  // what we advertise and keep posted: exactly what is posted now
 }
 
 bool RdmaEngine::PostRecv(RdmaConnection& c) {
@@ -329,6 +329,18 @@ int RdmaEngine::Flush() {
 
 int RdmaEngine::Reap(EventSink& sink) {
   int seen = 0;
+  if (!waiting_for_leases_.empty()) {  // leases may have come back since the last reap
+    std::vector<uint32_t> waiting;
+    waiting.swap(waiting_for_leases_);
+    for (uint32_t id : waiting) {
+      auto it = connections_.find(id);
+      if (it == connections_.end() || it->second.pending_reads.empty()) continue;
+      size_t before = it->second.pending_reads.size();
+      StartReads(it->second, sink);
+      if (it->second.pending_reads.size() != before) ++seen;
+      if (!it->second.pending_reads.empty()) waiting_for_leases_.push_back(id);
+    }
+  }
   rdma_cm_event* event = nullptr;
   while (api_.get_cm_event(cm_channel_, &event) == 0) {
     HandleCmEvent(event, sink);  // acknowledges the event
@@ -371,6 +383,7 @@ void RdmaEngine::HandleCmEvent(rdma_cm_event* event, EventSink& sink) {
     c.listener = listener;
     c.peer_slot_size = hello.slot_size;
     c.send_credits = hello.recv_depth;
+    c.peer_recv_depth = hello.recv_depth;
     c.state = RdmaConnection::State::kConnecting;
     api_.ack_cm_event(event);
     try {
@@ -454,6 +467,7 @@ void RdmaEngine::HandleCmEvent(rdma_cm_event* event, EventSink& sink) {
         }
         c.peer_slot_size = hello.slot_size;
         c.send_credits = hello.recv_depth;
+        c.peer_recv_depth = hello.recv_depth;
       }
       c.state = RdmaConnection::State::kOpen;
       if (c.passive) {
@@ -557,71 +571,52 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     return;
   }
   const uint8_t* p = region_->slot(slot);
-  RdmaHeader header;
-  if (bytes < kRdmaHeaderBytes) {
+  RdmaMessage message;
+  RdmaParse parsed = ParseRdmaMessage(p, bytes, options_.max_frame_bytes, &message);
+  if (parsed == RdmaParse::kOk && !AddCredits(&c.send_credits, message.credits, c.peer_recv_depth)) {
+    parsed = RdmaParse::kProtocolError;  // more credits than the peer can have posted
+  }
+  if (parsed != RdmaParse::kOk) {
     ReturnSlot(slot);
-    Fail(c, EPROTO, kReasonProtocolError, sink);
+    if (parsed == RdmaParse::kTooLarge) Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
+    else Fail(c, EPROTO, kReasonProtocolError, sink);
     return;
   }
-  memcpy(&header, p, sizeof header);
-  c.send_credits += header.credits;
   if (PostRecv(c)) ++c.owed_credits;  // a fresh slot takes the consumed one's place
   else ++c.recv_deficit;
   MarkDirty(c);
-  switch (header.kind) {
+  switch (message.kind) {
     case kData: {
-      if (header.length != bytes - kRdmaHeaderBytes) {
-        ReturnSlot(slot);
-        Fail(c, EPROTO, kReasonProtocolError, sink);
-        return;
-      }
-      if (header.length > options_.max_frame_bytes) {
-        ReturnSlot(slot);
-        Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
-        return;
-      }
       region_->PinSlot(slot);
       batch_pins_.push_back(slot);
       stats_.frames_in += 1;
-      stats_.bytes_in += header.length;
+      stats_.bytes_in += message.length;
       size_t offset = static_cast<size_t>(p - region_->base()) + kRdmaHeaderBytes;
       sink.Push(Event{kEventFrameView, static_cast<int32_t>(c.id), static_cast<int32_t>(offset),
-                      static_cast<int32_t>(header.length)});
+                      static_cast<int32_t>(message.length)});
       return;
     }
     case kReadRequest: {
-      ReadRequest request;
-      bool well_formed = header.length == sizeof request && bytes == kRdmaHeaderBytes + sizeof request;
-      if (well_formed) memcpy(&request, p + kRdmaHeaderBytes, sizeof request);
       ReturnSlot(slot);
-      if (!well_formed || request.length == 0 || c.reading.count(request.token)) {
+      const ReadRequest& request = message.read;
+      bool duplicate = c.reading.count(request.token) > 0;
+      for (const ReadRequest& waiting : c.pending_reads) duplicate |= waiting.token == request.token;
+      if (duplicate) {
         Fail(c, EPROTO, kReasonProtocolError, sink);
         return;
       }
-      if (request.length > options_.max_frame_bytes) {
-        Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
+      if (size_t{kRdmaHeaderBytes} + request.length > region_->lease_area_bytes()) {
+        Fail(c, ENOBUFS, kReasonRegionFull, sink);  // could never fit: don't wait forever
         return;
       }
-      int64_t lease = region_->AllocateLease(kRdmaHeaderBytes + size_t{request.length});
-      if (lease < 0) {
-        Fail(c, ENOBUFS, kReasonRegionFull, sink);
-        return;
-      }
-      RdmaHeader lease_header{request.length, 0, kData, 0};
-      memcpy(region_->base() + lease, &lease_header, sizeof lease_header);
-      last_read_addr_ = request.addr;
-      last_read_rkey_ = request.rkey;
-      RdmaConnection::Reading& r = c.reading[request.token];
-      r = RdmaConnection::Reading{static_cast<size_t>(lease), request.length, request.addr, request.rkey};
-      if (!PostReads(c, request.token, r)) Fail(c, EIO, kReasonNone, sink);
+      c.pending_reads.push_back(request);
+      StartReads(c, sink);
+      if (!c.pending_reads.empty()) waiting_for_leases_.push_back(c.id);
       return;
     }
     case kReadDone: {
-      uint32_t token = 0;
-      bool well_formed = header.length == sizeof token && bytes == kRdmaHeaderBytes + sizeof token;
-      if (well_formed) memcpy(&token, p + kRdmaHeaderBytes, sizeof token);
       ReturnSlot(slot);
-      auto e = well_formed ? c.exports.find(token) : c.exports.end();
+      auto e = c.exports.find(message.token);
       if (e == c.exports.end()) {
         Fail(c, EPROTO, kReasonProtocolError, sink);
         return;
@@ -636,10 +631,27 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     case kCredit:
       ReturnSlot(slot);
       return;
-    default:
-      ReturnSlot(slot);
-      Fail(c, EPROTO, kReasonProtocolError, sink);
+  }
+}
+
+// Starts the READs of waiting requests while leases are free. A request that finds no
+// lease waits (its sender's lease stays exported): back-pressure, not failure.
+void RdmaEngine::StartReads(RdmaConnection& c, EventSink& sink) {
+  while (!c.pending_reads.empty() && c.state == RdmaConnection::State::kOpen) {
+    ReadRequest request = c.pending_reads.front();
+    int64_t lease = region_->AllocateLease(kRdmaHeaderBytes + size_t{request.length});
+    if (lease < 0) return;
+    c.pending_reads.pop_front();
+    RdmaHeader lease_header{request.length, 0, kData, 0};
+    memcpy(region_->base() + lease, &lease_header, sizeof lease_header);
+    last_read_addr_ = request.addr;
+    last_read_rkey_ = request.rkey;
+    RdmaConnection::Reading& r = c.reading[request.token];
+    r = RdmaConnection::Reading{static_cast<size_t>(lease), request.length, request.addr, request.rkey};
+    if (!PostReads(c, request.token, r)) {
+      Fail(c, EIO, kReasonNone, sink);
       return;
+    }
   }
 }
 

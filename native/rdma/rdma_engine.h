@@ -72,7 +72,7 @@ class RdmaEngine : public DrivenEngine {
   int Reap(EventSink& sink) override;
   void EndBatch() override;
   void SpinStep() override {}
-  bool CompletionsReady() override { return false; }
+  bool CompletionsReady() override { return !waiting_for_leases_.empty(); }
   size_t active() const override { return connections_.size() + listeners_.size(); }
 
   const RdmaEngineStats& stats() const { return stats_; }
@@ -103,6 +103,7 @@ class RdmaEngine : public DrivenEngine {
   void HandleCmEvent(rdma_cm_event* event, EventSink& sink);
   void HandleCompletion(const ibv_wc& wc, EventSink& sink);
   void OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink);
+  void StartReads(RdmaConnection& c, EventSink& sink);
   void Fail(RdmaConnection& c, int err, CloseReason reason, EventSink& sink);
   void BeginClose(RdmaConnection& c);
   // Completes a graceful close once nothing of c is queued, in flight or exported.
@@ -125,6 +126,7 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> batch_pins_;
   std::vector<uint32_t> dirty_;
   std::vector<uint32_t> to_destroy_;
+  std::vector<uint32_t> waiting_for_leases_;  // connections with READ_REQUESTs parked
   uint32_t next_id_ = 1;
   uint32_t last_revoked_rkey_ = 0;
   uint64_t last_read_addr_ = 0;

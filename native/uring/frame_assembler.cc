@@ -28,6 +28,7 @@ ParseResult FrameAssembler::Consume(const uint8_t* buffer, size_t n, size_t* pos
     uint32_t length;
     if (awaiting_lease_) {  // resumed: the header was parsed before we stalled
       length = body_length_;
+      awaiting_lease_ = false;
     } else {
       if (header_have_ > 0 || n - pos < 4) {  // the length header itself straddles buffers
         size_t take = 4 - header_have_;
@@ -46,11 +47,14 @@ ParseResult FrameAssembler::Consume(const uint8_t* buffer, size_t n, size_t* pos
         *pos_io = pos;
         return ParseResult::kTooLarge;
       }
-      if (n - pos >= length) {  // whole body inside this buffer: a view, no copy
-        hooks.OnView(pos, length);
-        pos += length;
-        continue;
-      }
+    }
+    // A stall can happen right after a header that ended a buffer: the body may then lie
+    // wholly inside the next one, so the fit check comes after both paths
+    // (fuzz/corpus/frame_assembler/regression-stall-after-header-at-buffer-end).
+    if (n - pos >= length) {  // whole body inside this buffer: a view, no copy
+      hooks.OnView(pos, length);
+      pos += length;
+      continue;
     }
     if (size_t{length} + 4 > lease_capacity) {  // could never fit: don't wait forever
       *pos_io = pos;
