@@ -10,6 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { createContextValues } from "@connectrpc/connect";
 import type { HandlerContext, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import { withSignal } from "./call-signal.js";
 import type { CallSignal } from "./call-signal.js";
 import { applyInterceptors } from "./routes.js";
 
@@ -32,21 +33,21 @@ export function createCallContext(init: HandlerContextInit): HandlerContext {
     const deadline = Date.now() + timeoutMs;
     remaining = () => deadline - Date.now();
   }
-  return {
-    method: init.method,
-    service: init.method.parent,
-    protocolName: "connect-rdma",
-    requestMethod: "POST",
-    url: init.url,
-    timeoutMs: remaining,
-    requestHeader: init.requestHeader,
-    responseHeader: new Headers(),
-    responseTrailer: new Headers(),
-    values: createContextValues(),
-    get signal() {
-      return signal.signal;
+  return withSignal(
+    {
+      method: init.method,
+      service: init.method.parent,
+      protocolName: "connect-rdma",
+      requestMethod: "POST",
+      url: init.url,
+      timeoutMs: remaining,
+      requestHeader: init.requestHeader,
+      responseHeader: new Headers(),
+      responseTrailer: new Headers(),
+      values: createContextValues(),
     },
-  };
+    signal,
+  );
 }
 
 /** The context an interceptor's replacement request implies (connect-es's mergeRequest). */
@@ -62,29 +63,31 @@ function copyHeaders(from: Headers, to: Headers): void {
 
 /**
  * Runs a unary implementation behind the interceptors and returns its normalized
- * output, as connect-es's invokeUnaryImplementation. While the request object is the
- * one made here, the handler gets `context` itself (no merged copy, no signal read).
+ * output, as connect-es's invokeUnaryImplementation. `signal` is the call's (the one
+ * behind context.signal). While the request object is the one made here, the handler
+ * gets `context` itself (no merged copy, no signal read).
  */
 export async function invokeUnary<I extends DescMessage, O extends DescMessage>(
   spec: MethodImplSpec<I, O> & { kind: "unary" },
   context: HandlerContext,
+  signal: CallSignal,
   input: MessageShape<I>,
   interceptors: readonly Interceptor[],
 ): Promise<MessageShape<O>> {
   const { method } = spec;
-  const request: UnaryRequest<I, O> = {
-    stream: false,
-    message: input,
-    method,
-    requestMethod: context.requestMethod,
-    url: context.url,
-    get signal() {
-      return context.signal;
+  const request: UnaryRequest<I, O> = withSignal(
+    {
+      stream: false as const,
+      message: input,
+      method,
+      requestMethod: context.requestMethod,
+      url: context.url,
+      header: context.requestHeader,
+      service: method.parent,
+      contextValues: context.values,
     },
-    header: context.requestHeader,
-    service: method.parent,
-    contextValues: context.values,
-  };
+    signal,
+  );
   const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
     async (req) => ({
       message: create(method.output, await spec.impl(req.message, req === request ? context : mergeRequest(context, req))),

@@ -171,7 +171,7 @@ export class ServerCall implements StreamHandler {
       if (gate !== undefined) await gate(context);
       if (spec.kind === "unary") {
         const input = await this.#single();
-        const output = await invokeUnary(spec, context, input, interceptors);
+        const output = await invokeUnary(spec, context, this.#signal, input, interceptors);
         if (this.#finished) return;
         const payload = this.#encode(output);
         await this.#sendEnd(payload);

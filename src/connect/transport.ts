@@ -17,7 +17,7 @@ import type { EngineOptions } from "../channel/engines.js";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
-import { CallSignal } from "./call-signal.js";
+import { CallSignal, withSignal } from "./call-signal.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
 import { encodeMessage } from "./decode.js";
@@ -190,19 +190,19 @@ class ConnectRdmaTransport implements UringTransport {
     const timeout = this.#timeout(timeoutMs);
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
     const call = new CallSignal(signal, timeout);
-    const req: UnaryRequest<I, O> = {
-      stream: false,
-      service: method.parent,
-      method,
-      requestMethod: "POST",
-      url: this.#baseUrl + methodPath(method),
-      header: new Headers(header),
-      contextValues: contextValues ?? createContextValues(),
-      message: create(method.input, input),
-      get signal() {
-        return call.signal;
+    const req: UnaryRequest<I, O> = withSignal(
+      {
+        stream: false as const,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: this.#baseUrl + methodPath(method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: create(method.input, input),
       },
-    };
+      call,
+    );
     const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
       (r) => this.#unary(r, r === req ? call : call.follow(r.signal), deadline),
       this.#options.interceptors,
