@@ -13,15 +13,25 @@ export interface NativeRegion {
   stats(): NativeRegionStats;
 }
 
+/** Counters and sizes of a Region (`region.stats()`, and `region` in engine stats). */
 export interface NativeRegionStats {
+  /** True after `close()`: the memory is gone and every view reads as length 0. */
   closed: boolean;
+  /** Bytes of the whole mapping: receive area plus lease area (page aligned). */
   size: number;
+  /** Bytes per receive slot. */
   slotSize: number;
+  /** Number of receive slots. */
   recvSlots: number;
+  /** `slotSize × recvSlots`. */
   recvAreaBytes: number;
+  /** Bytes of the lease area (frames being sent, reassembled frames). */
   leaseBytes: number;
+  /** Allocation granularity of the lease area: leases are rounded up to this. */
   leaseUnit: number;
+  /** Lease-area bytes allocated right now (rounded to leaseUnit). */
   leaseBytesInUse: number;
+  /** Leases allocated and not yet released (sends in flight, held frames, the application's). */
   liveLeases: number;
 }
 
@@ -75,38 +85,69 @@ export interface NativeRdmaEngine extends NativeEngineHandle {
   probeRead(connection: number, addr: number, rkey: number, length: number): number;
 }
 
+/** Engine-wide counters of an RDMA engine (`RdmaEngine.stats()`), since it was created. */
 export interface NativeRdmaEngineStats {
+  /** Frames delivered to JS (by SEND into a receive slot, or by RDMA READ into a lease). */
   framesIn: number;
+  /** Bytes of those frames. */
   bytesIn: number;
+  /** Frames queued by `send()`. */
   framesOut: number;
+  /** Bytes of those frames. */
   bytesOut: number;
+  /** Frames larger than the peer's receive slot, pulled by one-sided RDMA READ into a lease. */
   reads: number;
+  /** Bytes moved by those READs. */
   readBytes: number;
+  /** Same as `reads` (the channel-wide name: frames that did not arrive in a receive slot). */
   reassembled: number;
+  /** Same as `readBytes`. */
   reassembledBytes: number;
+  /** Sends small enough to post inline (the device copied them at post time; lease freed at once). */
   inlineSends: number;
+  /** Credit-only control messages: receive credits returned to the peer when no data frame was going out to carry them. */
   creditMessages: number;
+  /** Flushes that left frames queued because the peer had no posted receives (credits) left. */
   creditStalls: number;
+  /** Memory keys registered to let a peer READ one large frame. */
   keysGranted: number;
+  /** Such keys deregistered after the peer's READ finished (or the connection ended). */
   keysRevoked: number;
+  /** Test aid: the rkey most recently revoked. */
   lastRevokedRkey: number;
+  /** Test aid: remote address of the most recent READ. */
   lastReadAddr: number;
+  /** Test aid: rkey of the most recent READ. */
   lastReadRkey: number;
+  /** Connections plus listeners open right now. */
   active: number;
 }
 
+/** Engine-wide counters of an io_uring engine (`UringEngine.stats()`), since it was created. */
 export interface NativeEngineStats {
+  /** Frames delivered to JS. */
   framesIn: number;
+  /** Bytes received from the sockets (frame headers included). */
   bytesIn: number;
+  /** Frames queued by `send()`. */
   framesOut: number;
+  /** Bytes of those frames. */
   bytesOut: number;
+  /** Frames that straddled receive buffers and were copied once into a lease. */
   reassembled: number;
+  /** Bytes of those frames. */
   reassembledBytes: number;
+  /** Multishot-recv completions that brought data (one receive slot filled each). */
   recvCompletions: number;
+  /** `io_uring_enter` submissions that carried work (sends of one event-loop turn go out together). */
   submits: number;
+  /** Completion batches handed to JS (one JS call each, however many completions). */
   batches: number;
+  /** Receives that found no free slot in the provided-buffer ring (ENOBUFS): slots held too long or too few. */
   bufferStarvations: number;
+  /** Connections plus listeners open right now. */
   active: number;
+  /** IORING_SETUP_* flags the ring was created with. */
   setupFlags: number;
 }
 

@@ -10,6 +10,7 @@ export type RdmaPortState = "NOP" | "DOWN" | "INIT" | "ARMED" | "ACTIVE" | "ACTI
 export interface RdmaPortInfo {
   /** 1-based port number. */
   port: number;
+  /** Only an ACTIVE port carries traffic; DOWN: its link (RoCE: the network interface) is down. */
   state: RdmaPortState;
   /** "Ethernet" for RoCE (including soft-RoCE), "InfiniBand", or "unspecified". */
   linkLayer: string;
@@ -23,21 +24,46 @@ export interface RdmaPortInfo {
 
 /** One RDMA device (`ibv_get_device_list`), e.g. `rxe0` or `mlx5_0`. */
 export interface RdmaDeviceInfo {
+  /** Device name (`ibv_get_device_name`), as `ibv_devinfo` and `rdma link` show it. */
   name: string;
   /** Why the device could not be opened or queried. */
   error?: string;
+  /** Its ports (empty when the device could not be queried). */
   ports: RdmaPortInfo[];
 }
 
 /** What this machine and process can use. */
 export interface Capabilities {
-  ioUring: { available: boolean; reason?: string };
+  /** Whether this process can set up an io_uring with the features the engine needs (Linux >= 6.1). */
+  ioUring: {
+    /** tcp:// and unix:// URLs use io_uring when true ("auto"), the node:net engine otherwise. */
+    available: boolean;
+    /** Why not: the failing call and errno, sysctl kernel.io_uring_disabled, seccomp, kernel version. */
+    reason?: string;
+  };
   /** `available`: libibverbs loaded and some device has an ACTIVE port. */
-  rdma: { available: boolean; reason?: string; devices: RdmaDeviceInfo[] };
+  rdma: {
+    /** rdma:// URLs can be served and called. */
+    available: boolean;
+    /** Why not ("RDMA unavailable: ..."): rdma-core missing, no device, no ACTIVE port. */
+    reason?: string;
+    /** Every device libibverbs lists, usable or not. */
+    devices: RdmaDeviceInfo[];
+  };
   /** RLIMIT_MEMLOCK in bytes (Infinity when unlimited). */
-  memlock: { soft: number; hard: number };
+  memlock: {
+    /** The limit in force: RDMA registration of a region beyond it fails (ENOMEM) without CAP_IPC_LOCK. */
+    soft: number;
+    /** How far an unprivileged process may raise the soft limit (`ulimit -l`). */
+    hard: number;
+  };
   /** The addon failed to load: nothing but this reason is known. */
-  addon: { loaded: boolean; reason?: string };
+  addon: {
+    /** False: nothing works (not even the node:net engine, which sends from a Region). */
+    loaded: boolean;
+    /** The load error, naming how to build the addon. */
+    reason?: string;
+  };
 }
 
 /** Probes the machine (sets up a tiny ring, opens each RDMA device once); cheap enough to call at startup. */

@@ -15,8 +15,11 @@ export type ChannelErrorCode =
 
 /** An Error with a `code` (and, for system failures, `errno`/`syscall`). */
 export interface CodedError extends Error {
+  /** A {@link ChannelErrorCode}, or a Node-style system error code ("ECONNREFUSED", ...). */
   code: string;
+  /** The errno of a failed system call (positive). */
   errno?: number;
+  /** The system or library call that failed ("connect", "ibv_reg_mr", ...). */
   syscall?: string;
 }
 

@@ -1,12 +1,15 @@
 // The public API of connect-rdma: exports only (see TSDoc on each declaration).
 
-export { capabilities, type Capabilities } from "./capabilities.js";
+export { capabilities, type Capabilities, type RdmaDeviceInfo, type RdmaPortInfo, type RdmaPortState } from "./capabilities.js";
 export { Region, RegionLease, type RegionOptions } from "./region.js";
 export { type CodedError, type ChannelErrorCode } from "./errors.js";
 export type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease, Listener, AcceptHandler, EngineName } from "./channel/channel.js";
 export { UringEngine, type UringEngineOptions } from "./channel/uring-engine.js";
 export { RdmaEngine, type RdmaEngineOptions } from "./channel/rdma-engine.js";
-export { NetEngine } from "./channel/net-engine.js";
+export { NetEngine, type NetEngineOptions, type NetEngineStats } from "./channel/net-engine.js";
+export type { NetChannelStats } from "./channel/net-channel.js";
+export type { NativeChannel } from "./channel/native-channel.js";
+export type { NativeEngineStats, NativeRdmaEngineStats, NativeRegionStats } from "./binding.js";
 export { engineForUrl, autoEngine, type EngineOptions } from "./channel/engines.js";
 export { createMemoryEngine, MemoryEngine, MemoryChannel, type MemoryEngineOptions, type MemoryEngineStats } from "./channel/memory.js";
 export {

@@ -30,9 +30,13 @@ function checkSize(name: string, value: number, min: number, max: number): numbe
 
 /** One registered memory region. */
 export class Region {
+  /** Bytes per receive slot. */
   readonly slotSize: number;
+  /** Number of receive slots. */
   readonly recvSlots: number;
+  /** `slotSize × recvSlots`: the receive area at the start of the region. */
   readonly recvAreaBytes: number;
+  /** Bytes of the lease area that follows the receive area. */
   readonly leaseBytes: number;
   #native: NativeRegion;
   #buffer: ArrayBuffer;
@@ -52,6 +56,7 @@ export class Region {
     return this.#buffer;
   }
 
+  /** True after close(). */
   get closed(): boolean {
     return this.#closed;
   }
@@ -93,6 +98,7 @@ export class Region {
     this.#native.close();
   }
 
+  /** Sizes and lease counters (live leases, bytes in use). */
   stats(): NativeRegionStats {
     return this.#native.stats();
   }
@@ -102,6 +108,7 @@ const EMPTY = new Uint8Array(0);
 
 /** A lease inside a Region. */
 export class RegionLease implements Lease {
+  /** The region the lease belongs to. */
   readonly region: Region;
   /** Region offset of the lease start (where a frame header goes). */
   readonly offset: number;

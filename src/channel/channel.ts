@@ -35,20 +35,27 @@ export interface ChannelEvents {
 
 /** Counters of a channel or an engine. */
 export interface ChannelStats {
+  /** Frames delivered to onFrame(). */
   framesIn: number;
+  /** Frames queued by send(). */
   framesOut: number;
+  /** Bytes of the frames received (frame bodies, without the channel's length header). */
   bytesIn: number;
+  /** Bytes of the frames sent. */
   bytesOut: number;
   /** Frames that straddled receive buffers and were copied once into a lease. */
   reassembled: number;
+  /** Bytes of those frames. */
   reassembledBytes: number;
 }
 
 /** One connection. */
 export interface Channel {
+  /** The engine carrying this channel ("uring", "net", "rdma", "memory"). */
   readonly engine: EngineName;
   /** Largest frame this channel sends or accepts, in bytes. */
   readonly maxFrameBytes: number;
+  /** True once closed (locally or by the peer). */
   readonly closed: boolean;
   /**
    * A lease of exactly `byteLength` writable bytes, to be filled and passed to send().
@@ -68,6 +75,7 @@ export interface Channel {
   hold(frame: Uint8Array): Lease;
   /** Closes the connection; onClose(undefined) follows. Idempotent. */
   close(): void;
+  /** Counters of this channel since it opened. */
   stats(): ChannelStats;
 }
 
@@ -84,8 +92,11 @@ export type AcceptHandler = (channel: Channel) => ChannelEvents;
 
 /** Something that makes channels: an engine. */
 export interface ChannelEngine {
+  /** Which engine this is. */
   readonly name: EngineName;
+  /** Opens a connection to `url`; `events` receives its frames and its end. */
   connect(url: string, events: ChannelEvents): Promise<Channel>;
+  /** Listens on `url` (port 0: any free port; the Listener's url says which). */
   listen(url: string, onAccept: AcceptHandler): Promise<Listener>;
   /** Closes every listener and channel of this engine and frees its memory. */
   close(): Promise<void>;

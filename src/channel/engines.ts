@@ -29,7 +29,12 @@ export interface EngineOptions {
 }
 
 /** The engine "auto" resolves to in this process, with the reason for a fallback. */
-export function autoEngine(): { engine: "uring" | "net"; reason?: string } {
+export function autoEngine(): {
+  /** The engine tcp:// and unix:// URLs get. */
+  engine: "uring" | "net";
+  /** Why it is not io_uring (or that CONNECT_RDMA_ENGINE forced it); absent when it is. */
+  reason?: string;
+} {
   const forced = process.env.CONNECT_RDMA_ENGINE;
   if (forced === "net" || forced === "uring") return { engine: forced, reason: `CONNECT_RDMA_ENGINE=${forced}` };
   const uring = native().capabilities().ioUring;

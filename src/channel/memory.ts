@@ -30,6 +30,7 @@ export interface MemoryEngineOptions {
 
 /** Counters of a memory engine: channel counters plus its pool. */
 export interface MemoryEngineStats extends ChannelStats {
+  /** The pool's bound in bytes (the `regionBytes` option). */
   regionBytes: number;
   /** Slot bytes currently created (in use or cached for reuse). */
   poolBytes: number;
@@ -190,6 +191,7 @@ interface Outgoing {
 
 /** One end of an in-memory connection. */
 export class MemoryChannel implements Channel {
+  /** Always "memory". */
   readonly engine = "memory" as const;
   readonly maxFrameBytes: number;
   #owner: MemoryEngine;
@@ -217,6 +219,7 @@ export class MemoryChannel implements Channel {
     this.#events = events;
   }
 
+  /** True once closed (by either end). */
   get closed(): boolean {
     return this.#closed;
   }
@@ -303,6 +306,7 @@ export class MemoryChannel implements Channel {
     this.#notifyClose(error);
   }
 
+  /** Counters of this channel since it opened. */
   stats(): ChannelStats {
     return { ...this.#stats };
   }
@@ -419,6 +423,7 @@ class MemoryListener implements Listener {
 
 /** An in-memory engine: one bounded slot pool shared by all its channels. */
 export class MemoryEngine implements ChannelEngine {
+  /** Always "memory". */
   readonly name = "memory" as const;
   readonly #pool: SlotPool;
   readonly #maxFrameBytes: number;
@@ -434,6 +439,7 @@ export class MemoryEngine implements ChannelEngine {
     this.#pool = new SlotPool(this.#regionBytes, options.poison ?? true);
   }
 
+  /** Connects to a listener of this engine (`memory://name`). */
   connect(url: string, events: ChannelEvents): Promise<Channel> {
     let name: string;
     try {
@@ -462,6 +468,7 @@ export class MemoryEngine implements ChannelEngine {
     return Promise.resolve(client);
   }
 
+  /** Listens on `memory://name` inside this engine. */
   listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
     let name: string;
     try {

@@ -58,7 +58,9 @@ class SlotLease implements Lease {
 
 /** A connection of a native engine. */
 export class NativeChannel implements Channel {
+  /** "uring" or "rdma". */
   readonly engine: EngineName;
+  /** The native connection id (unique within its engine). */
   readonly id: number;
   readonly maxFrameBytes: number;
   #owner: NativeChannelOwner;
@@ -77,6 +79,7 @@ export class NativeChannel implements Channel {
     this.maxFrameBytes = owner.maxFrameBytes;
   }
 
+  /** True once closed (locally or by the peer). */
   get closed(): boolean {
     return this.#closed;
   }
@@ -172,6 +175,7 @@ export class NativeChannel implements Channel {
     queueMicrotask(() => events?.onClose(undefined));
   }
 
+  /** Counters of this channel since it opened. */
   stats(): ChannelStats {
     return { ...this.#stats };
   }

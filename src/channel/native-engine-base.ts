@@ -20,6 +20,7 @@ const EVENT_CAPACITY = 4096;
 
 /** Options every native engine takes. */
 export interface NativeEngineOptions {
+  /** Sizes of the engine's region: receive slots and lease area (docs/TUNING.md). */
   region?: RegionOptions;
   /** "event" (default): sleep on the loop; "spin": busy-poll for `spinMicros` after activity. */
   poll?: "event" | "spin";
@@ -53,9 +54,13 @@ interface ListenerState {
 
 export abstract class NativeEngineBase<N extends NativeEngineHandle> implements ChannelEngine, NativeChannelOwner {
   abstract readonly name: EngineName;
+  /** The registered memory every channel of this engine receives into and sends from. */
   readonly region: Region;
+  /** Largest frame sent or accepted, in bytes. */
   readonly maxFrameBytes: number;
+  /** Bytes of the engine's frame header in front of each frame body. */
   readonly headerBytes: number;
+  /** listen() backlog. */
   readonly backlog: number;
   readonly #native: N;
   readonly #events = new Int32Array(EVENT_CAPACITY * 4);
@@ -93,6 +98,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     this.#native.setPoll(poll === "spin", spinMicros);
   }
 
+  /** True once close() began. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -107,6 +113,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   /** Opens a native listener on `address`. */
   protected abstract startListen(address: ChannelAddress): Promise<OpenedListener>;
 
+  /** Connects to `url`; resolves once the connection is established. */
   async connect(url: string, events: ChannelEvents): Promise<NativeChannel> {
     const address = parseChannelUrl(url);
     this.assertOpen();
@@ -116,6 +123,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     });
   }
 
+  /** Listens on `url` (port 0: any free port). */
   async listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
     const address = parseChannelUrl(url);
     this.assertOpen();

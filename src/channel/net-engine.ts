@@ -28,7 +28,9 @@ export interface NetEngineOptions {
 
 /** Counters of a net engine: every channel it made, plus what is open now. */
 export interface NetEngineStats extends NetChannelStats {
+  /** Channels open right now. */
   channels: number;
+  /** Listeners open right now. */
   listeners: number;
   /** Leases of the engine's region currently live (sends in flight, held frames, ...). */
   liveLeases: number;
@@ -75,9 +77,11 @@ class NetListener implements Listener {
 
 /** Channels over node:net sockets, in the io_uring engine's wire format. */
 export class NetEngine implements ChannelEngine {
+  /** Always "net". */
   readonly name = "net" as const;
   /** The memory every channel of this engine sends from and reassembles into. */
   readonly region: Region;
+  /** Largest frame body sent or accepted, in bytes. */
   readonly maxFrameBytes: number;
   #host: NetChannelHost;
   #channels = new Set<NetChannel>();
@@ -107,6 +111,7 @@ export class NetEngine implements ChannelEngine {
     };
   }
 
+  /** Connects to `tcp://host:port` or `unix:///path`. */
   async connect(url: string, events: ChannelEvents): Promise<Channel> {
     this.#assertOpen();
     const address = socketAddress(url);
@@ -130,6 +135,7 @@ export class NetEngine implements ChannelEngine {
     return this.#adopt(socket, () => events);
   }
 
+  /** Listens on `tcp://host:port` (port 0: any) or `unix:///path`. */
   async listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
     this.#assertOpen();
     const address = socketAddress(url);

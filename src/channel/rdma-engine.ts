@@ -18,6 +18,7 @@ export interface RdmaEngineOptions extends NativeEngineOptions {
 
 /** The RDMA engine. */
 export class RdmaEngine extends NativeEngineBase<NativeRdmaEngine> {
+  /** Always "rdma". */
   readonly name = "rdma" as const;
   readonly #localAddress: string;
 
@@ -48,7 +49,12 @@ export class RdmaEngine extends NativeEngineBase<NativeRdmaEngine> {
   }
 
   /** Engine-wide counters (reads = frames moved by one-sided RDMA READ). */
-  stats(): NativeRdmaEngineStats & { channels: number; region: ReturnType<Region["stats"]> } {
+  stats(): NativeRdmaEngineStats & {
+    /** Channels open right now. */
+    channels: number;
+    /** The region's sizes and lease counters. */
+    region: ReturnType<Region["stats"]>;
+  } {
     return { ...this.native.stats(), channels: this.channelCount, region: this.region.stats() };
   }
 }

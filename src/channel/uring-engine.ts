@@ -22,6 +22,7 @@ export async function resolveHost(host: string): Promise<string> {
 
 /** The io_uring engine. */
 export class UringEngine extends NativeEngineBase<NativeUringEngine> {
+  /** Always "uring". */
   readonly name = "uring" as const;
 
   constructor(options: UringEngineOptions = {}) {
@@ -63,7 +64,12 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
   }
 
   /** Engine-wide counters. */
-  stats(): NativeEngineStats & { channels: number; region: ReturnType<Region["stats"]> } {
+  stats(): NativeEngineStats & {
+    /** Channels open right now. */
+    channels: number;
+    /** The region's sizes and lease counters. */
+    region: ReturnType<Region["stats"]>;
+  } {
     return { ...this.native.stats(), channels: this.channelCount, region: this.region.stats() };
   }
 }

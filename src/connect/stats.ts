@@ -9,28 +9,38 @@ import type { CopyCounters } from "./decode.js";
 export interface RpcStats {
   /** Connections currently open. */
   connections: number;
+  /** Calls begun since creation. */
   callsStarted: number;
+  /** Calls in flight right now. */
   callsActive: number;
+  /** Protobuf messages received (requests on a server, responses on a client). */
   messagesIn: number;
+  /** Protobuf messages sent. */
   messagesOut: number;
   /** Bytes of protobuf message payloads (not frames). */
   bytesIn: number;
+  /** Bytes of protobuf message payloads sent. */
   bytesOut: number;
   /**
    * Copies of message data made by this library: one per sent message (JS heap →
    * lease) and one per `bytes`/unknown field copied out of a received frame.
    */
   copies: number;
+  /** Bytes of those copies. */
   copiedBytes: number;
   /** Received frames currently held alive by alias-decoded messages. */
   framesHeld: number;
-  /** Channel counters, summed over current and past connections. */
+  /** Channel counters, summed over current and past connections: frames received. */
   framesIn: number;
+  /** Frames sent (messages, metadata, control frames). */
   framesOut: number;
+  /** Bytes of frames received (what the wire protocol carried, headers included). */
   wireBytesIn: number;
+  /** Bytes of frames sent. */
   wireBytesOut: number;
   /** Frames the channel had to reassemble (copy once) because they straddled buffers. */
   reassembled: number;
+  /** Bytes of those frames. */
   reassembledBytes: number;
 }
 

@@ -3,6 +3,7 @@
 
 /** A peer violated the protocol (malformed frame, bad state transition). */
 export class ProtocolError extends Error {
+  /** Always "ERR_PROTOCOL". */
   readonly code = "ERR_PROTOCOL";
   constructor(message: string) {
     super(message);
