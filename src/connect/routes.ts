@@ -70,7 +70,7 @@ export function methodPath(method: DescMethod): string {
 }
 
 /**
- * Wraps `next` in the interceptors, the last one outermost: connect-es's own
+ * Wraps `next` in the interceptors, the first one outermost (it runs first): connect-es's own
  * applyInterceptors (not exported by it), typed for one request/response pair.
  */
 export function applyInterceptors<Req, Res>(next: (req: Req) => Res, interceptors: readonly Interceptor[] | undefined): (req: Req) => Res {

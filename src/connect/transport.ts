@@ -38,7 +38,7 @@ export interface UringTransportOptions {
   engine?: ChannelEngine | "auto" | "uring" | "net";
   /** Completion polling of an engine the transport creates. Default "event". */
   poll?: "event" | "spin";
-  /** Interceptors, applied like connect-es (the last one runs first). */
+  /** Interceptors, applied like connect-es: the first one is the outermost (runs first, sees the response last). */
   interceptors?: Interceptor[];
   /** Largest message sent or received, in bytes. Default 4 MiB. */
   maxMessageBytes?: number;

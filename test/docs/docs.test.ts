@@ -1,0 +1,159 @@
+// The documentation must stay true to the code: the code block TUNING.md marks as tested
+// runs (plain node, "connect-rdma" through the package's exports map), the stats field
+// tables of OBSERVABILITY.md list exactly the fields the objects have, and every relative
+// link in README.md, docs/*.md and examples/README.md points at a file (and heading) that
+// exists.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+
+import { NetEngine, Region, UringEngine, autoEngine, capabilities, createMemoryEngine, createServer } from "../../src/index.js";
+import type { Channel } from "../../src/index.js";
+import { requireDist, root } from "../channel/support/processes.js";
+
+function read(path: string): string {
+  return readFileSync(`${root}${path}`, "utf8");
+}
+
+/** The text of a markdown section: from its heading to the next heading of any level. */
+function section(markdown: string, heading: string): string {
+  const start = markdown.indexOf(`\n${heading}`);
+  if (start < 0) throw new Error(`no section "${heading}"`);
+  const rest = markdown.slice(start + heading.length + 1);
+  const end = rest.search(/\n#{1,6} /);
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/** Field names of the first table in a section: every `name` in the first column. */
+function tableFields(text: string): string[] {
+  const fields: string[] = [];
+  for (const line of text.split("\n")) {
+    const cell = /^\| ([^|]+) \|/.exec(line)?.[1];
+    if (!cell || cell.trim() === "field") continue;
+    for (const m of cell.matchAll(/`(\w+)`/g)) fields.push(m[1]!);
+  }
+  return fields.sort();
+}
+
+/** Field names of an interface in a source file. */
+function interfaceFields(path: string, name: string): string[] {
+  const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(read(path))?.[1] ?? "";
+  return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]!);
+}
+
+const sorted = (keys: Iterable<string>): string[] => [...keys].sort();
+const observability = read("docs/OBSERVABILITY.md");
+
+describe("docs/OBSERVABILITY.md lists exactly the stats fields", () => {
+  it("RpcStats (transports and servers)", async () => {
+    const server = createServer({ routes: () => undefined });
+    try {
+      expect(tableFields(section(observability, "## Transports and servers: `stats()` → `RpcStats`"))).toEqual(sorted(Object.keys(server.stats())));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.skipIf(!capabilities().ioUring.available)("UringEngine.stats()", async () => {
+    const engine = new UringEngine();
+    try {
+      expect(tableFields(section(observability, "### io_uring: `UringEngine.stats()`"))).toEqual(sorted(Object.keys(engine.stats())));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("RdmaEngine.stats() (from the declared type: no RDMA device needed)", () => {
+    const declared = [...interfaceFields("src/binding.ts", "NativeRdmaEngineStats"), "channels", "region"];
+    expect(declared.length).toBeGreaterThan(10);
+    expect(tableFields(section(observability, "### RDMA: `RdmaEngine.stats()`"))).toEqual(sorted(declared));
+  });
+
+  it("NetEngine.stats()", async () => {
+    const engine = new NetEngine();
+    try {
+      expect(tableFields(section(observability, "### node:net fallback: `NetEngine.stats()`"))).toEqual(sorted(Object.keys(engine.stats())));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("MemoryEngine.stats() and channel.stats()", async () => {
+    const engine = createMemoryEngine();
+    try {
+      expect(tableFields(section(observability, "### In-memory engine: `MemoryEngine.stats()`"))).toEqual(sorted(Object.keys(engine.stats())));
+      await engine.listen("memory://docs", () => ({ onFrame: () => undefined, onClose: () => undefined }));
+      const channel: Channel = await engine.connect("memory://docs", { onFrame: () => undefined, onClose: () => undefined });
+      const channels = section(observability, "## Channels and regions");
+      expect(tableFields(channels.slice(0, channels.indexOf("`region.stats()`")))).toEqual(sorted(Object.keys(channel.stats())));
+      channel.close();
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it("region.stats()", () => {
+    const region = new Region({ recvSlots: 4, leaseBytes: 64 * 1024 });
+    try {
+      const channels = section(observability, "## Channels and regions");
+      expect(tableFields(channels.slice(channels.indexOf("`region.stats()`")))).toEqual(sorted(Object.keys(region.stats())));
+    } finally {
+      region.close();
+    }
+  });
+});
+
+describe("docs/TUNING.md", () => {
+  it("the tested code block runs: a shared engine with explicit region sizes and spin polling", () => {
+    requireDist(["index", "channel", "connect", "region"]);
+    const tuning = read("docs/TUNING.md");
+    const marker = tuning.indexOf("<!-- The block below runs in test/docs/docs.test.ts. -->");
+    expect(marker).toBeGreaterThan(0);
+    const code = /```ts\n([\s\S]*?)```/.exec(tuning.slice(marker))?.[1];
+    expect(code).toBeTruthy();
+    const dir = `${root}test/.tmp`;
+    mkdirSync(dir, { recursive: true });
+    const file = `${dir}/tuning-${process.pid}.mjs`;
+    writeFileSync(file, code!.replace("./gen/market/v1/market_pb.js", "../gen/market/v1/market_pb.js"));
+    try {
+      const out = execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 30_000 });
+      expect(out.trim()).toBe(`ACME ${autoEngine().engine} ${64 * 1024}`);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+});
+
+describe("links", () => {
+  const files = ["README.md", "examples/README.md", ...readdirSync(`${root}docs`).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+
+  /** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
+  function anchors(markdown: string): Set<string> {
+    return new Set(
+      [...markdown.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N} _-]/gu, "")
+          .replace(/ /g, "-"),
+      ),
+    );
+  }
+
+  it.each(files)("relative links in %s resolve", (file) => {
+    const text = read(file);
+    const broken: string[] = [];
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!) || target!.startsWith("#")) continue;
+      const [path, anchor] = target!.split("#");
+      const absolute = resolve(dirname(`${root}${file}`), path!);
+      if (!existsSync(absolute)) {
+        broken.push(target!);
+        continue;
+      }
+      if (anchor && absolute.endsWith(".md") && !anchors(readFileSync(absolute, "utf8")).has(anchor)) broken.push(target!);
+    }
+    expect(broken).toEqual([]);
+  });
+});
