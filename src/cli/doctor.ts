@@ -123,6 +123,12 @@ function checkPlatform(): Check {
   };
 }
 
+/** The Debian packages a source build needs: the list of scripts/ensure-system-deps.sh (shipped in the package). */
+function buildPackages(): string {
+  const script = readText(`${packageRoot}scripts/ensure-system-deps.sh`) ?? "";
+  return /^packages=\(([^)]*)\)/m.exec(script)?.[1]?.trim() ?? "liburing-dev libibverbs-dev librdmacm-dev ibverbs-providers g++ make python3 pkg-config";
+}
+
 function checkAddon(caps: Capabilities): Check {
   if (caps.addon.loaded) {
     return { id: "addon", status: "ok", summary: `loaded (${addonPath() ?? "path unknown"})`, details: [], hints: [] };
@@ -131,10 +137,10 @@ function checkAddon(caps: Capabilities): Check {
     id: "addon",
     status: "fail",
     summary: "the native addon did not load",
-    details: [caps.addon.reason ?? ""],
+    details: (caps.addon.reason ?? "").split("\n").map((line) => line.trim()).filter((line) => line !== ""),
     hints: [
-      "build it from the package directory: npx node-gyp rebuild (needs the system packages below)",
-      "sudo apt-get install -y liburing-dev libibverbs-dev librdmacm-dev ibverbs-providers g++ make python3 pkg-config",
+      `system packages of a source build: sudo apt-get install -y ${buildPackages()}`,
+      "then, in a project that installed connect-rdma: npm rebuild connect-rdma --build-from-source (in a checkout: npm run build:native)",
     ],
   };
 }

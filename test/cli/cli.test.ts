@@ -145,6 +145,22 @@ describe("connect-rdma doctor", () => {
     expect(strict.code).toBe(problems ? 1 : 0);
   });
 
+  it("without the addon: FAIL lines with the fix, exit 0 (1 with --strict)", async () => {
+    // node-gyp-build looks for the addon in $CONNECT_RDMA_PREBUILD instead of the package: make it empty.
+    const empty = mkdtempSync(`${tmpdir()}/connect-rdma-noaddon-`);
+    try {
+      const run = await cli(["doctor"], { CONNECT_RDMA_PREBUILD: empty });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^\[FAIL\] addon\s+the native addon did not load/m);
+      expect(run.stdout).toContain("sudo apt-get install -y liburing-dev");
+      expect(run.stdout).toMatch(/^\[FAIL\] engine\s+no engine can run/m);
+      const strict = await cli(["doctor", "--strict"], { CONNECT_RDMA_PREBUILD: empty });
+      expect(strict.code).toBe(1);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   it("names the reason when the engine is forced to node:net", async () => {
     const run = await cli(["doctor", "--json"], { CONNECT_RDMA_ENGINE: "net" });
     const report = JSON.parse(run.stdout) as { autoEngine: { engine: string; reason?: string } };
