@@ -13,7 +13,7 @@ import { prepareMetadata } from "../frame/metadata.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
-import { decodeMessage } from "./decode.js";
+import { decodeMessage, releaseMessage } from "./decode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, mergeMetadata, toConnectError } from "./errors.js";
 import { MessageQueue } from "./message-queue.js";
@@ -26,44 +26,82 @@ export interface ClientCallConfig {
   /** Largest message this client accepts. */
   maxMessageBytes: number;
   readOptions: Partial<BinaryReadOptions> | undefined;
+  /** The transport's calls in flight; a call removes itself when it ends. */
+  calls: Set<ClientCall<DescMessage>>;
 }
 
-/** One call from the client's side. */
+/** The outcome of a unary call. */
+export interface UnaryResult<O extends DescMessage> {
+  header: Headers;
+  message: MessageShape<O>;
+  trailer: Headers;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * One call from the client's side. A unary call delivers its one response message
+ * through unaryResult() (settled at END); a streaming call through `messages`. Promises
+ * and header objects are made only when someone asks for them.
+ */
 export class ClientCall<O extends DescMessage> implements StreamHandler {
   readonly #config: ClientCallConfig;
   readonly #session: Session;
   readonly #output: O;
-  readonly #releaseOnNext: boolean;
-  readonly #onDone: () => void;
+  readonly #unary: boolean;
   #stream: Stream | undefined;
   #header: Headers | undefined;
-  #headerPromise: Promise<Headers>;
-  #resolveHeader!: (h: Headers) => void;
-  #rejectHeader!: (e: unknown) => void;
+  /** Made by the `header` getter while the header is not known yet. */
+  #headerWaiter: Deferred<Headers> | undefined;
+  #trailer: Headers | undefined;
+  /** Streaming calls only. */
+  readonly #messages: MessageQueue<MessageShape<O>> | undefined;
+  /** Unary: the response message (one is allowed) and who waits for the result. */
+  #message: MessageShape<O> | undefined;
+  #result: Deferred<UnaryResult<O>> | undefined;
   #lastLease: Lease | undefined;
+  #error: ConnectError | undefined;
   #done = false;
-  /** Response trailers; filled when END arrives. */
-  readonly trailer = new Headers();
-  /** Response messages, decoded on arrival. */
-  readonly messages: MessageQueue<MessageShape<O>>;
 
-  constructor(config: ClientCallConfig, session: Session, output: O, releaseOnNext: boolean, onDone: () => void) {
+  constructor(config: ClientCallConfig, session: Session, output: O, kind: "unary" | "stream") {
     this.#config = config;
     this.#session = session;
     this.#output = output;
-    this.#releaseOnNext = releaseOnNext;
-    this.#onDone = onDone;
-    this.#headerPromise = new Promise<Headers>((resolve, reject) => {
-      this.#resolveHeader = resolve;
-      this.#rejectHeader = reject;
-    });
-    this.#headerPromise.catch(() => undefined);
-    this.messages = new MessageQueue<MessageShape<O>>({
-      onTake: (size, lease) => {
-        this.#stream?.consumed(size);
-        if (this.#releaseOnNext) this.#lastLease = lease;
-      },
-    });
+    this.#unary = kind === "unary";
+    if (!this.#unary) {
+      this.#messages = new MessageQueue<MessageShape<O>>({
+        onTake: (size, lease) => {
+          this.#stream?.consumed(size);
+          this.#lastLease = lease;
+        },
+      });
+    }
+    config.calls.add(this as unknown as ClientCall<DescMessage>);
+  }
+
+  /** Response trailers; filled when END arrives. */
+  get trailer(): Headers {
+    return (this.#trailer ??= new Headers());
+  }
+
+  /** Streaming calls: the response messages, decoded on arrival. */
+  get messages(): MessageQueue<MessageShape<O>> {
+    if (this.#messages === undefined) throw new Error("a unary call has no message stream");
+    return this.#messages;
   }
 
   /** True once the call ended (END, CANCEL, reset or local cancel). */
@@ -73,7 +111,9 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
 
   /** Resolves with the response headers; rejects if the call fails before any. */
   get header(): Promise<Headers> {
-    return this.#headerPromise;
+    if (this.#header !== undefined) return Promise.resolve(this.#header);
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    return (this.#headerWaiter ??= deferred()).promise;
   }
 
   /**
@@ -134,28 +174,21 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
 
   /** The response messages; under "alias", asking for the next one releases the previous. */
   responses(): AsyncIterable<MessageShape<O>> {
+    const messages = this.messages;
     return {
       [Symbol.asyncIterator]: () => ({
         next: () => {
           this.#releaseLast();
-          return this.messages.next();
+          return messages.next();
         },
       }),
     };
   }
 
-  /** Waits for the single response of a unary call. */
-  async unaryResult(): Promise<{ header: Headers; message: MessageShape<O>; trailer: Headers }> {
-    const header = await this.#headerPromise;
-    const first = await this.messages.next();
-    if (first.done === true) {
-      throw new ConnectError("protocol error: missing output message for unary method", Code.Unimplemented);
-    }
-    const second = await this.messages.next();
-    if (second.done !== true) {
-      throw new ConnectError("protocol error: received extra output message for unary method", Code.Unimplemented);
-    }
-    return { header, message: first.value, trailer: this.trailer };
+  /** Unary: settles with header, the one message and trailers at END, or the call's error. */
+  unaryResult(): Promise<UnaryResult<O>> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    return (this.#result ??= deferred()).promise;
   }
 
   onFrame(frame: StreamFrame): void {
@@ -172,13 +205,20 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
         if (frame.headers !== undefined) this.#gotHeader(frame.headers);
         if (frame.message !== undefined) this.#onMessage(frame.message);
         if (this.#done) return;
-        frame.trailers.forEach((value, key) => this.trailer.append(key, value));
-        if (frame.status.code === 0) {
-          this.#finish();
-          this.messages.end();
+        // The parsed trailers become the call's, unless a stream handed out `trailer` already.
+        if (this.#trailer === undefined) this.#trailer = frame.trailers;
+        else frame.trailers.forEach(appendTo, this.#trailer);
+        if (frame.status.code !== 0) {
+          this.#fail(errorFromStatus(frame.status, mergeMetadata(this.#header, this.#trailer)), false);
           return;
         }
-        this.#fail(errorFromStatus(frame.status, mergeMetadata(this.#header, this.trailer)), false);
+        if (this.#unary && this.#message === undefined) {
+          this.#fail(new ConnectError("protocol error: missing output message for unary method", Code.Unimplemented), false);
+          return;
+        }
+        this.#finish();
+        this.#result?.resolve({ header: this.#header ?? new Headers(), message: this.#message as MessageShape<O>, trailer: this.#trailer });
+        this.#messages?.end();
         return;
       }
       case FrameKind.CANCEL:
@@ -196,7 +236,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
   #gotHeader(h: Headers): void {
     if (this.#header !== undefined) return;
     this.#header = h;
-    this.#resolveHeader(h);
+    this.#headerWaiter?.resolve(h);
   }
 
   #onMessage(view: Uint8Array): void {
@@ -209,11 +249,20 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
       );
       return;
     }
+    if (this.#unary && this.#message !== undefined) {
+      this.cancel(new ConnectError("protocol error: received extra output message for unary method", Code.Unimplemented));
+      return;
+    }
     counters.received(size);
     const stream = this.#stream as Stream;
     try {
       const decoded = decodeMessage(this.#output, view, policy, () => stream.hold(), counters, readOptions);
-      this.messages.push(decoded.message, size, decoded.lease);
+      if (this.#unary) {
+        this.#message = decoded.message;
+        stream.consumed(size);
+      } else {
+        this.messages.push(decoded.message, size, decoded.lease);
+      }
     } catch (e) {
       this.cancel(toConnectError(e, Code.Internal));
     }
@@ -230,14 +279,21 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
     if (this.#done) return;
     this.#done = true;
     if (this.#stream !== undefined) this.#config.counters.callsActive--;
-    this.#onDone();
+    this.#config.calls.delete(this as unknown as ClientCall<DescMessage>);
   }
 
   #fail(error: ConnectError, discard: boolean): void {
     if (this.#done) return;
     this.#finish();
+    this.#error = error;
     // Before any response headers, the call fails as a whole (like an HTTP error status).
-    if (this.#header === undefined) this.#rejectHeader(error);
-    this.messages.fail(error, discard);
+    if (this.#header === undefined) this.#headerWaiter?.reject(error);
+    this.#result?.reject(error);
+    if (this.#message !== undefined) releaseMessage(this.#message);
+    this.#messages?.fail(error, discard);
   }
+}
+
+function appendTo(this: Headers, value: string, key: string): void {
+  this.append(key, value);
 }

@@ -139,7 +139,10 @@ class ConnectRdmaServer implements Server {
       });
     let listener: Listener;
     try {
-      listener = await engine.listen(url, (channel) => this.#accept(channel));
+      // Calls' URLs (ctx.url) are the bound URL plus the method path.
+      const base = { url: url.replace(/\/$/, "") };
+      listener = await engine.listen(url, (channel) => this.#accept(channel, base));
+      base.url = listener.url.replace(/\/$/, "");
     } catch (e) {
       if (owned) await engine.close();
       throw e;
@@ -163,7 +166,7 @@ class ConnectRdmaServer implements Server {
     return this.#counters.snapshot(this.#sessions.size, channels);
   }
 
-  #accept(channel: Channel): ChannelEvents {
+  #accept(channel: Channel, base: { readonly url: string }): ChannelEvents {
     const holder: { session?: Session } = {};
     const session: Session = new Session("server", this.#sessionOptions, {
       onCall: (stream, start): StreamHandler => {
@@ -172,7 +175,7 @@ class ConnectRdmaServer implements Server {
           refuseUnknown(stream, start.path);
           return { onFrame: () => undefined, onReset: () => undefined };
         }
-        const call: ServerCall = new ServerCall(this.#config, session, stream, start, route, this.#callUrl(channel, start.path));
+        const call: ServerCall = new ServerCall(this.#config, session, stream, start, route, base.url + start.path);
         this.#calls.add(call);
         return call;
       },
@@ -188,11 +191,6 @@ class ConnectRdmaServer implements Server {
     session.attach(channel);
     if (this.#closing !== undefined) session.goAway(0, "server is shutting down");
     return session.events;
-  }
-
-  #callUrl(channel: Channel, path: string): string {
-    const base = this.#bound.find((b) => b.engine.name === channel.engine)?.listener.url ?? `${channel.engine}://`;
-    return base.replace(/\/?$/, path);
   }
 
   async #close(gracePeriodMs: number): Promise<void> {

@@ -171,6 +171,7 @@ class ConnectRdmaTransport implements UringTransport {
       counters: this.#counters,
       maxMessageBytes: this.#maxMessageBytes,
       readOptions: options.binaryOptions,
+      calls: this.#calls,
     };
   }
 
@@ -283,7 +284,7 @@ class ConnectRdmaTransport implements UringTransport {
     const session = this.#usableSession() ?? (await this.#acquire(req.signal));
     const payload = encodeMessage(req.method.input, req.message, this.#options.binaryOptions);
     this.#checkSendSize(payload.byteLength, session);
-    const call = this.#newCall(session, req.method.output, false);
+    const call = this.#newCall(session, req.method.output, "unary");
     signal.onAbort = (reason) => call.cancel(reason);
     try {
       this.#settle(call, call.open(methodPath(req.method), req.header, remaining(deadline), payload, true));
@@ -301,7 +302,7 @@ class ConnectRdmaTransport implements UringTransport {
 
   async #stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I, O>, deadline: number | undefined): Promise<StreamResponse<I, O>> {
     const session = await this.#acquire(req.signal);
-    const call = this.#newCall(session, req.method.output, true);
+    const call = this.#newCall(session, req.method.output, "stream");
     // The abort listener stays for the life of the call: runStreamingCall aborts the
     // signal when the call completes, and cancel() is a no-op on a finished call.
     req.signal.addEventListener("abort", () => call.cancel(getAbortSignalReason(req.signal)));
@@ -359,12 +360,8 @@ class ConnectRdmaTransport implements UringTransport {
     }
   }
 
-  #newCall<O extends DescMessage>(session: Session, output: O, releaseOnNext: boolean): ClientCall<O> {
-    const call: ClientCall<O> = new ClientCall(this.#callConfig, session, output, releaseOnNext, () =>
-      this.#calls.delete(call as unknown as ClientCall<DescMessage>),
-    );
-    this.#calls.add(call as unknown as ClientCall<DescMessage>);
-    return call;
+  #newCall<O extends DescMessage>(session: Session, output: O, kind: "unary" | "stream"): ClientCall<O> {
+    return new ClientCall(this.#callConfig, session, output, kind);
   }
 
   #checkSendSize(byteLength: number, session: Session): void {

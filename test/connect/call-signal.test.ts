@@ -147,6 +147,7 @@ describe.each(TARGETS)("signals where code reads them: %s", (_name, make) => {
     const client = createClient(MarketService, transport);
     expect((await client.getQuote({ symbol: "done" })).sequence).toBe(0n);
     expect(state((contexts.get("done") as HandlerContext).signal)).toBe("aborted: AbortError");
+    expect((contexts.get("done") as HandlerContext).url).toMatch(/^[a-z]+:\/\/[^/]+\/market\.v1\.MarketService\/GetQuote$/);
     const e = await client.getQuote({ symbol: "late", delayMs: 150 }, { timeoutMs: 40 }).catch((x: unknown) => ConnectError.from(x));
     expect((e as ConnectError).code).toBe(Code.DeadlineExceeded);
     await sleep(20);
