@@ -281,7 +281,10 @@ export class SteadyClient {
   #running: Promise<void> | undefined;
   #stop = false;
 
-  constructor(url: string, engine: "uring" | "net") {
+  readonly #callTimeoutMs: number;
+
+  constructor(url: string, engine: "uring" | "net", callTimeoutMs = 10_000) {
+    this.#callTimeoutMs = callTimeoutMs;
     this.transport = createUringTransport({ url, engine });
     onTestFinished(() => this.transport.close());
   }
@@ -293,7 +296,7 @@ export class SteadyClient {
       for (let i = 0; !this.#stop; i++) {
         const symbol = `steady-${n}-${i}`;
         try {
-          const quote = await client.getQuote({ symbol }, { timeoutMs: 10_000 });
+          const quote = await client.getQuote({ symbol }, { timeoutMs: this.#callTimeoutMs });
           if (quote.symbol !== symbol) this.errors.push(`wrong reply ${quote.symbol} for ${symbol}`);
           else this.ok++;
         } catch (e) {
