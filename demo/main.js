@@ -117,10 +117,11 @@ async function stepClose(ctx) {
 
 async function main() {
   const started = performance.now();
-  const ctx = { pkg: await loadPackage(), echoes: 0 };
+  const ctx = { echoes: 0 };
   console.log("connect-rdma demo: an echo server in a child process, this process as its client\n");
   const deadline = setTimeout(() => fail(ctx, new Error(`the demo did not finish within ${DEADLINE_MS / 1000} s`)), DEADLINE_MS);
   try {
+    ctx.pkg = await loadPackage();
     for (const step of [stepCapabilities, stepStartServer, stepEchoSizes, stepLatency, stepCounters, stepClose]) await step(ctx);
   } catch (error) {
     await fail(ctx, error);
