@@ -2,6 +2,17 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 
+/** "family 26 model 2" from /proc/cpuinfo (VMs often hide the marketing name). */
+function cpuFamilyModel() {
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    const field = (name) => info.match(new RegExp(`^${name}\\s*:\\s*(.+)$`, "m"))?.[1];
+    return `family ${field("cpu family")} model ${field("model")}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Machine description recorded in every result file. */
 export function machineInfo() {
   const cpus = os.cpus();
@@ -13,6 +24,7 @@ export function machineInfo() {
   }
   return {
     cpuModel: cpus[0]?.model.trim() ?? "unknown",
+    cpuFamilyModel: cpuFamilyModel(),
     cores: cpus.length,
     kernelRelease: os.release(),
     kernel,
