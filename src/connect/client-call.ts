@@ -17,6 +17,7 @@ import { decodeMessage, releaseMessage } from "./decode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, mergeMetadata, toConnectError } from "./errors.js";
 import { MessageQueue } from "./message-queue.js";
+import type { QueueHooks } from "./message-queue.js";
 import type { Counters } from "./stats.js";
 
 /** What every call of a transport shares. */
@@ -58,7 +59,7 @@ function deferred<T>(): Deferred<T> {
  * through unaryResult() (settled at END); a streaming call through `messages`. Promises
  * and header objects are made only when someone asks for them.
  */
-export class ClientCall<O extends DescMessage> implements StreamHandler {
+export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHooks {
   readonly #config: ClientCallConfig;
   readonly #session: Session;
   readonly #output: O;
@@ -82,20 +83,19 @@ export class ClientCall<O extends DescMessage> implements StreamHandler {
     this.#session = session;
     this.#output = output;
     this.#unary = kind === "unary";
-    if (!this.#unary) {
-      this.#messages = new MessageQueue<MessageShape<O>>({
-        onTake: (size, lease) => {
-          this.#stream?.consumed(size);
-          this.#lastLease = lease;
-        },
-      });
-    }
+    if (!this.#unary) this.#messages = new MessageQueue<MessageShape<O>>(this);
     config.calls.add(this as unknown as ClientCall<DescMessage>);
   }
 
   /** Response trailers; filled when END arrives. */
   get trailer(): Headers {
     return (this.#trailer ??= new Headers());
+  }
+
+  /** @internal A response message was handed to the application (QueueHooks). */
+  onTake(size: number, lease: Lease | undefined): void {
+    this.#stream?.consumed(size);
+    this.#lastLease = lease;
   }
 
   /** Streaming calls: the response messages, decoded on arrival. */

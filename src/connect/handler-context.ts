@@ -8,10 +8,10 @@
 
 import { create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
-import { createContextValues } from "@connectrpc/connect";
 import type { HandlerContext, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { withSignal } from "./call-signal.js";
 import type { CallSignal } from "./call-signal.js";
+import { createCallValues } from "./context-values.js";
 import { applyInterceptors } from "./routes.js";
 
 const noTimeout = (): undefined => undefined;
@@ -44,7 +44,7 @@ export function createCallContext(init: HandlerContextInit): HandlerContext {
       requestHeader: init.requestHeader,
       responseHeader: new Headers(),
       responseTrailer: new Headers(),
-      values: createContextValues(),
+      values: createCallValues(),
     },
     signal,
   );

@@ -34,6 +34,7 @@ import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
 import { createCallContext, invokeUnary } from "./handler-context.js";
 import { MessageQueue } from "./message-queue.js";
+import type { QueueHooks } from "./message-queue.js";
 import type { Route } from "./routes.js";
 import type { Counters } from "./stats.js";
 
@@ -65,7 +66,7 @@ export function refuseUnknown(stream: Stream, path: string): void {
 }
 
 /** One call on the server. */
-export class ServerCall implements StreamHandler {
+export class ServerCall implements StreamHandler, QueueHooks {
   readonly #config: ServerCallConfig;
   readonly #session: Session;
   readonly #stream: Stream;
@@ -74,7 +75,8 @@ export class ServerCall implements StreamHandler {
   /** ctx.signal's state: deadline, CANCEL, connection loss, shutdown, completion. */
   readonly #signal: CallSignal;
   readonly #input: MessageQueue<MessageShape<DescMessage>>;
-  readonly #held: Lease[] = [];
+  /** Request frames held by "alias"-decoded messages, released when the handler settled. */
+  #held: Lease[] | undefined;
   #headersSent = false;
   #finished = false;
   /** Settles when the handler settled and the call's resources are released. */
@@ -87,12 +89,7 @@ export class ServerCall implements StreamHandler {
     this.#route = route;
     this.#signal = new CallSignal(undefined, start.timeoutMs);
     this.#context = createCallContext({ method: route.spec.method, url, timeoutMs: start.timeoutMs, requestHeader: start.metadata, signal: this.#signal });
-    this.#input = new MessageQueue({
-      onTake: (size, lease) => {
-        stream.consumed(size);
-        if (lease !== undefined) this.#held.push(lease);
-      },
-    });
+    this.#input = new MessageQueue(this);
     config.counters.callsStarted++;
     config.counters.callsActive++;
     if (start.message !== undefined) this.#onMessage(start.message);
@@ -100,6 +97,12 @@ export class ServerCall implements StreamHandler {
     if (this.#signal.aborted) this.#onAbort(this.#signal.reason);
     else this.#signal.onAbort = (reason) => this.#onAbort(reason);
     this.settled = this.#run();
+  }
+
+  /** @internal A request message was handed to the handler (QueueHooks). */
+  onTake(size: number, lease: Lease | undefined): void {
+    this.#stream.consumed(size);
+    if (lease !== undefined) (this.#held ??= []).push(lease);
   }
 
   /** Aborts ctx.signal with `reason` (server shutdown); the call ends with its code. */
@@ -202,8 +205,8 @@ export class ServerCall implements StreamHandler {
       this.#finished = true;
       this.#signal.finish();
       this.#input.fail(undefined, true);
-      for (const lease of this.#held) lease.release();
-      this.#held.length = 0;
+      if (this.#held !== undefined) for (const lease of this.#held) lease.release();
+      this.#held = undefined;
       this.#config.counters.callsActive--;
       this.#config.onSettled(this);
     }

@@ -6,7 +6,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { ContextValues, Interceptor, StreamRequest, StreamResponse, Transport, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { getAbortSignalReason, runStreamingCall } from "@connectrpc/connect/protocol";
 import { isIP } from "node:net";
@@ -18,6 +18,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import { CallSignal, withSignal } from "./call-signal.js";
+import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
 import { encodeMessage } from "./decode.js";
@@ -199,7 +200,7 @@ class ConnectRdmaTransport implements UringTransport {
         requestMethod: "POST",
         url: this.#baseUrl + methodPath(method),
         header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
+        contextValues: contextValues ?? createCallValues(),
         message: create(method.input, input),
       },
       call,
@@ -238,7 +239,7 @@ class ConnectRdmaTransport implements UringTransport {
         requestMethod: "POST",
         url: this.#baseUrl + methodPath(method),
         header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
+        contextValues: contextValues ?? createCallValues(),
         message: input,
       },
       next: (req) => this.#stream(req, deadline),

@@ -49,7 +49,8 @@ export class Stream {
   #recvWindow: number;
   readonly #initialRecvWindow: number;
   #pendingCredit = 0;
-  #waiters: Waiter[] = [];
+  /** Senders waiting for flow-control credit (made when the first one waits). */
+  #waiters: Waiter[] | undefined;
   #closed = false;
   #closeError: Error | undefined;
   /** CALL_START never reached the channel: nothing else of this stream may follow it. */
@@ -165,7 +166,8 @@ export class Stream {
     this.#sendWindow += increment;
     if (this.#sendWindow <= 0) return;
     const waiters = this.#waiters;
-    this.#waiters = [];
+    if (waiters === undefined) return;
+    this.#waiters = undefined;
     for (const w of waiters) w.resolve();
   }
 
@@ -175,8 +177,8 @@ export class Stream {
     this.#closed = true;
     this.#closeError = error;
     const waiters = this.#waiters;
-    if (waiters.length > 0) {
-      this.#waiters = [];
+    if (waiters !== undefined) {
+      this.#waiters = undefined;
       const reason = error ?? Object.assign(new Error("stream closed"), { code: "ERR_STREAM_CLOSED" });
       for (const w of waiters) w.reject(reason);
     }
@@ -189,6 +191,6 @@ export class Stream {
   }
 
   #whenWindow(): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise<void>((resolve, reject) => (this.#waiters ??= []).push({ resolve, reject }));
   }
 }

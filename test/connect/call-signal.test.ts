@@ -208,3 +208,35 @@ describe("server shutdown reaches handlers without a listener per call", () => {
     expect(warnings.filter((w) => w === "MaxListenersExceededWarning")).toEqual([]);
   });
 });
+
+describe("context values", () => {
+  it("behave as connect-es's: defaults, set, delete, and they reach the handler through an interceptor", async () => {
+    const { createContextKey } = await import("@connectrpc/connect");
+    const { createCallValues } = await import("../../src/connect/context-values.js");
+    const kUser = createContextKey("anonymous", { description: "user" });
+    const values = createCallValues();
+    expect(values.get(kUser)).toBe("anonymous");
+    expect(values.set(kUser, "alice").get(kUser)).toBe("alice");
+    expect(values.delete(kUser).get(kUser)).toBe("anonymous");
+
+    for (const [, make] of TARGETS) {
+      const seen: string[] = [];
+      const interceptor: Interceptor = (next) => (req) => {
+        req.contextValues.set(kUser, "bob");
+        return next(req);
+      };
+      const transport = await make(
+        (r) =>
+          r.service(MarketService, {
+            getQuote(req, ctx) {
+              seen.push(ctx.values.get(kUser));
+              return { symbol: req.symbol };
+            },
+          }),
+        { server: [interceptor] },
+      );
+      await createClient(MarketService, transport).getQuote({ symbol: "V" });
+      expect(seen).toEqual(["bob"]);
+    }
+  });
+});

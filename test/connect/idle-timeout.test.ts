@@ -7,9 +7,17 @@ import { createMemoryEngine, createServer, createUringTransport } from "../../sr
 import { MarketService } from "../gen/market/v1/market_pb.js";
 import { ServerLog, marketRoutes, sleep } from "./market-service.js";
 
+async function until(cond: () => boolean): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > 5000) throw new Error("condition not met in time");
+    await sleep(5);
+  }
+}
+
 describe("server idle timeout", () => {
   it("closes a connection idle for idleTimeoutMs, not one with calls in between", async () => {
-    const server = createServer({ routes: marketRoutes(new ServerLog()), idleTimeoutMs: 200 });
+    const server = createServer({ routes: marketRoutes(new ServerLog()), idleTimeoutMs: 500 });
     onTestFinished(() => server.close(0));
     const url = await server.listen(`memory://idle-${process.pid}`);
     // Count the connections the transport opens.
@@ -25,21 +33,23 @@ describe("server idle timeout", () => {
     onTestFinished(() => transport.close());
     const client = createClient(MarketService, transport);
 
-    // Calls 60 ms apart for 600 ms: each idle period is shorter than the timeout.
+    // Calls 60 ms apart for 1.2 s: each idle period is shorter than the timeout.
     const start = Date.now();
-    while (Date.now() - start < 600) {
+    while (Date.now() - start < 1200) {
       await client.getQuote({ symbol: "keep" });
       await sleep(60);
     }
     expect(opened).toBe(1);
     expect(server.stats().connections).toBe(1);
 
-    // Then silence: closed about 200 ms after the last call.
-    await sleep(120);
-    expect(server.stats().connections).toBe(1);
-    await sleep(300);
+    // Then silence: closed once the timeout passed since the last call, not before.
+    await client.getQuote({ symbol: "last" });
+    const last = Date.now();
+    while (server.stats().connections > 0 && Date.now() - last < 5000) await sleep(10);
+    const idleFor = Date.now() - last;
     expect(server.stats().connections).toBe(0);
-    expect(transport.stats().connections).toBe(0);
+    expect(idleFor).toBeGreaterThanOrEqual(490);
+    await until(() => transport.stats().connections === 0);
 
     // The next call reconnects.
     expect((await client.getQuote({ symbol: "again" })).symbol).toBe("again");
