@@ -2,7 +2,7 @@
 // (request/response by message type), stop it. It never outlives the parent.
 import { fork } from "node:child_process";
 
-/** A running server child (demo/echo-server.js or any script speaking its protocol). */
+/** A running server child (demo/market-server.js or any script speaking its protocol). */
 export class ServerProcess {
   #child;
   #inbox = [];
