@@ -1,12 +1,15 @@
 // The channel suite: one set of tests of the channel contract (src/channel/channel.ts)
-// that every engine and transport runs (uring-tcp, uring-unix, net-tcp, net-unix).
+// that every engine and transport runs (uring-tcp, uring-unix, net-tcp, net-unix, rdma).
 // Each *.test.ts file calls channelSuite() with a factory. The engine under test runs
 // in the vitest process; echo servers and misbehaving peers run in child processes
 // (test/fixtures/), so every echo crosses a real process boundary.
 // Capability gating: when `unavailable()` names a reason the suite is skipped with that
 // reason printed, except under CI=true, where the missing capability fails the suite.
+// A part that cannot apply to an engine (a raw TCP peer against RDMA) is skipped only
+// through `skip`, with its reason printed; `load` scales the long echo tests down for
+// slow targets (RDMA under QEMU TCG) without changing what they check.
 
-import { beforeAll } from "vitest";
+import { beforeAll, describe, it } from "vitest";
 import type { ChannelEngine, ChannelStats } from "../../src/channel/channel.js";
 import type { Region, RegionOptions } from "../../src/region.js";
 import { contractTests } from "./contract-tests.js";
@@ -26,7 +29,7 @@ export interface ChannelSuiteOptions {
   /** Suite name, e.g. "uring-tcp". */
   name: string;
   /** Engine name for the fixture processes (they load it from dist/). */
-  engine: "uring" | "net";
+  engine: "uring" | "net" | "rdma";
   /** dist/ modules the fixtures import, checked for freshness before the suite runs. */
   distModules: string[];
   makeEngine(options?: { region?: RegionOptions; maxFrameBytes?: number }): SuiteEngine;
@@ -37,19 +40,38 @@ export interface ChannelSuiteOptions {
   zeroCopy: {
     /** Body length of a frame that arrives in place, without reassembly. */
     inPlaceBody(region: Region): number;
-    /** True when such a frame is a view of the engine's region (uring), false for a socket chunk (net). */
+    /** True when such a frame is a view of the engine's region (uring, rdma), false for a socket chunk (net). */
     inPlaceInRegion: boolean;
-    /** Body length of a frame that straddles receive buffers: exactly one reassembly. */
+    /** Body length of a frame that straddles receive buffers (rdma: one READ): exactly one reassembly. */
     straddleBody(region: Region): number;
   };
+  /** Parts of the suite that cannot apply to this engine, each with the reason (printed). */
+  skip?: Partial<Record<SuitePart, string>>;
+  /** Sizes of the long echo tests (defaults: 100,000 back-to-back frames, 80 pipelined 1 MiB frames). */
+  load?: { backToBackFrames?: number; pipelinedMiB?: number };
 }
+
+/** The parts of the suite. */
+export type SuitePart = "echo" | "contract" | "peers";
 
 /** Defines the whole channel suite for one engine and transport. */
 export function channelSuite(options: ChannelSuiteOptions): void {
   gatedDescribe(options.name, options.unavailable?.(), () => {
     beforeAll(() => requireDist(options.distModules));
-    echoTests(options);
-    contractTests(options);
-    peerTests(options);
+    part(options, "echo", echoTests);
+    part(options, "contract", contractTests);
+    part(options, "peers", peerTests);
+  });
+}
+
+function part(options: ChannelSuiteOptions, name: SuitePart, define: (options: ChannelSuiteOptions) => void): void {
+  const reason = options.skip?.[name];
+  if (reason === undefined) {
+    define(options);
+    return;
+  }
+  console.warn(`[skip] ${options.name} ${name} tests: ${reason}`);
+  describe.skip(`${name} tests (skipped: ${reason})`, () => {
+    it("does not apply to this engine", () => undefined);
   });
 }

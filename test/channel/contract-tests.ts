@@ -5,7 +5,7 @@
 
 import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Channel, Listener } from "../../src/channel/channel.js";
+import type { Channel, Lease, Listener } from "../../src/channel/channel.js";
 import { parseChannelUrl } from "../../src/channel/address.js";
 import type { ChannelSuiteOptions, SuiteEngine } from "./channel-suite.js";
 import { Inbox, sendBytes } from "./support/inbox.js";
@@ -59,9 +59,9 @@ export function contractTests(options: ChannelSuiteOptions): void {
       const listener = await engine.listen(requested, () => new Inbox());
       const bound = parseChannelUrl(listener.url);
       const asked = parseChannelUrl(requested);
-      if (asked.scheme === "tcp") {
-        expect(bound).toMatchObject({ scheme: "tcp" });
-        expect(bound.scheme === "tcp" && bound.port > 0).toBe(true);
+      if (asked.scheme === "tcp" || asked.scheme === "rdma") {
+        expect(bound).toMatchObject({ scheme: asked.scheme, host: asked.host });
+        expect(bound.scheme === asked.scheme && bound.port > 0).toBe(true);
       } else {
         expect(bound).toEqual(asked);
       }
@@ -123,7 +123,7 @@ export function contractTests(options: ChannelSuiteOptions): void {
     it("waitForSpace() rejects with ERR_REGION_FULL after its timeout and resolves once a lease comes back", async () => {
       const engine = make({ region: { leaseBytes: 64 * 1024 } });
       const { client } = await pair(engine);
-      const leases = [];
+      const leases: Lease[] = [];
       let full: unknown;
       for (let i = 0; i < 64 && full === undefined; i++) {
         try {

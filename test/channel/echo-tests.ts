@@ -4,7 +4,7 @@
 // a slot), large frames, 100,000 frames back to back, 64 concurrent connections, zero
 // copy (in-place views vs exactly one reassembly) and hold().
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { Channel } from "../../src/channel/channel.js";
 import type { ChannelSuiteOptions, SuiteEngine } from "./channel-suite.js";
 import { Inbox, sendBytes } from "./support/inbox.js";
@@ -42,6 +42,9 @@ export function echoTests(options: ChannelSuiteOptions): void {
       const inbox = new Inbox();
       const channel = await engine.connect(serverUrl, inbox);
       inbox.channel = channel;
+      // A test that fails midway must not leave its connections to the shared echo server
+      // open (they hold the server's receive slots); close() is idempotent.
+      onTestFinished(() => channel.close());
       return { channel, inbox };
     }
 
@@ -67,8 +70,9 @@ export function echoTests(options: ChannelSuiteOptions): void {
       expect(inbox.closes).toHaveLength(1);
     });
 
-    it("echoes 100,000 small frames sent back to back, in order", async () => {
-      const count = 100_000;
+    const backToBack = options.load?.backToBackFrames ?? 100_000;
+    it(`echoes ${backToBack.toLocaleString("en-US")} small frames sent back to back, in order`, async () => {
+      const count = backToBack;
       const { channel, inbox } = await connect();
       for (let i = 0; i < count; i++) {
         const body = pattern(4 + (i % 61), i);
@@ -89,10 +93,11 @@ export function echoTests(options: ChannelSuiteOptions): void {
       await inbox.closed();
     });
 
-    it("pipelines 80 x 1 MiB frames without waiting for echoes: senders wait, the connection survives", async () => {
-      // More than the 64 MiB lease area in flight: the region fills with sends while the
-      // echoes come back, and receiving them must not need what the sends hold.
-      const count = 80;
+    const pipelined = options.load?.pipelinedMiB ?? 80;
+    it(`pipelines ${pipelined} x 1 MiB frames without waiting for echoes: senders wait, the connection survives`, async () => {
+      // By default more than the 64 MiB lease area in flight: the region fills with sends
+      // while the echoes come back, and receiving them must not need what the sends hold.
+      const count = pipelined;
       const { channel, inbox } = await connect();
       for (let i = 0; i < count; i++) await sendBytes(channel, pattern(MiB, i));
       await inbox.count(count, 30_000);

@@ -1,6 +1,8 @@
 // The transport suite: every Connect semantic of issue 3 against one channel target.
 // Each engine's test file calls transportSuite() with a target (a URL factory and
-// options); the same assertions then hold for memory, uring-tcp, uring-unix, net, rdma.
+// options); the same assertions then hold for memory, uring-tcp, uring-unix, net, rdma
+// (a target may bring its own transport factory, e.g. createRdmaTransport with a source
+// address, and the engine options its raw connections need).
 
 import { create } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -9,6 +11,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { engineForUrl } from "../../src/channel/engines.js";
 import type { Channel } from "../../src/channel/channel.js";
+import type { EngineOptions } from "../../src/channel/engines.js";
 import { FrameKind, PROTOCOL_VERSION } from "../../src/frame/constants.js";
 import { encodeHello, parseFrame } from "../../src/frame/frames.js";
 import type { Frame } from "../../src/frame/frames.js";
@@ -32,6 +35,10 @@ export interface TransportTarget {
   engine?: "uring" | "net";
   /** Why this target cannot run here (the suite is then gated: skipped, or failed under CI=true). */
   unavailable?: () => string | undefined;
+  /** Makes the client transport (default createUringTransport), e.g. createRdmaTransport with a localAddress. */
+  createTransport?: (options: UringTransportOptions) => UringTransport;
+  /** Engine options of raw-frame connections (engineForUrl), e.g. an RDMA source address. */
+  rawEngineOptions?: () => EngineOptions;
 }
 
 interface Setup {
@@ -69,7 +76,7 @@ export function pushable<T>(): AsyncIterable<T> & { push(v: T): void; end(): voi
   };
 }
 
-function order(i: number, extra: Partial<OrderInit> = {}): OrderInit {
+function order(i: number, extra: { symbol?: string; clientOrderId?: string } = {}): OrderInit {
   return {
     clientOrderId: `c-${i}`,
     symbol: "MSFT",
@@ -101,6 +108,7 @@ async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
 /** Registers the suite for `target` under describe(name). */
 export function transportSuite(name: string, target: TransportTarget): void {
   const engine = target.engine !== undefined ? { engine: target.engine } : {};
+  const makeTransport = target.createTransport ?? createUringTransport;
   async function setup(
     server: Partial<ServerOptions> = {},
     transport: Partial<UringTransportOptions> = {},
@@ -109,7 +117,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
     const s = createServer({ routes: marketRoutes(log), ...engine, ...target.serverOptions?.(), ...server });
     onTestFinished(() => s.close(0));
     const url = await s.listen(target.listenUrl());
-    const t = createUringTransport({ url, ...engine, ...target.transportOptions?.(), ...transport });
+    const t = makeTransport({ url, ...engine, ...target.transportOptions?.(), ...transport });
     onTestFinished(() => t.close());
     return { server: s, url, transport: t, client: createClient(MarketService, t), log };
   }
@@ -287,7 +295,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
             })(),
           )
           .catch((x: unknown) => ConnectError.from(x));
-        expectFailError(e1, Code.PermissionDenied, "FAIL:7");
+        expectFailError(e1 as ConnectError, Code.PermissionDenied, "FAIL:7");
         const acks: bigint[] = [];
         const e2 = await (async () => {
           for await (const a of client.trade(
@@ -327,6 +335,9 @@ export function transportSuite(name: string, target: TransportTarget): void {
     describe("deadlines and cancellation", () => {
       it("timeoutMs: DeadlineExceeded on the client and the handler's signal aborts", async () => {
         const { client, log } = await setup();
+        // Connected first: the deadline is about the call, not about connection setup
+        // (which alone can take longer than 150 ms on a slow target: RDMA under QEMU TCG).
+        await client.getQuote({ symbol: "warm-up" });
         const start = Date.now();
         expect(await codeOf(client.getQuote({ symbol: "SLOW", delayMs: 10_000 }, { timeoutMs: 150 }))).toBe(Code.DeadlineExceeded);
         expect(Date.now() - start).toBeLessThan(5000);
@@ -337,6 +348,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
 
       it("a deadline ends a server stream", async () => {
         const { client, log } = await setup();
+        await client.getQuote({ symbol: "warm-up" }); // connected first, as above
         let n = 0;
         const code = await codeOf(
           (async () => {
@@ -508,7 +520,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
         const { server, client } = await setup();
         const url2 = await server.listen(target.listenUrl());
         expect(server.urls).toContain(url2);
-        const t2 = createUringTransport({ url: url2, ...engine, ...target.transportOptions?.() });
+        const t2 = makeTransport({ url: url2, ...engine, ...target.transportOptions?.() });
         onTestFinished(() => t2.close());
         expect((await createClient(MarketService, t2).getQuote({ symbol: "second" })).symbol).toBe("second");
         expect((await client.getQuote({ symbol: "first" })).symbol).toBe("first");
@@ -573,7 +585,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
 
     describe.runIf(target.rawFrames !== false)("malformed frames", () => {
       async function rawConnect(url: string): Promise<{ channel: Channel; frames: Frame[]; closed: Promise<Error | undefined> }> {
-        const raw = engineForUrl(url, engine);
+        const raw = engineForUrl(url, { ...engine, ...target.rawEngineOptions?.() });
         onTestFinished(() => raw.close());
         const frames: Frame[] = [];
         let onClosed!: (e: Error | undefined) => void;

@@ -1,0 +1,161 @@
+// The RDMA suite, host side: boots the soft-RoCE guest once (run-in-guest.sh) and runs
+// `vitest run test/rdma` inside it with CONNECT_RDMA_REQUIRE=1 (so no in-guest file may
+// skip for lack of RDMA), files one at a time (a 2-vCPU TCG guest; RNR counter windows
+// per file stay exact). The guest's output is passed through as it comes; the test
+// asserts the exit code and vitest's summary (tests passed, none failed), read from the
+// JSON report the guest writes into a directory shared read-write (--rw). Gated like
+// softroce.test.ts: where this machine cannot run the guest (harness exit 77) it skips
+// with the reason printed, except under CI=true, where that is a failure.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+
+import { beforeAll, describe, expect, it, type TestContext } from "vitest";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
+/** The whole in-guest run, boot to power-off. */
+const guestTimeoutSeconds = 900;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs the harness; `echo` passes its output through, line by line, as it arrives. */
+function run(args: string[], env: NodeJS.ProcessEnv = {}, echo = false): Promise<Run> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    // The guest inherits this environment (run-in-guest.sh): leave out this vitest
+    // worker's own variables, which are not meant for the vitest run in the guest.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("VITEST")));
+    const child = spawn("bash", [harness, ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const relay = (prefix: string) => {
+      let partial = "";
+      return (chunk: string): void => {
+        if (!echo) return;
+        const lines = (partial + chunk).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) process.stdout.write(`${prefix}${line}\n`);
+      };
+    };
+    const out = relay("[rdma-guest] ");
+    const err = relay("[rdma-guest:stderr] ");
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      out(chunk);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      err(chunk);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
+/** The counts of vitest's JSON report (Jest's format). */
+interface Summary {
+  numTotalTests: number;
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTotalTestSuites: number;
+  numFailedTestSuites: number;
+  testResults: { name: string; status: string; message?: string }[];
+}
+
+/** Newest modification time of the files under `dir` (recursively) that `keep` selects. */
+function newest(dir: string, keep: (name: string) => boolean): { path: string; mtimeMs: number } | undefined {
+  let best: { path: string; mtimeMs: number } | undefined;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !keep(entry.name)) continue;
+    const path = `${entry.parentPath}/${entry.name}`;
+    const { mtimeMs } = statSync(path);
+    if (!best || mtimeMs > best.mtimeMs) best = { path, mtimeMs };
+  }
+  return best;
+}
+
+/**
+ * Why the build the guest would run is missing or older than its sources, or undefined.
+ * The guest runs the host's build/ and dist/ as they are: a stale build would test old
+ * code (or fail the in-guest dist checks with less obvious messages).
+ */
+function staleBuild(): string | undefined {
+  const addon = `${root}/build/Release/connect_rdma.node`;
+  const built = `${root}/dist/.built`;
+  if (!existsSync(addon) || !existsSync(built)) return "the addon or dist/ is not built";
+  const native = newest(`${root}/native`, () => true);
+  if (native && native.mtimeMs > statSync(addon).mtimeMs) return `${native.path} is newer than the addon`;
+  const ts = newest(`${root}/src`, (name) => name.endsWith(".ts"));
+  if (ts && ts.mtimeMs > statSync(built).mtimeMs) return `${ts.path} is newer than dist/`;
+  return undefined;
+}
+
+let unavailable: string | undefined;
+let guest: Run | undefined;
+let summary: Summary | undefined;
+
+/** Skips (printing why) when the guest cannot run here; under CI=true that fails instead. */
+function requireGuest(ctx: TestContext): void {
+  if (unavailable === undefined) return;
+  if (process.env.CI === "true") throw new Error(`soft-RoCE guest required under CI=true: ${unavailable}`);
+  console.warn(`[rdma-suite] skipped: ${unavailable}`);
+  ctx.skip(unavailable);
+}
+
+describe("RDMA suite in the soft-RoCE guest", () => {
+  beforeAll(async () => {
+    // Installs host packages (root) and fetches/builds the kernel cache; boots nothing.
+    const setup = await run(["--setup"]);
+    if (setup.code === 77) {
+      unavailable = setup.stderr.trim().split("\n").filter(Boolean).join("; ");
+      return;
+    }
+    if (setup.code !== 0) throw new Error(`run-in-guest.sh --setup exited ${setup.code}:\n${setup.stderr}`);
+    const stale = staleBuild();
+    if (stale) throw new Error(`${stale}: run \`bash scripts/setup.sh\` (npm test does) before the RDMA suite`);
+    // Piped through cat: the guest's console is a TTY, and vitest would redraw its
+    // progress there instead of printing plain lines. Everything the guest writes is
+    // discarded except in --rw directories: the JSON report goes to one.
+    const shared = mkdtempSync(`${tmpdir()}/connect-rdma-suite-`);
+    const report = `${shared}/report.json`;
+    try {
+      const command =
+        "set -o pipefail; npx --no-install vitest run test/rdma --no-file-parallelism " +
+        `--reporter=verbose --reporter=json --outputFile.json=${report} 2>&1 | cat`;
+      guest = await run(
+        ["--timeout", String(guestTimeoutSeconds), "--rw", shared, "--", "bash", "-c", command],
+        { CONNECT_RDMA_REQUIRE: "1" },
+        true,
+      );
+      if (existsSync(report)) summary = JSON.parse(readFileSync(report, "utf8")) as Summary;
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+    const counts = summary ? `${summary.numPassedTests} passed, ${summary.numFailedTests} failed, ${summary.numPendingTests} skipped` : "no report";
+    console.log(`[rdma-suite] guest run ${guest.seconds.toFixed(1)} s, exit ${guest.code}: ${counts}`);
+  }, (600 + guestTimeoutSeconds + 60) * 1000);
+
+  it("the in-guest `vitest run test/rdma` exits 0", (ctx) => {
+    requireGuest(ctx);
+    expect(guest, "guest run").toBeDefined();
+    expect(guest?.code, `exit code; harness stderr:\n${guest?.stderr.slice(-4000)}`).toBe(0);
+  });
+
+  it("its summary shows passed tests and none failed, in every RDMA file", (ctx) => {
+    requireGuest(ctx);
+    expect(summary, `vitest wrote no JSON report in the guest; its output:\n${guest?.stdout.slice(-4000)}`).toBeDefined();
+    const files = summary!.testResults.map((file) => ({ file: file.name.replace(/^.*\/test\/rdma\//, ""), status: file.status }));
+    expect(files.length, "test files run").toBeGreaterThanOrEqual(5);
+    expect(files.filter((file) => file.status !== "passed")).toEqual([]);
+    expect(summary!.numPassedTests).toBeGreaterThan(0);
+    expect([summary!.numFailedTests, summary!.numFailedTestSuites]).toEqual([0, 0]);
+  });
+});
