@@ -19,16 +19,33 @@ function isAscii(s: string): boolean {
   return true;
 }
 
+// One DataView per ArrayBuffer, shared by every reader and writer: frames of a region
+// (all frames of the native engines) or of one socket chunk (net engine) share their
+// buffer, and a DataView per frame was a measurable part of the per-call allocations.
+const views = new WeakMap<ArrayBufferLike, DataView>();
+
+function viewOf(buffer: ArrayBufferLike): DataView {
+  let view = views.get(buffer);
+  if (view === undefined) {
+    view = new DataView(buffer);
+    views.set(buffer, view);
+  }
+  return view;
+}
+
 /** Reads a frame; `what` names the frame in errors. */
 export class WireReader {
   readonly bytes: Uint8Array;
   readonly #view: DataView;
+  /** Offset of `bytes` in the view's buffer. */
+  readonly #base: number;
   #pos: number;
   readonly #what: string;
 
   constructor(bytes: Uint8Array, offset: number, what: string) {
     this.bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#view = viewOf(bytes.buffer);
+    this.#base = bytes.byteOffset;
     this.#pos = offset;
     this.#what = what;
   }
@@ -49,19 +66,19 @@ export class WireReader {
 
   u8(field: string): number {
     this.#need(1, field);
-    return this.#view.getUint8(this.#pos++);
+    return this.#view.getUint8(this.#base + this.#pos++);
   }
 
   u16(field: string): number {
     this.#need(2, field);
-    const v = this.#view.getUint16(this.#pos, true);
+    const v = this.#view.getUint16(this.#base + this.#pos, true);
     this.#pos += 2;
     return v;
   }
 
   u32(field: string): number {
     this.#need(4, field);
-    const v = this.#view.getUint32(this.#pos, true);
+    const v = this.#view.getUint32(this.#base + this.#pos, true);
     this.#pos += 4;
     return v;
   }
@@ -101,25 +118,35 @@ export class WireReader {
 export class WireWriter {
   readonly bytes: Uint8Array;
   readonly #view: DataView;
+  /** Offset of `bytes` in the view's buffer. */
+  readonly #base: number;
   pos = 0;
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#view = viewOf(bytes.buffer);
+    this.#base = bytes.byteOffset;
+  }
+
+  // The view spans the whole buffer (a region holds other leases): every write checks
+  // that it stays inside this frame's bytes, as a view of just the lease would.
+  #room(n: number): number {
+    const at = this.pos;
+    if (at + n > this.bytes.byteLength) throw new RangeError(`frame writer overrun: ${n} bytes at ${at} of ${this.bytes.byteLength}`);
+    this.pos = at + n;
+    return this.#base + at;
   }
 
   u8(v: number): void {
-    this.#view.setUint8(this.pos++, v);
+    this.#view.setUint8(this.#room(1), v);
   }
 
   u16(v: number): void {
-    this.#view.setUint16(this.pos, v, true);
-    this.pos += 2;
+    this.#view.setUint16(this.#room(2), v, true);
   }
 
   u32(v: number): void {
-    this.#view.setUint32(this.pos, v, true);
-    this.pos += 4;
+    this.#view.setUint32(this.#room(4), v, true);
   }
 
   raw(src: Uint8Array): void {
