@@ -59,6 +59,7 @@ function codeOf(e: unknown): Code {
 }
 
 const MB = 1024 * 1024;
+const sendTimeoutNote = "1 s after its calls failed (sendTimeoutMs 500)";
 
 for (const channel of CHANNELS) {
   gatedDescribe(`faults: ${channel.name}`, channel.unavailable?.(), () => {
@@ -165,7 +166,9 @@ for (const channel of CHANNELS) {
       });
     });
 
-    describe("region exhaustion", () => {
+    // The heavier groups below run over TCP only (uring-unix shares the engine code with uring-tcp).
+    const tcp = channel.name.endsWith("tcp");
+    describe.runIf(tcp)("region exhaustion", () => {
       it("client side: a server that stops reading → back-pressure, then ResourceExhausted after sendTimeoutMs; memory bounded; other connections fine", async () => {
         // A raw server: answers HELLO with a huge window, then never reads again.
         const sockets: net.Socket[] = [];
@@ -230,12 +233,13 @@ for (const channel of CHANNELS) {
 
       // KNOWN BUG (issue 6 report): the region is shared by every connection of an engine
       // and nothing bounds what one connection may hold in unsent frames, nor closes a
-      // connection whose peer stopped reading: one such peer starves every other one.
-      it.fails("KNOWN BUG: a peer that stops reading does not starve the other connections", async () => {
+      // connection whose peer stopped reading: one such peer keeps the whole lease area, and
+      // every other connection's sends wait, then fail. (Asserted on the area itself: which
+      // other call happens to squeeze through depends on allocation order.)
+      it.fails("KNOWN BUG: a peer that stops reading does not keep the lease area every connection shares", async () => {
         const live = await liveServer(channel, { sendTimeoutMs: 500, region: { leaseBytes: 512 * 1024 } });
-        const steady = new SteadyClient(live.url, channel.engine, 1500).start(1);
-        await until(() => steady.ok > 0, 10_000, "the well-behaved client");
         const peer = await RawPeer.connect(live.url);
+        onTestFinished(() => peer.destroy());
         peer.socket.pause();
         // Two endless streams, 200-byte and empty payloads: the small frames fill whatever the large ones leave.
         const subscribe = (id: number, request: Uint8Array): Buffer =>
@@ -247,17 +251,15 @@ for (const channel of CHANNELS) {
             subscribe(3, new Uint8Array([0x0a, 1, 0x59, 0x10, 0])),
           ]),
         );
+        await until(() => live.engine.region.stats().leaseBytesInUse > 256 * 1024, 10_000, "the region to fill");
+        await until(() => live.server.stats().callsActive === 0, 10_000, "the stuck calls to give up (sendTimeoutMs)");
         await sleep(1000);
-        const before = steady.ok;
-        await sleep(2000);
-        const { errors } = await steady.stop();
-        peer.destroy();
-        expect(steady.ok - before, "calls completed while the stuck peer holds the region").toBeGreaterThan(0);
-        expect(errors).toEqual([]);
+        const held = live.engine.region.stats().leaseBytesInUse;
+        expect(held, `lease bytes held for one stuck peer, ${sendTimeoutNote}`).toBeLessThanOrEqual(256 * 1024);
       });
     });
 
-    describe("load", () => {
+    describe.runIf(tcp)("load", () => {
       it("10,000 concurrent streams on one connection (server limit 10,000): all complete, all open at once", async () => {
         const counters = { running: 0, peak: 0, started: 0 };
         const live = await liveServer(channel, { maxConcurrentStreams: 10_000 }, boundedRoutes(counters, 3000));
@@ -289,14 +291,12 @@ for (const channel of CHANNELS) {
       }, 60_000);
     });
 
-    describe("floods", () => {
+    describe.runIf(tcp)("floods", () => {
       // KNOWN BUG (issue 6 report): every PING is answered with a PONG queued in the
       // session's JS send queue, which has no bound: a peer that sends PINGs and does not
       // read grows the server's heap by ~0.5 KB per PING and, as the queue is an array
       // drained with shift() (O(n)), stalls its event loop for seconds to minutes.
-      // (The queue is the session's, the same over every channel: TCP channels only, to save time.)
-      const pingFlood = channel.name.endsWith("tcp") ? it.fails : it.skip;
-      pingFlood("KNOWN BUG: a PING flood from a peer that does not read costs bounded memory and no stall", async () => {
+      it.fails("KNOWN BUG: a PING flood from a peer that does not read costs bounded memory and no stall", async () => {
         const server = await serverProcess(channel, { monitorMs: 100, engine: { region: { leaseBytes: 1 * MB } } });
         const first = await server.samples();
         const peer = await RawPeer.connect(server.url);
