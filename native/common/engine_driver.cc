@@ -34,27 +34,36 @@ void EngineDriver::OnPrepare() {
 void EngineDriver::Pump(bool spin) {
   if (pumping_ || stop_) return;
   pumping_ = true;
-  Napi::HandleScope scope(env_);
-  Napi::Value receiver = receiver_of_();
-  batch_.set_receiver(receiver);
   engine_->Flush();
   uint64_t start = NowNs();
   uint64_t idle_until = start + spin_ns_;
   for (;;) {
-    int seen = engine_->Reap(batch_);
-    batch_.Dispatch(env_, receiver);
+    int seen;
+    {
+      // One scope per batch: handles made while dispatching die with the batch, so a
+      // long pump (spin mode, a busy connection) never piles them up.
+      Napi::HandleScope scope(env_);
+      Napi::Value receiver = receiver_of_();
+      batch_.set_receiver(receiver);
+      seen = engine_->Reap(batch_);
+      batch_.Dispatch(env_, receiver);
+      batch_.set_receiver(nullptr);
+    }
     if (stop_) break;
     engine_->Flush();
-    if (!spin) {
-      if (seen == 0) break;
+    uint64_t now = NowNs();
+    if (now - start >= kSpinCapNs) break;  // let timers and other I/O run; prepare resumes us
+    if (spin) {
+      if (seen > 0) idle_until = now + spin_ns_;
+      if (now < idle_until && engine_->active() > 0) {
+        engine_->SpinStep();
+        continue;
+      }
+    } else if (seen > 0) {
       continue;
     }
-    uint64_t now = NowNs();
-    if (seen > 0) idle_until = now + spin_ns_;
-    if (now >= idle_until || now - start >= kSpinCapNs || engine_->active() == 0) break;
-    engine_->SpinStep();
+    break;
   }
-  batch_.set_receiver(nullptr);
   pumping_ = false;
   if (after_pump_) after_pump_();
 }

@@ -1,7 +1,7 @@
 // EngineDriver: runs an engine on Node's loop — the part the io_uring and RDMA wraps
 // share. One Pump() = reap completions into events, hand the batch to JS once, flush
 // what JS queued, repeat until idle. In spin mode it keeps polling for `spin_ns` after
-// the last activity (never more than kSpinCapNs in one go, so timers still run).
+// the last activity. One Pump never runs longer than kSpinCapNs, so timers still run.
 // A uv_prepare step flushes the sends queued in each loop turn before the loop blocks.
 #pragma once
 #include <napi.h>

@@ -44,10 +44,38 @@ int64_t LeaseAllocator::FindRun(size_t count, size_t from, size_t to) const {
   return -1;
 }
 
+bool LeaseAllocator::RunFree(size_t first, size_t count) const {
+  if (first + count > units_) return false;
+  for (size_t u = first; u < first + count; ++u) {
+    if (!IsFree(u)) return false;
+  }
+  return true;
+}
+
+// A recently freed run of exactly `count` units that is still free, or -1.
+int64_t LeaseAllocator::TakeRecent(size_t count) {
+  std::vector<uint32_t>& stack = recent_[count];
+  while (!stack.empty()) {
+    uint32_t first = stack.back();
+    stack.pop_back();
+    if (RunFree(first, count)) return first;  // else the scan took part of it since
+  }
+  return -1;
+}
+
 int64_t LeaseAllocator::Allocate(size_t bytes) {
   size_t count = bytes == 0 ? 1 : (bytes + kUnit - 1) / kUnit;
   if (count > units_ - used_units_) return -1;
-  int64_t first = FindRun(count, cursor_ & ~size_t{63}, units_);
+  int64_t first = count <= kRecentMaxUnits ? TakeRecent(count) : -1;
+  if (first >= 0) {
+    size_t unit = static_cast<size_t>(first);
+    Mark(unit, count, true);
+    run_units_[unit] = static_cast<uint32_t>(count);
+    used_units_ += count;
+    ++live_leases_;
+    return static_cast<int64_t>(unit * kUnit);
+  }
+  first = FindRun(count, cursor_ & ~size_t{63}, units_);
   if (first < 0 && cursor_ > 0) first = FindRun(count, 0, units_);
   if (first < 0) return -1;
   size_t unit = static_cast<size_t>(first);
@@ -66,6 +94,7 @@ bool LeaseAllocator::Free(size_t offset) {
   size_t count = run_units_[unit];
   run_units_[unit] = 0;
   Mark(unit, count, false);
+  if (count <= kRecentMaxUnits && recent_[count].size() < kRecentPerSize) recent_[count].push_back(static_cast<uint32_t>(unit));
   used_units_ -= count;
   --live_leases_;
   return true;

@@ -168,6 +168,7 @@ int UringEngine::Flush() {
 
 int UringEngine::Reap(EventSink& sink) {
   int seen = stalled_.empty() ? 0 : (ResumeStalled(sink) ? 1 : 0);
+  if (ring_.TaskWorkPending()) io_uring_get_events(ring_.get());  // post completions held in task work
   io_uring_cqe* cqe;
   while (io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
     uint64_t tag = io_uring_cqe_get_data64(cqe);

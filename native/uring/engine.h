@@ -66,7 +66,9 @@ class UringEngine : public DrivenEngine {
   void EndBatch() override;
   // Spinning on a TASKRUN_FLAG ring: run task work only when the kernel flags some.
   void SpinStep() override;
-  bool CompletionsReady() override { return io_uring_cq_ready(ring_.get()) > 0 || !stalled_.empty(); }
+  bool CompletionsReady() override {
+    return io_uring_cq_ready(ring_.get()) > 0 || ring_.TaskWorkPending() || !stalled_.empty();
+  }
 
   int event_fd() const { return ring_.event_fd(); }
   unsigned setup_flags() const { return ring_.setup_flags(); }

@@ -43,8 +43,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   int event_fd = engine->event_fd();
   Start(env, std::move(engine), info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(), "connect-rdma:uring");
   Watch(env, event_fd, [event_fd] {
-    uint64_t value;
-    while (read(event_fd, &value, sizeof value) > 0) {
+    uint64_t value;  // one read resets the counter (not a semaphore eventfd)
+    if (read(event_fd, &value, sizeof value) < 0) {
     }
   });
 }
