@@ -153,6 +153,9 @@ void RdmaEngine::SetUpQueuePair(RdmaConnection& c) {
   c.qp_created = true;
   uint32_t posted = 0;
   while (posted < c.recv_depth && PostRecv(c)) ++posted;
+  // Fewer than 2 receives can never carry a frame (a sender keeps its last credit for
+  // CREDIT messages): refuse the connection rather than accept one that hangs.
+  if (posted < 2) throw SysError{ENOBUFS, "ibv_post_recv (no free receive slots in the region)"};
   c.recv_depth = posted;  // what we advertise and keep posted: exactly what is posted now
 }
 
@@ -262,6 +265,10 @@ int RdmaEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) 
 // tell each other about re-posted receives.
 void RdmaEngine::Pump(RdmaConnection& c) {
   if (c.state != RdmaConnection::State::kOpen) return;
+  // Transfers that could not post a chunk while the send queue was full go on here.
+  for (auto& [token, r] : c.reading) {
+    if (r.posted < r.length && r.in_flight < kReadsInFlight) PostReads(c, token, r);
+  }
   auto can_send = [&c] { return c.send_credits >= 2 && c.sends_in_flight + 2 <= c.max_send_wr; };
   while (!c.pending_done.empty() && can_send()) {
     uint32_t token = c.pending_done.back();
@@ -354,6 +361,15 @@ int RdmaEngine::Reap(EventSink& sink) {
       for (int i = 0; i < n; ++i) HandleCompletion(wcs[i], sink);
       seen += n;
     }
+  }
+  std::vector<uint32_t> gone;
+  gone.swap(disconnected_);
+  for (uint32_t id : gone) {
+    auto it = connections_.find(id);
+    if (it == connections_.end() || it->second.state == RdmaConnection::State::kClosing) continue;
+    RdmaConnection& c = it->second;
+    bool clean = c.reading.empty() && c.exports.empty() && c.inbound.empty() && c.pending_reads.empty();
+    Fail(c, clean ? 0 : ECONNRESET, kReasonNone, sink);
   }
   std::vector<uint32_t> doomed;
   doomed.swap(to_destroy_);
@@ -475,10 +491,21 @@ void RdmaEngine::HandleCmEvent(rdma_cm_event* event, EventSink& sink) {
       } else {
         sink.Push(Event{kEventConnected, static_cast<int32_t>(id), 0, 0});
       }
+      {
+        std::vector<std::pair<uint32_t, uint32_t>> early;
+        early.swap(c.early);
+        for (auto [slot, bytes] : early) {
+          if (c.state == RdmaConnection::State::kOpen) OnRecv(c, slot, bytes, sink);
+          else ReturnSlot(slot);
+        }
+      }
       MarkDirty(c);
       return;
     case RDMA_CM_EVENT_DISCONNECTED:
-      Fail(c, c.reading.empty() && c.exports.empty() ? 0 : ECONNRESET, kReasonNone, sink);
+      // Frames that landed before the peer left are still in the CQ: Reap() closes the
+      // connection after polling it.
+      c.peer_disconnected = true;
+      disconnected_.push_back(id);
       return;
     case RDMA_CM_EVENT_TIMEWAIT_EXIT:
     case RDMA_CM_EVENT_CONNECT_RESPONSE:
@@ -507,7 +534,12 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
     c.posted_slots.erase(value);
     if (!ok) {
       ReturnSlot(value);
-      if (c.state == RdmaConnection::State::kOpen) Fail(c, ECONNRESET, kReasonNone, sink);
+      if (c.state == RdmaConnection::State::kOpen && !c.peer_disconnected) Fail(c, ECONNRESET, kReasonNone, sink);
+      return;
+    }
+    if (c.state == RdmaConnection::State::kConnecting) {
+      // The peer sent as soon as it saw ESTABLISHED; ours is not handled yet.
+      c.early.emplace_back(value, wc.byte_len);
       return;
     }
     OnRecv(c, value, wc.byte_len, sink);
@@ -540,12 +572,17 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       }
       stats_.reads += 1;
       stats_.read_bytes += r.length;
-      stats_.frames_in += 1;
-      stats_.bytes_in += r.length;
-      sink.Push(Event{kEventFrameLease, static_cast<int32_t>(id),
-                      static_cast<int32_t>(r.lease_offset + kRdmaHeaderBytes), static_cast<int32_t>(r.length)});
+      for (auto& in : c.inbound) {
+        if (in.is_read && in.slot_or_token == value) {
+          in.offset = r.lease_offset;
+          in.length = r.length;
+          in.ready = true;
+          break;
+        }
+      }
       c.reading.erase(found);
       c.pending_done.push_back(value);
+      DeliverInOrder(c, sink);
       break;
     }
     case kOpProbe:
@@ -555,7 +592,7 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
     default:
       break;
   }
-  if (!ok && c.state == RdmaConnection::State::kOpen) {
+  if (!ok && c.state == RdmaConnection::State::kOpen && !c.peer_disconnected) {
     int err = wc.status == IBV_WC_REM_ACCESS_ERR ? EACCES
               : wc.status == IBV_WC_RETRY_EXC_ERR ? ETIMEDOUT
                                                    : ECONNRESET;
@@ -588,6 +625,11 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
   switch (message.kind) {
     case kData: {
       region_->PinSlot(slot);
+      if (!c.inbound.empty()) {  // a READ is ahead of this frame: it waits its turn
+        c.inbound.push_back(RdmaConnection::Inbound{false, slot, static_cast<size_t>(p - region_->base()) + kRdmaHeaderBytes,
+                                                    message.length, true});
+        return;
+      }
       batch_pins_.push_back(slot);
       stats_.frames_in += 1;
       stats_.bytes_in += message.length;
@@ -610,6 +652,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
         return;
       }
       c.pending_reads.push_back(request);
+      c.inbound.push_back(RdmaConnection::Inbound{true, request.token});
       StartReads(c, sink);
       if (!c.pending_reads.empty()) waiting_for_leases_.push_back(c.id);
       return;
@@ -631,6 +674,24 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     case kCredit:
       ReturnSlot(slot);
       return;
+  }
+}
+
+// Delivers the frames at the front of c.inbound that are complete, in arrival order.
+void RdmaEngine::DeliverInOrder(RdmaConnection& c, EventSink& sink) {
+  while (!c.inbound.empty() && c.inbound.front().ready && c.state == RdmaConnection::State::kOpen) {
+    RdmaConnection::Inbound in = c.inbound.front();
+    c.inbound.pop_front();
+    stats_.frames_in += 1;
+    stats_.bytes_in += in.length;
+    if (in.is_read) {
+      sink.Push(Event{kEventFrameLease, static_cast<int32_t>(c.id), static_cast<int32_t>(in.offset + kRdmaHeaderBytes),
+                      static_cast<int32_t>(in.length)});
+    } else {
+      batch_pins_.push_back(in.slot_or_token);  // pinned on arrival; EndBatch unpins
+      sink.Push(Event{kEventFrameView, static_cast<int32_t>(c.id), static_cast<int32_t>(in.offset),
+                      static_cast<int32_t>(in.length)});
+    }
   }
 }
 
@@ -679,6 +740,11 @@ void RdmaEngine::Destroy(uint32_t id) {
   for (uint32_t slot : c.posted_slots) ReturnSlot(slot);
   for (size_t lease : c.sending_leases) FreeLease(lease);
   for (auto& [token, r] : c.reading) FreeLease(r.lease_offset);
+  for (auto& in : c.inbound) {
+    if (!in.is_read) ReleaseSlot(in.slot_or_token);
+    else if (in.ready) FreeLease(in.offset);
+  }
+  for (auto [slot, bytes] : c.early) ReturnSlot(slot);
   for (auto& [token, e] : c.exports) {
     api_.dereg_mr(e.mr);
     FreeLease(e.lease_offset);

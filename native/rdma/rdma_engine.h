@@ -35,7 +35,7 @@ constexpr uint32_t kReadsInFlight = 4;
 
 struct RdmaEngineOptions {
   uint32_t max_frame_bytes = 32u << 20;
-  uint32_t recv_depth = 32;  // receive slots posted per connection
+  uint32_t recv_depth = 16;  // receive slots posted per connection
 };
 
 struct RdmaEngineStats {
@@ -104,6 +104,7 @@ class RdmaEngine : public DrivenEngine {
   void HandleCompletion(const ibv_wc& wc, EventSink& sink);
   void OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink);
   void StartReads(RdmaConnection& c, EventSink& sink);
+  void DeliverInOrder(RdmaConnection& c, EventSink& sink);
   void Fail(RdmaConnection& c, int err, CloseReason reason, EventSink& sink);
   void BeginClose(RdmaConnection& c);
   // Completes a graceful close once nothing of c is queued, in flight or exported.
@@ -127,6 +128,7 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> dirty_;
   std::vector<uint32_t> to_destroy_;
   std::vector<uint32_t> waiting_for_leases_;  // connections with READ_REQUESTs parked
+  std::vector<uint32_t> disconnected_;        // peers that left: closed once the CQ is drained
   uint32_t next_id_ = 1;
   uint32_t last_revoked_rkey_ = 0;
   uint64_t last_read_addr_ = 0;

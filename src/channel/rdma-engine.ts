@@ -12,7 +12,11 @@ import { resolveHost } from "./uring-engine.js";
 export interface RdmaEngineOptions extends NativeEngineOptions {
   /** Source IP to bind outgoing connections to (picks the local RDMA device). */
   localAddress?: string;
-  /** Receive slots posted per connection: the peer's send credits (default 32). */
+  /**
+   * Receive slots posted per connection: the peer's send credits (default 16). Each
+   * connection takes that many of the region's receive slots (default 1024 for RDMA), so
+   * the defaults carry 64 connections; a connection that cannot get 2 is refused (ENOBUFS).
+   */
   recvDepth?: number;
 }
 
@@ -23,11 +27,12 @@ export class RdmaEngine extends NativeEngineBase<NativeRdmaEngine> {
   readonly #localAddress: string;
 
   constructor(options: RdmaEngineOptions = {}) {
-    const recvDepth = options.recvDepth ?? 32;
+    const recvDepth = options.recvDepth ?? 16;
     if (!Number.isInteger(recvDepth) || recvDepth < 2 || recvDepth > 4096) {
       throw new RangeError(`recvDepth must be an integer in [2, 4096], got ${recvDepth}`);
     }
-    super(options, 8, (region: Region, maxFrameBytes, events, onEvents) =>
+    const regionOptions = { recvSlots: 1024, ...options.region };
+    super({ ...options, region: regionOptions }, 8, (region: Region, maxFrameBytes, events, onEvents) =>
       new (native().RdmaEngine)(region.native, maxFrameBytes, recvDepth, events, onEvents),
     );
     this.#localAddress = options.localAddress ?? "";
