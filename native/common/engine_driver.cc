@@ -1,7 +1,6 @@
 // See engine_driver.h.
 #include "common/engine_driver.h"
 
-#include <immintrin.h>
 #include <time.h>
 
 namespace crdma {

@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <immintrin.h>
+#include "common/cpu_relax.h"
 
 #include <climits>
 #include <cstring>
@@ -532,7 +532,7 @@ void UringEngine::ReleaseSlot(uint32_t index) {
 
 void UringEngine::SpinStep() {
   if (ring_.TaskWorkPending()) io_uring_get_events(ring_.get());
-  else _mm_pause();
+  else CpuRelax();
 }
 
 void UringEngine::EndBatch() {
