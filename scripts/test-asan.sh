@@ -14,7 +14,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh  # system packages, npm ci, the normal addon, dist/
+# What scripts/setup.sh does, minus the normal addon (build/ is left alone: rebuilding it
+# here would clobber it for whoever else is testing).
+bash scripts/ensure-system-deps.sh
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --ignore-scripts --no-audit --no-fund
+fi
+newest_ts=$(find src tsconfig.json -type f -newer dist/.built 2>/dev/null | head -n1 || true)
+if [ ! -f dist/.built ] || [ -n "$newest_ts" ]; then
+  echo "[asan] compiling TypeScript"
+  npx --no-install tsc -p tsconfig.json
+  touch dist/.built
+fi
 
 libasan=$(g++ -print-file-name=libasan.so)
 if [ ! -e "$libasan" ] || [ "$libasan" = "libasan.so" ]; then
