@@ -592,7 +592,10 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
     default:
       break;
   }
-  if (!ok && c.state == RdmaConnection::State::kOpen && !c.peer_disconnected) {
+  // After the peer left, flushed work requests are expected; any other failure (a
+  // refused key: REM_ACCESS_ERR) is still the connection's story.
+  bool expected_flush = c.peer_disconnected && wc.status == IBV_WC_WR_FLUSH_ERR;
+  if (!ok && c.state == RdmaConnection::State::kOpen && !expected_flush) {
     int err = wc.status == IBV_WC_REM_ACCESS_ERR ? EACCES
               : wc.status == IBV_WC_RETRY_EXC_ERR ? ETIMEDOUT
                                                    : ECONNRESET;

@@ -14,8 +14,8 @@ export interface RdmaEngineOptions extends NativeEngineOptions {
   localAddress?: string;
   /**
    * Receive slots posted per connection: the peer's send credits (default 16). Each
-   * connection takes that many of the region's receive slots (default 1024 for RDMA), so
-   * the defaults carry 64 connections; a connection that cannot get 2 is refused (ENOBUFS).
+   * connection takes that many of the region's receive slots (default 2048 for RDMA), so
+   * the defaults carry 128 connections; a connection that cannot get 2 is refused (ENOBUFS).
    */
   recvDepth?: number;
 }
@@ -31,7 +31,7 @@ export class RdmaEngine extends NativeEngineBase<NativeRdmaEngine> {
     if (!Number.isInteger(recvDepth) || recvDepth < 2 || recvDepth > 4096) {
       throw new RangeError(`recvDepth must be an integer in [2, 4096], got ${recvDepth}`);
     }
-    const regionOptions = { recvSlots: 1024, ...options.region };
+    const regionOptions = { recvSlots: 2048, ...options.region };
     super({ ...options, region: regionOptions }, 8, (region: Region, maxFrameBytes, events, onEvents) =>
       new (native().RdmaEngine)(region.native, maxFrameBytes, recvDepth, events, onEvents),
     );
