@@ -47,12 +47,30 @@ export interface ChannelSuiteOptions {
   };
   /** Parts of the suite that cannot apply to this engine, each with the reason (printed). */
   skip?: Partial<Record<SuitePart, string>>;
+  /**
+   * Single tests this engine is known to fail, by a fragment of their title, each with the
+   * reason (printed): a known bug stays visible in every run instead of turning CI red.
+   */
+  knownFailures?: Record<string, string>;
   /** Sizes of the long echo tests (defaults: 100,000 back-to-back frames, 80 pipelined 1 MiB frames). */
   load?: { backToBackFrames?: number; pipelinedMiB?: number };
 }
 
 /** The parts of the suite. */
 export type SuitePart = "echo" | "contract" | "peers";
+
+/** `it`, or a printed skip when the title names a known failure of this engine. */
+export function itUnlessKnown(options: ChannelSuiteOptions) {
+  return (title: string, fn: () => Promise<void> | void): void => {
+    const known = Object.entries(options.knownFailures ?? {}).find(([fragment]) => title.includes(fragment));
+    if (!known) {
+      it(title, fn);
+      return;
+    }
+    console.warn(`[known failure, skipped] ${options.name}: ${title}: ${known[1]}`);
+    it.skip(`${title} (known failure: ${known[1]})`, fn);
+  };
+}
 
 /** Defines the whole channel suite for one engine and transport. */
 export function channelSuite(options: ChannelSuiteOptions): void {

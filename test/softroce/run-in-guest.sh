@@ -70,6 +70,11 @@ bash "$here/prepare-kernel.sh" "$cache"
 source "$cache/${SOFTROCE_KERNEL_PKG:-linux-image-amd64}/boot.env"  # KERNEL INITRD KVER MODDIR
 [[ $setup_only == 1 ]] && { echo "softroce: ready (kernel $KVER, cache $cache)" >&2; exit 0; }
 
+# One guest at a time: two TCG guests on a 2-core machine starve each other (and the
+# tests around them) into timeouts. The lock is released when this script exits.
+exec 8>"$cache/guest.lock"
+flock 8
+
 # ------------------------------------------------------------------- run directory ---
 find "$cache/runs" -mindepth 1 -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 run=$(mktemp -d "$cache/runs/run.XXXXXX")
