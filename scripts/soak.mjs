@@ -10,7 +10,8 @@
 //   silent       a raw peer connects and never says HELLO (handshake timeout)
 //   stall        the server's event loop blocks for 300 ms
 //   stuck        a raw peer opens a stream and stops reading for 2 s, then vanishes
-//   restart      a server is SIGKILLed and restarted (clients reconnect), at most once a minute
+//   restart      the last server is SIGKILLed and restarted (clients reconnect), at most once a
+//                minute; the first server lives the whole run (its RSS is the leak check)
 // Every --report-seconds it prints each server's RSS, heap, connections and region
 // leases, this process's RSS, calls completed and errors by Connect code. It fails (exit 1)
 // when a server died without being killed, or when a server's or this process's RSS after
@@ -291,7 +292,9 @@ async function main() {
       await sleep(1000 + Math.random() * 2000);
       if (stopping) break;
       const name = pick(faults);
-      const server = pick(servers);
+      // Restarts hit the last server only, so the first one lives the whole run: its RSS
+      // over the full duration is what the leak check is about.
+      const server = name === "restart" && servers.length > 1 ? servers[servers.length - 1] : pick(servers);
       try {
         if ((await FAULTS[name](server)) !== false) countFault(name);
       } catch (e) {
