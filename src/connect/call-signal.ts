@@ -61,7 +61,9 @@ export class CallSignal {
     if (linked !== undefined) this.follow(linked);
     if (timeoutMs === undefined || this.#aborted) return;
     if (timeoutMs <= 0) this.abort(timedOut());
-    else this.#timer = setTimeout(() => this.abort(timedOut()), timeoutMs);
+    // Node timers overflow above 2^31-1 ms (they fire at once): a longer deadline is
+    // further away than any process lives, so it needs no timer at all.
+    else if (timeoutMs <= 0x7fff_ffff) this.#timer = setTimeout(() => this.abort(timedOut()), timeoutMs);
   }
 
   /** True once aborted or finished. */

@@ -395,9 +395,8 @@ for (const channel of CHANNELS) {
         await expectAlive(peer);
       });
 
-      // KNOWN BUG (issue 6 report): CallSignal passes the wire's u32 timeout to setTimeout,
-      // which turns anything above 2^31-1 ms (24.8 days) into 1 ms: the call dies at once.
-      it.fails("KNOWN BUG: a CALL_START timeout above 2^31-1 ms (49.7 days) must not expire at once", async () => {
+      // Fixed (issue 6): a u32 wire timeout above 2^31-1 ms used to overflow setTimeout.
+      it("a CALL_START timeout above 2^31-1 ms (49.7 days) does not expire at once", async () => {
         const live = await liveServer(channel, {}, boundedRoutes({ running: 0, peak: 0, started: 0 }, 100));
         const peer = await attack(live, [bytesOf(encodeCallStart(1, GET_QUOTE, prepareMetadata(undefined), 0xffff_ffff, enc.encode("\n\bSTUBBORN"), true))]);
         await until(() => endOf(peer, 1) !== undefined, 5000, "END of stream 1");
