@@ -1,5 +1,5 @@
 // `npm start`: connect-rdma as a Connect transport, end to end, in two processes. The
-// market service (demo/lib/market-service.js, generated code in demo/gen) runs in a child
+// market service (demo/lib/market-service.js, generated code shared with examples/gen) runs in a child
 // process (demo/market-server.js), served by connect-rdma's createServer and, for
 // comparison, by connect-node on HTTP/2. This process is the client and prints, step by
 // step: the engine in use (io_uring, or the node:net fallback and why), unary calls (a
@@ -31,7 +31,7 @@ async function loadModules() {
       import("connect-rdma"),
       import("@connectrpc/connect"),
       import("@connectrpc/connect-node"),
-      import("./gen/market/v1/market_pb.js"),
+      import("../examples/gen/market/v1/market_pb.js"),
     ]);
     return { pkg, connect, connectNode, gen };
   } catch (error) {

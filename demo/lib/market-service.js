@@ -1,5 +1,5 @@
 // The demo's market service (market.v1.MarketService of proto/market, generated into
-// demo/gen): a few listed symbols whose prices take a small random walk. `marketRoutes`
+// examples/gen, shared with the examples): a few listed symbols whose prices take a small random walk. `marketRoutes`
 // is the same function connect-node's adapters take, so the demo serves it both through
 // connect-rdma's createServer and through connectNodeAdapter on HTTP/2, and compares the
 // two transports on identical handlers.
@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 
 import { Code, ConnectError } from "@connectrpc/connect";
 
-import { AckStatus, MarketService, RejectReasonSchema } from "../gen/market/v1/market_pb.js";
+import { AckStatus, MarketService, RejectReasonSchema } from "../../examples/gen/market/v1/market_pb.js";
 
 /** Listed symbols and their mid prices. */
 export const LISTED = ["AAPL", "MSFT", "NVDA", "AMZN"];
