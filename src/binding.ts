@@ -62,6 +62,8 @@ export interface NativeEngineHandle {
   holdSlot(offset: number): number;
   releaseSlot(index: number): void;
   setPoll(spin: boolean, spinMicros: number): void;
+  /** Events per JS callback while reaping, sends submitted after each (0: whole batches). */
+  setDispatchChunk(events: number): void;
   stats(): object;
   close(): void;
 }

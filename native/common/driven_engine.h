@@ -12,6 +12,9 @@ class DrivenEngine {
   virtual ~DrivenEngine() = default;
   // Submits what JS queued since the last flush (sends, re-arms, recycled buffers).
   virtual int Flush() = 0;
+  // Submits the sends JS queued, from inside Reap() (a chunk of the batch went to JS):
+  // never destroys a connection nor touches receive state. Engines without it send at Flush().
+  virtual void FlushSends() {}
   // Turns available completions into events; returns how many completions it saw.
   virtual int Reap(EventSink& sink) = 0;
   // JS finished the batch: slots its frame views pointed into may be reused.

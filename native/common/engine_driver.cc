@@ -16,6 +16,7 @@ EngineDriver::EngineDriver(Napi::Env env, Napi::Int32Array events, Napi::Functio
                            DrivenEngine* engine, std::function<Napi::Value()> receiver_of)
     : env_(env), engine_(engine), receiver_of_(std::move(receiver_of)), batch_(env, events, handler, name) {
   batch_.set_end_of_batch([this] { engine_->EndBatch(); });
+  batch_.set_after_chunk([this] { engine_->FlushSends(); });
   prepare_ = std::make_unique<UvPrepare>(env, [this] { OnPrepare(); });
 }
 

@@ -2,6 +2,8 @@
 // share. One Pump() = reap completions into events, hand the batch to JS once, flush
 // what JS queued, repeat until idle. In spin mode it keeps polling for `spin_ns` after
 // the last activity. One Pump never runs longer than kSpinCapNs, so timers still run.
+// A large batch goes to JS in chunks, the sends of each submitted before the next, so
+// the peer works on the first answers while this side handles the rest.
 // A uv_prepare step flushes the sends queued in each loop turn before the loop blocks.
 #pragma once
 #include <napi.h>
@@ -31,6 +33,9 @@ class EngineDriver {
     spin_ = spin;
     spin_ns_ = spin_ns;
   }
+  // At most `events` events per JS callback while reaping; the sends JS queued are
+  // submitted after each (0: one callback per batch, up to the events array's size).
+  void SetChunk(uint32_t events) { batch_.set_chunk(events); }
   // Called when an fd the engine waits on became readable.
   void OnReadable() { Pump(spin_); }
   bool pumping() const { return pumping_; }

@@ -42,6 +42,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
             W::InstanceMethod("holdSlot", &Base::HoldSlot),
             W::InstanceMethod("releaseSlot", &Base::ReleaseSlot),
             W::InstanceMethod("setPoll", &Base::SetPoll),
+            W::InstanceMethod("setDispatchChunk", &Base::SetDispatchChunk),
             W::InstanceMethod("close", &Base::Close)};
   }
 
@@ -119,6 +120,11 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
       driver_->SetSpin(info[0].ToBoolean().Value(),
                        static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue() * 1000.0));
     }
+    return info.Env().Undefined();
+  }
+  // setDispatchChunk(events: number): 0 = one JS callback per batch.
+  Napi::Value SetDispatchChunk(const Napi::CallbackInfo& info) {
+    if (driver_) driver_->SetChunk(info[0].As<Napi::Number>().Uint32Value());
     return info.Env().Undefined();
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {

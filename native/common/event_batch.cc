@@ -7,6 +7,7 @@ EventBatch::EventBatch(Napi::Env env, Napi::Int32Array events, Napi::Function ha
     : events_ref_(Napi::Persistent(events)),
       events_(events.Data()),
       capacity_(static_cast<uint32_t>(events.ElementLength() / 4)),
+      chunk_(capacity_),
       handler_(Napi::Persistent(handler)),
       async_context_(env, resource) {}
 
@@ -18,6 +19,11 @@ void EventBatch::Push(const Event& event) {
   slot[2] = event.a;
   slot[3] = event.b;
   ++count_;
+  // A full chunk goes to JS now (only inside a pump: the receiver is set there).
+  if (count_ >= chunk_ && receiver_ != nullptr) {
+    Dispatch(handler_.Env(), Napi::Value(handler_.Env(), receiver_));
+    if (after_chunk_) after_chunk_();
+  }
 }
 
 void EventBatch::Dispatch(Napi::Env env, Napi::Value receiver) {

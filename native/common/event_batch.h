@@ -20,6 +20,12 @@ class EventBatch : public EventSink {
 
   // Called after every batch handed to JS (the engine unpins the batch's slots).
   void set_end_of_batch(std::function<void()> fn) { end_of_batch_ = std::move(fn); }
+  // Mid-batch dispatch: once `events` events are pending during a reap, they go to JS
+  // at once and `fn` runs after (the driver submits the sends JS queued), so a large
+  // batch is answered piece by piece while the rest is still being handed over — the
+  // peer starts on the first answers instead of waiting for the whole batch.
+  void set_chunk(uint32_t events) { chunk_ = events == 0 || events > capacity_ ? capacity_ : events; }
+  void set_after_chunk(std::function<void()> fn) { after_chunk_ = std::move(fn); }
   // The JS object the handler is called on (the engine wrap).
   void set_receiver(napi_value receiver) { receiver_ = receiver; }
 
@@ -31,10 +37,12 @@ class EventBatch : public EventSink {
   Napi::Reference<Napi::Int32Array> events_ref_;
   int32_t* events_;
   uint32_t capacity_;
+  uint32_t chunk_;
   uint32_t count_ = 0;
   Napi::FunctionReference handler_;
   Napi::AsyncContext async_context_;
   std::function<void()> end_of_batch_;
+  std::function<void()> after_chunk_;
   napi_value receiver_ = nullptr;  // valid only while a Pump() holds a HandleScope
 };
 

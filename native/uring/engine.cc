@@ -138,7 +138,7 @@ void UringEngine::PrepSend(Connection& c) {
   c.send_inflight = true;
 }
 
-int UringEngine::Flush() {
+void UringEngine::PrepDirtySends() {
   for (uint32_t id : dirty_) {
     auto it = connections_.find(id);
     if (it == connections_.end()) continue;
@@ -153,6 +153,19 @@ int UringEngine::Flush() {
     PrepSend(c);
   }
   dirty_.clear();
+}
+
+void UringEngine::FlushSends() {
+  if (dirty_.empty()) return;
+  // The previous chunk's send normally completed inline when it was submitted: take its
+  // completion now, so this chunk's frames go out with their own SENDMSG.
+  ReapSendCompletions();
+  PrepDirtySends();
+  if (ring_.Submit() > 0) stats_.submits += 1;
+}
+
+int UringEngine::Flush() {
+  PrepDirtySends();
   for (uint32_t id : closing_) MaybeDestroy(id);
   closing_.clear();
   buffers_.Commit();
@@ -419,7 +432,28 @@ void UringEngine::OnSend(Connection& c, int res, EventSink& sink) {
     if (c.state == Connection::State::kOpen) Fail(c, -res, kReasonNone, sink);
     return;
   }
-  size_t bytes = static_cast<size_t>(res);
+  SendProgress(c, static_cast<size_t>(res));
+}
+
+void UringEngine::ReapSendCompletions() {
+  io_uring_cqe* cqe;
+  while (io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
+    uint64_t tag = io_uring_cqe_get_data64(cqe);
+    int res = cqe->res;
+    // Anything else (or a failed send, which reports an event) waits for Reap(), in order.
+    if (static_cast<Op>(tag >> 32) != kOpSend || res < 0) break;
+    io_uring_cqe_seen(ring_.get(), cqe);
+    auto it = connections_.find(static_cast<uint32_t>(tag));
+    if (it == connections_.end()) continue;
+    Connection& c = it->second;
+    --c.inflight;
+    c.send_inflight = false;
+    SendProgress(c, static_cast<size_t>(res));
+    if (c.state == Connection::State::kClosing) closing_.push_back(c.id);  // destroyed by Flush()
+  }
+}
+
+void UringEngine::SendProgress(Connection& c, size_t bytes) {
   while (bytes > 0 && c.sending_first < c.sending_iov.size()) {
     iovec& iov = c.sending_iov[c.sending_first];
     if (bytes >= iov.iov_len) {

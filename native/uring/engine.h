@@ -60,8 +60,10 @@ class UringEngine : public DrivenEngine {
   void ReleaseSlot(uint32_t index);
 
   // DrivenEngine. Flush: queues pending sends and recv re-arms, publishes recycled
-  // buffers, submits (one syscall). EndBatch: unpins the slots of the batch's views.
+  // buffers, submits (one syscall). FlushSends: the sends only, safe inside Reap().
+  // EndBatch: unpins the slots of the batch's views.
   int Flush() override;
+  void FlushSends() override;
   int Reap(EventSink& sink) override;
   void EndBatch() override;
   // Spinning on a TASKRUN_FLAG ring: run task work only when the kernel flags some.
@@ -83,6 +85,13 @@ class UringEngine : public DrivenEngine {
 
   void ArmAccept(Listener& l);
   void ArmRecv(Connection& c);
+  // One SENDMSG per connection with queued frames and no send in flight.
+  void PrepDirtySends();
+  // Inside Reap(): completes the successful send completions at the head of the queue
+  // (no events, no connection destroyed).
+  void ReapSendCompletions();
+  // Frees the leases `bytes` covered; sends the rest or the next queued frames.
+  void SendProgress(Connection& c, size_t bytes);
   void PrepSend(Connection& c);
   void MarkDirty(Connection& c);
   void OnAccept(Listener& l, int res, unsigned flags, EventSink& sink);
