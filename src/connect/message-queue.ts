@@ -74,6 +74,20 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     this.#settleWaiter();
   }
 
+  /**
+   * The one item of a queue that ended cleanly with exactly one item, taken at once (a
+   * unary request that came whole with its CALL_START); otherwise undefined and nothing
+   * is taken.
+   */
+  takeSole(): T | undefined {
+    if (!this.#ended || this.#hasError || this.#items.length - this.#head !== 1) return undefined;
+    const item = this.#items[this.#head] as Item<T>;
+    this.#items = [];
+    this.#head = 0;
+    this.#hooks.onTake(item.size, item.lease);
+    return item.value;
+  }
+
   next(): Promise<IteratorResult<T>> {
     if (this.#head < this.#items.length) {
       const item = this.#items[this.#head] as Item<T>;

@@ -173,7 +173,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
       const gate = options?.requestGate;
       if (gate !== undefined) await gate(context);
       if (spec.kind === "unary") {
-        const input = await this.#single();
+        const input = this.#input.takeSole() ?? (await this.#single());
         const output = await invokeUnary(spec, context, this.#signal, input, interceptors);
         if (this.#finished) return;
         const payload = this.#encode(output);
