@@ -31,15 +31,14 @@ export interface NativeEngineOptions {
   /** listen() backlog (default 511). */
   backlog?: number;
   /**
-   * Frames handed to JS per callback when many arrive at once (default 16; 0: all in one
-   * callback). After each chunk the answers JS queued are sent, so the peer starts on them
-   * while this side handles the rest: with many requests in flight both processes work
-   * at the same time instead of taking turns (docs/TUNING.md).
+   * Frames handed to JS per callback when many arrive at once (0: all in one callback;
+   * default 16 on io_uring, 0 on RDMA). On io_uring the answers JS queued are sent after
+   * each chunk, so the peer starts on them while this side handles the rest: with many
+   * requests in flight both processes work at the same time instead of taking turns
+   * (docs/TUNING.md).
    */
   dispatchChunk?: number;
 }
-
-const DEFAULT_DISPATCH_CHUNK = 16;
 
 /** A listener the subclass opened natively. */
 export interface OpenedListener {
@@ -88,7 +87,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 0 || this.maxFrameBytes > 2 ** 31 - 64) {
       throw new RangeError(`maxFrameBytes must be an integer in [0, 2^31-64], got ${options.maxFrameBytes}`);
     }
-    const chunk = options.dispatchChunk ?? DEFAULT_DISPATCH_CHUNK;
+    const chunk = options.dispatchChunk ?? 0;
     if (!Number.isInteger(chunk) || chunk < 0 || chunk > EVENT_CAPACITY) {
       throw new RangeError(`dispatchChunk must be an integer in [0, ${EVENT_CAPACITY}], got ${options.dispatchChunk}`);
     }

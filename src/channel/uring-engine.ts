@@ -12,7 +12,12 @@ import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from 
 export interface UringEngineOptions extends NativeEngineOptions {
   /** Submission queue entries (default 1024). */
   ringEntries?: number;
+  /** Frames per JS callback when a burst arrives, answers submitted after each (default 16). */
+  dispatchChunk?: number;
 }
+
+/** Frames per JS callback when a burst arrives (docs/TUNING.md, "Dispatch chunks"). */
+const DEFAULT_DISPATCH_CHUNK = 16;
 
 /** Resolves a host name to a numeric IP for the native side. */
 export async function resolveHost(host: string): Promise<string> {
@@ -34,7 +39,7 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
     if (!Number.isInteger(ringEntries) || ringEntries < 8 || ringEntries > 32768) {
       throw new RangeError(`ringEntries must be an integer in [8, 32768], got ${ringEntries}`);
     }
-    super(options, 4, (region: Region, maxFrameBytes, events, onEvents) =>
+    super({ ...options, dispatchChunk: options.dispatchChunk ?? DEFAULT_DISPATCH_CHUNK }, 4, (region: Region, maxFrameBytes, events, onEvents) =>
       new (native().UringEngine)(region.native, ringEntries, maxFrameBytes, events, onEvents),
     );
   }
