@@ -77,7 +77,10 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
   #lastLease: Lease | undefined;
   #error: ConnectError | undefined;
   #done = false;
+  /** The session reserved a stream slot for this call; open() takes it, an early end gives it back. */
+  #slotReserved = true;
 
+  /** `session` must have a stream slot reserved for this call (Session.tryReserveSlot/reserveSlot). */
   constructor(config: ClientCallConfig, session: Session, output: O, kind: "unary" | "stream") {
     this.#config = config;
     this.#session = session;
@@ -137,10 +140,11 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
     }
     let stream: Stream;
     try {
-      stream = this.#session.openStream(this);
+      stream = this.#session.openStream(this, true);
     } catch (e) {
       throw toConnectError(e);
     }
+    this.#slotReserved = false;
     this.#stream = stream;
     this.#config.counters.callsStarted++;
     this.#config.counters.callsActive++;
@@ -278,6 +282,10 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
+    if (this.#slotReserved) {
+      this.#slotReserved = false;
+      this.#session.cancelReservation();
+    }
     if (this.#stream !== undefined) this.#config.counters.callsActive--;
     this.#config.calls.delete(this as unknown as ClientCall<DescMessage>);
   }

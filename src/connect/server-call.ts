@@ -14,6 +14,8 @@
 //   5. CANCEL from the client, the deadline or shutdown abort ctx.signal; the call ends
 //      at once (END with the reason's code) and the handler's output is discarded
 //   6. under "alias", held request frames are released when the handler has settled
+//   7. the stream's slot under max_concurrent_streams is released when the handler has
+//      settled, not when the stream ended (a CANCEL does not free it: "rapid reset")
 
 import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -87,6 +89,8 @@ export class ServerCall implements StreamHandler, QueueHooks {
     this.#session = session;
     this.#stream = stream;
     this.#route = route;
+    // The stream's slot stays in use until the handler settled, even after a CANCEL.
+    session.retainSlot(stream);
     this.#signal = new CallSignal(undefined, start.timeoutMs);
     this.#context = createCallContext({ method: route.spec.method, url, timeoutMs: start.timeoutMs, requestHeader: start.metadata, signal: this.#signal });
     this.#input = new MessageQueue(this);
@@ -208,6 +212,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
       if (this.#held !== undefined) for (const lease of this.#held) lease.release();
       this.#held = undefined;
       this.#config.counters.callsActive--;
+      this.#session.releaseSlot(this.#stream);
       this.#config.onSettled(this);
     }
   }

@@ -266,7 +266,7 @@ class ConnectRdmaTransport implements UringTransport {
   }
 
   async ping(): Promise<number> {
-    const session = await this.#acquire(new AbortController().signal);
+    const session = await this.#connected(new AbortController().signal);
     return session.ping();
   }
 
@@ -282,12 +282,14 @@ class ConnectRdmaTransport implements UringTransport {
     deadline: number | undefined,
   ): Promise<UnaryResponse<I, O>> {
     if (signal.aborted) throw signal.reason;
-    const session = this.#usableSession() ?? (await this.#acquire(req.signal));
     const payload = encodeMessage(req.method.input, req.message, this.#options.binaryOptions);
-    this.#checkSendSize(payload.byteLength, session);
+    const session = this.#usableSession() ?? (await this.#acquire(req.signal));
+    // The session has a slot reserved for this call: the call owns it from here on.
     const call = this.#newCall(session, req.method.output, "unary");
     signal.onAbort = (reason) => call.cancel(reason);
     try {
+      if (signal.aborted) throw signal.reason;
+      this.#checkSendSize(payload.byteLength, session);
       this.#settle(call, call.open(methodPath(req.method), req.header, remaining(deadline), payload, true));
       this.#counters.sent(payload.byteLength);
       const res = await call.unaryResult();
@@ -307,6 +309,7 @@ class ConnectRdmaTransport implements UringTransport {
     // The abort listener stays for the life of the call: runStreamingCall aborts the
     // signal when the call completes, and cancel() is a no-op on a finished call.
     req.signal.addEventListener("abort", () => call.cancel(getAbortSignalReason(req.signal)));
+    if (req.signal.aborted) call.cancel(getAbortSignalReason(req.signal));
     const path = methodPath(req.method);
     try {
       if (req.method.methodKind === "server_streaming") {
@@ -372,32 +375,37 @@ class ConnectRdmaTransport implements UringTransport {
     }
   }
 
-  /** The current session if a stream can be opened on it right now. */
+  /** The current session with a stream slot reserved for the caller, if one is free right now. */
   #usableSession(): Session | undefined {
     const session = this.#session;
-    if (this.#closed || session === undefined || session.draining || session.waitForSlot() !== undefined) return undefined;
+    if (this.#closed || session === undefined || !session.tryReserveSlot()) return undefined;
     return session;
   }
 
-  /** The current session, connecting if needed, with room for one more stream. */
+  /**
+   * The current session, connecting if needed, with a stream slot reserved for the
+   * caller (taken when its stream opens, given back if the call ends first). Calls
+   * above the server's max_concurrent_streams wait in FIFO order; a waiting call whose
+   * signal aborts (deadline, cancel) leaves the queue.
+   */
   async #acquire(signal: AbortSignal): Promise<Session> {
     for (;;) {
-      if (this.#closed) throw new ConnectError("transport closed", Code.Unavailable);
-      if (signal.aborted) throw getAbortSignalReason(signal);
-      let session = this.#session;
-      if (session === undefined || session.draining) {
-        this.#connecting ??= this.#connect().finally(() => {
-          this.#connecting = undefined;
-        });
-        session = await raceSignal(this.#connecting, signal);
-      }
-      const slot = session.waitForSlot();
-      if (slot === undefined) {
-        if (!session.draining) return session;
-        continue;
-      }
-      await raceSignal(slot, signal);
+      const session = await this.#connected(signal);
+      if (session.tryReserveSlot() || (await session.reserveSlot(signal))) return session;
+      // No slot: aborted (thrown by #connected next), or the session drains: go again.
     }
+  }
+
+  /** The current session, connecting if needed (no slot reserved). */
+  async #connected(signal: AbortSignal): Promise<Session> {
+    if (this.#closed) throw new ConnectError("transport closed", Code.Unavailable);
+    if (signal.aborted) throw getAbortSignalReason(signal);
+    const session = this.#session;
+    if (session !== undefined && !session.draining) return session;
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return raceSignal(this.#connecting, signal);
   }
 
   async #connect(): Promise<Session> {

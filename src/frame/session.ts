@@ -31,6 +31,7 @@ import { prepareMetadata } from "./metadata.js";
 import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { Stream } from "./stream.js";
 import type { StreamFrame, StreamHandler } from "./stream.js";
+import { StreamSlots } from "./stream-slots.js";
 
 // Connect codes used by this layer (numeric, to stay below src/connect/).
 const CODE_RESOURCE_EXHAUSTED = 8;
@@ -118,7 +119,7 @@ export class Session {
   #closeError: StreamResetError | undefined;
   #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
   #nextPing = 1;
-  #slotWaiters: (() => void)[] = [];
+  readonly #slots: StreamSlots;
   #streamsOpened = 0;
   #finalStats: ChannelStats | undefined;
   /** The channel callbacks of this session. */
@@ -128,6 +129,7 @@ export class Session {
     this.role = role;
     this.options = resolved(options);
     this.#hooks = hooks;
+    this.#slots = new StreamSlots(() => this.#streams.size, this.options.maxConcurrentStreams);
     let resolve!: () => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -191,15 +193,52 @@ export class Session {
     return this.#streams.size;
   }
 
-  /** Client: resolves when a new stream fits the peer's concurrency limit. */
-  waitForSlot(): Promise<void> | undefined {
-    const peer = this.#peer;
-    if (peer === undefined || this.#streams.size < peer.maxConcurrentStreams || this.#closed) return undefined;
-    return new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+  /**
+   * Client: reserves a slot for one stream if one is free right now (and no call waits
+   * for one). The reservation is taken by openStream(handler, true) or given back with
+   * cancelReservation().
+   */
+  tryReserveSlot(): boolean {
+    return this.#peer !== undefined && !this.draining && this.#slots.tryReserve();
   }
 
-  /** Client: opens a stream (send CALL_START on it next). */
-  openStream(handler: StreamHandler): Stream {
+  /**
+   * Client: waits in FIFO order for a slot under the peer's max_concurrent_streams.
+   * Resolves true with the slot reserved (as tryReserveSlot()), false when `signal`
+   * aborted or the session closed or began draining first (nothing reserved then).
+   */
+  reserveSlot(signal?: AbortSignal): Promise<boolean> {
+    if (this.#peer === undefined || this.draining) return Promise.resolve(false);
+    return this.#slots.reserve(signal);
+  }
+
+  /** Client: gives back a slot reserved for a stream that was never opened. */
+  cancelReservation(): void {
+    this.#slots.unreserve();
+  }
+
+  /**
+   * @internal Server: the stream keeps its slot after it ended, until releaseSlot():
+   * its handler still runs (the count of running handlers is what is bounded).
+   */
+  retainSlot(stream: Stream): void {
+    stream.slotRetained = true;
+  }
+
+  /** @internal Server: the handler of `stream` settled. */
+  releaseSlot(stream: Stream): void {
+    if (!stream.slotRetained) return;
+    stream.slotRetained = false;
+    if (this.#streams.get(stream.id) === stream) return; // still open: forget() frees the slot
+    this.#slots.settled();
+    this.#slots.grant();
+  }
+
+  /**
+   * Client: opens a stream (send CALL_START on it next). `reserved`: the caller holds a
+   * slot from tryReserveSlot()/reserveSlot(), which the stream now takes.
+   */
+  openStream(handler: StreamHandler, reserved = false): Stream {
     if (this.#closed) throw this.#closeError ?? new StreamResetError("ERR_CONNECTION_CLOSED", CODE_UNAVAILABLE, "connection closed");
     if (this.draining) throw new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, "connection is draining (GOAWAY)");
     const peer = this.#peer;
@@ -210,6 +249,7 @@ export class Session {
     const stream = new Stream(this, ++this.#lastLocalId, peer.initialWindowBytes, this.options.initialWindowBytes);
     stream.handler = handler;
     this.#addStream(stream);
+    if (reserved) this.#slots.take();
     if (this.#lastLocalId >= MAX_STREAM_ID) this.#goAwayReceived = true;
     return stream;
   }
@@ -221,6 +261,7 @@ export class Session {
   goAway(code = 0, message = ""): void {
     if (this.#closed || this.#goAwaySent) return;
     this.#goAwaySent = true;
+    this.#slots.dropAll();
     this.sendQuietly(encodeGoAway(this.#lastPeerId, code, message));
     this.#closeIfDrained();
   }
@@ -297,8 +338,8 @@ export class Session {
   forget(stream: Stream): void {
     if (this.#streams.get(stream.id) !== stream) return;
     this.#streams.delete(stream.id);
-    const waiter = this.#slotWaiters.shift();
-    waiter?.();
+    if (stream.slotRetained) this.#slots.linger();
+    else this.#slots.grant();
     if (this.#streams.size === 0) {
       this.#armIdle();
       this.#closeIfDrained();
@@ -440,6 +481,7 @@ export class Session {
         throw new ProtocolError(`server chose unsupported protocol version ${hello.version}`);
       }
       this.#peer = hello;
+      this.#slots.limit = hello.maxConcurrentStreams;
     }
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
@@ -449,6 +491,7 @@ export class Session {
 
   #onGoAway(lastStreamId: number, code: number, message: string): void {
     this.#goAwayReceived = true;
+    this.#slots.dropAll();
     if (code !== 0) {
       this.#goAwayError = new StreamResetError(
         "ERR_PROTOCOL",
@@ -479,7 +522,8 @@ export class Session {
       this.#refuse(frame.streamId, CODE_UNAVAILABLE, "server is shutting down");
       return;
     }
-    if (this.#streams.size >= this.options.maxConcurrentStreams) {
+    // Ended streams whose handlers still run count too (StreamSlots says why).
+    if (!this.#slots.free) {
       this.#refuse(frame.streamId, CODE_RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.options.maxConcurrentStreams})`);
       return;
     }
@@ -653,7 +697,7 @@ export class Session {
     }
     for (const p of this.#pings.values()) p.reject(error);
     this.#pings.clear();
-    for (const w of this.#slotWaiters.splice(0)) w();
+    this.#slots.dropAll();
     if (!this.#sendPumping) this.#rejectQueue();
     if (closeChannel) {
       this.#finalStats = this.#channel?.stats();

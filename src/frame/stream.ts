@@ -58,6 +58,8 @@ export class Stream {
   /** Receive-side state, maintained by the session. */
   headersReceived = false;
   remoteDone = false;
+  /** @internal Server: the stream's slot stays in use until its handler settled (Session.retainSlot). */
+  slotRetained = false;
 
   /** @internal */
   constructor(session: Session, id: number, sendWindow: number, recvWindow: number) {
