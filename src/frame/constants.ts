@@ -72,3 +72,7 @@ export const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
 export const DEFAULT_INITIAL_WINDOW_BYTES = 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
+
+/** Frames a session's send queue may hold per stream (of the larger of both sides' limits), plus a base. */
+export const QUEUED_FRAMES_PER_STREAM = 8;
+export const QUEUED_FRAMES_BASE = 64;

@@ -24,6 +24,8 @@ import {
   MAX_STREAM_ID,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
+  QUEUED_FRAMES_BASE,
+  QUEUED_FRAMES_PER_STREAM,
 } from "./constants.js";
 import { encodeEnd, encodeGoAway, encodeHello, encodePing, parseFrame } from "./frames.js";
 import type { Frame, Hello, OutFrame } from "./frames.js";
@@ -32,6 +34,7 @@ import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { Stream } from "./stream.js";
 import type { StreamFrame, StreamHandler } from "./stream.js";
 import { StreamSlots } from "./stream-slots.js";
+import { SendQueue } from "./send-queue.js";
 
 // Connect codes used by this layer (numeric, to stay below src/connect/).
 const CODE_RESOURCE_EXHAUSTED = 8;
@@ -71,13 +74,6 @@ export interface SessionStats extends ChannelStats {
   streamsOpened: number;
 }
 
-interface Queued {
-  out: OutFrame;
-  since: number;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
 function resolved(options: SessionOptions): Required<SessionOptions> {
   return {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -88,6 +84,18 @@ function resolved(options: SessionOptions): Required<SessionOptions> {
     sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
   };
+}
+
+/** Size of a PING/PONG frame. */
+const PING_FRAME_BYTES = encodePing(FrameKind.PONG, 0).byteLength;
+
+/**
+ * How many frames may wait for region space at once: a few per stream (a message, END or
+ * CANCEL, CREDITs) plus connection frames. More means the peer makes this side answer
+ * without reading the answers (docs/LIMITS.md, "send queue").
+ */
+function maxQueuedFrames(streams: number): number {
+  return QUEUED_FRAMES_PER_STREAM * streams + QUEUED_FRAMES_BASE;
 }
 
 function errorWithCode(message: string, code: string): Error {
@@ -110,8 +118,9 @@ export class Session {
   #lastLocalId = 0;
   #lastPeerId = 0;
   #current: Uint8Array | undefined;
-  #sendQueue: Queued[] = [];
-  #sendPumping = false;
+  readonly #sendQueue: SendQueue;
+  /** The PONG waiting in the send queue, if any: later PINGs only update its id. */
+  #pong: { id: number } | undefined;
   #goAwaySent = false;
   #goAwayReceived = false;
   #goAwayError: StreamResetError | undefined;
@@ -130,6 +139,24 @@ export class Session {
     this.options = resolved(options);
     this.#hooks = hooks;
     this.#slots = new StreamSlots(() => this.#streams.size, this.options.maxConcurrentStreams);
+    const session = this;
+    this.#sendQueue = new SendQueue(
+      {
+        get channel() {
+          return session.#channel;
+        },
+        get closed() {
+          return session.#closed;
+        },
+        get closeError() {
+          return session.#closeError;
+        },
+        fail: (error) => this.#closeWith(error),
+        drained: () => this.#closeIfDrained(),
+      },
+      this.options.sendTimeoutMs,
+      maxQueuedFrames(this.options.maxConcurrentStreams),
+    );
     let resolve!: () => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -311,22 +338,7 @@ export class Session {
         }),
       );
     }
-    if (this.#sendQueue.length === 0) {
-      try {
-        const lease = this.#tryAllocate(channel, out.byteLength);
-        if (lease !== undefined) {
-          out.write(lease.bytes);
-          channel.send(lease);
-          return undefined;
-        }
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.#sendQueue.push({ out, since: performance.now(), resolve, reject });
-      if (!this.#sendPumping) void this.#pumpSendQueue();
-    });
+    return this.#sendQueue.send(channel, out);
   }
 
   /** @internal send() for frames nobody awaits (control frames): failures are dropped. */
@@ -362,60 +374,6 @@ export class Session {
     };
   }
 
-  #tryAllocate(channel: Channel, byteLength: number): Lease | undefined {
-    try {
-      return channel.allocate(byteLength);
-    } catch (e) {
-      if ((e as { code?: unknown }).code === "ERR_REGION_FULL") return undefined;
-      throw e;
-    }
-  }
-
-  async #pumpSendQueue(): Promise<void> {
-    this.#sendPumping = true;
-    while (this.#sendQueue.length > 0 && !this.#closed) {
-      const channel = this.#channel as Channel;
-      const head = this.#sendQueue[0] as Queued;
-      const remaining = this.options.sendTimeoutMs - (performance.now() - head.since);
-      if (head.out.skip?.() === true) {
-        this.#sendQueue.shift();
-        head.resolve();
-        continue;
-      }
-      try {
-        if (remaining <= 0) {
-          throw errorWithCode(`region full: no room for a ${head.out.byteLength}-byte frame within ${this.options.sendTimeoutMs} ms`, "ERR_REGION_FULL");
-        }
-        await channel.waitForSpace(head.out.byteLength, Math.ceil(remaining));
-        if (this.#closed) break;
-        if (head.out.skip?.() === true) {
-          this.#sendQueue.shift();
-          head.resolve();
-          continue;
-        }
-        const lease = this.#tryAllocate(channel, head.out.byteLength);
-        if (lease === undefined) continue;
-        this.#sendQueue.shift();
-        head.out.write(lease.bytes);
-        channel.send(lease);
-        head.resolve();
-      } catch (e) {
-        if (this.#sendQueue[0] === head) this.#sendQueue.shift();
-        head.reject(e);
-      }
-    }
-    this.#sendPumping = false;
-    if (this.#closed) this.#rejectQueue();
-    else this.#closeIfDrained();
-  }
-
-  #rejectQueue(): void {
-    const queue = this.#sendQueue;
-    this.#sendQueue = [];
-    const error = this.#closeError ?? errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
-    for (const q of queue) q.reject(error);
-  }
-
   #onFrame(bytes: Uint8Array): void {
     if (this.#closed) return;
     let frame: Frame;
@@ -445,15 +403,11 @@ export class Session {
       case FrameKind.HELLO:
         throw new ProtocolError("second HELLO");
       case FrameKind.PING:
-        this.sendQuietly(encodePing(FrameKind.PONG, frame.id));
+        this.#answerPing(frame.id);
         return;
-      case FrameKind.PONG: {
-        const p = this.#pings.get(frame.id);
-        if (p === undefined) throw new ProtocolError(`PONG ${frame.id} without a PING`);
-        this.#pings.delete(frame.id);
-        p.resolve(performance.now() - p.start);
+      case FrameKind.PONG:
+        this.#onPong(frame.id);
         return;
-      }
       case FrameKind.GOAWAY:
         this.#onGoAway(frame.lastStreamId, frame.code, frame.message);
         return;
@@ -462,6 +416,43 @@ export class Session {
         return;
       default:
         this.#onStreamFrame(frame);
+    }
+  }
+
+  /**
+   * One PONG per PING while the channel takes them; while a PONG waits in the send queue
+   * (the peer does not read), later PINGs only move its id forward: a PING flood costs
+   * one queued frame, not one per PING (docs/PROTOCOL.md §3, PING / PONG).
+   */
+  #answerPing(id: number): void {
+    const waiting = this.#pong;
+    if (waiting !== undefined) {
+      waiting.id = id;
+      return;
+    }
+    const pong = { id };
+    this.#pong = pong;
+    const sent = this.send({
+      byteLength: PING_FRAME_BYTES,
+      write: (bytes) => {
+        if (this.#pong === pong) this.#pong = undefined;
+        encodePing(FrameKind.PONG, pong.id).write(bytes);
+      },
+    });
+    if (sent === undefined) return;
+    sent.catch(() => {
+      if (this.#pong === pong) this.#pong = undefined;
+    });
+  }
+
+  /** A PONG answers its PING and every earlier one still waiting (a peer may coalesce). */
+  #onPong(id: number): void {
+    if (!this.#pings.has(id)) throw new ProtocolError(`PONG ${id} without a PING`);
+    const now = performance.now();
+    for (const [pending, p] of this.#pings) {
+      if (pending > id) continue;
+      this.#pings.delete(pending);
+      p.resolve(now - p.start);
     }
   }
 
@@ -475,6 +466,7 @@ export class Session {
         return;
       }
       this.#peer = hello;
+      this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
       this.sendQuietly(encodeHello(this.#localHello(version, version)));
     } else {
       if (hello.version > PROTOCOL_VERSION || hello.version < MIN_PROTOCOL_VERSION) {
@@ -482,6 +474,7 @@ export class Session {
       }
       this.#peer = hello;
       this.#slots.limit = hello.maxConcurrentStreams;
+      this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
     }
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
@@ -698,7 +691,7 @@ export class Session {
     for (const p of this.#pings.values()) p.reject(error);
     this.#pings.clear();
     this.#slots.dropAll();
-    if (!this.#sendPumping) this.#rejectQueue();
+    this.#sendQueue.close();
     if (closeChannel) {
       this.#finalStats = this.#channel?.stats();
       // One loop turn later: frames queued just before (GOAWAY, a last END) are handed to

@@ -1,0 +1,153 @@
+// SendQueue: the send side of one session. A frame goes to the channel at once while the
+// channel has room for it; otherwise it waits here, in order, for region space, at most
+// sendTimeoutMs (then it fails with ERR_REGION_FULL: back-pressure first, a bound second).
+// Owns the frames waiting and their promises. The queue itself is bounded: a peer that
+// does not read while it makes this side answer (PONGs, ENDs of refused calls, CREDITs)
+// cannot grow it past maxQueued frames; beyond that the session is closed as a slow
+// consumer (docs/LIMITS.md, "send queue"). Dequeue is O(1) (fifo.ts).
+
+import type { Channel, Lease } from "../channel/channel.js";
+import { Fifo } from "./fifo.js";
+import type { OutFrame } from "./frames.js";
+import { StreamResetError } from "./protocol-error.js";
+
+const CODE_RESOURCE_EXHAUSTED = 8;
+
+/** What the queue needs from its session. */
+export interface SendQueueHost {
+  /** The session's channel (set once attached). */
+  readonly channel: Channel | undefined;
+  /** True once the session closed. */
+  readonly closed: boolean;
+  /** Why the session closed (queued frames fail with it). */
+  readonly closeError: Error | undefined;
+  /** The peer does not read: close the session with `error`. */
+  fail(error: StreamResetError): void;
+  /** The queue emptied (a draining session may close now). */
+  drained(): void;
+}
+
+interface Queued {
+  out: OutFrame;
+  since: number;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function errorWithCode(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** The frames of one session waiting for region space. */
+export class SendQueue {
+  readonly #host: SendQueueHost;
+  readonly #sendTimeoutMs: number;
+  readonly #items = new Fifo<Queued>();
+  #pumping = false;
+  /** Frames that may wait at once before the session is closed as a slow consumer. */
+  maxQueued: number;
+
+  constructor(host: SendQueueHost, sendTimeoutMs: number, maxQueued: number) {
+    this.#host = host;
+    this.#sendTimeoutMs = sendTimeoutMs;
+    this.maxQueued = maxQueued;
+  }
+
+  /** Frames waiting. */
+  get length(): number {
+    return this.#items.length;
+  }
+
+  /**
+   * Hands `out` to `channel` now (returns undefined) or queues it (returns a promise that
+   * settles when it was handed over, or rejects: ERR_REGION_FULL after sendTimeoutMs,
+   * the session's close error, or the slow-consumer error when the queue is full).
+   */
+  send(channel: Channel, out: OutFrame): Promise<void> | undefined {
+    if (this.#items.length === 0) {
+      try {
+        const lease = tryAllocate(channel, out.byteLength);
+        if (lease !== undefined) {
+          out.write(lease.bytes);
+          channel.send(lease);
+          return undefined;
+        }
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    if (this.#items.length >= this.maxQueued) {
+      const error = new StreamResetError(
+        "ERR_SLOW_PEER",
+        CODE_RESOURCE_EXHAUSTED,
+        `peer is not reading: ${this.#items.length} frames waiting to be sent (limit ${this.maxQueued})`,
+      );
+      this.#host.fail(error);
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#items.push({ out, since: performance.now(), resolve, reject });
+      if (!this.#pumping) void this.#pump();
+    });
+  }
+
+  /** The session closed: what waits fails with its error (a running pump does it itself). */
+  close(): void {
+    if (!this.#pumping) this.#rejectAll();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    const host = this.#host;
+    const timeoutMs = this.#sendTimeoutMs;
+    while (this.#items.length > 0 && !host.closed) {
+      const channel = host.channel as Channel;
+      const head = this.#items.peek() as Queued;
+      const remaining = timeoutMs - (performance.now() - head.since);
+      if (head.out.skip?.() === true) {
+        this.#items.shift();
+        head.resolve();
+        continue;
+      }
+      try {
+        if (remaining <= 0) {
+          throw errorWithCode(`region full: no room for a ${head.out.byteLength}-byte frame within ${timeoutMs} ms`, "ERR_REGION_FULL");
+        }
+        await channel.waitForSpace(head.out.byteLength, Math.ceil(remaining));
+        if (host.closed) break;
+        if (head.out.skip?.() === true) {
+          this.#items.shift();
+          head.resolve();
+          continue;
+        }
+        const lease = tryAllocate(channel, head.out.byteLength);
+        if (lease === undefined) continue;
+        this.#items.shift();
+        head.out.write(lease.bytes);
+        channel.send(lease);
+        head.resolve();
+      } catch (e) {
+        if (this.#items.peek() === head) this.#items.shift();
+        head.reject(e);
+      }
+    }
+    this.#pumping = false;
+    if (host.closed) this.#rejectAll();
+    else if (this.#items.length === 0) host.drained();
+  }
+
+  #rejectAll(): void {
+    const error = this.#host.closeError ?? errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
+    for (const q of this.#items.drain()) q.reject(error);
+  }
+}
+
+/** A lease for `byteLength` bytes, or undefined when the region (or this channel's share) is full. */
+function tryAllocate(channel: Channel, byteLength: number): Lease | undefined {
+  try {
+    return channel.allocate(byteLength);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "ERR_REGION_FULL") return undefined;
+    throw e;
+  }
+}
