@@ -61,6 +61,10 @@ export interface NativeEngineHandle {
   closeListener(listener: number): number;
   holdSlot(offset: number): number;
   releaseSlot(index: number): void;
+  /** Lease bytes handed to send() on `connection` and not written out yet, or -errno. */
+  unsentBytes(connection: number): number;
+  /** Lease bytes written out on `connection` so far (only grows), or -errno. */
+  writtenBytes(connection: number): number;
   setPoll(spin: boolean, spinMicros: number): void;
   /** Events per JS callback while reaping, sends submitted after each (0: whole batches). */
   setDispatchChunk(events: number): void;

@@ -38,6 +38,8 @@ export class Region {
   readonly recvAreaBytes: number;
   /** Bytes of the lease area that follows the receive area. */
   readonly leaseBytes: number;
+  /** Allocation granularity of the lease area: a lease takes whole units. */
+  readonly leaseUnit: number;
   #native: NativeRegion;
   #buffer: ArrayBuffer;
   #closed = false;
@@ -49,6 +51,7 @@ export class Region {
     this.recvAreaBytes = this.slotSize * this.recvSlots;
     this.#native = new (native().Region)(this.slotSize, this.recvSlots, this.leaseBytes, options.poison ?? false);
     this.#buffer = this.#native.buffer!;
+    this.leaseUnit = this.#native.stats().leaseUnit;
   }
 
   /** The region's one ArrayBuffer (detached, byteLength 0, after close()). */

@@ -41,6 +41,8 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
             W::InstanceMethod("closeListener", &Base::CloseListener),
             W::InstanceMethod("holdSlot", &Base::HoldSlot),
             W::InstanceMethod("releaseSlot", &Base::ReleaseSlot),
+            W::InstanceMethod("unsentBytes", &Base::UnsentBytes),
+            W::InstanceMethod("writtenBytes", &Base::WrittenBytes),
             W::InstanceMethod("setPoll", &Base::SetPoll),
             W::InstanceMethod("setDispatchChunk", &Base::SetDispatchChunk),
             W::InstanceMethod("close", &Base::Close)};
@@ -113,6 +115,18 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
   Napi::Value ReleaseSlot(const Napi::CallbackInfo& info) {
     if (engine_) engine_->ReleaseSlot(info[0].As<Napi::Number>().Uint32Value());
     return info.Env().Undefined();
+  }
+  // unsentBytes(connection) / writtenBytes(connection): lease bytes handed over and not
+  // yet written, and bytes written so far (-ENOTCONN for a connection that is gone).
+  Napi::Value UnsentBytes(const Napi::CallbackInfo& info) { return Backlog(info, true); }
+  Napi::Value WrittenBytes(const Napi::CallbackInfo& info) { return Backlog(info, false); }
+  Napi::Value Backlog(const Napi::CallbackInfo& info, bool unsent) {
+    Napi::Env env = info.Env();
+    double unsent_bytes = 0, written_bytes = 0;
+    if (!engine_ || !engine_->SendBacklog(info[0].As<Napi::Number>().Uint32Value(), &unsent_bytes, &written_bytes)) {
+      return Napi::Number::New(env, -ENOTCONN);
+    }
+    return Napi::Number::New(env, unsent ? unsent_bytes : written_bytes);
   }
   // setPoll(spin: boolean, spinMicros: number)
   Napi::Value SetPoll(const Napi::CallbackInfo& info) {

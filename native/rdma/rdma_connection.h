@@ -46,6 +46,10 @@ struct RdmaConnection {
     uint32_t length;
   };
   std::deque<QueuedFrame> queue;                       // frames JS sent, waiting for credits
+  // Lease-area bytes of `queue` and bytes taken from it so far (posted or exported): JS
+  // bounds the first per connection and watches the second for progress (docs/LIMITS.md).
+  size_t unsent_bytes = 0;
+  double written_bytes = 0;
   std::unordered_set<uint32_t> posted_slots;           // receive slots lent to the QP
   std::unordered_set<size_t> sending_leases;           // leases in posted SENDs
   struct Reading {  // a large frame coming in by RDMA READ, in chunks

@@ -254,10 +254,25 @@ int RdmaEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) 
   }
   RdmaConnection& c = it->second;
   c.queue.push_back(RdmaConnection::QueuedFrame{lease_offset, length});
+  c.unsent_bytes += region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
   stats_.frames_out += 1;
   stats_.bytes_out += length;
   MarkDirty(c);
   return 0;
+}
+
+void RdmaEngine::Dequeued(RdmaConnection& c, size_t lease_offset) {
+  size_t size = region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
+  c.unsent_bytes -= size < c.unsent_bytes ? size : c.unsent_bytes;
+  c.written_bytes += static_cast<double>(size);
+}
+
+bool RdmaEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return false;
+  *unsent = static_cast<double>(it->second.unsent_bytes);
+  *written = it->second.written_bytes;
+  return true;
 }
 
 // Sends what credits allow: READ_DONEs first (they free the peer's leases), then frames.
@@ -280,6 +295,7 @@ void RdmaEngine::Pump(RdmaConnection& c) {
     uint8_t* lease = region_->base() + f.lease_offset;
     if (kRdmaHeaderBytes + f.length <= c.peer_slot_size) {
       c.queue.pop_front();
+      Dequeued(c, f.lease_offset);
       RdmaHeader header{f.length, static_cast<uint16_t>(Cap(c.owed_credits, 0xffff)), kData, 0};
       c.owed_credits -= header.credits;
       memcpy(lease, &header, sizeof header);
@@ -298,6 +314,7 @@ void RdmaEngine::Pump(RdmaConnection& c) {
       break;
     }
     c.queue.pop_front();
+    Dequeued(c, f.lease_offset);
     c.exports[token] = RdmaConnection::Export{f.lease_offset, mr};
     stats_.keys_granted += 1;
   }

@@ -60,6 +60,8 @@ class RdmaEngine : public DrivenEngine {
 
   // Hot path (-errno). Send takes ownership of the lease in every case.
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
+  // Lease bytes waiting for credits, and bytes sent from that queue so far; false if unknown.
+  bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
   // graceful: queued frames are delivered first (reads of exported leases included);
   // the caller bounds the wait and may call again with graceful=false.
   int CloseConnection(uint32_t connection, bool graceful);
@@ -99,6 +101,8 @@ class RdmaEngine : public DrivenEngine {
   // link with one burst of responses); false when posting failed.
   bool PostReads(RdmaConnection& c, uint32_t token, RdmaConnection::Reading& r);
   void Pump(RdmaConnection& c);
+  // A frame left the credit queue (posted or exported): its bytes count as written.
+  void Dequeued(RdmaConnection& c, size_t lease_offset);
   void MarkDirty(RdmaConnection& c);
   void HandleCmEvent(rdma_cm_event* event, EventSink& sink);
   void HandleCompletion(const ibv_wc& wc, EventSink& sink);

@@ -52,6 +52,11 @@ struct Connection {
   size_t sending_first = 0;
   bool send_inflight = false;
   msghdr msg{};
+  // Lease-area bytes of the frames JS handed over and not yet written to the socket, and
+  // the bytes written so far: JS bounds the first per connection and watches the second
+  // for progress (a peer that stopped reading; docs/LIMITS.md).
+  size_t unsent_bytes = 0;
+  double written_bytes = 0;
 };
 
 struct Listener {

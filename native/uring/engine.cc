@@ -119,6 +119,7 @@ int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length)
   StoreLe32(p, length);
   c.queued_iov.push_back(iovec{p, size_t{length} + 4});
   c.queued_leases.push_back(lease_offset);
+  c.unsent_bytes += region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
   stats_.frames_out += 1;
   stats_.bytes_out += length;
   MarkDirty(c);
@@ -458,7 +459,11 @@ void UringEngine::SendProgress(Connection& c, size_t bytes) {
     iovec& iov = c.sending_iov[c.sending_first];
     if (bytes >= iov.iov_len) {
       bytes -= iov.iov_len;
-      FreeLease(c.sending_leases[c.sending_first]);
+      size_t offset = c.sending_leases[c.sending_first];
+      size_t size = region_->leases().SizeAt(offset - region_->recv_area_bytes());
+      c.unsent_bytes -= size < c.unsent_bytes ? size : c.unsent_bytes;
+      c.written_bytes += static_cast<double>(size);
+      FreeLease(offset);
       ++c.sending_first;
     } else {
       iov.iov_base = static_cast<uint8_t*>(iov.iov_base) + bytes;
@@ -502,6 +507,7 @@ void UringEngine::BeginClose(Connection& c) {
   for (size_t off : c.queued_leases) FreeLease(off);
   c.queued_iov.clear();
   c.queued_leases.clear();
+  c.unsent_bytes = 0;
   for (const Connection::Pending& p : c.backlog) {
     if (p.bid != Connection::kEndOfStream) ReleaseSlot(p.bid);
   }
@@ -516,6 +522,14 @@ void UringEngine::MaybeDestroy(uint32_t id) {
   if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
   for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
   connections_.erase(it);  // closes the fd
+}
+
+bool UringEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return false;
+  *unsent = static_cast<double>(it->second.unsent_bytes);
+  *written = it->second.written_bytes;
+  return true;
 }
 
 int UringEngine::CloseConnection(uint32_t connection, bool graceful) {

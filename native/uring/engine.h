@@ -58,6 +58,8 @@ class UringEngine : public DrivenEngine {
   // Pins the receive slot holding `offset` beyond the current batch; returns its index.
   int HoldSlot(size_t offset);
   void ReleaseSlot(uint32_t index);
+  // Lease bytes queued and not yet written, and bytes written so far; false if unknown.
+  bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
 
   // DrivenEngine. Flush: queues pending sends and recv re-arms, publishes recycled
   // buffers, submits (one syscall). FlushSends: the sends only, safe inside Reap().

@@ -58,9 +58,17 @@ export interface Channel {
   /** True once closed (locally or by the peer). */
   readonly closed: boolean;
   /**
+   * Lease bytes of frames handed to send() and not written out yet: what a peer that
+   * stopped reading makes this side hold. 0 once closed.
+   */
+  readonly unsentBytes: number;
+  /** Lease bytes of frames written out since the channel opened (only grows): the peer's progress. */
+  readonly writtenBytes: number;
+  /**
    * A lease of exactly `byteLength` writable bytes, to be filled and passed to send().
    * Throws RangeError above maxFrameBytes, and an Error with code "ERR_REGION_FULL"
-   * when no memory is free right now (see waitForSpace()).
+   * when no memory is free right now, or when this channel already holds its share of
+   * the region in unsent frames (engine option `maxUnsentBytes`; see waitForSpace()).
    */
   allocate(byteLength: number): Lease;
   /** Resolves when `byteLength` could be allocated; rejects (code "ERR_REGION_FULL") after timeoutMs. */
@@ -73,8 +81,12 @@ export interface Channel {
   send(lease: Lease, byteLength?: number): void;
   /** Keeps the memory of a frame received in the current onFrame() call alive. */
   hold(frame: Uint8Array): Lease;
-  /** Closes the connection; onClose(undefined) follows. Idempotent. */
-  close(): void;
+  /**
+   * Closes the connection; onClose(undefined) follows. Idempotent. Frames already sent
+   * still leave (for a bounded time), unless `discard`: then they are dropped and their
+   * leases come back at once (the peer stopped reading).
+   */
+  close(discard?: boolean): void;
   /** Counters of this channel since it opened. */
   stats(): ChannelStats;
 }

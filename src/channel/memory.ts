@@ -199,6 +199,9 @@ export class MemoryChannel implements Channel {
   #peer: MemoryChannel | undefined;
   #events: ChannelEvents | undefined;
   #outbox: Outgoing[] = [];
+  /** Bytes in #outbox, and bytes delivered to the peer so far. */
+  #unsent = 0;
+  #written = 0;
   #flushScheduled = false;
   #unwait: (() => void) | undefined;
   #closed = false;
@@ -222,6 +225,16 @@ export class MemoryChannel implements Channel {
   /** True once closed (by either end). */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Bytes of frames queued for the peer and not delivered yet (its pool was full). */
+  get unsentBytes(): number {
+    return this.#unsent;
+  }
+
+  /** Bytes of frames delivered to the peer so far. */
+  get writtenBytes(): number {
+    return this.#written;
   }
 
   allocate(byteLength: number): Lease {
@@ -266,6 +279,7 @@ export class MemoryChannel implements Channel {
       throw new RangeError(`send(): byteLength ${length} outside the lease (${lease.bytes.byteLength} bytes)`);
     }
     this.#outbox.push({ lease, byteLength: length });
+    this.#unsent += length;
     this.#stats.framesOut++;
     this.#stats.bytesOut += length;
     this.#scheduleFlush();
@@ -280,9 +294,10 @@ export class MemoryChannel implements Channel {
     return current.lease;
   }
 
-  close(): void {
+  close(discard = false): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (discard) this.#dropOutbox();
     // Frames queued before close() still leave (like a socket's FIN after its data).
     setImmediate(() => {
       this.#flush();
@@ -351,6 +366,8 @@ export class MemoryChannel implements Channel {
         return;
       }
       this.#outbox.shift();
+      this.#unsent -= head.byteLength;
+      this.#written += head.byteLength;
       slot.set(head.lease.bytes.subarray(0, head.byteLength));
       head.lease.release();
       peer.#deliver(new MemoryLease(peer.#pool, slot, head.byteLength));
@@ -380,6 +397,7 @@ export class MemoryChannel implements Channel {
   #dropOutbox(): void {
     for (const o of this.#outbox) o.lease.release();
     this.#outbox = [];
+    this.#unsent = 0;
     this.#unwait?.();
     this.#unwait = undefined;
   }

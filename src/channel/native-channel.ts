@@ -1,10 +1,12 @@
 // NativeChannel: one connection of a native engine (io_uring or RDMA) as a Channel.
 // Owns the JS side of the connection: the frame callbacks, holds on received frames,
-// per-channel counters. The socket or queue pair, its queues and its receive state
-// belong to the native engine.
+// per-channel counters, and its share of the region in unsent frames (send-share.ts; the
+// native engine counts the bytes, this class refuses leases beyond the share). The
+// socket or queue pair, its queues and its receive state belong to the native engine.
 import { codedError } from "../errors.js";
 import { RegionLease, type Region } from "../region.js";
 import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
+import type { SendShare } from "./send-share.js";
 import { systemError } from "./system-error.js";
 
 /** How long close() waits for queued frames to leave before it drops them. */
@@ -17,6 +19,8 @@ export interface NativeChannelOwner {
   readonly maxFrameBytes: number;
   /** Bytes of the engine's frame header, written natively in front of each lease. */
   readonly headerBytes: number;
+  /** What one connection may hold in unsent frames. */
+  readonly share: SendShare;
   readonly closed: boolean;
   readonly native: {
     send(connection: number, leaseOffset: number, length: number): number;
@@ -24,6 +28,8 @@ export interface NativeChannelOwner {
     closeConnection(connection: number, graceful: boolean): number;
     holdSlot(offset: number): number;
     releaseSlot(index: number): void;
+    unsentBytes(connection: number): number;
+    writtenBytes(connection: number): number;
   };
   forget(id: number): void;
 }
@@ -70,6 +76,10 @@ export class NativeChannel implements Channel {
   #current: Uint8Array | undefined;
   #currentIsLease = false;
   #currentHeld = false;
+  /** Unsent lease bytes the engine reported last, plus what was handed to it since. */
+  #unsentKnown = 0;
+  #handedSince = 0;
+  #written = 0;
   #stats: ChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
 
   constructor(owner: NativeChannelOwner, id: number) {
@@ -92,10 +102,37 @@ export class NativeChannel implements Channel {
     this.#events = events;
   }
 
+  get unsentBytes(): number {
+    if (this.#closed) return 0;
+    const n = this.#owner.closed ? -1 : this.#owner.native.unsentBytes(this.id);
+    this.#unsentKnown = n < 0 ? 0 : n;
+    this.#handedSince = 0;
+    return this.#unsentKnown;
+  }
+
+  get writtenBytes(): number {
+    if (!this.#closed && !this.#owner.closed) {
+      const n = this.#owner.native.writtenBytes(this.id);
+      if (n >= 0) this.#written = n;
+    }
+    return this.#written;
+  }
+
   allocate(byteLength: number): Lease {
     this.#checkLength(byteLength);
     if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+    if (!this.#withinShare(byteLength)) {
+      throw codedError("ERR_REGION_FULL", `connection holds its share of the region in unsent frames (maxUnsentBytes ${this.#owner.share.limit})`);
+    }
     return this.#owner.region.allocate(byteLength, this.#owner.headerBytes);
+  }
+
+  /** True when one more frame of `byteLength` fits this channel's share (asks the engine only near the bound). */
+  #withinShare(byteLength: number): boolean {
+    const share = this.#owner.share;
+    const bytes = byteLength + this.#owner.headerBytes;
+    if (share.admits(this.#unsentKnown + this.#handedSince, bytes)) return true;
+    return share.admits(this.unsentBytes, bytes);
   }
 
   waitForSpace(byteLength: number, timeoutMs: number): Promise<void> {
@@ -109,7 +146,7 @@ export class NativeChannel implements Channel {
     return new Promise<void>((resolve, reject) => {
       const attempt = (): void => {
         if (this.#closed || region.closed) return reject(codedError("ERR_CHANNEL_CLOSED", "channel is closed"));
-        const probe = region.tryAllocate(byteLength, this.#owner.headerBytes);
+        const probe = this.#withinShare(byteLength) ? region.tryAllocate(byteLength, this.#owner.headerBytes) : null;
         if (probe) {
           probe.release();
           return resolve();
@@ -135,10 +172,12 @@ export class NativeChannel implements Channel {
       lease.release();
       throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
     }
+    const leaseBytes = this.#owner.share.size(lease.bytes.length + this.#owner.headerBytes);
     const rc = this.#owner.native.send(this.id, lease.transfer(), length);
     // The connection ended natively and onClose is on its way: the frame is dropped (its
     // lease was freed), as on a socket that was reset under a write.
     if (rc < 0) return;
+    this.#handedSince += leaseBytes;
     this.#stats.framesOut++;
     this.#stats.bytesOut += length;
   }
@@ -157,11 +196,14 @@ export class NativeChannel implements Channel {
     return new SlotLease(this.#owner, index, frame);
   }
 
-  close(): void {
+  close(discard = false): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#owner.forget(this.id);
-    if (!this.#owner.closed) {
+    if (discard && !this.#owner.closed) {
+      // Queued frames are dropped; their leases come back at once.
+      this.#owner.native.closeConnection(this.id, false);
+    } else if (!this.#owner.closed) {
       // Frames sent before close() still leave; a peer that stops reading cannot hold
       // the connection open longer than CLOSE_FLUSH_MS.
       this.#owner.native.closeConnection(this.id, true);

@@ -14,6 +14,7 @@ import { Region, type RegionOptions } from "../region.js";
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
 import type { AcceptHandler, ChannelEngine, ChannelEvents, EngineName, Listener } from "./channel.js";
 import { NativeChannel, type NativeChannelOwner } from "./native-channel.js";
+import { SendShare } from "./send-share.js";
 import { closeError, systemError } from "./system-error.js";
 
 const EVENT_CAPACITY = 4096;
@@ -38,6 +39,11 @@ export interface NativeEngineOptions {
    * (docs/TUNING.md).
    */
   dispatchChunk?: number;
+  /**
+   * Lease bytes one connection may hold in frames not written out yet (default: 3/4 of
+   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait.
+   */
+  maxUnsentBytes?: number;
 }
 
 /** A listener the subclass opened natively. */
@@ -70,6 +76,8 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   readonly headerBytes: number;
   /** listen() backlog. */
   readonly backlog: number;
+  /** What one connection may hold in unsent frames. */
+  readonly share: SendShare;
   readonly #native: N;
   readonly #events = new Int32Array(EVENT_CAPACITY * 4);
   readonly #channels = new Map<number, NativeChannel>();
@@ -95,6 +103,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     this.headerBytes = headerBytes;
     this.region = new Region(options.region);
     try {
+      this.share = new SendShare(options.maxUnsentBytes, this.region.leaseBytes, this.region.leaseUnit);
       this.#native = open(this.region, this.maxFrameBytes, this.#events, this.#onEvents);
     } catch (error) {
       this.region.close();

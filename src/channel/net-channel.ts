@@ -4,7 +4,8 @@
 //   send:    the 4-byte header is written into the lease in front of the payload, and the
 //            lease's header+payload view goes to the socket; the socket is corked on the
 //            first send of a turn and uncorked in setImmediate, so a turn's frames leave
-//            in one writev. The lease is freed in the write callback.
+//            in one writev. The lease is freed in the write callback; until then it
+//            counts in unsentBytes, bounded by the engine's per-connection share.
 //   receive: FrameReader hands over views of socket chunks, or reassembled leases which
 //            are freed after onFrame unless hold() was called (or, when the region was
 //            full, frames reassembled on the heap, counted in reassembledOnHeap).
@@ -15,6 +16,7 @@ import { RegionLease, type Region } from "../region.js";
 import { codedError } from "../errors.js";
 import { FRAME_HEADER_BYTES, FrameReader, type FrameOrigin } from "./net-frame-reader.js";
 import type { RegionSpace } from "./region-space.js";
+import type { SendShare } from "./send-share.js";
 
 /** How long a closing channel waits for its queued frames to drain before it resets. */
 const CLOSE_DRAIN_MS = 1000;
@@ -23,6 +25,8 @@ const CLOSE_DRAIN_MS = 1000;
 export interface NetChannelHost {
   readonly region: Region;
   readonly space: RegionSpace;
+  /** What one connection may hold in unsent frames. */
+  readonly share: SendShare;
   /** A DataView over the region's ArrayBuffer, for frame headers. */
   readonly headers: DataView;
   readonly maxFrameBytes: number;
@@ -86,6 +90,9 @@ export class NetChannel implements Channel {
   #events: ChannelEvents | undefined;
   #stats = newStats();
   #current: CurrentFrame | undefined;
+  /** Lease bytes given to the socket and not written yet, and written so far. */
+  #unsent = 0;
+  #written = 0;
   #corked = false;
   #closed = false;
   #closedLocally = false;
@@ -121,9 +128,21 @@ export class NetChannel implements Channel {
     return this.#closed;
   }
 
+  get unsentBytes(): number {
+    return this.#closed ? 0 : this.#unsent;
+  }
+
+  get writtenBytes(): number {
+    return this.#written;
+  }
+
   allocate(byteLength: number): Lease {
     if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "Channel is closed");
     this.#checkLength(byteLength);
+    const share = this.#host.share;
+    if (!share.admits(this.#unsent, byteLength + FRAME_HEADER_BYTES)) {
+      throw codedError("ERR_REGION_FULL", `connection holds its share of the region in unsent frames (maxUnsentBytes ${share.limit})`);
+    }
     return this.#host.region.allocate(byteLength, FRAME_HEADER_BYTES);
   }
 
@@ -134,7 +153,8 @@ export class NetChannel implements Channel {
       return Promise.reject(error);
     }
     const closed = (): Error | undefined => (this.#closed ? codedError("ERR_CHANNEL_CLOSED", "Channel is closed") : undefined);
-    return this.#host.space.wait(byteLength + FRAME_HEADER_BYTES, timeoutMs, closed);
+    const admits = (): boolean => this.#host.share.admits(this.#unsent, byteLength + FRAME_HEADER_BYTES);
+    return this.#host.space.wait(byteLength + FRAME_HEADER_BYTES, timeoutMs, closed, admits);
   }
 
   send(lease: Lease, byteLength?: number): void {
@@ -150,8 +170,14 @@ export class NetChannel implements Channel {
     this.#cork();
     const { region, headers } = this.#host;
     if (lease instanceof RegionLease && lease.region === region) {
+      const size = this.#host.share.size(bytes.byteLength + FRAME_HEADER_BYTES);
       const offset = lease.transfer();
-      const done = (): void => this.#freeLease(offset);
+      this.#unsent += size;
+      const done = (): void => {
+        this.#unsent -= size;
+        this.#written += size;
+        this.#freeLease(offset);
+      };
       if (bytes.byteOffset === offset + FRAME_HEADER_BYTES) {
         // The common case: header room in front of the payload, one contiguous write.
         headers.setUint32(offset, length, true);
@@ -182,11 +208,16 @@ export class NetChannel implements Channel {
     });
   }
 
-  close(): void {
+  close(discard = false): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closedLocally = true;
     this.#stopReading();
+    if (discard) {
+      // Pending writes fail and their callbacks free the leases.
+      this.#socket.destroy();
+      return;
+    }
     // Frames queued before close() still leave; a peer that does not read gets a reset.
     this.#socket.end(() => this.#socket.destroy());
     this.#drainTimer = setTimeout(() => this.#socket.destroy(), CLOSE_DRAIN_MS).unref();

@@ -13,6 +13,7 @@ import { Region, type RegionOptions } from "../region.js";
 import { codedError } from "../errors.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
+import { SendShare } from "./send-share.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
 export interface NetEngineOptions {
@@ -24,6 +25,11 @@ export interface NetEngineOptions {
   spinMicros?: number;
   /** Largest frame body sent or accepted, in bytes (default 32 MiB). */
   maxFrameBytes?: number;
+  /**
+   * Lease bytes one connection may hold in frames not written out yet (default: 3/4 of
+   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait.
+   */
+  maxUnsentBytes?: number;
 }
 
 /** Counters of a net engine: every channel it made, plus what is open now. */
@@ -98,10 +104,19 @@ export class NetEngine implements ChannelEngine {
       throw new TypeError(`poll must be "event" or "spin", got ${String(options.poll)}`);
     }
     this.maxFrameBytes = max;
-    this.region = new Region(options.region);
+    const region = new Region(options.region);
+    let share: SendShare;
+    try {
+      share = new SendShare(options.maxUnsentBytes, region.leaseBytes, region.leaseUnit);
+    } catch (error) {
+      region.close();
+      throw error;
+    }
+    this.region = region;
     this.#host = {
       region: this.region,
       space: new RegionSpace(this.region),
+      share,
       headers: new DataView(this.region.buffer),
       maxFrameBytes: max,
       forget: (channel) => {

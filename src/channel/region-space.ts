@@ -28,13 +28,14 @@ export class RegionSpace {
   }
 
   /**
-   * Resolves once `bytes` bytes fit; rejects with ERR_REGION_FULL after `timeoutMs`, or
-   * with the error `abort()` returns as soon as it returns one (e.g. channel closed).
+   * Resolves once `bytes` bytes fit (and `admits()`, the caller's own bound, says yes);
+   * rejects with ERR_REGION_FULL after `timeoutMs`, or with the error `abort()` returns
+   * as soon as it returns one (e.g. channel closed).
    */
-  wait(bytes: number, timeoutMs: number, abort: () => Error | undefined): Promise<void> {
+  wait(bytes: number, timeoutMs: number, abort: () => Error | undefined, admits: () => boolean = () => true): Promise<void> {
     const early = abort();
     if (early) return Promise.reject(early);
-    if (this.fits(bytes)) return Promise.resolve();
+    if (admits() && this.fits(bytes)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const deadline = setTimeout(() => {
         done();
@@ -45,7 +46,7 @@ export class RegionSpace {
         if (error) {
           done();
           reject(error);
-        } else if (this.fits(bytes)) {
+        } else if (admits() && this.fits(bytes)) {
           done();
           resolve();
         }

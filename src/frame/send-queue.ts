@@ -5,6 +5,11 @@
 // does not read while it makes this side answer (PONGs, ENDs of refused calls, CREDITs)
 // cannot grow it past maxQueued frames; beyond that the session is closed as a slow
 // consumer (docs/LIMITS.md, "send queue"). Dequeue is O(1) (fifo.ts).
+// Also owns the write watchdog: while frames handed to the channel are still unsent, the
+// channel's written bytes must grow; when nothing was written for 2 × sendTimeoutMs, the
+// peer stopped reading and the session is closed, so the leases its frames hold in the
+// region every connection shares come back (the calls on it got their own
+// ResourceExhausted after sendTimeoutMs already; the rest get Unavailable).
 
 import type { Channel, Lease } from "../channel/channel.js";
 import { Fifo } from "./fifo.js";
@@ -12,6 +17,9 @@ import type { OutFrame } from "./frames.js";
 import { StreamResetError } from "./protocol-error.js";
 
 const CODE_RESOURCE_EXHAUSTED = 8;
+const CODE_UNAVAILABLE = 14;
+/** The watchdog looks this many times per stall period. */
+const CHECKS_PER_PERIOD = 4;
 
 /** What the queue needs from its session. */
 export interface SendQueueHost {
@@ -44,12 +52,19 @@ export class SendQueue {
   readonly #sendTimeoutMs: number;
   readonly #items = new Fifo<Queued>();
   #pumping = false;
+  /** No write progress for this long with frames unsent: the peer stopped reading. */
+  readonly #stallMs: number;
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #lastWritten = 0;
+  #lastProgress = 0;
+  #lastCheck = 0;
   /** Frames that may wait at once before the session is closed as a slow consumer. */
   maxQueued: number;
 
   constructor(host: SendQueueHost, sendTimeoutMs: number, maxQueued: number) {
     this.#host = host;
     this.#sendTimeoutMs = sendTimeoutMs;
+    this.#stallMs = 2 * sendTimeoutMs;
     this.maxQueued = maxQueued;
   }
 
@@ -70,6 +85,7 @@ export class SendQueue {
         if (lease !== undefined) {
           out.write(lease.bytes);
           channel.send(lease);
+          if (this.#watchdog === undefined) this.#watch(channel);
           return undefined;
         }
       } catch (e) {
@@ -93,8 +109,58 @@ export class SendQueue {
 
   /** The session closed: what waits fails with its error (a running pump does it itself). */
   close(): void {
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
     if (!this.#pumping) this.#rejectAll();
   }
+
+  /** Starts the watchdog (frames were just handed to `channel`). */
+  #watch(channel: Channel): void {
+    const now = performance.now();
+    this.#lastWritten = channel.writtenBytes;
+    this.#lastProgress = now;
+    this.#lastCheck = now;
+    this.#arm();
+  }
+
+  #arm(): void {
+    // Unref'd: a connection's watchdog never keeps the process alive.
+    this.#watchdog = setTimeout(this.#check, Math.max(1, Math.ceil(this.#stallMs / CHECKS_PER_PERIOD)));
+    this.#watchdog.unref?.();
+  }
+
+  readonly #check = (): void => {
+    this.#watchdog = undefined;
+    const host = this.#host;
+    const channel = host.channel;
+    if (host.closed || channel === undefined || channel.closed) return;
+    const now = performance.now();
+    const period = this.#stallMs / CHECKS_PER_PERIOD;
+    // A check that runs late means this process's own loop was stalled: not the peer's fault.
+    const late = now - this.#lastCheck > 2 * period;
+    this.#lastCheck = now;
+    const unsent = channel.unsentBytes;
+    if (unsent === 0) {
+      if (this.#items.length === 0) return; // nothing in flight: the next send re-arms
+      this.#lastProgress = now; // waiting for region space other connections hold
+    } else {
+      const written = channel.writtenBytes;
+      if (written !== this.#lastWritten || late) {
+        this.#lastWritten = written;
+        this.#lastProgress = now;
+      } else if (now - this.#lastProgress >= this.#stallMs) {
+        host.fail(
+          new StreamResetError(
+            "ERR_SLOW_PEER",
+            CODE_UNAVAILABLE,
+            `peer stopped reading: nothing written for ${Math.round(now - this.#lastProgress)} ms with ${unsent} bytes unsent (2 × sendTimeoutMs)`,
+          ),
+        );
+        return;
+      }
+    }
+    this.#arm();
+  };
 
   async #pump(): Promise<void> {
     this.#pumping = true;
@@ -125,6 +191,7 @@ export class SendQueue {
         this.#items.shift();
         head.out.write(lease.bytes);
         channel.send(lease);
+        if (this.#watchdog === undefined) this.#watch(channel);
         head.resolve();
       } catch (e) {
         if (this.#items.peek() === head) this.#items.shift();

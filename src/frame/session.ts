@@ -697,7 +697,9 @@ export class Session {
       // One loop turn later: frames queued just before (GOAWAY, a last END) are handed to
       // the engine's flush first; engines whose close() drops unsent frames need this.
       const channel = this.#channel;
-      if (channel !== undefined) setImmediate(() => channel.close());
+      // A peer that stopped reading gets nothing more: its unsent frames are dropped.
+      const discard = error.code === "ERR_SLOW_PEER";
+      if (channel !== undefined) setImmediate(() => channel.close(discard));
     }
     this.#hooks.onClose?.(error);
   }

@@ -231,12 +231,8 @@ for (const channel of CHANNELS) {
         expect((await steady.stop()).errors).toEqual([]);
       });
 
-      // KNOWN BUG (issue 6 report): the region is shared by every connection of an engine
-      // and nothing bounds what one connection may hold in unsent frames, nor closes a
-      // connection whose peer stopped reading: one such peer keeps the whole lease area, and
-      // every other connection's sends wait, then fail. (Asserted on the area itself: which
-      // other call happens to squeeze through depends on allocation order.)
-      it.fails("KNOWN BUG: a peer that stops reading does not keep the lease area every connection shares", async () => {
+      // Fixed (issue 6): a connection holds at most its share (maxUnsentBytes) and is closed after 2 × sendTimeoutMs without write progress.
+      it("a peer that stops reading does not keep the lease area every connection shares", async () => {
         const live = await liveServer(channel, { sendTimeoutMs: 500, region: { leaseBytes: 512 * 1024 } });
         const peer = await RawPeer.connect(live.url);
         onTestFinished(() => peer.destroy());
