@@ -194,8 +194,10 @@ class ConnectRdmaServer implements Server {
   }
 
   async #close(gracePeriodMs: number): Promise<void> {
-    await Promise.all(this.#bound.map((b) => b.listener.close()));
+    // GOAWAY first, synchronously inside close(): a call a client starts after close()
+    // returned its promise is refused, however long the listeners take to close.
     for (const s of this.#sessions) s.goAway(0, "server is shutting down");
+    await Promise.all(this.#bound.map((b) => b.listener.close()));
     if (this.#calls.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
