@@ -1,14 +1,46 @@
 // Child process: the client of one Connect benchmark run.
-//   node bench/connect-client.js '{"driver":…,"endpoint":…,"inflight":…,"warmupMs":…,"measureMs":…,"payloadBytes":…}'
-// Runs the closed loop of lib/rpc-load.js, tells the parent { type: "measuring" } when
-// the measured window opens, then { type: "result", … } with the histogram (compressed,
-// base64) and the transport counters.
+//   node bench/connect-client.js '{"driver":…,"endpoint":…,"rpc":…,"inflight":…,"warmupMs":…,"measureMs":…,"payloadBytes":…}'
+// rpc "unary" (default): the closed loop of lib/rpc-load.js runCalls; rpc "stream": one
+// server stream read by runStream. Tells the parent { type: "measuring" } when the
+// measured window opens and { type: "measured" } when it closes, then
+// { type: "result", … } with the histogram (unary; compressed, base64), the throughput
+// and the transport counters.
 import hdr from "hdr-histogram-js";
 
 import { runChild, sendToParent } from "./lib/ipc.js";
 import { rpcDriverById, rpcImplementation } from "./lib/rpc-drivers.js";
-import { runCalls } from "./lib/rpc-load.js";
+import { runCalls, runStream } from "./lib/rpc-load.js";
 import { startSelfProfile } from "./lib/self-profile.js";
+
+async function unary(caller, config) {
+  const result = await runCalls({
+    call: caller.call,
+    inflight: config.inflight,
+    warmupMs: config.warmupMs,
+    measureMs: config.measureMs,
+    onMeasureStart: () => void sendToParent({ type: "measuring" }),
+  });
+  await sendToParent({ type: "measured" });
+  return {
+    histogram: hdr.encodeIntoCompressedBase64(result.histogram),
+    recorded: result.recorded,
+    windowCalls: result.windowCalls,
+    windowMs: result.windowMs,
+    callsPerSec: result.callsPerSec,
+  };
+}
+
+function stream(caller, config) {
+  return runStream({
+    open: () => caller.openStream(config.payloadBytes),
+    payloadBytes: config.payloadBytes,
+    warmupMs: config.warmupMs,
+    measureMs: config.measureMs,
+    stats: caller.stats,
+    onMeasureStart: () => void sendToParent({ type: "measuring" }),
+    onMeasureEnd: () => void sendToParent({ type: "measured" }),
+  });
+}
 
 runChild(async () => {
   const config = JSON.parse(process.argv[2] ?? "null");
@@ -17,25 +49,10 @@ runChild(async () => {
   const stopProfile = await startSelfProfile(`${config.driver}-client`);
   const { createCaller } = await rpcImplementation(driver);
   const caller = await createCaller(driver, config.endpoint, config.payloadBytes);
-  const result = await runCalls({
-    call: caller.call,
-    inflight: config.inflight,
-    warmupMs: config.warmupMs,
-    measureMs: config.measureMs,
-    onMeasureStart: () => void sendToParent({ type: "measuring" }),
-  });
+  const result = config.rpc === "stream" ? await stream(caller, config) : await unary(caller, config);
   const stats = caller.stats();
   await caller.close();
   await stopProfile();
-  await sendToParent({
-    type: "result",
-    engine: caller.engine,
-    histogram: hdr.encodeIntoCompressedBase64(result.histogram),
-    recorded: result.recorded,
-    windowCalls: result.windowCalls,
-    windowMs: result.windowMs,
-    callsPerSec: result.callsPerSec,
-    stats,
-  });
+  await sendToParent({ type: "result", engine: caller.engine, ...result, stats });
   process.exit(0);
 });

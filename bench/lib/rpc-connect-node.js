@@ -1,5 +1,6 @@
-// The benchmark's echo RPC on connect-node over HTTP/2 (h2c), as the machine baselines
-// measured it (../shared/baselines/node/server.mjs, client.mjs): connectNodeAdapter on
+// The benchmark's RPCs (unary echo, server stream) on connect-node over HTTP/2 (h2c), as
+// the machine baselines measured the echo (../shared/baselines/node/server.mjs,
+// client.mjs): connectNodeAdapter on
 // node:http2 (serves the Connect and gRPC protocols on one port), clients from
 // createConnectTransport / createGrpcTransport with binary encoding.
 import http2 from "node:http2";
@@ -8,11 +9,12 @@ import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 
 import { BenchService } from "../gen/bench/v1/bench_pb.js";
+import { benchServiceImpl } from "./rpc-service.js";
 
 /** The h2c server. */
 export async function startServer(_driver, address) {
   const [host, port] = address.split(":");
-  const server = http2.createServer({}, connectNodeAdapter({ routes: (router) => router.service(BenchService, { echo: (req) => req }) }));
+  const server = http2.createServer({}, connectNodeAdapter({ routes: (router) => router.service(BenchService, benchServiceImpl) }));
   const sessions = new Set();
   server.on("session", (session) => {
     sessions.add(session);
@@ -34,7 +36,7 @@ export async function startServer(_driver, address) {
   };
 }
 
-/** A caller over the driver's protocol. */
+/** A caller over the driver's protocol (interface: rpc-ours.js createCaller). */
 export async function createCaller(driver, endpoint, payloadBytes) {
   const options = { baseUrl: endpoint, httpVersion: "2", useBinaryFormat: true };
   const transport = driver.protocol === "grpc" ? createGrpcTransport(options) : createConnectTransport(options);
@@ -46,6 +48,11 @@ export async function createCaller(driver, endpoint, payloadBytes) {
     async call(seq) {
       const reply = await client.echo({ payload, seq: BigInt(seq) });
       if (reply.payload.byteLength !== payloadBytes || reply.seq !== BigInt(seq)) throw new Error(`bad echo for seq ${seq}`);
+    },
+    openStream(size) {
+      const controller = new AbortController();
+      const messages = client.stream({ payloadBytes: size, count: 0n }, { signal: controller.signal });
+      return { messages, cancel: () => controller.abort() };
     },
     stats: () => ({}),
     close: async () => undefined,

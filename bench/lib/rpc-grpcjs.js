@@ -1,15 +1,23 @@
-// The benchmark's echo RPC on @grpc/grpc-js, with protobuf-es (de)serializers as the
-// machine baselines used (../shared/baselines/node/server.mjs, client.mjs).
+// The benchmark's RPCs on @grpc/grpc-js, with protobuf-es (de)serializers as the machine
+// baselines used (../shared/baselines/node/server.mjs, client.mjs). The server stream
+// writes the prebuilt message of lib/rpc-service.js until call.write() says the buffer
+// is full, then waits for "drain" (grpc-js's back-pressure).
 import grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 
-import { EchoMessageSchema } from "../gen/bench/v1/bench_pb.js";
+import { EchoMessageSchema, StreamRequestSchema } from "../gen/bench/v1/bench_pb.js";
+import { streamCount, streamMessage } from "./rpc-service.js";
 
 const serialize = (message) => {
   const bytes = toBinary(EchoMessageSchema, message);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 };
 const deserialize = (buffer) => fromBinary(EchoMessageSchema, buffer);
+const serializeRequest = (message) => {
+  const bytes = toBinary(StreamRequestSchema, message);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+};
+const deserializeRequest = (buffer) => fromBinary(StreamRequestSchema, buffer);
 
 const SERVICE = {
   echo: {
@@ -21,12 +29,46 @@ const SERVICE = {
     responseSerialize: serialize,
     responseDeserialize: deserialize,
   },
+  stream: {
+    path: "/bench.v1.BenchService/Stream",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: serializeRequest,
+    requestDeserialize: deserializeRequest,
+    responseSerialize: serialize,
+    responseDeserialize: deserialize,
+  },
 };
+
+/** Server stream: the prebuilt message, written while grpc-js accepts, until count or cancel. */
+function stream(call) {
+  const message = streamMessage(call.request.payloadBytes);
+  let left = streamCount(call.request);
+  let cancelled = false;
+  call.on("cancelled", () => {
+    cancelled = true;
+  });
+  call.on("error", () => {
+    cancelled = true;
+  });
+  const pump = () => {
+    while (!cancelled && left > 0) {
+      left--;
+      if (!call.write(message)) {
+        if (left > 0) call.once("drain", pump);
+        else call.end();
+        return;
+      }
+    }
+    if (!cancelled) call.end();
+  };
+  pump();
+}
 
 /** The grpc-js server. */
 export async function startServer(_driver, address) {
   const server = new grpc.Server();
-  server.addService(SERVICE, { echo: (call, callback) => callback(null, call.request) });
+  server.addService(SERVICE, { echo: (call, callback) => callback(null, call.request), stream });
   const port = await new Promise((resolve, reject) =>
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
@@ -52,5 +94,10 @@ export async function createCaller(_driver, endpoint, payloadBytes) {
       }),
     );
   await echo(0); // connects before the clock starts
-  return { engine: "grpc-js", call: echo, stats: () => ({}), close: async () => client.close() };
+  const openStream = (size) => {
+    const call = client.stream(create(StreamRequestSchema, { payloadBytes: size, count: 0n }));
+    call.on("error", () => undefined); // CANCELLED after cancel(); other errors end the iteration
+    return { messages: call, cancel: () => call.cancel() };
+  };
+  return { engine: "grpc-js", call: echo, openStream, stats: () => ({}), close: async () => client.close() };
 }

@@ -1,7 +1,9 @@
 // One Connect benchmark run: a fresh server child and a fresh client child for one RPC
 // driver and one workload (or, for the channel-echo driver, one run of the echo
 // benchmark's own children through lib/run.js), CPU snapshots around the measured
-// window, and a record in one shape for every driver.
+// window, and a record in one shape for every driver: unary runs carry latency and
+// calls/s, stream runs (workload.rpc "stream") messages/s, payload MB/s and copies per
+// message; both carry CPU per call or message.
 import { unlink } from "node:fs/promises";
 
 import hdr from "hdr-histogram-js";
@@ -32,6 +34,47 @@ async function channelEchoRun(driver, { workload, runNumber, warmupMs, measureMs
   };
 }
 
+/** CPU (ms in the window) per unit of work, in µs. */
+function cpuPer(cpu, units, unit) {
+  const per = (ms) => (units > 0 ? (ms * 1000) / units : null);
+  return { clientMs: cpu.ms.client, serverMs: cpu.ms.server, [`clientUsPer${unit}`]: per(cpu.ms.client), [`serverUsPer${unit}`]: per(cpu.ms.server), wallMs: cpu.wallMs };
+}
+
+function unaryRecord(result, cpu) {
+  return {
+    ...latencySummary(hdr.decodeFromCompressedBase64(result.histogram)),
+    recorded: result.recorded,
+    callsPerSec: result.callsPerSec,
+    cpu: cpuPer(cpu, result.windowCalls, "Call"),
+    histogram: result.histogram,
+  };
+}
+
+/**
+ * Copies per message from our stats(): the client's counted inside the window, the
+ * server's over its whole life (it reports once, at stop). Null for stacks without
+ * counters.
+ */
+function streamRecord(result, cpu, serverStats) {
+  const ratio = (a, b) => (Number.isFinite(a) && b > 0 ? a / b : null);
+  return {
+    windowMs: result.windowMs,
+    windowMessages: result.windowMessages,
+    windowBytes: result.windowBytes,
+    messagesPerSec: result.messagesPerSec,
+    mbPerSec: result.bytesPerSec / 1e6,
+    // The parent's CPU window starts when "measuring" arrives, which a saturated client
+    // may delay: count the messages of the parent's window at the client's rate.
+    cpu: cpuPer(cpu, (result.messagesPerSec * cpu.wallMs) / 1000, "Msg"),
+    copiesPerMsg: {
+      client: ratio(result.statsWindow.copies, result.statsWindow.messagesIn),
+      server: ratio(serverStats?.copies, serverStats?.messagesOut),
+    },
+    wireBytesPerMsg: ratio(result.statsWindow.wireBytesIn, result.statsWindow.messagesIn),
+    statsWindow: { client: result.statsWindow },
+  };
+}
+
 /**
  * Runs `driver` under `workload` once; `runNumber` keeps addresses unique. Never throws:
  * a failure is a record with ok: false and the error.
@@ -50,33 +93,21 @@ export async function runRpcOnce(driver, { workload, runNumber, warmupMs, measur
     await client.next("measuring", STARTUP_TIMEOUT_MS + warmupMs);
     const pids = { client: client.pid, server: server.pid, parent: process.pid };
     const before = snapshot(pids);
-    const result = await client.next("result", STARTUP_TIMEOUT_MS + 4 * measureMs);
+    await client.next("measured", STARTUP_TIMEOUT_MS + 4 * measureMs);
     const after = snapshot(pids);
+    const result = await client.next("result", STARTUP_TIMEOUT_MS);
     server.send({ type: "stop" });
     const stopped = await server.next("stopped", STARTUP_TIMEOUT_MS);
     await Promise.all([client.finish(5000), server.finish(5000)]);
 
-    const histogram = hdr.decodeFromCompressedBase64(result.histogram);
     const cpu = cpuBetween(before, after);
-    const perCall = (ms) => (result.windowCalls > 0 ? (ms * 1000) / result.windowCalls : null);
-    Object.assign(record, {
-      ok: true,
-      ...latencySummary(histogram),
-      recorded: result.recorded,
-      callsPerSec: result.callsPerSec,
-      cpu: {
-        clientMs: cpu.ms.client,
-        serverMs: cpu.ms.server,
-        clientUsPerCall: perCall(cpu.ms.client),
-        serverUsPerCall: perCall(cpu.ms.server),
-        wallMs: cpu.wallMs,
-      },
+    const common = {
       foreignPct: cpu.foreignPct,
       stealPct: cpu.stealPct,
       engine: { client: result.engine, server: ready.engine },
       stats: { client: result.stats, server: stopped.stats },
-      histogram: result.histogram,
-    });
+    };
+    Object.assign(record, { ok: true, ...(workload.rpc === "stream" ? streamRecord(result, cpu, stopped.stats) : unaryRecord(result, cpu)), ...common });
   } catch (error) {
     record.error = error.message;
   } finally {
