@@ -5,6 +5,9 @@
 // and 64 calls in flight, server and client in separate pinned processes, repeated in
 // interleaved rounds. Prints the results and the targets of issues 3 and 5 (paired
 // ratios per round) as markdown, writes results/connect-<timestamp>.json and .svg.
+// `--workload stream` (npm run bench:stream) measures a server stream instead: one
+// stream on one connection per run, 64 B and 64 KiB messages, messages/s and MB/s
+// (results/stream-<timestamp>.json and .svg, a bar plot).
 import { mkdir, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -14,11 +17,11 @@ import hdr from "hdr-histogram-js";
 
 import { pinningPlan, waitForIdle } from "./lib/cpu.js";
 import { machineInfo } from "./lib/machine.js";
-import { latencyPlotSvg, percentileCurve } from "./lib/plot-svg.js";
+import { barPlotSvg, latencyPlotSvg, percentileCurve } from "./lib/plot-svg.js";
 import { progress } from "./lib/progress.js";
 import { RPC_DRIVERS, rpcDriverById } from "./lib/rpc-drivers.js";
 import { runRpcOnce } from "./lib/rpc-run.js";
-import { CLEAN_FOREIGN_PCT, checkRpcTargets, rpcResultsTable, rpcTargetsTable, summarizeRpc } from "./lib/rpc-summary.js";
+import { CLEAN_FOREIGN_PCT, RPC_TARGETS, checkRpcTargets, rpcResultsTable, rpcStreamTable, rpcTargetsTable, summarizeRpc } from "./lib/rpc-summary.js";
 import { selectRuns } from "./lib/summary.js";
 
 const REFERENCE = "connect-node-h2";
@@ -30,13 +33,17 @@ const USAGE = `usage: node bench/connect.js [options]
   --reps N              repeats of every configuration, interleaved (default 3)
   --warmup-ms MS        warm-up per run, not recorded (default 700)
   --measure-ms MS       measured window per run (default 2000)
-  --inflight LIST       calls in flight, comma-separated (default 1,64)
-  --payload BYTES       bytes field of the echoed message (default 64)
-  --drivers LIST        comma-separated, from: ${RPC_DRIVERS.map((d) => d.id).join(", ")} (default: all)
+  --workload KIND       unary (default): the Echo round trip; stream: a server stream of
+                        Stream messages, one stream on one connection per run
+  --inflight LIST       unary: calls in flight, comma-separated (default 1,64)
+  --payload LIST        bytes field of the message, comma-separated (default: unary 64,
+                        stream 64,65536)
+  --drivers LIST        comma-separated, from: ${RPC_DRIVERS.map((d) => d.id).join(", ")}
+                        (default: all; stream: all but channel-echo-uring-tcp)
   --idle-wait-ms MS     before each run, wait up to MS for the box to be >= 92 % idle (default 3000)
   --no-pin              do not pin client and server to CPUs with taskset
   --cpu-prof DIR        RPC children write V8 CPU profiles (DIR/{driver}-{client,server}-PID.cpuprofile)
-  --out DIR             where connect-<timestamp>.json/.svg go (default bench/results)
+  --out DIR             where connect-<timestamp>.json/.svg (stream-… for streams) go (default bench/results)
   --help`;
 
 function positiveInt(name, text, min = 1) {
@@ -53,8 +60,9 @@ function parseOptions(argv) {
       reps: { type: "string" },
       "warmup-ms": { type: "string" },
       "measure-ms": { type: "string" },
+      workload: { type: "string", default: "unary" },
       inflight: { type: "string", default: "1,64" },
-      payload: { type: "string", default: "64" },
+      payload: { type: "string" },
       drivers: { type: "string" },
       "idle-wait-ms": { type: "string", default: "3000" },
       "no-pin": { type: "boolean", default: false },
@@ -65,14 +73,22 @@ function parseOptions(argv) {
     strict: true,
   });
   if (values.help) return { help: USAGE };
-  const payloadBytes = positiveInt("--payload", values.payload, 4);
-  const drivers = values.drivers ? values.drivers.split(",").map((id) => rpcDriverById(id.trim())) : RPC_DRIVERS;
+  const rpc = values.workload;
+  if (rpc !== "unary" && rpc !== "stream") throw new RangeError(`--workload must be unary or stream, got ${rpc}`);
+  const payloads = (values.payload ?? (rpc === "stream" ? "64,65536" : "64")).split(",").map((n) => positiveInt("--payload", n, 4));
+  const drivers = values.drivers
+    ? values.drivers.split(",").map((id) => rpcDriverById(id.trim()))
+    : RPC_DRIVERS.filter((d) => rpc === "unary" || d.kind !== "channel-echo");
+  if (rpc === "stream" && drivers.some((d) => d.kind === "channel-echo")) throw new RangeError("the channel-echo driver has no server stream");
+  const inflight = rpc === "stream" ? [1] : values.inflight.split(",").map((n) => positiveInt("--inflight", n));
   return {
+    rpc,
     reps: positiveInt("--reps", values.reps ?? "3"),
     warmupMs: positiveInt("--warmup-ms", values["warmup-ms"] ?? (values.quick ? "300" : "700"), 0),
     measureMs: positiveInt("--measure-ms", values["measure-ms"] ?? (values.quick ? "1000" : "2000")),
     idleWaitMs: positiveInt("--idle-wait-ms", values["idle-wait-ms"], 0),
-    workloads: values.inflight.split(",").map((n) => ({ payloadBytes, inflight: positiveInt("--inflight", n) })),
+    // A stream workload has inflight 1: one stream on one connection.
+    workloads: payloads.flatMap((payloadBytes) => inflight.map((n) => ({ rpc, payloadBytes, inflight: n }))),
     drivers,
     pin: !values["no-pin"],
     cpuProfDir: values["cpu-prof"],
@@ -92,6 +108,40 @@ function plan(options) {
   return runs;
 }
 
+const where = (pinning) => (pinning.pinned ? `client on CPU ${pinning.client}, server on CPU ${pinning.server} (taskset)` : `unpinned (${pinning.reason})`);
+const sizeLabel = (bytes) => (bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`);
+
+/** Bars of messages/s (small messages) or MB/s (≥ 4 KiB) per driver, one panel per payload. */
+function streamPlot(rows, options, machine, pinning, startedAt) {
+  const panels = options.workloads.map((workload) => {
+    const bulk = workload.payloadBytes >= 4096;
+    const metric = bulk ? "mbPerSec" : "messagesPerSec";
+    const target = RPC_TARGETS.find((t) => t.rpc === "stream" && t.absolute.payloadBytes === workload.payloadBytes && t.absolute.metric === metric);
+    return {
+      title: `server stream, ${sizeLabel(workload.payloadBytes)} messages, one stream on one connection`,
+      unit: bulk ? "MB/s of payload (median, whisker min–max)" : "messages/s (median, whisker min–max)",
+      target: target && { value: target.goal.value, label: `target ${target.goal.value.toLocaleString("en-US")} ${target.goal.unit}` },
+      bars: rows
+        .filter((r) => r.payloadBytes === workload.payloadBytes)
+        .map((row) => ({
+          label: row.label,
+          color: colorOf(row.driver),
+          dashed: row.kind !== "ours",
+          ...(row[metric] ?? { median: null }),
+          note: row.ok ? (bulk ? `${Math.round(row.messagesPerSec.median)} msg/s` : `${row.mbPerSec.median.toFixed(1)} MB/s`) : undefined,
+        })),
+    };
+  });
+  return barPlotSvg({
+    title: "connect-rdma: server-stream throughput",
+    panels,
+    footer: [
+      `${startedAt} · ${machine.cpuModel} × ${machine.cores} · Linux ${machine.kernelRelease} · Node ${machine.node} · ${where(pinning)}`,
+      `Medians over the clean runs (foreign CPU <= ${CLEAN_FOREIGN_PCT} %, when at least two); ${options.reps} interleaved repeats, ${options.measureMs} ms measured each. Pale, dashed: not ours.`,
+    ],
+  });
+}
+
 function plot(runs, options, machine, pinning, startedAt) {
   const panels = options.workloads.map((workload) => ({
     title: `${workload.payloadBytes} B unary, ${workload.inflight} in flight`,
@@ -104,13 +154,12 @@ function plot(runs, options, machine, pinning, startedAt) {
     }),
   }));
   const legend = options.drivers.map((d) => ({ label: d.label, color: colorOf(d.id), dashed: d.kind !== "ours" }));
-  const where = pinning.pinned ? `client on CPU ${pinning.client}, server on CPU ${pinning.server} (taskset)` : `unpinned (${pinning.reason})`;
   return latencyPlotSvg({
     title: "connect-rdma: unary RPC round trip by percentile",
     panels,
     legend,
     footer: [
-      `${startedAt} · ${machine.cpuModel} × ${machine.cores} · Linux ${machine.kernelRelease} · Node ${machine.node} · ${where}`,
+      `${startedAt} · ${machine.cpuModel} × ${machine.cores} · Linux ${machine.kernelRelease} · Node ${machine.node} · ${where(pinning)}`,
       `Each curve merges that driver's runs (clean: foreign CPU <= ${CLEAN_FOREIGN_PCT} %, when at least two); ${options.reps} interleaved repeats, ${options.measureMs} ms measured each. Dashed: not ours.`,
     ],
   });
@@ -133,38 +182,41 @@ async function main() {
   const machine = machineInfo();
   const pinning = pinningPlan(options.pin);
   const todo = plan(options);
+  const stream = options.rpc === "stream";
   const bar = progress(todo.length);
   process.stderr.write(
-    `connect benchmark: ${options.drivers.length} drivers × ${options.workloads.length} workloads × ${options.reps} repeats = ${todo.length} runs; ` +
+    `connect benchmark (${options.rpc}): ${options.drivers.length} drivers × ${options.workloads.length} workloads × ${options.reps} repeats = ${todo.length} runs; ` +
       `${pinning.pinned ? `client on CPU ${pinning.client}, server on CPU ${pinning.server}` : `unpinned (${pinning.reason})`}\n`,
   );
 
   const runs = [];
   for (const [index, item] of todo.entries()) {
-    const name = `${item.driver.id} ×${item.workload.inflight} rep ${item.rep}`;
+    const name = stream ? `${item.driver.id} ${sizeLabel(item.workload.payloadBytes)} rep ${item.rep}` : `${item.driver.id} ×${item.workload.inflight} rep ${item.rep}`;
     bar.update(`${name}: waiting for an idle box`);
     const idle = await waitForIdle({ maxMs: options.idleWaitMs });
     bar.update(`${name}: running`);
     const record = await runRpcOnce(item.driver, { workload: item.workload, runNumber: index, warmupMs: options.warmupMs, measureMs: options.measureMs, pinning });
     Object.assign(record, { rep: item.rep, order: index, idleBefore: idle });
     runs.push(record);
-    bar.step(
-      record.ok
-        ? `${name}: p50 ${record.p50Us.toFixed(1)} µs, ${Math.round(record.callsPerSec)} calls/s, foreign ${record.foreignPct.toFixed(0)} %`
-        : `${name}: FAILED ${record.error.split("\n")[0]}`,
-    );
+    const figures = !record.ok
+      ? undefined
+      : stream
+        ? `${Math.round(record.messagesPerSec)} msg/s, ${record.mbPerSec.toFixed(1)} MB/s`
+        : `p50 ${record.p50Us.toFixed(1)} µs, ${Math.round(record.callsPerSec)} calls/s`;
+    bar.step(record.ok ? `${name}: ${figures}, foreign ${record.foreignPct.toFixed(0)} %` : `${name}: FAILED ${record.error.split("\n")[0]}`);
   }
   bar.end();
 
   const rows = summarizeRpc(runs, options.drivers, options.workloads, REFERENCE);
   const payloads = [...new Set(options.workloads.map((w) => w.payloadBytes))];
-  const targets = checkRpcTargets(runs, rows, payloads[0]);
+  const targets = checkRpcTargets(runs, rows, payloads[0], options.rpc);
   const stamp = startedAt.replace(/[:.]/g, "-");
   await mkdir(options.outDir, { recursive: true });
-  const jsonPath = join(options.outDir, `connect-${stamp}.json`);
-  const svgPath = join(options.outDir, `connect-${stamp}.svg`);
+  const base = stream ? "stream" : "connect";
+  const jsonPath = join(options.outDir, `${base}-${stamp}.json`);
+  const svgPath = join(options.outDir, `${base}-${stamp}.svg`);
   const result = {
-    benchmark: "connect-rdma unary RPC",
+    benchmark: stream ? "connect-rdma server stream" : "connect-rdma unary RPC",
     startedAt,
     finishedAt: new Date().toISOString(),
     argv: process.argv.slice(2),
@@ -178,9 +230,18 @@ async function main() {
       cleanForeignPct: CLEAN_FOREIGN_PCT,
       workloads: options.workloads,
       reference: REFERENCE,
-      latency: "per call, performance.now() before the call to its settled promise in the client; ns in an HDR histogram (3 digits); calls started inside the window",
-      throughput: "calls completed inside the measured window / window length",
-      channelEcho: "the echo benchmark's driver (bench/lib/run.js), same pinning, payload = frame body bytes",
+      ...(stream
+        ? {
+            stream: "one BenchService/Stream call (count 0: until cancelled) on one connection; the server yields one prebuilt message as fast as the stream accepts it",
+            throughput: "messages and payload bytes received by the client inside the measured window (clock read about once per 64 KiB) / the window's actual length; MB = 1e6 bytes",
+            cpuPerMessage: "client and server CPU ticks over the parent's window (from the client's 'measuring' to its 'measured' message) / (messages/s × that window)",
+            copies: "ours: stats().copies / messages, client inside the window (copies out of received frames), server over its life (one per sent message: heap → lease)",
+          }
+        : {
+            latency: "per call, performance.now() before the call to its settled promise in the client; ns in an HDR histogram (3 digits); calls started inside the window",
+            throughput: "calls completed inside the measured window / window length",
+            channelEcho: "the echo benchmark's driver (bench/lib/run.js), same pinning, payload = frame body bytes",
+          }),
       foreignCpu: "busy ticks of /proc/stat minus the ticks of our client, server and parent (/proc/PID/stat), % of all CPUs, over the measured window",
     },
     drivers: options.drivers,
@@ -189,10 +250,14 @@ async function main() {
     runs,
   };
   await writeFile(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
-  await writeFile(svgPath, plot(runs, options, machine, pinning, startedAt));
+  await writeFile(svgPath, stream ? streamPlot(rows, options, machine, pinning, startedAt) : plot(runs, options, machine, pinning, startedAt));
 
   const foreign = runs.filter((r) => r.ok).map((r) => r.foreignPct);
-  console.log(`## Connect benchmark: ${payloads.map((p) => `${p} B`).join(", ")} unary round trips\n`);
+  console.log(
+    stream
+      ? `## Connect benchmark: server stream of ${payloads.map(sizeLabel).join(" and ")} messages, one stream on one connection\n`
+      : `## Connect benchmark: ${payloads.map((p) => `${p} B`).join(", ")} unary round trips\n`,
+  );
   console.log(
     `${machine.cpuModel} × ${machine.cores}, Linux ${machine.kernelRelease}, Node ${machine.node}; ` +
       `${pinning.pinned ? `client CPU ${pinning.client}, server CPU ${pinning.server} (taskset)` : `unpinned: ${pinning.reason}`}; ` +
@@ -200,12 +265,12 @@ async function main() {
       `foreign CPU load median ${foreign.length ? median(foreign).toFixed(0) : "–"} % (max ${foreign.length ? Math.max(...foreign).toFixed(0) : "–"} %).\n`,
   );
   console.log(`Cells: median (min–max) over repeats; ratios paired per interleaved round; clean = foreign CPU ≤ ${CLEAN_FOREIGN_PCT} % (stats use clean runs when ≥ 2).\n`);
-  console.log(rpcResultsTable(rows, "connect-node"));
+  console.log(stream ? rpcStreamTable(rows, "connect-node") : rpcResultsTable(rows, "connect-node"));
   console.log(`\n${rpcTargetsTable(targets)}`);
   console.log(`\nJSON: ${jsonPath}\nplot: ${svgPath}`);
   const failed = rows.filter((r) => r.ok === 0);
   if (failed.length) {
-    console.error(`\n${failed.length} configuration(s) produced no result:\n${failed.map((r) => `  ${r.driver} ×${r.inflight}: ${r.errors[0]}`).join("\n")}`);
+    console.error(`\n${failed.length} configuration(s) produced no result:\n${failed.map((r) => `  ${r.driver} ${stream ? sizeLabel(r.payloadBytes) : `×${r.inflight}`}: ${r.errors[0]}`).join("\n")}`);
     return 1;
   }
   return 0;

@@ -1,6 +1,8 @@
-// Hand-written SVG latency plot, HdrHistogram style: one panel per workload, one curve
-// per driver, x = percentile on a log scale of 1/(1 - p) (0 %, 90 %, 99 %, 99.9 %, …),
-// y = round-trip latency in µs on a log scale. No plotting dependency.
+// Hand-written SVG plots, no plotting dependency. latencyPlotSvg: HdrHistogram style, one
+// panel per workload, one curve per driver, x = percentile on a log scale of 1/(1 - p)
+// (0 %, 90 %, 99 %, 99.9 %, …), y = round-trip latency in µs on a log scale.
+// barPlotSvg: throughput, one panel per workload, one horizontal bar per driver (median,
+// whisker min–max), an optional target line.
 
 const PANEL_W = 520;
 const PANEL_H = 360;
@@ -108,4 +110,86 @@ export function latencyPlotSvg({ title, panels, legend, footer = [] }) {
   });
   out.push("</svg>");
   return `${out.join("\n")}\n`;
+}
+
+/** Round numbers for a linear axis from 0 to at least `hi`: [step, top]. */
+function linearScale(hi) {
+  const raw = hi / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((v) => v >= raw) ?? 10 * mag;
+  return [step, Math.ceil(hi / step) * step];
+}
+
+function compact(value) {
+  if (value >= 1e6) return `${+(value / 1e6).toFixed(2)}M`;
+  if (value >= 1e4) return `${+(value / 1e3).toFixed(1)}k`;
+  return `${+value.toFixed(value < 10 ? 2 : 0)}`;
+}
+
+const BAR_H = 22;
+const BAR_GAP = 8;
+const BAR_LABEL_W = 250;
+
+/**
+ * Horizontal bars. panels: [{ title, unit, target?: { value, label }, bars: [{ label,
+ * color, dashed?, median, min?, max?, note? }] }] (median null: "no result"); footer:
+ * lines of small print. Panels stack vertically, each with its own linear scale from 0.
+ */
+export function barPlotSvg({ title, panels, footer = [] }) {
+  const width = 900;
+  const plotW = width - BAR_LABEL_W - 150;
+  const out = [];
+  let y = 44;
+  for (const panel of panels) {
+    const values = panel.bars.flatMap((b) => [b.median, b.max]).filter((v) => Number.isFinite(v));
+    if (panel.target) values.push(panel.target.value);
+    const [step, top] = linearScale(Math.max(1e-9, ...values));
+    const sx = (v) => BAR_LABEL_W + (Math.max(0, v) / top) * plotW;
+    const plotTop = y + 24;
+    const plotH = panel.bars.length * (BAR_H + BAR_GAP) + BAR_GAP;
+    out.push(`<text x="${width / 2}" y="${y + 14}" text-anchor="middle" font-size="14" font-weight="600" ${FONT}>${escapeXml(panel.title)}</text>`);
+    out.push(`<rect x="${BAR_LABEL_W}" y="${plotTop}" width="${plotW}" height="${plotH}" fill="#fff" stroke="#999"/>`);
+    for (let v = 0; v <= top * 1.0001; v += step) {
+      const x = sx(v).toFixed(1);
+      out.push(`<line x1="${x}" y1="${plotTop}" x2="${x}" y2="${plotTop + plotH}" stroke="#e4e4e4"/>`);
+      out.push(`<text x="${x}" y="${plotTop + plotH + 15}" text-anchor="middle" font-size="11" ${FONT}>${compact(v)}</text>`);
+    }
+    out.push(`<text x="${BAR_LABEL_W + plotW / 2}" y="${plotTop + plotH + 32}" text-anchor="middle" font-size="12" ${FONT}>${escapeXml(panel.unit)}</text>`);
+    panel.bars.forEach((bar, i) => {
+      const by = plotTop + BAR_GAP + i * (BAR_H + BAR_GAP);
+      const mid = by + BAR_H / 2;
+      out.push(`<text x="${BAR_LABEL_W - 8}" y="${mid + 4}" text-anchor="end" font-size="12" ${FONT}>${escapeXml(bar.label)}</text>`);
+      if (!Number.isFinite(bar.median)) {
+        out.push(`<text x="${BAR_LABEL_W + 6}" y="${mid + 4}" font-size="11" fill="#a00" ${FONT}>no result</text>`);
+        return;
+      }
+      const dash = bar.dashed ? ' fill-opacity="0.45" stroke-dasharray="4 3"' : ' fill-opacity="0.85"';
+      out.push(
+        `<rect x="${BAR_LABEL_W}" y="${by}" width="${(sx(bar.median) - BAR_LABEL_W).toFixed(1)}" height="${BAR_H}" fill="${bar.color}" stroke="${bar.color}"${dash}><title>${escapeXml(`${bar.label}: ${compact(bar.median)} ${panel.unit}`)}</title></rect>`,
+      );
+      if (Number.isFinite(bar.min) && Number.isFinite(bar.max) && bar.max > bar.min) {
+        out.push(`<line x1="${sx(bar.min).toFixed(1)}" y1="${mid}" x2="${sx(bar.max).toFixed(1)}" y2="${mid}" stroke="#222" stroke-width="1.5"/>`);
+        for (const v of [bar.min, bar.max]) out.push(`<line x1="${sx(v).toFixed(1)}" y1="${mid - 5}" x2="${sx(v).toFixed(1)}" y2="${mid + 5}" stroke="#222" stroke-width="1.5"/>`);
+      }
+      const text = `${compact(bar.median)}${bar.note ? ` · ${bar.note}` : ""}`;
+      out.push(`<text x="${(sx(Math.max(bar.median, bar.max ?? 0)) + 6).toFixed(1)}" y="${mid + 4}" font-size="11" ${FONT}>${escapeXml(text)}</text>`);
+    });
+    if (panel.target) {
+      const x = sx(panel.target.value).toFixed(1);
+      out.push(`<line x1="${x}" y1="${plotTop - 4}" x2="${x}" y2="${plotTop + plotH}" stroke="#c00" stroke-width="1.5" stroke-dasharray="5 3"/>`);
+      out.push(`<text x="${x}" y="${plotTop - 7}" text-anchor="middle" font-size="11" fill="#c00" ${FONT}>${escapeXml(panel.target.label)}</text>`);
+    }
+    y = plotTop + plotH + 48;
+  }
+  footer.forEach((line, i) => {
+    out.push(`<text x="12" y="${y + i * 15}" font-size="10" fill="#555" ${FONT}>${escapeXml(line)}</text>`);
+  });
+  const height = y + footer.length * 15 + 10;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    `<rect width="100%" height="100%" fill="#fafafa"/>`,
+    `<text x="${width / 2}" y="26" text-anchor="middle" font-size="17" font-weight="700" ${FONT}>${escapeXml(title)}</text>`,
+    ...out,
+    "</svg>",
+  ].join("\n") + "\n";
 }

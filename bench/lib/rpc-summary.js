@@ -1,6 +1,7 @@
-// From Connect benchmark runs to results: per (driver, payload, in flight) the median and
-// spread (min–max) over repeats, ratios paired by interleaved round, the targets of
-// issues 3 and 5 checked against those medians, and the markdown tables. Clean-run rule
+// From Connect benchmark runs to results: per (driver, rpc, payload, in flight) the median
+// and spread (min–max) over repeats, ratios paired by interleaved round, the targets of
+// issues 3 and 5 checked against those medians, and the markdown tables. Unary rows carry
+// latency and calls/s; server-stream rows (rpc "stream") messages/s, MB/s and copies. Clean-run rule
 // as in the echo benchmark (summary.js): foreign CPU <= CLEAN_FOREIGN_PCT, statistics
 // over the clean runs when at least two exist, else over all runs (and said so).
 import { CLEAN_FOREIGN_PCT, selectRuns, spread } from "./summary.js";
@@ -8,11 +9,13 @@ import { CLEAN_FOREIGN_PCT, selectRuns, spread } from "./summary.js";
 export { CLEAN_FOREIGN_PCT };
 
 const isClean = (run) => run.ok && run.foreignPct <= CLEAN_FOREIGN_PCT;
-const matches = (driver, payloadBytes, inflight) => (r) => r.driver === driver && r.payloadBytes === payloadBytes && r.inflight === inflight;
+const rpcOf = (x) => x.rpc ?? "unary";
+const matches = (driver, payloadBytes, inflight, rpc = "unary") => (r) =>
+  r.driver === driver && r.payloadBytes === payloadBytes && r.inflight === inflight && rpcOf(r) === rpc;
 
 /** Paired ratios metric(a) / metric(b) over the rounds where both ran, clean pairs preferred. */
 export function pairedRatio(runs, a, b, metric) {
-  const byRep = (ref) => new Map(runs.filter((r) => r.ok && matches(ref.driver, ref.payloadBytes, ref.inflight)(r)).map((r) => [r.rep, r]));
+  const byRep = (ref) => new Map(runs.filter((r) => r.ok && matches(ref.driver, ref.payloadBytes, ref.inflight, rpcOf(ref))(r)).map((r) => [r.rep, r]));
   const mine = byRep(a);
   const base = byRep(b);
   const pairs = [...mine].filter(([rep]) => base.has(rep)).map(([rep, run]) => ({ rep, a: run, b: base.get(rep) }));
@@ -21,12 +24,15 @@ export function pairedRatio(runs, a, b, metric) {
   return { ...spread(used.map((p) => p.a[metric] / p.b[metric])), basis: used === clean ? "clean" : "all", pairs: pairs.length };
 }
 
-/** One row per planned (driver, payload, in flight). */
+/** One row per planned (driver, workload): workloads are { rpc?, payloadBytes, inflight }. */
 export function summarizeRpc(runs, drivers, workloads, reference) {
   const rows = [];
-  for (const { payloadBytes, inflight } of workloads) {
+  for (const workload of workloads) {
+    const { payloadBytes, inflight } = workload;
+    const rpc = rpcOf(workload);
+    const stream = rpc === "stream";
     for (const driver of drivers) {
-      const all = runs.filter(matches(driver.id, payloadBytes, inflight));
+      const all = runs.filter(matches(driver.id, payloadBytes, inflight, rpc));
       const { runs: used, basis } = selectRuns(all);
       const metric = (f) => spread(used.map(f));
       const failures = all.filter((r) => !r.ok);
@@ -34,6 +40,7 @@ export function summarizeRpc(runs, drivers, workloads, reference) {
         driver: driver.id,
         label: driver.label,
         kind: driver.kind,
+        rpc,
         payloadBytes,
         inflight,
         runs: all.length,
@@ -41,18 +48,33 @@ export function summarizeRpc(runs, drivers, workloads, reference) {
         clean: all.filter(isClean).length,
         basis,
         errors: [...new Set(failures.map((r) => r.error))],
-        p50Us: metric((r) => r.p50Us),
-        p99Us: metric((r) => r.p99Us),
-        p999Us: metric((r) => r.p999Us),
-        callsPerSec: metric((r) => r.callsPerSec),
-        clientCpuUsPerCall: metric((r) => r.cpu.clientUsPerCall),
-        serverCpuUsPerCall: metric((r) => r.cpu.serverUsPerCall),
+        ...(stream
+          ? {
+              messagesPerSec: metric((r) => r.messagesPerSec),
+              mbPerSec: metric((r) => r.mbPerSec),
+              clientCpuUsPerMsg: metric((r) => r.cpu.clientUsPerMsg),
+              serverCpuUsPerMsg: metric((r) => r.cpu.serverUsPerMsg),
+              clientCopiesPerMsg: metric((r) => r.copiesPerMsg?.client ?? NaN),
+              serverCopiesPerMsg: metric((r) => r.copiesPerMsg?.server ?? NaN),
+            }
+          : {
+              p50Us: metric((r) => r.p50Us),
+              p99Us: metric((r) => r.p99Us),
+              p999Us: metric((r) => r.p999Us),
+              callsPerSec: metric((r) => r.callsPerSec),
+              clientCpuUsPerCall: metric((r) => r.cpu.clientUsPerCall),
+              serverCpuUsPerCall: metric((r) => r.cpu.serverUsPerCall),
+            }),
         foreignPct: spread(all.filter((r) => r.ok).map((r) => r.foreignPct)),
       };
       if (driver.id !== reference) {
-        const ref = { driver: reference, payloadBytes, inflight };
-        row.p50VsReference = pairedRatio(runs, { driver: driver.id, payloadBytes, inflight }, ref, "p50Us");
-        row.callsPerSecVsReference = pairedRatio(runs, { driver: driver.id, payloadBytes, inflight }, ref, "callsPerSec");
+        const mine = { driver: driver.id, payloadBytes, inflight, rpc };
+        const ref = { driver: reference, payloadBytes, inflight, rpc };
+        if (stream) row.messagesPerSecVsReference = pairedRatio(runs, mine, ref, "messagesPerSec");
+        else {
+          row.p50VsReference = pairedRatio(runs, mine, ref, "p50Us");
+          row.callsPerSecVsReference = pairedRatio(runs, mine, ref, "callsPerSec");
+        }
       }
       rows.push(row);
     }
@@ -62,7 +84,8 @@ export function summarizeRpc(runs, drivers, workloads, reference) {
 
 /**
  * The targets: issue 3 (Connect layer done) and issue 5 (performance), each a paired
- * ratio of two drivers or an absolute median of one.
+ * ratio of two drivers or an absolute median of one, for the unary workload (at the
+ * run's first payload) or, with `rpc: "stream"`, the server stream at `payloadBytes`.
  */
 export const RPC_TARGETS = [
   {
@@ -107,20 +130,50 @@ export const RPC_TARGETS = [
     ratio: { a: "ours-uring-tcp-event", b: "connect-node-h2", inflight: 64, metric: "callsPerSec" },
     goal: { op: ">=", value: 30, unit: "×" },
   },
+  {
+    id: "streamTcpMsgPerSec64",
+    issue: 5,
+    label: "ours io_uring TCP event, server stream of 64 B messages, one connection",
+    rpc: "stream",
+    absolute: { driver: "ours-uring-tcp-event", payloadBytes: 64, inflight: 1, metric: "messagesPerSec" },
+    goal: { op: ">=", value: 1_000_000, unit: "msg/s" },
+  },
+  {
+    id: "streamUnixMsgPerSec64",
+    issue: 5,
+    label: "ours io_uring Unix event, server stream of 64 B messages, one connection",
+    rpc: "stream",
+    absolute: { driver: "ours-uring-unix-event", payloadBytes: 64, inflight: 1, metric: "messagesPerSec" },
+    goal: { op: ">=", value: 1_000_000, unit: "msg/s" },
+  },
+  {
+    id: "streamUnixMBPerSec64K",
+    issue: 5,
+    label: "ours io_uring Unix event, server stream of 64 KiB messages (2 GB/s)",
+    rpc: "stream",
+    absolute: { driver: "ours-uring-unix-event", payloadBytes: 65536, inflight: 1, metric: "mbPerSec" },
+    goal: { op: ">=", value: 2000, unit: "MB/s" },
+  },
 ];
 
-/** The targets with measured medians and spreads; unmeasurable ones (driver not run) have met: null. */
-export function checkRpcTargets(runs, rows, payloadBytes) {
-  return RPC_TARGETS.map((target) => {
+/**
+ * The targets of workload kind `rpc` ("unary" at `payloadBytes`, "stream" at each
+ * target's own payload) with measured medians and spreads; unmeasurable ones (driver or
+ * payload not run) have met: null.
+ */
+export function checkRpcTargets(runs, rows, payloadBytes, rpc = "unary") {
+  return RPC_TARGETS.filter((target) => rpcOf(target) === rpc).map((target) => {
     let measured = null;
     if (target.ratio) {
       const { a, b, inflight, metric } = target.ratio;
-      const r = pairedRatio(runs, { driver: a, payloadBytes, inflight }, { driver: b, payloadBytes, inflight }, metric);
+      const bytes = target.ratio.payloadBytes ?? payloadBytes;
+      const r = pairedRatio(runs, { driver: a, payloadBytes: bytes, inflight, rpc }, { driver: b, payloadBytes: bytes, inflight, rpc }, metric);
       measured = r.median === null ? null : r;
     } else {
       const { driver, inflight, metric } = target.absolute;
-      const row = rows.find((x) => x.driver === driver && x.inflight === inflight && x.payloadBytes === payloadBytes);
-      measured = row && row[metric].median !== null ? row[metric] : null;
+      const bytes = target.absolute.payloadBytes ?? payloadBytes;
+      const row = rows.find((x) => x.driver === driver && x.inflight === inflight && x.payloadBytes === bytes && x.rpc === rpc);
+      measured = row && row[metric]?.median != null ? row[metric] : null;
     }
     const value = measured?.median ?? null;
     const met = value === null ? null : target.goal.op === "<=" ? value <= target.goal.value : value >= target.goal.value;
@@ -164,13 +217,36 @@ export function rpcResultsTable(rows, referenceLabel) {
   return lines.join("\n");
 }
 
+/** The server-stream table, one line per (driver, payload). */
+export function rpcStreamTable(rows, referenceLabel) {
+  const lines = [
+    `| driver | payload | msg/s | MB/s | msg/s × ${referenceLabel} | CPU µs/msg client + server | copies/msg client + server | runs (clean) |`,
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const row of rows) {
+    const payload = row.payloadBytes >= 1024 && row.payloadBytes % 1024 === 0 ? `${row.payloadBytes / 1024} KiB` : `${row.payloadBytes} B`;
+    if (row.ok === 0) {
+      lines.push(`| ${row.label} | ${payload} | failed: ${(row.errors[0] ?? "no runs").split("\n")[0].slice(0, 120)} | | | | | ${row.runs} (0) |`);
+      continue;
+    }
+    const cpuDigits = (s) => (s.median !== null && s.median < 10 ? 2 : 1);
+    const cpu = `${num(row.clientCpuUsPerMsg.median, cpuDigits(row.clientCpuUsPerMsg))} + ${num(row.serverCpuUsPerMsg.median, cpuDigits(row.serverCpuUsPerMsg))}`;
+    const copies = row.clientCopiesPerMsg.median === null && row.serverCopiesPerMsg.median === null ? "–" : `${num(row.clientCopiesPerMsg.median, 2)} + ${num(row.serverCopiesPerMsg.median, 2)}`;
+    lines.push(
+      `| ${row.label} | ${payload} | ${cell(row.messagesPerSec, 0)} | ${cell(row.mbPerSec, row.mbPerSec.median < 100 ? 1 : 0)} | ` +
+        `${row.messagesPerSecVsReference ? cell(row.messagesPerSecVsReference, 2) : "1"} | ${cpu} | ${copies} | ${row.ok} (${row.clean}${row.basis === "all" ? ", stats over all" : ""}) |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 /** The targets with the measured median (min–max). */
 export function rpcTargetsTable(targets) {
   const lines = ["| issue | target | goal | measured median (min–max) | met |", "|---|---|---|---|---|"];
   for (const t of targets) {
     const digits = t.goal.unit === "×" ? 3 : t.goal.unit === "µs" ? 1 : 0;
     const unit = t.goal.unit === "×" ? "×" : ` ${t.goal.unit}`;
-    const goal = `${t.goal.op} ${t.goal.unit === "calls/s" ? t.goal.value.toLocaleString("en-US") : t.goal.value}${unit}`;
+    const goal = `${t.goal.op} ${t.goal.value >= 10_000 ? t.goal.value.toLocaleString("en-US") : t.goal.value}${unit}`;
     const measured = t.measured?.median == null ? "–" : `${cell(t.measured, digits)}${unit}`;
     const met = t.met === null ? "not measured" : t.met ? "yes" : "**no**";
     lines.push(`| ${t.issue} | ${t.label} | ${goal} | ${measured} | ${met} |`);
