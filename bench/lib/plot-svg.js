@@ -145,7 +145,7 @@ export function barPlotSvg({ title, panels, footer = [] }) {
     if (panel.target) values.push(panel.target.value);
     const [step, top] = linearScale(Math.max(1e-9, ...values));
     const sx = (v) => BAR_LABEL_W + (Math.max(0, v) / top) * plotW;
-    const plotTop = y + 24;
+    const plotTop = y + (panel.target ? 40 : 24);
     const plotH = panel.bars.length * (BAR_H + BAR_GAP) + BAR_GAP;
     out.push(`<text x="${width / 2}" y="${y + 14}" text-anchor="middle" font-size="14" font-weight="600" ${FONT}>${escapeXml(panel.title)}</text>`);
     out.push(`<rect x="${BAR_LABEL_W}" y="${plotTop}" width="${plotW}" height="${plotH}" fill="#fff" stroke="#999"/>`);
@@ -177,7 +177,7 @@ export function barPlotSvg({ title, panels, footer = [] }) {
     if (panel.target) {
       const x = sx(panel.target.value).toFixed(1);
       out.push(`<line x1="${x}" y1="${plotTop - 4}" x2="${x}" y2="${plotTop + plotH}" stroke="#c00" stroke-width="1.5" stroke-dasharray="5 3"/>`);
-      out.push(`<text x="${x}" y="${plotTop - 7}" text-anchor="middle" font-size="11" fill="#c00" ${FONT}>${escapeXml(panel.target.label)}</text>`);
+      out.push(`<text x="${x}" y="${plotTop - 8}" text-anchor="end" font-size="11" fill="#c00" ${FONT}>${escapeXml(panel.target.label)}</text>`);
     }
     y = plotTop + plotH + 48;
   }
