@@ -1,13 +1,14 @@
 // `connect-rdma bench`: runs the benchmark suite of a source checkout — bench/echo.js
 // (channel echo) and bench/connect.js (Connect RPC against connect-node and grpc-js) —
-// one after the other, passing the remaining arguments through. The suite is not part
+// one after the other, passing the remaining arguments through; `bench stream` runs
+// bench/connect.js --workload stream (server streaming) alone. The suite is not part
 // of the npm package; from an installed package this says so and exits 1.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 
 import { packageRoot } from "./format.js";
 
-export const BENCH_HELP = `usage: connect-rdma bench [echo|connect] [args...]
+export const BENCH_HELP = `usage: connect-rdma bench [echo|connect|stream] [args...]
 
 Runs the benchmark suite of a source checkout of connect-rdma (the bench/ directory;
 the npm package does not ship it): bench/echo.js (channel echo: raw node:net, io_uring
@@ -15,13 +16,16 @@ event/spin, Unix, node:net engine) and bench/connect.js (unary Connect RPC: ours
 connect-node HTTP/2 and grpc-js). Results: a table on stdout, JSON + SVG in bench/results/.
 
   echo | connect   run only that benchmark (default: both, echo first)
+  stream           server streaming, 64 B and 64 KiB messages (bench/connect.js
+                   --workload stream; not part of the default run)
   args...          passed to each benchmark, e.g. --quick, --reps 3, --no-pin
                    (options of one: connect-rdma bench echo --help)
   --help           this text
 
 Benchmarks load the machine: run them on an otherwise idle box (see bench/README.md).`;
 
-const SUITES = { echo: "bench/echo.js", connect: "bench/connect.js" } as const;
+const SUITES = { echo: "bench/echo.js", connect: "bench/connect.js", stream: "bench/connect.js" } as const;
+const SUITE_ARGS: Record<Suite, string[]> = { echo: [], connect: [], stream: ["--workload", "stream"] };
 type Suite = keyof typeof SUITES;
 
 function runNode(script: string, args: string[]): Promise<number> {
@@ -39,7 +43,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     console.log(BENCH_HELP);
     return 0;
   }
-  const only = first === "echo" || first === "connect" ? (first as Suite) : undefined;
+  const only = first === "echo" || first === "connect" || first === "stream" ? (first as Suite) : undefined;
   const args = only ? argv.slice(1) : argv;
   const suites: Suite[] = only ? [only] : ["echo", "connect"];
   const present = suites.filter((s) => existsSync(`${packageRoot}${SUITES[s]}`));
@@ -52,7 +56,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   for (const suite of present) {
     if (present.length > 1) console.log(`\n== connect-rdma bench: ${SUITES[suite]} ${args.join(" ")}`.trimEnd());
-    const code = await runNode(`${packageRoot}${SUITES[suite]}`, args);
+    const code = await runNode(`${packageRoot}${SUITES[suite]}`, [...SUITE_ARGS[suite], ...args]);
     if (code !== 0) return code;
   }
   return 0;

@@ -242,4 +242,11 @@ describe("connect-rdma bench", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("usage: node bench/echo.js");
   });
+
+  it("bench stream runs bench/connect.js with the stream workload", async () => {
+    const run = await cli(["bench", "stream", "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("usage: node bench/connect.js");
+    expect(run.stdout).toContain("--workload KIND");
+  });
 });
