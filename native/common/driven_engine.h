@@ -22,6 +22,9 @@ class DrivenEngine {
   // Called between two empty polls while spinning.
   virtual void SpinStep() = 0;
   virtual bool CompletionsReady() = 0;
+  // A pump stopped with completions still queued (its time cap): make the fd the loop
+  // waits on readable again, so the loop comes back for them instead of blocking.
+  virtual void WakeSoon() {}
   // Open connections and listeners (they keep the event loop alive).
   virtual size_t active() const = 0;
 };

@@ -65,6 +65,7 @@ void EngineDriver::Pump(bool spin) {
     break;
   }
   pumping_ = false;
+  if (!stop_ && engine_->CompletionsReady()) engine_->WakeSoon();
   if (after_pump_) after_pump_();
 }
 

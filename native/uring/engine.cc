@@ -22,6 +22,8 @@
 namespace crdma {
 namespace {
 constexpr size_t kMaxIovPerSend = IOV_MAX;
+// Completions one Reap() takes before returning to the pump (which checks its time cap).
+constexpr int kMaxCompletionsPerReap = 64;
 }
 
 UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptions& options)
@@ -184,7 +186,12 @@ int UringEngine::Reap(EventSink& sink) {
   int seen = stalled_.empty() ? 0 : (ResumeStalled(sink) ? 1 : 0);
   if (ring_.TaskWorkPending()) io_uring_get_events(ring_.get());  // post completions held in task work
   io_uring_cqe* cqe;
-  while (io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
+  // Bounded: a chunk dispatched mid-reap submits (FlushSends), which lets the kernel post
+  // more completions; without a bound a peer that never pauses would keep this loop (and
+  // the pump's time cap behind it) from ever returning.
+  int taken = 0;
+  while (taken < kMaxCompletionsPerReap && io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
+    ++taken;
     uint64_t tag = io_uring_cqe_get_data64(cqe);
     int res = cqe->res;
     unsigned flags = cqe->flags;
@@ -576,6 +583,12 @@ int UringEngine::HoldSlot(size_t offset) {
 void UringEngine::ReleaseSlot(uint32_t index) {
   if (index >= region_->recv_slots() || region_->SlotPins(index) == 0) return;
   if (region_->UnpinSlot(index) == 0) buffers_.Recycle(static_cast<uint16_t>(index));
+}
+
+void UringEngine::WakeSoon() {
+  uint64_t one = 1;
+  // EAGAIN only when the counter is saturated: the loop is woken anyway.
+  if (write(ring_.event_fd(), &one, sizeof one) < 0) return;
 }
 
 void UringEngine::SpinStep() {

@@ -74,6 +74,8 @@ class UringEngine : public DrivenEngine {
     return io_uring_cq_ready(ring_.get()) > 0 || ring_.TaskWorkPending() || !stalled_.empty();
   }
 
+  // Signals the ring's eventfd ourselves (Reap() leaves completions behind at its bound).
+  void WakeSoon() override;
   int event_fd() const { return ring_.event_fd(); }
   unsigned setup_flags() const { return ring_.setup_flags(); }
   // Connections and listeners that are open (they keep the event loop alive).

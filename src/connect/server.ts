@@ -22,6 +22,9 @@ import type { ServerCallConfig } from "./server-call.js";
 import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
 import type { RpcStats } from "./stats.js";
 
+/** Connections a server keeps open at once unless told otherwise. */
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+
 /** Options of {@link createServer}. */
 export interface ServerOptions {
   /** Registers the services: the same function connect-node's adapters take. */
@@ -48,6 +51,11 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** Bound on waiting for region space when sending; then the call fails. Default 10 s. */
   sendTimeoutMs?: number;
+  /**
+   * Connections open at once; one more is answered with GOAWAY (Unavailable, "connection
+   * limit") and closed. Default 10,000 (docs/LIMITS.md).
+   */
+  maxConnections?: number;
   /** Grace period of close() for calls in flight. Default 5 s. */
   gracePeriodMs?: number;
   /** protobuf-es binary options. */
@@ -96,6 +104,7 @@ class ConnectRdmaServer implements Server {
   readonly #sessions = new Set<Session>();
   readonly #calls = new Set<ServerCall>();
   readonly #pastChannels: ChannelStats = emptyChannelStats();
+  readonly #maxConnections: number;
   #sharedEngine: ChannelEngine | undefined;
   #closing: Promise<void> | undefined;
 
@@ -121,6 +130,10 @@ class ConnectRdmaServer implements Server {
       ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
       ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
     };
+    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 1) {
+      throw new RangeError(`maxConnections must be a positive integer, got ${options.maxConnections}`);
+    }
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
 
@@ -187,9 +200,17 @@ class ConnectRdmaServer implements Server {
       },
     });
     holder.session = session;
+    const full = this.#sessions.size >= this.#maxConnections;
     this.#sessions.add(session);
     session.attach(channel);
     if (this.#closing !== undefined) session.goAway(0, "server is shutting down");
+    else if (full) {
+      // After HELLO, so the client reads the reason (GOAWAY is not a handshake answer).
+      session.ready.then(
+        () => session.goAway(Code.Unavailable, `server connection limit (${this.#maxConnections}) reached`),
+        () => undefined,
+      );
+    }
     return session.events;
   }
 

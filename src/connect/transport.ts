@@ -446,7 +446,16 @@ class ConnectRdmaTransport implements UringTransport {
       );
     }
     holder.session = session;
-    if (session.closed) throw new ConnectError(`connection to ${this.#url} closed during setup`, Code.Unavailable);
+    if (session.closed) {
+      const reason = session.closeError;
+      throw new ConnectError(
+        `connection to ${this.#url} closed during setup${reason ? `: ${reason.message}` : ""}`,
+        Code.Unavailable,
+        undefined,
+        undefined,
+        reason,
+      );
+    }
     if (this.#closed) {
       session.close();
       throw new ConnectError("transport closed", Code.Unavailable);

@@ -211,6 +211,11 @@ export class Session {
     return this.#closed;
   }
 
+  /** Why the session closed (undefined while open or after a plain local close). */
+  get closeError(): StreamResetError | undefined {
+    return this.#closeError;
+  }
+
   /** True once GOAWAY was sent or received: no new streams. */
   get draining(): boolean {
     return this.#goAwaySent || this.#goAwayReceived || this.#closed;

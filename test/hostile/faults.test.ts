@@ -255,6 +255,28 @@ for (const channel of CHANNELS) {
       });
     });
 
+    describe("connection limit", () => {
+      it("the connection past maxConnections gets Unavailable naming the limit; the others keep working; a freed place is taken again", async () => {
+        const live = await liveServer(channel, { maxConnections: 2 });
+        const transports = [0, 1, 2].map(() => createUringTransport({ url: live.url, engine: channel.engine }));
+        onTestFinished(() => Promise.all(transports.map((t) => t.close())).then(() => undefined));
+        const [a, b, c] = transports.map((t) => createClient(MarketService, t)) as [ReturnType<typeof createClient<typeof MarketService>>, ReturnType<typeof createClient<typeof MarketService>>, ReturnType<typeof createClient<typeof MarketService>>];
+        expect((await a.getQuote({ symbol: "A" })).symbol).toBe("A");
+        expect((await b.getQuote({ symbol: "B" })).symbol).toBe("B");
+        const refused = await c.getQuote({ symbol: "C" }).then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+        expect(refused?.code).toBe(Code.Unavailable);
+        expect(refused?.rawMessage).toMatch(/connection limit \(2\)/);
+        expect((await a.getQuote({ symbol: "A2" })).symbol).toBe("A2");
+        await until(() => live.server.stats().connections === 2, 5000, "the refused connection to close");
+        await transports[1]!.close();
+        await until(() => live.server.stats().connections === 1, 5000, "the closed transport's connection to go");
+        expect((await c.getQuote({ symbol: "C2" })).symbol).toBe("C2");
+      });
+    });
+
     describe.runIf(tcp)("load", () => {
       it("10,000 concurrent streams on one connection (server limit 10,000): all complete, all open at once", async () => {
         const counters = { running: 0, peak: 0, started: 0 };
