@@ -42,6 +42,8 @@ export const NativeEvent = {
   Accepted: 3,
   Connected: 4,
   Closed: 5,
+  /** The peer ended its side (EOF after whole frames); sends still go out. */
+  Ended: 6,
 } as const;
 
 /** Reasons attached to a NativeEvent.Closed. */

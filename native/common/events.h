@@ -13,6 +13,8 @@ enum EventType : int32_t {
   kEventAccepted = 3,    // id=new connection, a=listener id
   kEventConnected = 4,   // id=connection, a=0 or -errno
   kEventClosed = 5,      // id=connection, a=0 (clean end) or -errno, b=CloseReason
+  kEventEnded = 6,       // id=connection: the peer ended its side (EOF, half-close); the
+                         // connection stays open for sending until JS closes it
 };
 
 enum CloseReason : int32_t {

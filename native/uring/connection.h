@@ -42,6 +42,9 @@ struct Connection {
   bool recv_paused = false;
   bool recv_cancelling = false;  // a cancel of the multishot recv is on its way
   bool close_after_send = false;  // closed by JS: shut down once queued frames left
+  // The peer's FIN was parsed (after every frame before it): receiving is over for good
+  // (recv is never re-armed), sending goes on until JS closes (TCP half-close).
+  bool peer_ended = false;
 
   // Send side: frames queued this turn, and the batch in flight (one sendmsg at a time
   // per connection keeps bytes in order).

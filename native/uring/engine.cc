@@ -3,7 +3,10 @@
 //      or a listener's multishot ACCEPT completes      -> kEventAccepted, recv armed
 //   2. RECV completions (multishot, provided buffers)  -> frames (views or leases)
 //   3. Send() queues a lease; Flush() sends each connection's queue with one SENDMSG
-//   4. EOF, error or CloseConnection()                 -> shutdown + cancel; when the
+//   4. EOF from the peer (recv returns 0) after whole frames -> kEventEnded: receiving
+//      stops, queued and later sends still go out (the peer half-closed, as TCP allows);
+//      EOF inside a frame fails the connection (kReasonPeerClosedMidFrame).
+//   5. error or CloseConnection()                      -> shutdown + cancel; when the
 //      last submitted operation has completed the fd is closed and the state freed.
 #include "uring/engine.h"
 
@@ -86,6 +89,7 @@ void UringEngine::ArmAccept(Listener& l) {
 }
 
 void UringEngine::ArmRecv(Connection& c) {
+  if (c.peer_ended) return;  // EOF is final: a new recv would complete with 0 at once
   if (buffers_.free_in_kernel() == 0) {  // would end at once with ENOBUFS: wait for slots
     c.recv_starved = true;
     return;
@@ -326,8 +330,16 @@ void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink
 }
 
 void UringEngine::HandleEndOfStream(Connection& c, EventSink& sink) {
-  if (c.rx.MidFrame()) Fail(c, ECONNRESET, kReasonPeerClosedMidFrame, sink);
-  else Fail(c, 0, kReasonNone, sink);
+  if (c.rx.MidFrame()) {
+    Fail(c, ECONNRESET, kReasonPeerClosedMidFrame, sink);
+    return;
+  }
+  // A half-close, not the end of the connection: the peer may still read our answers
+  // (test/hostile/faults.test.ts). JS decides when to close; a peer that is really gone
+  // shows up as an error on the next send (EPIPE / ECONNRESET).
+  c.peer_ended = true;
+  c.recv_starved = false;
+  if (!c.reported) sink.Push(Event{kEventEnded, static_cast<int32_t>(c.id), 0, 0});
 }
 
 bool UringEngine::ResumeStalled(EventSink& sink) {

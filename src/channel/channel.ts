@@ -5,6 +5,9 @@
 //     touch it afterwards: it is released by the engine once the bytes left).
 //   - a received frame is a view that is valid only during onFrame(); hold() turns it
 //     into a Lease that keeps the memory until release().
+// End of a connection (docs/CHANNELS.md §4): a peer may end only its sending side (a TCP
+// half-close): onEnd() says so, and the channel stays open for send() until close(). A
+// channel whose events have no onEnd closes itself then (queued frames still leave).
 
 /** Which engine carries a channel. */
 export type EngineName = "uring" | "net" | "memory" | "rdma";
@@ -26,6 +29,15 @@ export interface ChannelEvents {
    * `channel.hold(frame)` was called during it.
    */
   onFrame(frame: Uint8Array): void;
+  /**
+   * The peer ended its side cleanly (a half-close: FIN after whole frames). No frame
+   * follows; `send()` still works, and the peer still reads what is sent, until
+   * `close()` — which the owner must call (when its answers are out). Without this
+   * callback the channel closes itself at this point, as `close()` would. A peer that
+   * is really gone shows up as onClose(error) on a later send. Called at most once,
+   * never after onClose. Engines without half-close (rdma, memory) never call it.
+   */
+  onEnd?(): void;
   /**
    * The connection ended. Called exactly once: `error` is undefined after a local
    * `close()` or a clean end by the peer, an Error (with `code`) otherwise.
@@ -57,6 +69,8 @@ export interface Channel {
   readonly maxFrameBytes: number;
   /** True once closed (locally or by the peer). */
   readonly closed: boolean;
+  /** True once the peer ended its side (onEnd): no more frames arrive. */
+  readonly peerEnded: boolean;
   /**
    * Lease bytes of frames handed to send() and not written out yet: what a peer that
    * stopped reading makes this side hold. 0 once closed.

@@ -237,6 +237,11 @@ export class MemoryChannel implements Channel {
     return this.#written;
   }
 
+  /** Always false: an in-memory connection has no half-close (it never calls onEnd). */
+  get peerEnded(): boolean {
+    return false;
+  }
+
   allocate(byteLength: number): Lease {
     if (this.#closed) throw errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
     this.#checkLength(byteLength);

@@ -72,6 +72,7 @@ export class NativeChannel implements Channel {
   #owner: NativeChannelOwner;
   #events: ChannelEvents | undefined;
   #closed = false;
+  #peerEnded = false;
   // The frame being delivered right now (hold() is only valid for it).
   #current: Uint8Array | undefined;
   #currentIsLease = false;
@@ -92,6 +93,11 @@ export class NativeChannel implements Channel {
   /** True once closed (locally or by the peer). */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** True once the peer ended its side (onEnd): no more frames arrive. */
+  get peerEnded(): boolean {
+    return this.#peerEnded;
   }
 
   /** @internal */
@@ -252,6 +258,26 @@ export class NativeChannel implements Channel {
     if (!this.#owner.closed) this.#owner.native.closeConnection(this.id, false);
     const events = this.#events;
     queueMicrotask(() => events?.onClose(error));
+  }
+
+  /**
+   * @internal The peer half-closed (EOF after whole frames): the native side stopped
+   * receiving and keeps sending. The owner's onEnd decides when to close; without one,
+   * the channel closes now (queued frames still leave).
+   */
+  peerEnd(): void {
+    if (this.#closed || this.#peerEnded) return;
+    this.#peerEnded = true;
+    const events = this.#events;
+    if (events?.onEnd === undefined) {
+      this.close();
+      return;
+    }
+    try {
+      events.onEnd();
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   /** @internal The engine reports the end of the connection. */

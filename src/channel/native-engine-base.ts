@@ -4,7 +4,8 @@
 //   1. Accepted / Connected -> a NativeChannel (its events set before any frame)
 //   2. FrameView            -> onFrame(view into a receive slot), slot recycled after the batch
 //   3. FrameLease           -> onFrame(view into a lease), lease freed unless held
-//   4. Closed               -> onClose(error) once, channel forgotten
+//   4. Ended                -> onEnd() (the peer half-closed; the channel stays open for sends)
+//   5. Closed               -> onClose(error) once, channel forgotten
 // Subclasses open the native engine and translate URLs into native listen/connect calls.
 import { unlink } from "node:fs/promises";
 
@@ -256,6 +257,9 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
             }
             break;
           }
+          case NativeEvent.Ended:
+            this.#channels.get(id)?.peerEnd();
+            break;
           case NativeEvent.Closed: {
             const channel = this.#channels.get(id);
             this.#channels.delete(id);

@@ -9,6 +9,9 @@
 //   receive: FrameReader hands over views of socket chunks, or reassembled leases which
 //            are freed after onFrame unless hold() was called (or, when the region was
 //            full, frames reassembled on the heap, counted in reassembledOnHeap).
+//   end:     sockets are half-open capable (allowHalfOpen): the peer's FIN after whole
+//            frames is onEnd(), and the socket keeps writing until close() (without an
+//            onEnd, close() is called at once).
 
 import type { Socket } from "node:net";
 import type { Channel, ChannelEvents, ChannelStats, Lease } from "./channel.js";
@@ -96,6 +99,7 @@ export class NetChannel implements Channel {
   #corked = false;
   #closed = false;
   #closedLocally = false;
+  #peerEnded = false;
   #notified = false;
   #error: Error | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
@@ -134,6 +138,11 @@ export class NetChannel implements Channel {
 
   get writtenBytes(): number {
     return this.#written;
+  }
+
+  /** True once the peer ended its side (onEnd): no more frames arrive. */
+  get peerEnded(): boolean {
+    return this.#peerEnded;
   }
 
   allocate(byteLength: number): Lease {
@@ -295,9 +304,20 @@ export class NetChannel implements Channel {
       this.#fail(codedError("ERR_PEER_CLOSED_MID_FRAME", "peer closed the connection in the middle of a frame"));
       return;
     }
-    // A clean end: node:net ends our side too (allowHalfOpen false) and 'close' follows.
-    this.#closed = true;
+    // A half-close: the peer may still read our answers. The owner closes when done;
+    // without an onEnd, close() now (queued frames leave, then 'close' follows).
+    this.#peerEnded = true;
     this.#stopReading();
+    const events = this.#events;
+    if (events?.onEnd === undefined) {
+      this.close();
+      return;
+    }
+    try {
+      events.onEnd();
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   #fail(error: Error): void {

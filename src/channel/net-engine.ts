@@ -130,7 +130,7 @@ export class NetEngine implements ChannelEngine {
   async connect(url: string, events: ChannelEvents): Promise<Channel> {
     this.#assertOpen();
     const address = socketAddress(url);
-    const socket = address.scheme === "tcp" ? net.connect({ host: address.host, port: address.port }) : net.connect({ path: address.path });
+    const socket = address.scheme === "tcp" ? net.connect({ host: address.host, port: address.port, allowHalfOpen: true }) : net.connect({ path: address.path, allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
         socket.off("connect", onConnect);
@@ -154,7 +154,8 @@ export class NetEngine implements ChannelEngine {
   async listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
     this.#assertOpen();
     const address = socketAddress(url);
-    const server = net.createServer((socket) => {
+    // allowHalfOpen: a peer's FIN is onEnd(), not our end (NetChannel closes when told).
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       if (this.#closing) {
         socket.destroy();
         return;

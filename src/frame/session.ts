@@ -11,6 +11,9 @@
 //      CREDIT, the client half-closes with END (or a flag), the server ends with END
 //   4. either side may CANCEL a stream; PING is answered with PONG
 //   5. GOAWAY(last stream id) drains: no new streams; the session closes when idle
+//   6. the peer may end its side of the channel (half-close, onEnd): streams still
+//      waiting for its frames are reset, the others finish (the peer is PINGed meanwhile:
+//      a dead peer's kernel answers with a reset), then the session closes
 
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from "../channel/channel.js";
 import {
@@ -98,6 +101,17 @@ function maxQueuedFrames(streams: number): number {
   return QUEUED_FRAMES_PER_STREAM * streams + QUEUED_FRAMES_BASE;
 }
 
+/**
+ * While calls run for a peer that ended its side, how often it is PINGed. A killed
+ * process's kernel also sends FIN; only data sent to it tells the two apart (it answers
+ * with RST, and the send after that fails: onClose(error) resets the calls).
+ */
+const PEER_END_PROBE_MS = 250;
+
+function peerEndedError(): StreamResetError {
+  return new StreamResetError("ERR_CONNECTION_CLOSED", CODE_UNAVAILABLE, "connection ended by peer");
+}
+
 function errorWithCode(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
@@ -124,6 +138,8 @@ export class Session {
   #goAwaySent = false;
   #goAwayReceived = false;
   #goAwayError: StreamResetError | undefined;
+  #peerEnded = false;
+  #probeTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #closeError: StreamResetError | undefined;
   #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
@@ -167,6 +183,7 @@ export class Session {
     this.#ready = { promise, resolve, reject };
     this.events = {
       onFrame: (frame) => this.#onFrame(frame),
+      onEnd: () => this.#onPeerEnd(),
       onClose: (error) => this.#onChannelClose(error),
     };
   }
@@ -652,7 +669,44 @@ export class Session {
       this.#closeWith(
         this.#goAwayError ?? new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, "connection drained (GOAWAY)"),
       );
+    } else if (this.#peerEnded) {
+      this.#closeWith(peerEndedError());
     }
+  }
+
+  /**
+   * The peer ended its side of the channel (half-close): nothing more arrives. A stream
+   * that still waits for the peer's frames (a client's every stream, a server call whose
+   * requests did not all arrive) can never finish and is reset; a server call whose
+   * requests are in keeps running and its answer still goes out (test/hostile/faults.test.ts).
+   * The session closes as soon as no stream is left, so a peer that ended with nothing
+   * pending is let go at once.
+   */
+  #onPeerEnd(): void {
+    if (this.#closed || this.#peerEnded) return;
+    this.#peerEnded = true;
+    if (this.#peer === undefined) {
+      this.#closeWith(peerEndedError());
+      return;
+    }
+    const error = peerEndedError();
+    for (const stream of [...this.#streams.values()]) {
+      if (stream.remoteDone) continue;
+      stream.close(error);
+      stream.handler?.onReset(error);
+    }
+    this.#closeIfDrained();
+    this.#probePeer();
+  }
+
+  /** PINGs a peer that ended its side while calls run for it (see PEER_END_PROBE_MS). */
+  #probePeer(): void {
+    this.#probeTimer = undefined;
+    if (this.#closed) return;
+    // Not in #pings: the peer cannot answer, and its PONG would be unexpected anyway.
+    this.sendQuietly(encodePing(FrameKind.PING, this.#nextPing++));
+    this.#probeTimer = setTimeout(() => this.#probePeer(), PEER_END_PROBE_MS);
+    this.#probeTimer.unref?.();
   }
 
   #protocolError(e: unknown): void {
@@ -688,6 +742,7 @@ export class Session {
     this.#closeError = error;
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#probeTimer);
     this.#ready.reject(error);
     for (const stream of [...this.#streams.values()]) {
       stream.close(error);

@@ -2,7 +2,8 @@
 // (test/fixtures/raw-peer.js) stops mid-frame (FIN, RST, SIGKILL) or announces a frame
 // above maxFrameBytes. The engine under test, as client and as server, must report
 // onClose exactly once with the right error code, never hang, free what it held for the
-// broken frame, and keep its other connections working.
+// broken frame, and keep its other connections working. A peer that half-closes cleanly
+// is in half-close-tests.ts.
 
 import { afterEach, describe, expect, it } from "vitest";
 import type { Channel } from "../../src/channel/channel.js";
@@ -11,6 +12,7 @@ import { eventually } from "./echo-tests.js";
 import { Inbox, sendBytes } from "./support/inbox.js";
 import { firstDifference, pattern } from "./support/pattern.js";
 import { Fixture } from "./support/processes.js";
+import { halfCloseTests } from "./half-close-tests.js";
 
 const MID_FRAME = ["ERR_PEER_CLOSED_MID_FRAME"];
 const KILLED = ["ERR_PEER_CLOSED_MID_FRAME", "ECONNRESET"];
@@ -114,4 +116,5 @@ export function peerTests(options: ChannelSuiteOptions): void {
       });
     }
   });
+  halfCloseTests(options);
 }
