@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # npm run test:asan: builds the native addon with AddressSanitizer + UndefinedBehaviorSanitizer
 # into build-asan/ (its own binding.gyp, generated from the root one: sources and flags
-# stay in one place) and runs the whole suite against it (test/softroce excluded: it boots
-# a QEMU guest with its own build). The normal build in build/ is left alone.
+# stay in one place) and runs the whole suite against it, except test/softroce (it boots a
+# QEMU guest with its own build) and test/package (it installs the packed tarball with its
+# own prebuild: the sanitized addon is never loaded there). The normal build in build/ is
+# left alone. npm test runs this as its second pass under CI=true (scripts/run-tests.mjs).
 #   bash scripts/test-asan.sh [vitest args...]      e.g. bash scripts/test-asan.sh test/frame
 # How it works:
 #   - node-gyp-build loads the addon from $CONNECT_RDMA_PREBUILD (= build-asan) instead of build/;
@@ -71,7 +73,7 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$reports/asan:allo
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
 echo "[asan] LD_PRELOAD=$libasan; addon: $addon"
 status=0
-LD_PRELOAD="$libasan" npx --no-install vitest run --exclude "test/softroce/**" "$@" || status=$?
+LD_PRELOAD="$libasan" npx --no-install vitest run --exclude "test/softroce/**" --exclude "test/package/**" "$@" || status=$?
 
 if compgen -G "$reports/*" >/dev/null; then
   echo "[asan] sanitizer reports:" >&2

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "common/asan_poison.h"
 #include "common/sys_error.h"
 
 namespace crdma {
@@ -31,10 +32,12 @@ MemoryRegion::MemoryRegion(const RegionLayout& layout)
                  -1, 0);
   if (p == MAP_FAILED) throw SysError{errno, "mmap"};
   base_ = static_cast<uint8_t*>(p);
+  AsanPoison(base_ + recv_area_bytes(), layout_.lease_bytes);  // every lease is free
   ++g_live_regions;
 }
 
 MemoryRegion::~MemoryRegion() {
+  AsanUnpoison(base_, size_);  // the addresses may be mapped again for something else
   munmap(base_, size_);
   --g_live_regions;
 }
@@ -42,7 +45,10 @@ MemoryRegion::~MemoryRegion() {
 int64_t MemoryRegion::AllocateLease(size_t bytes) {
   if (closed_) return -1;
   int64_t off = leases_.Allocate(bytes);
-  return off < 0 ? -1 : off + static_cast<int64_t>(recv_area_bytes());
+  if (off < 0) return -1;
+  size_t at = static_cast<size_t>(off) + recv_area_bytes();
+  AsanUnpoison(base_ + at, leases_.SizeAt(static_cast<size_t>(off)));
+  return static_cast<int64_t>(at);
 }
 
 bool MemoryRegion::FreeLease(size_t offset) {
@@ -51,6 +57,7 @@ bool MemoryRegion::FreeLease(size_t offset) {
   size_t bytes = leases_.SizeAt(rel);
   if (bytes == 0) return false;
   PoisonIfEnabled(base_ + offset, bytes);
+  AsanPoison(base_ + offset, bytes);
   return leases_.Free(rel);
 }
 

@@ -7,6 +7,8 @@
 // Shared ownership (std::shared_ptr) between the JS ArrayBuffer's finalizer, the JS
 // Region object and every engine registered on it: the mapping is unmapped only when
 // the last of them lets go, i.e. after deregistration and after the finalizer ran.
+// Under ASan, free lease memory is poisoned (common/asan_poison.h): native code touching a
+// lease after FreeLease() is reported.
 // Plain C++ (no napi.h).
 #pragma once
 #include <cstddef>

@@ -696,16 +696,18 @@ export class Session {
       stream.handler?.onReset(error);
     }
     this.#closeIfDrained();
-    this.#probePeer();
+    this.#probePeerLater();
   }
 
-  /** PINGs a peer that ended its side while calls run for it (see PEER_END_PROBE_MS). */
-  #probePeer(): void {
-    this.#probeTimer = undefined;
+  /** PINGs a peer that ended its side while calls run for it, every PEER_END_PROBE_MS. */
+  #probePeerLater(): void {
     if (this.#closed) return;
-    // Not in #pings: the peer cannot answer, and its PONG would be unexpected anyway.
-    this.sendQuietly(encodePing(FrameKind.PING, this.#nextPing++));
-    this.#probeTimer = setTimeout(() => this.#probePeer(), PEER_END_PROBE_MS);
+    this.#probeTimer = setTimeout(() => {
+      if (this.#closed) return;
+      // Not in #pings: a peer that ended its side cannot answer.
+      this.sendQuietly(encodePing(FrameKind.PING, this.#nextPing++));
+      this.#probePeerLater();
+    }, PEER_END_PROBE_MS);
     this.#probeTimer.unref?.();
   }
 

@@ -316,9 +316,10 @@ for (const channel of CHANNELS) {
             expect([Code.Internal, Code.FailedPrecondition]).toContain(goAway.code);
             expect(goAway.message).toMatch(/^(protocol error: |internal error: |unsupported protocol version)/);
           }
-          // Only kinds a server may send, and Connect codes in END.
+          // Only kinds a server may send, and Connect codes in END (PING: the server probes a
+          // peer that ended its side while its calls run, docs/CHANNELS.md §4).
           for (const f of peer.frames()) {
-            expect([FrameKind.HELLO, FrameKind.HEADERS, FrameKind.MESSAGE, FrameKind.END, FrameKind.CANCEL, FrameKind.CREDIT, FrameKind.PONG, FrameKind.GOAWAY]).toContain(f.kind);
+            expect([FrameKind.HELLO, FrameKind.HEADERS, FrameKind.MESSAGE, FrameKind.END, FrameKind.CANCEL, FrameKind.CREDIT, FrameKind.PING, FrameKind.PONG, FrameKind.GOAWAY]).toContain(f.kind);
             if (f.kind === FrameKind.END && !f.halfClose && f.status.code !== 0) {
               expect(f.status.code).toBeLessThanOrEqual(16);
             }

@@ -34,8 +34,13 @@ interface Run {
   stderr: string;
 }
 
-/** The environment without npm's npm_* variables: `npm test` must not leak this repository's settings into the user's npm. */
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
+/**
+ * The environment without npm's npm_* variables and the addon override
+ * (CONNECT_RDMA_PREBUILD, set by scripts/test-asan.sh): `npm test` must not leak this
+ * repository's settings into the user's npm, nor point the installed package at this
+ * checkout's build.
+ */
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== "CONNECT_RDMA_PREBUILD"));
 
 function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeout?: number }): Promise<Run> {
   return new Promise((resolve) => {
