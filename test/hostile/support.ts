@@ -236,9 +236,18 @@ export class RawPeer {
     return done;
   }
 
-  /** Sends a PING and resolves true when its PONG came back within `timeoutMs`. */
+  /**
+   * Sends a PING and resolves true when its PONG came back within `timeoutMs`. When the
+   * write fails the server already ended the connection (EPIPE on a Unix socket it shut
+   * down, or our side ended after its FIN): Node emits "close" a loop turn or more later,
+   * so this waits for it (within `timeoutMs`) and `isClosed` tells the truth afterwards
+   * (the property test's "neither PONG nor close" flaked on a loaded box without it).
+   */
   async pingPong(id: number, timeoutMs: number): Promise<boolean> {
-    if (!(await this.send(pingBytes(id)))) return false;
+    if (!(await this.send(pingBytes(id)))) {
+      await this.closedWithin(timeoutMs);
+      return false;
+    }
     const start = Date.now();
     while (Date.now() - start < timeoutMs && !this.#closed) {
       if (this.frames().some((f) => f.kind === FrameKind.PONG && f.id === id)) return true;
