@@ -121,6 +121,11 @@ export interface NativeRdmaEngineStats {
   keysGranted: number;
   /** Such keys deregistered after the peer's READ finished (or the connection ended). */
   keysRevoked: number;
+  /**
+   * Most RDMA READ chunks (64 KiB each) this engine ever had in flight at once, over all its
+   * connections: at most 4 (unpaced READ responses overflowed soft-RoCE's veth backlog: issue 4).
+   */
+  readChunksPeak: number;
   /** Test aid: the rkey most recently revoked. */
   lastRevokedRkey: number;
   /** Test aid: remote address of the most recent READ. */

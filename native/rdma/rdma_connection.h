@@ -39,6 +39,7 @@ struct RdmaConnection {
   uint32_t recv_depth = 0;
   uint32_t recv_deficit = 0; // receives to re-post once slots are free
   uint32_t sends_in_flight = 0;
+  bool read_waiting = false;  // listed in RdmaEngine::read_waiters_
   uint32_t max_send_wr = 0;
 
   struct QueuedFrame {

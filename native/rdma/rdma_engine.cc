@@ -216,7 +216,7 @@ bool RdmaEngine::SendControl(RdmaConnection& c, RdmaKind kind, const void* body,
 }
 
 bool RdmaEngine::PostReads(RdmaConnection& c, uint32_t token, RdmaConnection::Reading& r) {
-  while (r.in_flight < kReadsInFlight && r.posted < r.length && c.sends_in_flight < c.max_send_wr) {
+  while (reads_in_flight_ < kReadsInFlight && r.posted < r.length && c.sends_in_flight < c.max_send_wr) {
     uint32_t chunk = r.length - r.posted < kReadChunk ? r.length - r.posted : kReadChunk;
     ibv_sge sge{reinterpret_cast<uint64_t>(region_->base() + r.lease_offset + kRdmaHeaderBytes + r.posted), chunk,
                 c.device->lkey()};
@@ -232,9 +232,27 @@ bool RdmaEngine::PostReads(RdmaConnection& c, uint32_t token, RdmaConnection::Re
     if (ibv_post_send(c.cm_id->qp, &wr, &bad)) return false;
     ++c.sends_in_flight;
     ++r.in_flight;
+    ++reads_in_flight_;
+    if (reads_in_flight_ > stats_.read_chunks_peak) stats_.read_chunks_peak = reads_in_flight_;
     r.posted += chunk;
   }
+  if (r.posted < r.length && !c.read_waiting) {  // budget or send queue full: resumed later
+    c.read_waiting = true;
+    read_waiters_.push_back(c.id);
+  }
   return true;
+}
+
+void RdmaEngine::ReadChunkDone() {
+  --reads_in_flight_;
+  std::vector<uint32_t> waiters;
+  waiters.swap(read_waiters_);
+  for (uint32_t id : waiters) {  // in the order they started waiting; Pump re-lists them
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    it->second.read_waiting = false;
+    MarkDirty(it->second);
+  }
 }
 
 void RdmaEngine::MarkDirty(RdmaConnection& c) {
@@ -280,9 +298,14 @@ bool RdmaEngine::SendBacklog(uint32_t connection, double* unsent, double* writte
 // tell each other about re-posted receives.
 void RdmaEngine::Pump(RdmaConnection& c) {
   if (c.state != RdmaConnection::State::kOpen) return;
-  // Transfers that could not post a chunk while the send queue was full go on here.
-  for (auto& [token, r] : c.reading) {
-    if (r.posted < r.length && r.in_flight < kReadsInFlight) PostReads(c, token, r);
+  // Transfers that could not post a chunk (engine-wide budget spent, send queue full) go
+  // on here, oldest frame first: frames are delivered in arrival order anyway.
+  for (const RdmaConnection::Inbound& in : c.inbound) {
+    if (!in.is_read || in.ready) continue;
+    auto found = c.reading.find(in.slot_or_token);
+    if (found != c.reading.end() && found->second.posted < found->second.length) {
+      PostReads(c, found->first, found->second);
+    }
   }
   auto can_send = [&c] { return c.send_credits >= 2 && c.sends_in_flight + 2 <= c.max_send_wr; };
   while (!c.pending_done.empty() && can_send()) {
@@ -574,6 +597,7 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       if (found == c.reading.end()) break;
       RdmaConnection::Reading& r = found->second;
       --r.in_flight;
+      ReadChunkDone();
       if (!ok || c.state != RdmaConnection::State::kOpen) {
         if (r.in_flight == 0) {
           FreeLease(r.lease_offset);
@@ -583,10 +607,9 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       }
       uint32_t chunk = r.length - r.completed < kReadChunk ? r.length - r.completed : kReadChunk;
       r.completed += chunk;
-      if (r.completed < r.length) {
-        if (!PostReads(c, value, r)) Fail(c, EIO, kReasonNone, sink);
-        break;
-      }
+      // The next chunk is posted by Pump (MarkDirty below), after connections that were
+      // already waiting for the budget: one large transfer does not hold it to the end.
+      if (r.completed < r.length) break;
       stats_.reads += 1;
       stats_.read_bytes += r.length;
       for (auto& in : c.inbound) {
@@ -759,7 +782,10 @@ void RdmaEngine::Destroy(uint32_t id) {
   if (c.qp_created) api_.destroy_qp(c.cm_id);  // the device stops touching our memory here
   for (uint32_t slot : c.posted_slots) ReturnSlot(slot);
   for (size_t lease : c.sending_leases) FreeLease(lease);
-  for (auto& [token, r] : c.reading) FreeLease(r.lease_offset);
+  for (auto& [token, r] : c.reading) {
+    FreeLease(r.lease_offset);
+    for (uint32_t i = 0; i < r.in_flight; ++i) ReadChunkDone();  // their completions are ignored
+  }
   for (auto& in : c.inbound) {
     if (!in.is_read) ReleaseSlot(in.slot_or_token);
     else if (in.ready) FreeLease(in.offset);

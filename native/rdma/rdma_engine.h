@@ -29,7 +29,12 @@
 
 namespace crdma {
 
-// A large frame is read in chunks of kReadChunk bytes, at most kReadsInFlight at a time.
+// A large frame is read in chunks of kReadChunk bytes. At most kReadsInFlight chunks are
+// in flight on the whole engine — every connection and transfer together, not each: the
+// responder sends a READ's response packets unpaced (soft-RoCE: 64 per chunk at MTU 1024),
+// and when it fails to transmit one (a veth's receive backlog, 1000 packets, overflowed)
+// rxe answers with an RNR NAK that breaks the reading queue pair (ECONNRESET). 64
+// connections with 4 chunks each did that (issue 4, test/rdma/repro/read-burst.mjs).
 constexpr uint32_t kReadChunk = 64 * 1024;
 constexpr uint32_t kReadsInFlight = 4;
 
@@ -42,6 +47,7 @@ struct RdmaEngineStats {
   double frames_in = 0, bytes_in = 0, frames_out = 0, bytes_out = 0;
   double reads = 0, read_bytes = 0, inline_sends = 0, credit_messages = 0, credit_stalls = 0;
   double keys_granted = 0, keys_revoked = 0;
+  double read_chunks_peak = 0;  // most READ chunks ever in flight at once (bounded by kReadsInFlight)
 };
 
 class RdmaEngine : public DrivenEngine {
@@ -100,6 +106,9 @@ class RdmaEngine : public DrivenEngine {
   // Posts the next READ chunks of a transfer (bounded, so a large frame never floods the
   // link with one burst of responses); false when posting failed.
   bool PostReads(RdmaConnection& c, uint32_t token, RdmaConnection::Reading& r);
+  // A READ chunk finished (or was dropped with its connection): connections whose
+  // transfers wait for the engine-wide budget get pumped again.
+  void ReadChunkDone();
   void Pump(RdmaConnection& c);
   // A frame left the credit queue (posted or exported): its bytes count as written.
   void Dequeued(RdmaConnection& c, size_t lease_offset);
@@ -133,6 +142,8 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> to_destroy_;
   std::vector<uint32_t> waiting_for_leases_;  // connections with READ_REQUESTs parked
   std::vector<uint32_t> disconnected_;        // peers that left: closed once the CQ is drained
+  std::vector<uint32_t> read_waiters_;        // connections with READ chunks left to post
+  uint32_t reads_in_flight_ = 0;              // READ chunks posted engine-wide (<= kReadsInFlight)
   uint32_t next_id_ = 1;
   uint32_t last_revoked_rkey_ = 0;
   uint64_t last_read_addr_ = 0;

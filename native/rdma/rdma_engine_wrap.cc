@@ -122,6 +122,7 @@ Napi::Value RdmaEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("creditStalls", s.credit_stalls);
   out.Set("keysGranted", s.keys_granted);
   out.Set("keysRevoked", s.keys_revoked);
+  out.Set("readChunksPeak", s.read_chunks_peak);
   out.Set("lastRevokedRkey", static_cast<double>(engine()->last_revoked_rkey()));
   out.Set("lastReadAddr", static_cast<double>(engine()->last_read_addr()));
   out.Set("lastReadRkey", static_cast<double>(engine()->last_read_rkey()));

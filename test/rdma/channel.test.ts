@@ -29,10 +29,6 @@ rdmaDescribe("rdma channel suite", () => {
         "the misbehaving peer is a raw node:net TCP socket that stops mid-frame; RDMA has no byte stream to cut, " +
         "and a peer process dying mid-stream is tested in test/rdma/peer-death.test.ts",
     },
-    knownFailures: {
-      "pipelines": "RDMA engine bug: with 80 x 1 MiB frames in flight both ways the server runs out of posted receives (RNR NAKs, then ECONNRESET) — open in issue 4",
-      "64 concurrent connections": "RDMA engine bug: 64 concurrent connections hit RNR NAKs and ECONNRESET — open in issue 4",
-    },
     // Every small frame crosses soft-RoCE inside QEMU TCG (a few thousand round trips a
     // second): fewer of them, same checks. The 80 x 1 MiB pipeline stays (about 10 s).
     load: { backToBackFrames: 20_000 },
