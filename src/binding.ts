@@ -122,8 +122,8 @@ export interface NativeRdmaEngineStats {
   /** Such keys deregistered after the peer's READ finished (or the connection ended). */
   keysRevoked: number;
   /**
-   * Most RDMA READ chunks (64 KiB each) this engine ever had in flight at once, over all its
-   * connections: at most 4 (unpaced READ responses overflowed soft-RoCE's veth backlog: issue 4).
+   * Most RDMA READ chunks (16 KiB each) this engine ever had in flight at once, over all its
+   * connections: at most 8 (unpaced READ responses overflowed soft-RoCE's veth backlog: issue 4).
    */
   readChunksPeak: number;
   /** Test aid: the rkey most recently revoked. */

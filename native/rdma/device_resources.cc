@@ -27,6 +27,7 @@ DeviceResources::DeviceResources(const VerbsApi& api, ibv_context* context, std:
     if (!cq_) throw SysError{errno ? errno : ENOMEM, "ibv_create_cq"};
     int rc = ibv_req_notify_cq(cq_, 0);
     if (rc) throw SysError{rc, "ibv_req_notify_cq"};
+    armed_ = true;
   } catch (...) {
     Release();
     throw;
@@ -46,13 +47,23 @@ void DeviceResources::Release() {
   pd_ = nullptr;
 }
 
-void DeviceResources::RearmNotifications() {
+void DeviceResources::ConsumeEvents() {
+  if (!signaled_) return;
+  signaled_ = false;
   ibv_cq* cq;
   void* ctx;
   unsigned events = 0;
   while (api_.get_cq_event(channel_, &cq, &ctx) == 0) ++events;
-  if (events) api_.ack_cq_events(cq_, events);
-  ibv_req_notify_cq(cq_, 0);
+  if (events) {
+    api_.ack_cq_events(cq_, events);
+    armed_ = false;  // an event disarms the CQ
+  }
+}
+
+bool DeviceResources::Arm() {
+  if (armed_) return false;
+  armed_ = ibv_req_notify_cq(cq_, 0) == 0;
+  return true;
 }
 
 }  // namespace crdma

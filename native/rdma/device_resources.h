@@ -33,8 +33,15 @@ class DeviceResources {
   void set_max_inline(uint32_t n) { max_inline_ = n; }
   int max_rd_atomic() const { return max_rd_atomic_; }
 
-  // Drains the completion channel and re-arms notification. Call before polling the CQ.
-  void RearmNotifications();
+  // Notification without a syscall per poll (rxe's ibv_req_notify_cq and the channel's
+  // read are both syscalls): the channel fd fired -> MarkSignaled(); ConsumeEvents()
+  // reads and acknowledges the events only then (the CQ is disarmed after an event);
+  // Arm() re-arms only a disarmed CQ and says so — the caller must poll the CQ once more
+  // after a true, for completions that arrived before the arming. An event left unread
+  // while spinning keeps the fd readable, so Node's loop comes back for it: no lost wakeup.
+  void MarkSignaled() { signaled_ = true; }
+  void ConsumeEvents();
+  bool Arm();
 
  private:
   void Release();
@@ -48,6 +55,8 @@ class DeviceResources {
   ibv_cq* cq_ = nullptr;
   uint32_t max_inline_ = 0;
   int max_rd_atomic_ = 1;
+  bool armed_ = false;
+  bool signaled_ = false;
 };
 static_assert(!std::is_copy_constructible_v<DeviceResources>);
 

@@ -66,6 +66,16 @@ RdmaEngine::~RdmaEngine() {
 
 int RdmaEngine::cm_fd() const { return cm_channel_->fd; }
 
+void RdmaEngine::FdReadable(int fd) {
+  if (fd == cm_channel_->fd) {
+    cm_signaled_ = true;
+    return;
+  }
+  for (auto& [context, device] : devices_) {
+    if (device->completion_fd() == fd) device->MarkSignaled();
+  }
+}
+
 void RdmaEngine::FreeLease(size_t offset) { region_->FreeLease(offset); }
 
 int32_t RdmaEngine::TakeSlot() {
@@ -388,18 +398,24 @@ int RdmaEngine::Reap(EventSink& sink) {
       if (!it->second.pending_reads.empty()) waiting_for_leases_.push_back(id);
     }
   }
-  rdma_cm_event* event = nullptr;
-  while (api_.get_cm_event(cm_channel_, &event) == 0) {
-    HandleCmEvent(event, sink);  // acknowledges the event
-    ++seen;
+  if (cm_signaled_) {
+    cm_signaled_ = false;
+    rdma_cm_event* event = nullptr;
+    while (api_.get_cm_event(cm_channel_, &event) == 0) {
+      HandleCmEvent(event, sink);  // acknowledges the event
+      ++seen;
+    }
   }
   for (auto& [context, device] : devices_) {
-    device->RearmNotifications();
+    device->ConsumeEvents();
     ibv_wc wcs[32];
     int n;
-    while ((n = ibv_poll_cq(device->cq(), 32, wcs)) > 0) {
-      for (int i = 0; i < n; ++i) HandleCompletion(wcs[i], sink);
-      seen += n;
+    for (bool again = true; again;) {
+      while ((n = ibv_poll_cq(device->cq(), 32, wcs)) > 0) {
+        for (int i = 0; i < n; ++i) HandleCompletion(wcs[i], sink);
+        seen += n;
+      }
+      again = device->Arm();  // re-armed just now: poll once more (see DeviceResources::Arm)
     }
   }
   std::vector<uint32_t> gone;

@@ -31,12 +31,16 @@ namespace crdma {
 
 // A large frame is read in chunks of kReadChunk bytes. At most kReadsInFlight chunks are
 // in flight on the whole engine — every connection and transfer together, not each: the
-// responder sends a READ's response packets unpaced (soft-RoCE: 64 per chunk at MTU 1024),
+// responder sends a READ's response packets unpaced (soft-RoCE: one per 1024 B of MTU),
 // and when it fails to transmit one (a veth's receive backlog, 1000 packets, overflowed)
 // rxe answers with an RNR NAK that breaks the reading queue pair (ECONNRESET). 64
-// connections with 4 chunks each did that (issue 4, test/rdma/repro/read-burst.mjs).
-constexpr uint32_t kReadChunk = 64 * 1024;
-constexpr uint32_t kReadsInFlight = 4;
+// connections with 4 x 64 KiB each did that (issue 4, test/rdma/repro/read-burst.mjs);
+// so did two engines with 4 x 64 KiB each once lost packets were retried and replayed.
+// 8 x 16 KiB keeps a burst at 128 packets per engine; smaller windows made small frames
+// queued behind a large one (delivery is in order) wait too long (transport suite: "a
+// large, slowly consumed stream does not starve small calls").
+constexpr uint32_t kReadChunk = 16 * 1024;
+constexpr uint32_t kReadsInFlight = 8;
 
 struct RdmaEngineOptions {
   uint32_t max_frame_bytes = 32u << 20;
@@ -60,6 +64,9 @@ class RdmaEngine : public DrivenEngine {
   RdmaEngine& operator=(const RdmaEngine&) = delete;
 
   int cm_fd() const;
+  // Node's loop saw `fd` (the rdma_cm channel or a completion channel) readable: the next
+  // Reap() reads it. Reap() does not touch an fd that did not fire (each read is a syscall).
+  void FdReadable(int fd);
   // Setup (throws SysError). Listen binds `addr` (port 0: any) and writes the bound port back.
   uint32_t Listen(sockaddr_storage* addr, int backlog);
   uint32_t Connect(const sockaddr_storage& remote, const sockaddr_storage* local);
@@ -144,6 +151,7 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> disconnected_;        // peers that left: closed once the CQ is drained
   std::vector<uint32_t> read_waiters_;        // connections with READ chunks left to post
   uint32_t reads_in_flight_ = 0;              // READ chunks posted engine-wide (<= kReadsInFlight)
+  bool cm_signaled_ = true;                   // the rdma_cm fd fired since the last Reap
   uint32_t next_id_ = 1;
   uint32_t last_revoked_rkey_ = 0;
   uint64_t last_read_addr_ = 0;

@@ -41,7 +41,7 @@ RdmaEngineWrap::RdmaEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   try {
     // Fds found during construction are watched once the driver exists; later ones at once.
     created = std::make_unique<RdmaEngine>(*api, region->region(), options, [this, env, &fds](int fd) {
-      if (this->engine()) Watch(env, fd);
+      if (this->engine()) WatchFd(env, fd);
       else fds.push_back(fd);
     });
   } catch (const SysError& e) {
@@ -53,7 +53,14 @@ RdmaEngineWrap::RdmaEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
     return;
   }
   Start(env, std::move(created), info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(), "connect-rdma:rdma");
-  for (int fd : fds) Watch(env, fd);
+  for (int fd : fds) WatchFd(env, fd);
+}
+
+// Tells the engine which fd fired before the driver pumps it (RdmaEngine::FdReadable).
+void RdmaEngineWrap::WatchFd(Napi::Env env, int fd) {
+  Watch(env, fd, [this, fd] {
+    if (engine()) engine()->FdReadable(fd);
+  });
 }
 
 // listen(ip, port, backlog) -> [id, boundPort]

@@ -127,14 +127,42 @@ export function readRnrCounters(): Map<string, number> {
 }
 
 /**
+ * What tells the two causes of an RNR NAK apart on soft-RoCE: a receive queue that ran
+ * empty (credits out of step), or a READ response the responder failed to transmit
+ * (rxe answers that with an RNR NAK too: issue 4) — then `send_err` moved as well, and
+ * usually the kernel's backlog drops (second column of /proc/net/softnet_stat).
+ */
+function transmitDiagnostics(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const device of readdirSync("/sys/class/infiniband")) {
+      for (const counter of ["send_err", "completer_retry_err", "duplicate_request"]) {
+        try {
+          out.set(`${device}/${counter}`, Number(readFileSync(`/sys/class/infiniband/${device}/ports/1/hw_counters/${counter}`, "utf8")));
+        } catch {
+          // this device does not have the counter
+        }
+      }
+    }
+    const softnet = readFileSync("/proc/net/softnet_stat", "utf8").trim().split("\n");
+    out.set("softnet backlog drops", softnet.reduce((sum, line) => sum + parseInt(line.split(/\s+/)[1] ?? "0", 16), 0));
+  } catch {
+    // no RDMA devices or no /proc: nothing to add
+  }
+  return out;
+}
+
+/**
  * Snapshots the RNR counters before this file's tests and registers a last test that
  * they did not move. Files may run in parallel on the same devices: each file's window
  * covers its own traffic, so any RNR event in the suite fails at least one file.
  */
 export function rnrCountersStayZero(): void {
   let before = new Map<string, number>();
+  let diagnosticsBefore = new Map<string, number>();
   beforeAll(() => {
     before = readRnrCounters();
+    diagnosticsBefore = transmitDiagnostics();
   });
   it("the devices' RNR counters did not move (credits kept every sender below the posted receives)", () => {
     const after = readRnrCounters();
@@ -143,6 +171,7 @@ export function rnrCountersStayZero(): void {
       `no RNR counter found under /sys/class/infiniband/*/ports/1/hw_counters (looked for ${RNR_COUNTERS.join(", ")})`,
     ).toBe(true);
     const moved = [...after].filter(([key, value]) => value !== (before.get(key) ?? 0)).map(([key, value]) => `${key}: ${before.get(key) ?? 0} -> ${value}`);
-    expect(moved).toEqual([]);
+    const context = [...transmitDiagnostics()].map(([key, value]) => `${key} +${value - (diagnosticsBefore.get(key) ?? 0)}`).join(", ");
+    expect(moved, `also moved in this file: ${context}`).toEqual([]);
   });
 }
