@@ -19,7 +19,7 @@ import { pinningPlan, waitForIdle } from "./lib/cpu.js";
 import { machineInfo } from "./lib/machine.js";
 import { barPlotSvg, latencyPlotSvg, percentileCurve } from "./lib/plot-svg.js";
 import { progress } from "./lib/progress.js";
-import { RPC_DRIVERS, rpcDriverById } from "./lib/rpc-drivers.js";
+import { DEFAULT_RPC_DRIVERS, RPC_DRIVERS, rpcDriverById } from "./lib/rpc-drivers.js";
 import { runRpcOnce } from "./lib/rpc-run.js";
 import { CLEAN_FOREIGN_PCT, RPC_TARGETS, checkRpcTargets, rpcResultsTable, rpcStreamTable, rpcTargetsTable, summarizeRpc } from "./lib/rpc-summary.js";
 import { selectRuns } from "./lib/summary.js";
@@ -39,7 +39,8 @@ const USAGE = `usage: node bench/connect.js [options]
   --payload LIST        bytes field of the message, comma-separated (default: unary 64,
                         stream 64,65536)
   --drivers LIST        comma-separated, from: ${RPC_DRIVERS.map((d) => d.id).join(", ")}
-                        (default: all; stream: all but channel-echo-uring-tcp)
+                        (default: all but the RDMA ones, which run in bench/rdma-guest.js;
+                        stream: also not channel-echo-uring-tcp)
   --idle-wait-ms MS     before each run, wait up to MS for the box to be >= 92 % idle (default 3000)
   --no-pin              do not pin client and server to CPUs with taskset
   --cpu-prof DIR        RPC children write V8 CPU profiles (DIR/{driver}-{client,server}-PID.cpuprofile)
@@ -78,7 +79,7 @@ function parseOptions(argv) {
   const payloads = (values.payload ?? (rpc === "stream" ? "64,65536" : "64")).split(",").map((n) => positiveInt("--payload", n, 4));
   const drivers = values.drivers
     ? values.drivers.split(",").map((id) => rpcDriverById(id.trim()))
-    : RPC_DRIVERS.filter((d) => rpc === "unary" || d.kind !== "channel-echo");
+    : DEFAULT_RPC_DRIVERS.filter((d) => rpc === "unary" || d.kind !== "channel-echo");
   if (rpc === "stream" && drivers.some((d) => d.kind === "channel-echo")) throw new RangeError("the channel-echo driver has no server stream");
   const inflight = rpc === "stream" ? [1] : values.inflight.split(",").map((n) => positiveInt("--inflight", n));
   return {

@@ -1,8 +1,14 @@
-// Echo over our channels (io_uring or the node:net fallback engine), used exactly as an
+// Echo over our channels (io_uring, RDMA or the node:net fallback engine), used exactly as an
 // application would: allocate a lease, fill it, send it (ownership moves); a received
 // frame is a view valid only during onFrame. Imports ../../dist, so `npx tsc` must have run.
-/** A new engine for the driver (the net engine is loaded only when asked for). */
-async function createEngine(driver) {
+/** A new engine for the driver (the net and RDMA engines are loaded only when asked for). */
+async function createEngine(driver, role) {
+  if (driver.engine === "rdma") {
+    const { RdmaEngine } = await import("../../dist/channel/rdma-engine.js");
+    // The client leaves from the second soft-RoCE device (its address must be bound).
+    const localAddress = role === "client" ? (process.env.SOFTROCE_IP1 ?? "10.77.0.2") : undefined;
+    return new RdmaEngine({ poll: driver.poll ?? "event", ...(localAddress ? { localAddress } : {}) });
+  }
   if (driver.engine === "uring") {
     const { UringEngine } = await import("../../dist/channel/uring-engine.js");
     return new UringEngine({ poll: driver.poll ?? "event" });
@@ -15,7 +21,8 @@ async function createEngine(driver) {
 }
 
 /** Channel URL for a listen address ("host:port" or a Unix socket path). */
-function channelUrl(address) {
+function channelUrl(driver, address) {
+  if (driver.transport === "rdma") return `rdma://${address}`;
   return address.startsWith("/") ? `unix://${address}` : `tcp://${address}`;
 }
 
@@ -28,10 +35,10 @@ function engineStats(engine) {
 
 /** An echo server: each frame is copied into a lease and sent back. */
 export async function startServer(driver, address) {
-  const engine = await createEngine(driver);
+  const engine = await createEngine(driver, "server");
   const channels = new Set();
   let lastChannelStats;
-  const listener = await engine.listen(channelUrl(address), (channel) => {
+  const listener = await engine.listen(channelUrl(driver, address), (channel) => {
     channels.add(channel);
     return {
       onFrame(frame) {
@@ -64,7 +71,7 @@ export async function startServer(driver, address) {
  * is called for every echoed frame, in order.
  */
 export async function connectClient(driver, endpoint, { payloadBytes, onReply, onError }) {
-  const engine = await createEngine(driver);
+  const engine = await createEngine(driver, "client");
   let closing = false;
   const channel = await engine.connect(endpoint, {
     onFrame(frame) {

@@ -10,8 +10,8 @@ import { join } from "node:path";
  * @property {string} id          stable key used in JSON, CLI (--drivers) and ratios
  * @property {string} label       human-readable row name
  * @property {"net" | "channel"} kind  which implementation module serves it
- * @property {"tcp" | "unix"} transport
- * @property {"uring" | "net"} [engine]  channel kind: which ChannelEngine
+ * @property {"tcp" | "unix" | "rdma"} transport
+ * @property {"uring" | "net" | "rdma"} [engine]  channel kind: which ChannelEngine
  * @property {"event" | "spin"} [poll]   channel kind: completion polling mode
  * @property {boolean} [cork]     net kind: batch the replies of one chunk with cork() (default true)
  * @property {boolean} [optional] not run unless named in --drivers
@@ -26,6 +26,8 @@ export const DRIVERS = [
   { id: "netengine-tcp", label: "ours net engine, TCP", kind: "channel", transport: "tcp", engine: "net", poll: "event" },
   // One socket.write() per request, no cork: how the baselines' net client was written.
   { id: "net-nocork", label: "raw node:net, TCP, write per frame", kind: "net", transport: "tcp", cork: false, optional: true },
+  // Soft-RoCE guest only (bench/rdma-guest.js): server on rxe0's address, client bound to rxe1's.
+  { id: "rdma-event", label: "ours RDMA (rxe), event", kind: "channel", transport: "rdma", engine: "rdma", poll: "event", optional: true },
 ];
 
 /** The driver with this id, or a thrown Error listing the known ones. */
@@ -38,6 +40,7 @@ export function driverById(id) {
 /** Where a server for `driver` listens in run number `run` (port 0: the server picks). */
 export function listenAddress(driver, run) {
   if (driver.transport === "unix") return join(tmpdir(), `connect-rdma-bench-${process.pid}-${run}.sock`);
+  if (driver.transport === "rdma") return `${process.env.SOFTROCE_IP0 ?? "10.77.0.1"}:0`;
   return "127.0.0.1:0";
 }
 

@@ -11,8 +11,9 @@ import { join } from "node:path";
  * @property {string} id            stable key (JSON, --drivers, ratios)
  * @property {string} label         row name
  * @property {"ours" | "connect-node" | "grpc-js" | "channel-echo"} kind
- * @property {"tcp" | "unix"} transport
- * @property {"uring" | "net"} [engine]        ours: which channel engine
+ * @property {"tcp" | "unix" | "rdma"} transport
+ * @property {"uring" | "net" | "rdma"} [engine]  ours: which channel engine
+ * @property {boolean} [guestOnly]             needs the soft-RoCE guest (bench/rdma-guest.js); not run by default
  * @property {"event" | "spin"} [poll]          ours: completion polling
  * @property {"connect" | "grpc"} [protocol]   connect-node: which protocol over HTTP/2
  * @property {string} [echoDriver]             channel-echo: the echo benchmark's driver id
@@ -28,7 +29,17 @@ export const RPC_DRIVERS = [
   { id: "connect-node-h2-grpc", label: "connect-node HTTP/2, gRPC protocol", kind: "connect-node", transport: "tcp", protocol: "grpc" },
   { id: "grpc-js", label: "@grpc/grpc-js HTTP/2", kind: "grpc-js", transport: "tcp" },
   { id: "channel-echo-uring-tcp", label: "raw channel echo, io_uring TCP, event", kind: "channel-echo", transport: "tcp", echoDriver: "uring-tcp-event" },
+  // RDMA: only inside the soft-RoCE guest (bench/rdma-guest.js), server on rxe0, client on rxe1.
+  { id: "ours-rdma-event", label: "ours RDMA (rxe), event", kind: "ours", transport: "rdma", engine: "rdma", poll: "event", guestOnly: true },
+  { id: "ours-rdma-spin", label: "ours RDMA (rxe), spin", kind: "ours", transport: "rdma", engine: "rdma", poll: "spin", guestOnly: true },
 ];
+
+/** The drivers `bench/connect.js` runs when none are named (the guest-only ones need RDMA devices). */
+export const DEFAULT_RPC_DRIVERS = RPC_DRIVERS.filter((d) => !d.guestOnly);
+
+/** The soft-RoCE guest's addresses (test/softroce/run-in-guest.sh): server device, client device. */
+export const SOFTROCE_IP0 = process.env.SOFTROCE_IP0 ?? "10.77.0.1";
+export const SOFTROCE_IP1 = process.env.SOFTROCE_IP1 ?? "10.77.0.2";
 
 /** The driver with this id, or a thrown Error listing the known ones. */
 export function rpcDriverById(id) {
@@ -40,6 +51,7 @@ export function rpcDriverById(id) {
 /** Where a server for `driver` listens in run number `run` ("host:port" or a socket path; port 0: picked). */
 export function rpcListenAddress(driver, run) {
   if (driver.transport === "unix") return join(tmpdir(), `connect-rdma-rpc-bench-${process.pid}-${run}.sock`);
+  if (driver.transport === "rdma") return `${SOFTROCE_IP0}:0`;
   return "127.0.0.1:0";
 }
 

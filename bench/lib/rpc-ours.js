@@ -1,27 +1,53 @@
 // The benchmark's RPCs (unary echo, server stream) on connect-rdma: createServer() in the
-// server child, createUringTransport() + createClient() in the client child, both
-// imported from the package itself (dist/, so `npx tsc` must have run: `npm run
-// bench:connect` does).
+// server child, createUringTransport() (or createRdmaTransport(), bound to the second
+// soft-RoCE device) + createClient() in the client child, both imported from the package
+// itself (dist/, so `npx tsc` must have run: `npm run bench:connect` does).
 import { createClient } from "@connectrpc/connect";
-import { createServer, createUringTransport } from "connect-rdma";
+import { RdmaEngine, UringEngine, createRdmaTransport, createServer, createUringTransport } from "connect-rdma";
 
 import { BenchService } from "../gen/bench/v1/bench_pb.js";
 import { benchServiceImpl } from "./rpc-service.js";
+import { SOFTROCE_IP1 } from "./rpc-drivers.js";
 
 /** Channel URL for a listen address ("host:port" or a Unix socket path). */
-function channelUrl(address) {
+function channelUrl(driver, address) {
+  if (driver.transport === "rdma") return `rdma://${address}`;
   return address.startsWith("/") ? `unix://${address}` : `tcp://${address}`;
+}
+
+// BENCH_SPIN_MICROS (bench/rdma-guest.js --spin-us): spin drivers get engines of their
+// own with that busy-poll budget instead of the default 50 µs — a round trip in the TCG
+// guest takes longer than that, and a side that stops spinning before the reply pays a
+// wakeup. Unset: the transport or server creates its engine as an application would.
+const spinMicros = Number(process.env.BENCH_SPIN_MICROS) || undefined;
+
+function ownEngine(driver, role) {
+  if (driver.poll !== "spin" || spinMicros === undefined) return undefined;
+  if (driver.engine === "rdma") return new RdmaEngine({ poll: "spin", spinMicros, ...(role === "client" ? { localAddress: SOFTROCE_IP1 } : {}) });
+  return new UringEngine({ poll: "spin", spinMicros });
+}
+
+function transportFor(driver, endpoint, engine) {
+  if (driver.transport === "rdma") {
+    return createRdmaTransport({ url: endpoint, poll: driver.poll, localAddress: SOFTROCE_IP1, ...(engine ? { engine } : {}) });
+  }
+  return createUringTransport({ url: endpoint, engine: engine ?? driver.engine, poll: driver.poll });
 }
 
 /** The BenchService server on the driver's engine and polling mode. */
 export async function startServer(driver, address) {
+  const own = ownEngine(driver, "server");
   const server = createServer({
     routes: (router) => router.service(BenchService, benchServiceImpl),
-    engine: driver.engine,
+    engine: own ?? (driver.engine === "rdma" ? "auto" : driver.engine),
     poll: driver.poll,
   });
-  const endpoint = await server.listen(channelUrl(address));
-  return { endpoint, engine: driver.engine, stats: () => server.stats(), close: () => server.close(0) };
+  const endpoint = await server.listen(channelUrl(driver, address));
+  const close = async () => {
+    await server.close(0);
+    await own?.close();
+  };
+  return { endpoint, engine: driver.engine, stats: () => server.stats(), close };
 }
 
 /**
@@ -29,7 +55,8 @@ export async function startServer(driver, address) {
  * starts an unbounded server stream: { messages (async iterable), cancel() }.
  */
 export async function createCaller(driver, endpoint, payloadBytes) {
-  const transport = createUringTransport({ url: endpoint, engine: driver.engine, poll: driver.poll });
+  const own = ownEngine(driver, "client");
+  const transport = transportFor(driver, endpoint, own);
   const client = createClient(BenchService, transport);
   const payload = new Uint8Array(payloadBytes).fill(0x61);
   await transport.ping(); // connect and handshake before the clock starts
@@ -45,6 +72,9 @@ export async function createCaller(driver, endpoint, payloadBytes) {
       return { messages, cancel: () => controller.abort() };
     },
     stats: () => transport.stats(),
-    close: () => transport.close(),
+    close: async () => {
+      await transport.close();
+      await own?.close();
+    },
   };
 }
