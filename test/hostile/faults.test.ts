@@ -168,6 +168,9 @@ for (const channel of CHANNELS) {
 
     // The heavier groups below run over TCP only (uring-unix shares the engine code with uring-tcp).
     const tcp = channel.name.endsWith("tcp");
+    if (!tcp) {
+      console.warn(`[skip] faults: ${channel.name}: region exhaustion, load and floods run over TCP only (this channel shares the engine code with its TCP twin; the groups are heavy)`);
+    }
     describe.runIf(tcp)("region exhaustion", () => {
       it("client side: a server that stops reading → back-pressure, then ResourceExhausted after sendTimeoutMs; memory bounded; other connections fine", async () => {
         // A raw server: answers HELLO with a huge window, then never reads again.
