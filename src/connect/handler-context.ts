@@ -1,9 +1,10 @@
 // The server side's HandlerContext and unary invocation: connect-es's
-// createHandlerContext and invokeUnaryImplementation, with the one difference that the
+// createHandlerContext and invokeUnaryImplementation, with two differences: the
 // context's `signal` is a getter over the call's CallSignal, so a unary call whose
 // handler and interceptors never read it costs no AbortController (call-signal.ts says
-// why that matters). Everything else is theirs: fields, header objects, timeoutMs(),
-// how interceptors see the request and response, normalization of the output, and the
+// why that matters), and responseHeader / responseTrailer are made on first read too
+// (a unary call without interceptors goes straight to the implementation). Everything
+// else is theirs: fields, timeoutMs(), how interceptors see the request and response, normalization of the output, and the
 // copy of an interceptor's response headers back into the context.
 
 import { create } from "@bufbuild/protobuf";
@@ -25,7 +26,18 @@ export interface HandlerContextInit {
   signal: CallSignal;
 }
 
-/** A HandlerContext as connect-es builds it, its signal made on first read. */
+/** The response headers and trailers of a call, each made on first read. */
+interface ResponseMetadata {
+  header: Headers | undefined;
+  trailer: Headers | undefined;
+}
+const kResponseMetadata = Symbol("connect-rdma.responseMetadata");
+
+/**
+ * A HandlerContext as connect-es builds it, its signal made on first read, and its
+ * responseHeader / responseTrailer too (most handlers never touch them: two Headers
+ * objects per call saved).
+ */
 export function createCallContext(init: HandlerContextInit): HandlerContext {
   const { signal, timeoutMs } = init;
   let remaining: () => number | undefined = noTimeout;
@@ -33,6 +45,7 @@ export function createCallContext(init: HandlerContextInit): HandlerContext {
     const deadline = Date.now() + timeoutMs;
     remaining = () => deadline - Date.now();
   }
+  const metadata: ResponseMetadata = { header: undefined, trailer: undefined };
   return withSignal(
     {
       method: init.method,
@@ -42,12 +55,31 @@ export function createCallContext(init: HandlerContextInit): HandlerContext {
       url: init.url,
       timeoutMs: remaining,
       requestHeader: init.requestHeader,
-      responseHeader: new Headers(),
-      responseTrailer: new Headers(),
+      get responseHeader(): Headers {
+        return (metadata.header ??= new Headers());
+      },
+      get responseTrailer(): Headers {
+        return (metadata.trailer ??= new Headers());
+      },
       values: createCallValues(),
+      [kResponseMetadata]: metadata,
     },
     signal,
   );
+}
+
+/**
+ * The response headers and trailers of a context made by createCallContext, undefined
+ * where nobody read them (nothing was set: an empty block goes on the wire).
+ */
+export function responseHeaderOf(context: HandlerContext): Headers | undefined {
+  const metadata = (context as { [kResponseMetadata]?: ResponseMetadata })[kResponseMetadata];
+  return metadata !== undefined ? metadata.header : context.responseHeader;
+}
+/** As responseHeaderOf, for the trailers. */
+export function responseTrailerOf(context: HandlerContext): Headers | undefined {
+  const metadata = (context as { [kResponseMetadata]?: ResponseMetadata })[kResponseMetadata];
+  return metadata !== undefined ? metadata.trailer : context.responseTrailer;
 }
 
 /** The context an interceptor's replacement request implies (connect-es's mergeRequest). */
@@ -75,6 +107,8 @@ export async function invokeUnary<I extends DescMessage, O extends DescMessage>(
   interceptors: readonly Interceptor[],
 ): Promise<MessageShape<O>> {
   const { method } = spec;
+  // No interceptors: the handler gets the context itself, and its output is the response.
+  if (interceptors.length === 0) return create(method.output, await spec.impl(input, context));
   const request: UnaryRequest<I, O> = withSignal(
     {
       stream: false as const,

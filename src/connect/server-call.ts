@@ -34,7 +34,7 @@ import { CallSignal } from "./call-signal.js";
 import { decodeMessage, encodeMessage } from "./decode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
-import { createCallContext, invokeUnary } from "./handler-context.js";
+import { createCallContext, invokeUnary, responseHeaderOf, responseTrailerOf } from "./handler-context.js";
 import { MessageQueue } from "./message-queue.js";
 import type { QueueHooks } from "./message-queue.js";
 import type { Route } from "./routes.js";
@@ -189,7 +189,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
           if (r.done === true || this.#finished) break;
           const payload = this.#encode(r.value);
           if (!this.#headersSent) {
-            const headers = this.#metadata(context.responseHeader, "response headers");
+            const headers = this.#metadata(responseHeaderOf(context), "response headers");
             this.#headersSent = true;
             await this.#stream.sendHeaders(headers, payload);
           } else {
@@ -240,7 +240,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
     return payload;
   }
 
-  #metadata(h: Headers, what: string): PreparedMetadata {
+  #metadata(h: Headers | undefined, what: string): PreparedMetadata {
     const md = prepareMetadata(h);
     const limit = this.#session.peer?.maxHeaderBytes;
     if (limit !== undefined && md.byteLength > limit) {
@@ -251,8 +251,8 @@ export class ServerCall implements StreamHandler, QueueHooks {
 
   async #sendEnd(payload: Uint8Array | undefined): Promise<void> {
     const context = this.#context;
-    const headers = this.#headersSent ? undefined : this.#metadata(context.responseHeader, "response headers");
-    const trailers = this.#metadata(context.responseTrailer, "response trailers");
+    const headers = this.#headersSent ? undefined : this.#metadata(responseHeaderOf(context), "response headers");
+    const trailers = this.#metadata(responseTrailerOf(context), "response trailers");
     this.#finished = true;
     this.#headersSent = true;
     if (payload !== undefined) this.#config.counters.sent(payload.byteLength);
@@ -275,12 +275,12 @@ export class ServerCall implements StreamHandler, QueueHooks {
   #sendError(error: ConnectError): void {
     const context = this.#context;
     this.#finished = true;
-    const trailers = new Headers(context.responseTrailer);
+    const trailers = new Headers(responseTrailerOf(context));
     if (!error.isWireError) mergeNonProtocolHeaders(trailers, error.metadata);
     let headers: PreparedMetadata | undefined;
     let trailerBlock: PreparedMetadata;
     try {
-      headers = this.#headersSent ? undefined : this.#metadata(context.responseHeader, "response headers");
+      headers = this.#headersSent ? undefined : this.#metadata(responseHeaderOf(context), "response headers");
       trailerBlock = this.#metadata(trailers, "response trailers");
     } catch (e) {
       error = this.#asConnectError(e);
