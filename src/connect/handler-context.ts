@@ -4,8 +4,9 @@
 // handler and interceptors never read it costs no AbortController (call-signal.ts says
 // why that matters), and responseHeader / responseTrailer are made on first read too
 // (a unary call without interceptors goes straight to the implementation). Everything
-// else is theirs: fields, timeoutMs(), how interceptors see the request and response, normalization of the output, and the
-// copy of an interceptor's response headers back into the context.
+// else is theirs: fields, timeoutMs(), how interceptors see the request and response,
+// normalization of the output, and the copy of an interceptor's response headers back
+// into the context.
 
 import { create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
