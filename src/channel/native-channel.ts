@@ -8,6 +8,7 @@ import { RegionLease, type Region } from "../region.js";
 import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
 import type { SendShare } from "./send-share.js";
 import { systemError } from "./system-error.js";
+import { notifyPeerEnd } from "./peer-end.js";
 
 /** How long close() waits for queued frames to leave before it drops them. */
 const CLOSE_FLUSH_MS = 5000;
@@ -268,16 +269,7 @@ export class NativeChannel implements Channel {
   peerEnd(): void {
     if (this.#closed || this.#peerEnded) return;
     this.#peerEnded = true;
-    const events = this.#events;
-    if (events?.onEnd === undefined) {
-      this.close();
-      return;
-    }
-    try {
-      events.onEnd();
-    } catch (error) {
-      this.#fail(error instanceof Error ? error : new Error(String(error)));
-    }
+    notifyPeerEnd(this.#events, () => this.close(), (error) => this.#fail(error));
   }
 
   /** @internal The engine reports the end of the connection. */

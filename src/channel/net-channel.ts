@@ -20,6 +20,7 @@ import { codedError } from "../errors.js";
 import { FRAME_HEADER_BYTES, FrameReader, type FrameOrigin } from "./net-frame-reader.js";
 import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
+import { notifyPeerEnd } from "./peer-end.js";
 
 /** How long a closing channel waits for its queued frames to drain before it resets. */
 const CLOSE_DRAIN_MS = 1000;
@@ -308,16 +309,7 @@ export class NetChannel implements Channel {
     // without an onEnd, close() now (queued frames leave, then 'close' follows).
     this.#peerEnded = true;
     this.#stopReading();
-    const events = this.#events;
-    if (events?.onEnd === undefined) {
-      this.close();
-      return;
-    }
-    try {
-      events.onEnd();
-    } catch (error) {
-      this.#fail(error instanceof Error ? error : new Error(String(error)));
-    }
+    notifyPeerEnd(this.#events, () => this.close(), (error) => this.#fail(error));
   }
 
   #fail(error: Error): void {
