@@ -79,7 +79,7 @@ function parseOptions(argv) {
   const payloads = (values.payload ?? (rpc === "stream" ? "64,65536" : "64")).split(",").map((n) => positiveInt("--payload", n, 4));
   const drivers = values.drivers
     ? values.drivers.split(",").map((id) => rpcDriverById(id.trim()))
-    : DEFAULT_RPC_DRIVERS.filter((d) => rpc === "unary" || d.kind !== "channel-echo");
+    : DEFAULT_RPC_DRIVERS.filter((d) => (rpc === "unary" || d.kind !== "channel-echo") && (d.only === undefined || d.only === rpc));
   if (rpc === "stream" && drivers.some((d) => d.kind === "channel-echo")) throw new RangeError("the channel-echo driver has no server stream");
   const inflight = rpc === "stream" ? [1] : values.inflight.split(",").map((n) => positiveInt("--inflight", n));
   return {

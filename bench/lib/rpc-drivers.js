@@ -17,6 +17,8 @@ import { join } from "node:path";
  * @property {"event" | "spin"} [poll]          ours: completion polling
  * @property {"connect" | "grpc"} [protocol]   connect-node: which protocol over HTTP/2
  * @property {string} [echoDriver]             channel-echo: the echo benchmark's driver id
+ * @property {"large-messages"} [tuning]       ours: engines and client set up for large messages (rpc-ours.js)
+ * @property {"stream"} [only]                 run by default only for this workload kind
  */
 
 /** @type {RpcDriver[]} */
@@ -24,6 +26,19 @@ export const RPC_DRIVERS = [
   { id: "ours-uring-tcp-event", label: "ours io_uring TCP, event", kind: "ours", transport: "tcp", engine: "uring", poll: "event" },
   { id: "ours-uring-tcp-spin", label: "ours io_uring TCP, spin", kind: "ours", transport: "tcp", engine: "uring", poll: "spin" },
   { id: "ours-uring-unix-event", label: "ours io_uring Unix, event", kind: "ours", transport: "unix", engine: "uring", poll: "event" },
+  // The same, set up as docs/TUNING.md advises for large messages: 256 KiB receive slots
+  // (a 64 KiB message lands inside one slot, no reassembly) and the client decoding with
+  // bytes: "alias" (no copy out of the slot). A default-stream-workload row only.
+  {
+    id: "ours-uring-unix-event-large",
+    label: "ours io_uring Unix, event, large-message tuning",
+    kind: "ours",
+    transport: "unix",
+    engine: "uring",
+    poll: "event",
+    tuning: "large-messages",
+    only: "stream",
+  },
   { id: "ours-net-tcp", label: "ours net engine, TCP", kind: "ours", transport: "tcp", engine: "net", poll: "event" },
   { id: "connect-node-h2", label: "connect-node HTTP/2, Connect protocol", kind: "connect-node", transport: "tcp", protocol: "connect" },
   { id: "connect-node-h2-grpc", label: "connect-node HTTP/2, gRPC protocol", kind: "connect-node", transport: "tcp", protocol: "grpc" },

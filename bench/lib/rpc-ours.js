@@ -21,7 +21,12 @@ function channelUrl(driver, address) {
 // wakeup. Unset: the transport or server creates its engine as an application would.
 const spinMicros = Number(process.env.BENCH_SPIN_MICROS) || undefined;
 
+// "large-messages" tuning (rpc-drivers.js): receive slots of 256 KiB on both sides, so a
+// 64 KiB message arrives inside one slot; 64 of them keep the region at 16 + 64 MiB.
+const LARGE_MESSAGE_REGION = { slotSize: 256 * 1024, recvSlots: 64, leaseBytes: 64 * 1024 * 1024 };
+
 function ownEngine(driver, role) {
+  if (driver.tuning === "large-messages") return new UringEngine({ poll: driver.poll, region: LARGE_MESSAGE_REGION });
   if (driver.poll !== "spin" || spinMicros === undefined) return undefined;
   if (driver.engine === "rdma") return new RdmaEngine({ poll: "spin", spinMicros, ...(role === "client" ? { localAddress: SOFTROCE_IP1 } : {}) });
   return new UringEngine({ poll: "spin", spinMicros });
@@ -31,7 +36,9 @@ function transportFor(driver, endpoint, engine) {
   if (driver.transport === "rdma") {
     return createRdmaTransport({ url: endpoint, poll: driver.poll, localAddress: SOFTROCE_IP1, ...(engine ? { engine } : {}) });
   }
-  return createUringTransport({ url: endpoint, engine: engine ?? driver.engine, poll: driver.poll });
+  // Large-message tuning: received bytes fields stay views into the slot (no copy).
+  const bytes = driver.tuning === "large-messages" ? "alias" : undefined;
+  return createUringTransport({ url: endpoint, engine: engine ?? driver.engine, poll: driver.poll, ...(bytes ? { bytes } : {}) });
 }
 
 /** The BenchService server on the driver's engine and polling mode. */

@@ -1,7 +1,7 @@
 // V8 CPU profile of a benchmark child, taken from inside (node:inspector), because
 // `--cpu-prof` cannot be passed through NODE_OPTIONS. Enabled by the environment
 // variable CONNECT_BENCH_CPU_PROF=DIR (bench/connect.js --cpu-prof DIR sets it).
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
 
@@ -20,6 +20,7 @@ export async function startSelfProfile(name) {
   return async () => {
     const { profile } = await session.post("Profiler.stop");
     session.disconnect();
+    await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `${name}-${process.pid}.cpuprofile`), JSON.stringify(profile));
   };
 }

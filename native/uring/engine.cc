@@ -384,19 +384,22 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
 namespace {
 
 // Adapts a connection's slot to FrameAssembler: views become events pinned for the
-// batch, leases come from the region.
+// batch, leases come from the region. A batch can end in the middle of a slot (a full
+// chunk goes to JS from inside Push): the views after it belong to the next batch and
+// pin the slot again, or the slot could go back to the kernel before JS saw them.
 class SlotHooks final : public FrameHooks {
  public:
   SlotHooks(MemoryRegion& region, Connection& c, uint16_t bid, EventSink& sink, EngineStats& stats,
-            std::vector<uint16_t>& batch_pins)
+            std::vector<uint16_t>& batch_pins, const uint64_t& batches_ended)
       : region_(region), c_(c), bid_(bid), sink_(sink), stats_(stats), batch_pins_(batch_pins),
-        slot_offset_(static_cast<size_t>(region.slot(bid) - region.base())) {}
+        batches_ended_(batches_ended), slot_offset_(static_cast<size_t>(region.slot(bid) - region.base())) {}
 
   void OnView(size_t pos, uint32_t length) override {
-    if (!pinned_) {
+    if (!pinned_ || pinned_in_ != batches_ended_) {
       region_.PinSlot(bid_);
       batch_pins_.push_back(bid_);
       pinned_ = true;
+      pinned_in_ = batches_ended_;
     }
     stats_.frames_in += 1;
     sink_.Push(Event{kEventFrameView, static_cast<int32_t>(c_.id), static_cast<int32_t>(slot_offset_ + pos),
@@ -422,14 +425,16 @@ class SlotHooks final : public FrameHooks {
   EventSink& sink_;
   EngineStats& stats_;
   std::vector<uint16_t>& batch_pins_;
+  const uint64_t& batches_ended_;
   size_t slot_offset_;
   bool pinned_ = false;
+  uint64_t pinned_in_ = 0;  // batches_ended_ when this slot was pinned for a batch
 };
 
 }  // namespace
 
 size_t UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink) {
-  SlotHooks hooks(*region_, c, bid, sink, stats_, batch_pins_);
+  SlotHooks hooks(*region_, c, bid, sink, stats_, batch_pins_, batches_ended_);
   switch (c.rx.Consume(region_->slot(bid), n, &pos, options_.max_frame_bytes, region_->lease_area_bytes(), hooks)) {
     case ParseResult::kStalled:
       return pos;
@@ -612,6 +617,7 @@ void UringEngine::EndBatch() {
   stats_.batches += 1;
   for (uint16_t bid : batch_pins_) ReleaseSlot(bid);
   batch_pins_.clear();
+  ++batches_ended_;
   buffers_.Commit();  // recycled slots are visible to the kernel before the next recv
 }
 

@@ -127,6 +127,9 @@ class UringEngine : public DrivenEngine {
   std::vector<uint32_t> closing_;
   std::vector<uint32_t> stalled_;  // connections with a receive backlog
   std::vector<uint16_t> batch_pins_;
+  // Counts EndBatch calls: a slot whose parse spans a chunk's end (dispatchChunk) is
+  // pinned again for the views that follow (SlotHooks).
+  uint64_t batches_ended_ = 0;
   uint32_t next_id_ = 1;
   EngineStats stats_;
 };

@@ -10,6 +10,7 @@ import type { Lease } from "../channel/channel.js";
 import { FrameKind, HEADER_BYTES } from "../frame/constants.js";
 import { utf8Length } from "../frame/wire.js";
 import { prepareMetadata } from "../frame/metadata.js";
+import type { Payload } from "../frame/payload.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
@@ -127,7 +128,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
     path: string,
     header: Headers,
     timeoutMs: number | undefined,
-    message: Uint8Array | undefined,
+    message: Payload | undefined,
     endStream: boolean,
   ): Promise<void> | undefined {
     const metadata = prepareMetadata(header);
@@ -159,7 +160,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
   }
 
   /** Sends one request message (waits for flow-control credit when needed). */
-  send(message: Uint8Array): Promise<void> | undefined {
+  send(message: Payload): Promise<void> | undefined {
     return this.#stream?.sendMessage(message);
   }
 

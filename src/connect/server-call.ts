@@ -27,11 +27,13 @@ import { endOverhead } from "../frame/frames.js";
 import type { Frame } from "../frame/frames.js";
 import { prepareMetadata } from "../frame/metadata.js";
 import type { PreparedMetadata } from "../frame/metadata.js";
+import type { Payload } from "../frame/payload.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
 import { CallSignal } from "./call-signal.js";
-import { decodeMessage, encodeMessage } from "./decode.js";
+import { decodeMessage } from "./decode.js";
+import { encodeMessage } from "./encode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
 import { createCallContext, invokeUnary, responseHeaderOf, responseTrailerOf } from "./handler-context.js";
@@ -230,7 +232,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
     return first.value;
   }
 
-  #encode(message: MessageShape<DescMessage>): Uint8Array {
+  #encode(message: MessageShape<DescMessage>): Payload {
     const payload = encodeMessage(this.#route.spec.method.output, message, this.#config.writeOptions);
     const peerLimit = this.#session.peer?.maxMessageBytes ?? this.#config.maxMessageBytes;
     const limit = Math.min(peerLimit, this.#config.maxMessageBytes);
@@ -249,7 +251,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
     return md;
   }
 
-  async #sendEnd(payload: Uint8Array | undefined): Promise<void> {
+  async #sendEnd(payload: Payload | undefined): Promise<void> {
     const context = this.#context;
     const headers = this.#headersSent ? undefined : this.#metadata(responseHeaderOf(context), "response headers");
     const trailers = this.#metadata(responseTrailerOf(context), "response trailers");

@@ -17,11 +17,13 @@ import type { EngineOptions } from "../channel/engines.js";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
+import { PayloadParts } from "../frame/payload.js";
+import type { Payload } from "../frame/payload.js";
 import { CallSignal, withSignal } from "./call-signal.js";
 import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
-import { encodeMessage } from "./decode.js";
+import { encodeMessage } from "./encode.js";
 import type { BytesPolicy } from "./decode.js";
 import { toConnectError } from "./errors.js";
 import { applyInterceptors, methodPath } from "./routes.js";
@@ -314,7 +316,7 @@ class ConnectRdmaTransport implements UringTransport {
     try {
       if (req.method.methodKind === "server_streaming") {
         // Exactly one request: CALL_START carries it and the half-close, one frame.
-        const payloads: Uint8Array[] = [];
+        const payloads: Payload[] = [];
         for await (const m of req.message) {
           const p = encodeMessage(req.method.input, m, this.#options.binaryOptions);
           this.#checkSendSize(p.byteLength, session);
@@ -346,13 +348,13 @@ class ConnectRdmaTransport implements UringTransport {
   async #pump<I extends DescMessage>(
     call: ClientCall<DescMessage>,
     session: Session,
-    input: AsyncIterable<MessageInitShape<I>> | Iterable<Uint8Array>,
+    input: AsyncIterable<MessageInitShape<I>> | Iterable<Payload>,
     schema: I,
   ): Promise<void> {
     try {
       for await (const m of input) {
         if (call.done) return;
-        const payload = m instanceof Uint8Array ? m : encodeMessage(schema, m as never, this.#options.binaryOptions);
+        const payload = m instanceof Uint8Array || m instanceof PayloadParts ? m : encodeMessage(schema, m as never, this.#options.binaryOptions);
         this.#checkSendSize(payload.byteLength, session);
         const sent = call.send(payload);
         this.#counters.sent(payload.byteLength);

@@ -5,6 +5,7 @@
 
 import { ALLOWED_FLAGS, Flag, FrameKind, HEADER_BYTES, frameKindName } from "./constants.js";
 import type { PreparedMetadata } from "./metadata.js";
+import type { Payload } from "./payload.js";
 import { readMetadata, writeMetadata } from "./metadata.js";
 import { ProtocolError } from "./protocol-error.js";
 import { WireReader, WireWriter, utf8Length } from "./wire.js";
@@ -96,7 +97,7 @@ export function encodeCallStart(
   path: string,
   metadata: PreparedMetadata,
   timeoutMs: number | undefined,
-  message: Uint8Array | undefined,
+  message: Payload | undefined,
   endStream: boolean,
 ): OutFrame {
   const pathLength = utf8Length(path);
@@ -119,7 +120,7 @@ export function encodeCallStart(
   };
 }
 
-export function encodeHeaders(streamId: number, metadata: PreparedMetadata, message: Uint8Array | undefined): OutFrame {
+export function encodeHeaders(streamId: number, metadata: PreparedMetadata, message: Payload | undefined): OutFrame {
   return {
     byteLength: HEADER_BYTES + metadata.byteLength + (message?.byteLength ?? 0),
     write(bytes) {
@@ -131,7 +132,7 @@ export function encodeHeaders(streamId: number, metadata: PreparedMetadata, mess
   };
 }
 
-export function encodeMessage(streamId: number, message: Uint8Array, endStream: boolean): OutFrame {
+export function encodeMessage(streamId: number, message: Payload, endStream: boolean): OutFrame {
   return {
     byteLength: HEADER_BYTES + message.byteLength,
     write(bytes) {
@@ -155,7 +156,7 @@ export function encodeHalfClose(streamId: number): OutFrame {
 /** What a server END carries. */
 export interface EndInit {
   headers: PreparedMetadata | undefined;
-  message: Uint8Array | undefined;
+  message: Payload | undefined;
   status: WireStatus;
   trailers: PreparedMetadata;
 }

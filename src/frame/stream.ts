@@ -18,6 +18,7 @@ import {
 } from "./frames.js";
 import type { EndInit, Frame, OutFrame } from "./frames.js";
 import type { PreparedMetadata } from "./metadata.js";
+import type { Payload } from "./payload.js";
 import type { StreamResetError } from "./protocol-error.js";
 import type { Session } from "./session.js";
 
@@ -85,7 +86,7 @@ export class Stream {
     path: string,
     metadata: PreparedMetadata,
     timeoutMs: number | undefined,
-    message: Uint8Array | undefined,
+    message: Payload | undefined,
     endStream: boolean,
   ): Promise<void> | undefined {
     if (message !== undefined) this.#sendWindow -= message.byteLength;
@@ -103,7 +104,7 @@ export class Stream {
   }
 
   /** Server: response headers, optionally with the first message. */
-  sendHeaders(metadata: PreparedMetadata, message: Uint8Array | undefined): Promise<void> | undefined {
+  sendHeaders(metadata: PreparedMetadata, message: Payload | undefined): Promise<void> | undefined {
     if (this.#closed) return undefined;
     if (message !== undefined) {
       if (this.#sendWindow <= 0) return this.#whenWindow().then(() => this.sendHeaders(metadata, message));
@@ -113,7 +114,7 @@ export class Stream {
   }
 
   /** A message; waits for flow-control credit first if the window is exhausted. */
-  sendMessage(message: Uint8Array, endStream = false): Promise<void> | undefined {
+  sendMessage(message: Payload, endStream = false): Promise<void> | undefined {
     if (this.#closed) return undefined;
     if (this.#sendWindow <= 0) return this.#whenWindow().then(() => this.sendMessage(message, endStream));
     this.#sendWindow -= message.byteLength;

@@ -4,6 +4,7 @@
 // so nothing a peer sends can read outside its frame.
 
 import { Buffer } from "node:buffer";
+import type { Payload } from "./payload.js";
 import { ProtocolError } from "./protocol-error.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -149,9 +150,17 @@ export class WireWriter {
     this.#view.setUint32(this.#room(4), v, true);
   }
 
-  raw(src: Uint8Array): void {
-    this.bytes.set(src, this.pos);
-    this.pos += src.byteLength;
+  /** Copies bytes (or every piece of a payload, in order) into the frame. */
+  raw(src: Payload): void {
+    if (src instanceof Uint8Array) {
+      this.bytes.set(src, this.pos);
+      this.pos += src.byteLength;
+      return;
+    }
+    for (const part of src.parts) {
+      this.bytes.set(part, this.pos);
+      this.pos += part.byteLength;
+    }
   }
 
   /** Writes a string whose UTF-8 length (from utf8Length) is `byteLength`. */
