@@ -1,5 +1,7 @@
-// The server side's HandlerContext and unary invocation: connect-es's
-// createHandlerContext and invokeUnaryImplementation, with two differences: the
+// The server side's HandlerContext and how implementations are invoked: connect-es's
+// createHandlerContext, invokeUnaryImplementation and transformInvokeImplementation,
+// with these differences: without interceptors, an implementation is called directly
+// (no async-generator layers between a streaming handler and the wire); the
 // context's `signal` is a getter over the call's CallSignal, so a unary call whose
 // handler and interceptors never read it costs no AbortController (call-signal.ts says
 // why that matters), and responseHeader / responseTrailer are made on first read too
@@ -11,6 +13,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import { transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { withSignal } from "./call-signal.js";
 import type { CallSignal } from "./call-signal.js";
 import { createCallValues } from "./context-values.js";
@@ -138,4 +141,41 @@ export async function invokeUnary<I extends DescMessage, O extends DescMessage>(
   copyHeaders(header, context.responseHeader);
   copyHeaders(trailer, context.responseTrailer);
   return message;
+}
+
+/**
+ * Starts a streaming implementation (server, client or bidi streaming); resolves an
+ * iterator of its output messages, not normalized yet (the caller applies `create`, as
+ * connect-es's normalizeIterable does). Behind interceptors it is connect-es's
+ * transformInvokeImplementation. Without, the handler gets `context` itself and its
+ * own iterator is returned: connect-es stacks three async-generator layers on it, each
+ * a promise and several microtasks per message. `single` takes the one request of a
+ * server-streaming call (Unimplemented when there is none or more than one).
+ */
+export async function invokeStreaming<I extends DescMessage, O extends DescMessage>(
+  spec: MethodImplSpec<I, O> & { kind: "server_streaming" | "client_streaming" | "bidi_streaming" },
+  context: HandlerContext,
+  input: AsyncIterable<MessageShape<I>>,
+  single: () => MessageShape<I> | Promise<MessageShape<I>>,
+  interceptors: readonly Interceptor[],
+): Promise<AsyncIterator<unknown>> {
+  if (interceptors.length > 0) {
+    return transformInvokeImplementation(spec, context, interceptors as Interceptor[])(input)[Symbol.asyncIterator]();
+  }
+  switch (spec.kind) {
+    case "server_streaming":
+      return spec.impl(await single(), context)[Symbol.asyncIterator]();
+    case "bidi_streaming":
+      return spec.impl(input, context)[Symbol.asyncIterator]();
+    case "client_streaming": {
+      let answered = false;
+      return {
+        next: async () => {
+          if (answered) return { done: true, value: undefined };
+          answered = true;
+          return { done: false, value: await spec.impl(input, context) };
+        },
+      };
+    }
+  }
 }

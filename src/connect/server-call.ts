@@ -17,10 +17,11 @@
 //   7. the stream's slot under max_concurrent_streams is released when the handler has
 //      settled, not when the stream ended (a CANCEL does not free it: "rapid reset")
 
-import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { HandlerContext, Interceptor } from "@connectrpc/connect";
-import { mergeNonProtocolHeaders, transformInvokeImplementation } from "@connectrpc/connect/protocol";
+import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import type { Lease } from "../channel/channel.js";
 import { FrameKind } from "../frame/constants.js";
 import { endOverhead } from "../frame/frames.js";
@@ -36,7 +37,7 @@ import { decodeMessage } from "./decode.js";
 import { encodeMessage } from "./encode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
-import { createCallContext, invokeUnary, responseHeaderOf, responseTrailerOf } from "./handler-context.js";
+import { createCallContext, invokeStreaming, invokeUnary, responseHeaderOf, responseTrailerOf } from "./handler-context.js";
 import { MessageQueue } from "./message-queue.js";
 import type { QueueHooks } from "./message-queue.js";
 import type { Route } from "./routes.js";
@@ -179,17 +180,18 @@ export class ServerCall implements StreamHandler, QueueHooks {
       const gate = options?.requestGate;
       if (gate !== undefined) await gate(context);
       if (spec.kind === "unary") {
-        const input = this.#input.takeSole() ?? (await this.#single());
+        const input = this.#input.takeSole() ?? (await this.#single("unary"));
         const output = await invokeUnary(spec, context, this.#signal, input, interceptors);
         if (this.#finished) return;
         const payload = this.#encode(output);
         await this.#sendEnd(payload);
       } else {
-        const it = transformInvokeImplementation(spec, context, interceptors)(this.#input)[Symbol.asyncIterator]();
+        const it = await invokeStreaming(spec, context, this.#input, () => this.#input.takeSole() ?? this.#single("server-streaming"), interceptors);
+        const output = spec.method.output;
         for (;;) {
           const r = await it.next();
           if (r.done === true || this.#finished) break;
-          const payload = this.#encode(r.value);
+          const payload = this.#encode(create(output, r.value as MessageInitShape<DescMessage>));
           if (!this.#headersSent) {
             const headers = this.#metadata(responseHeaderOf(context), "response headers");
             this.#headersSent = true;
@@ -219,15 +221,15 @@ export class ServerCall implements StreamHandler, QueueHooks {
     }
   }
 
-  /** The single request of a unary call (connect-es's messages and codes). */
-  async #single(): Promise<MessageShape<DescMessage>> {
+  /** The single request of a unary or server-streaming call (connect-es's messages and codes). */
+  async #single(kind: "unary" | "server-streaming"): Promise<MessageShape<DescMessage>> {
     const first = await this.#input.next();
     if (first.done === true) {
-      throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
+      throw new ConnectError(`protocol error: missing input message for ${kind} method`, Code.Unimplemented);
     }
     const second = await this.#input.next();
     if (second.done !== true) {
-      throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+      throw new ConnectError(`protocol error: received extra input message for ${kind} method`, Code.Unimplemented);
     }
     return first.value;
   }
