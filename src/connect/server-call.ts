@@ -39,6 +39,7 @@ import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
 import { createCallContext, invokeStreaming, invokeUnary, responseHeaderOf, responseTrailerOf } from "./handler-context.js";
 import { MessageQueue } from "./message-queue.js";
+import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { QueueHooks } from "./message-queue.js";
 import type { Route } from "./routes.js";
 import type { Counters } from "./stats.js";
@@ -188,6 +189,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
       } else {
         const it = await invokeStreaming(spec, context, this.#input, () => this.#input.takeSole() ?? this.#single("server-streaming"), interceptors);
         const output = spec.method.output;
+        let sinceYield = 0;
         for (;;) {
           const r = await it.next();
           if (r.done === true || this.#finished) break;
@@ -197,12 +199,19 @@ export class ServerCall implements StreamHandler, QueueHooks {
             this.#headersSent = true;
             await this.#stream.sendHeaders(headers, payload);
           } else {
-            await this.#stream.sendMessage(payload);
+            // Usually handed to the channel at once (undefined): no await, no microtask.
+            const sent = this.#stream.sendMessage(payload);
+            if (sent !== undefined) await sent;
           }
           this.#config.counters.sent(payload.byteLength);
           if (this.#finished) {
             void it.return?.();
             break;
+          }
+          sinceYield += payload.byteLength;
+          if (sinceYield >= YIELD_EVERY_BYTES) {
+            sinceYield = 0;
+            await nextTurn();
           }
         }
         if (!this.#finished) await this.#sendEnd(undefined);

@@ -24,6 +24,7 @@ import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
 import { encodeMessage } from "./encode.js";
+import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { BytesPolicy } from "./decode.js";
 import { toConnectError } from "./errors.js";
 import { applyInterceptors, methodPath } from "./routes.js";
@@ -352,6 +353,7 @@ class ConnectRdmaTransport implements UringTransport {
     schema: I,
   ): Promise<void> {
     try {
+      let sinceYield = 0;
       for await (const m of input) {
         if (call.done) return;
         const payload = m instanceof Uint8Array || m instanceof PayloadParts ? m : encodeMessage(schema, m as never, this.#options.binaryOptions);
@@ -359,6 +361,11 @@ class ConnectRdmaTransport implements UringTransport {
         const sent = call.send(payload);
         this.#counters.sent(payload.byteLength);
         if (sent !== undefined) await sent;
+        sinceYield += payload.byteLength;
+        if (sinceYield >= YIELD_EVERY_BYTES) {
+          sinceYield = 0;
+          await nextTurn();
+        }
       }
       if (!call.done) await call.halfClose();
     } catch (e) {
