@@ -5,9 +5,13 @@
 //     rxe1; server and client in separate pinned processes: lib/rpc-run.js),
 //   - perftest ib_send_lat rxe1 -> rxe0 by GID, reported as a round trip (2 x t_typical),
 //   - our unary Connect RPC over io_uring TCP (createUringTransport), same guest,
-//   - the raw channel echo (no Connect) over RDMA and over io_uring TCP (lib/run.js).
+//   - the raw channel echo (no Connect) over RDMA and over io_uring TCP (lib/run.js),
+//   - the TCP floor: a C ping-pong on 127.0.0.1, blocking and busy-polled (lib/tcp-floor.js;
+//     compiled here on the host before the guest boots, since the guest cannot write).
 // Prints markdown tables (medians and min–max over rounds, ratios paired per round,
-// target: RDMA p50 <= 0.6 x io_uring TCP p50) and writes results/rdma-guest-<time>.json.
+// target: RDMA p50 <= 0.6 x io_uring TCP p50; the floors' ratio, perftest ÷ C TCP
+// busy-poll, says whether RDMA beats TCP at all in this guest) and writes
+// results/rdma-guest-<time>.json.
 // Absolute numbers are those of an emulated CPU (TCG): compare within one run only.
 // Never part of `npm test`.
 import { spawn } from "node:child_process";
@@ -24,6 +28,7 @@ import { TARGET_RATIO, pairedRatio, ratiosTable, resultsTable, summarize } from 
 import { rpcDriverById } from "./lib/rpc-drivers.js";
 import { runRpcOnce } from "./lib/rpc-run.js";
 import { runOnce } from "./lib/run.js";
+import { TCP_FLOOR_ROWS, buildTcpPingpong, runTcpPingpong } from "./lib/tcp-floor.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const USAGE = `usage: node bench/rdma-guest.js [options]      (npm run bench:rdma -- [options])
@@ -33,7 +38,7 @@ const USAGE = `usage: node bench/rdma-guest.js [options]      (npm run bench:rdm
   --spin            also run our RDMA and io_uring TCP RPCs with poll: "spin" on both sides
   --spin-us US      busy-poll budget of the spin rows' engines (default 2000: a guest round
                     trip is longer than the default 50 µs, which would end in a wakeup)
-  --iterations N    ib_send_lat iterations per run (default 5000)
+  --iterations N    ib_send_lat and C TCP ping-pong iterations per run (default 5000)
   --no-pin          do not pin client and server to the guest's two vCPUs
   --timeout SEC     guest timeout (default 1500)
   --out DIR         where rdma-guest-<timestamp>.json goes (default bench/results)
@@ -104,6 +109,8 @@ function rows(opts) {
     ...(opts.spin ? [rpc("ours-uring-tcp-spin")] : []),
     echo("rdma-event"),
     echo("uring-tcp-event"),
+    { id: TCP_FLOOR_ROWS.block, label: "C TCP ping-pong, blocking (floor of event mode)", kind: "tcp-floor", mode: "block" },
+    { id: TCP_FLOOR_ROWS.spin, label: "C TCP ping-pong, busy-poll (floor of spin mode)", kind: "tcp-floor", mode: "spin" },
   ];
 }
 
@@ -113,8 +120,20 @@ async function measure(row, { rep, order, opts, pinning }) {
   let record;
   if (row.kind === "rpc") record = await runRpcOnce(rpcDriverById(row.id), common);
   else if (row.kind === "echo") record = await runOnce({ driver: driverById(row.id), ...common });
+  else if (row.kind === "tcp-floor") record = await runTcpPingpong({ mode: row.mode, iterations: opts.iterations, pinning });
   else record = await runSendLat({ iterations: opts.iterations, bytes: 64, pinning });
   return Object.assign(record, { rep, order });
+}
+
+const FLOORS_LABEL = "perftest round trip ÷ C TCP ping-pong, busy-poll (the floors: < 1 = RDMA below TCP)";
+
+/** One sentence on the floors' ratio: does RDMA (perftest) beat TCP (C, busy-poll) here? */
+function floorsVerdict(floors) {
+  if (floors.median == null) return "no round had both perftest and the C TCP busy-poll ping-pong: no verdict.";
+  const where = `${floors.n} round${floors.n === 1 ? "" : "s"}, ${floors.min.toFixed(2)}–${floors.max.toFixed(2)}`;
+  if (floors.max < 1) return `RDMA is below TCP at the floor in this guest: perftest's round trip is ${floors.median.toFixed(2)}× the C TCP busy-poll one (${where}).`;
+  if (floors.min >= 1) return `RDMA is NOT below TCP at the floor in this guest: perftest's round trip is ${floors.median.toFixed(2)}× the C TCP busy-poll one (${where}).`;
+  return `No clear floor winner in this guest: perftest's round trip is ${floors.median.toFixed(2)}× the C TCP busy-poll one, rounds on both sides of 1 (${where}).`;
 }
 
 async function inGuest(opts) {
@@ -137,6 +156,7 @@ async function inGuest(opts) {
     }
   }
   const summary = summarize(runs, table);
+  const floors = pairedRatio(runs, "perftest-send-lat", TCP_FLOOR_ROWS.spin);
   const ratios = [
     { label: "ours RDMA Connect unary ÷ ours io_uring TCP Connect unary", target: TARGET_RATIO, ...pairedRatio(runs, "ours-rdma-event", "ours-uring-tcp-event") },
     ...(opts.spin ? [{ label: "ours RDMA Connect unary, spin ÷ ours io_uring TCP Connect unary, spin", target: TARGET_RATIO, ...pairedRatio(runs, "ours-rdma-spin", "ours-uring-tcp-spin") }] : []),
@@ -144,6 +164,8 @@ async function inGuest(opts) {
     { label: "ours RDMA Connect unary ÷ perftest round trip", ...pairedRatio(runs, "ours-rdma-event", "perftest-send-lat") },
     { label: "ours RDMA raw channel echo ÷ perftest round trip", ...pairedRatio(runs, "rdma-event", "perftest-send-lat") },
     { label: "ours RDMA Connect unary ÷ ours RDMA raw channel echo", ...pairedRatio(runs, "ours-rdma-event", "rdma-event") },
+    { label: "ours io_uring TCP raw channel echo ÷ C TCP ping-pong, blocking", ...pairedRatio(runs, "uring-tcp-event", TCP_FLOOR_ROWS.block) },
+    { label: FLOORS_LABEL, ...floors },
   ];
   const machine = machineInfo();
   const stamp = startedAt.replace(/[:.]/g, "-");
@@ -161,12 +183,14 @@ async function inGuest(opts) {
       warmupMs: opts.warmupMs,
       measureMs: opts.measureMs,
       spinMicros: opts.spin ? opts.spinMicros : undefined,
+      tcpFloor: `bench/c/tcp_pingpong.c (gcc -O2, compiled on the host): 64 B over TCP on 127.0.0.1, TCP_NODELAY, client and forked server pinned like the other rows, ${opts.iterations} round trips after ${Math.ceil(opts.iterations / 10)} unrecorded; block = blocking recv, spin = non-blocking recv busy-polled; percentiles of the sorted samples`,
       perftest: `ib_send_lat -x 1 -F -s 64 -n ${opts.iterations}, server -d rxe0, client -d rxe1 to ${process.env.SOFTROCE_IP0}; round trip = 2 x t_typical (one-way median)`,
       order: "interleaved rounds, row order rotated every round; every run a fresh server and client process",
       latency: "client-side, per call/frame, HDR histogram (bench/lib/rpc-load.js, bench/lib/load.js)",
     },
     summary,
     ratios,
+    floors: { ratio: floors.median ?? null, verdict: floorsVerdict(floors) },
     runs,
   };
   await writeFile(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
@@ -176,6 +200,7 @@ async function inGuest(opts) {
   console.log("Cells: median (min–max) over rounds.\n");
   console.log(resultsTable(summary));
   console.log(`\n${ratiosTable(ratios)}`);
+  console.log(`\nFloors: ${floorsVerdict(floors)}`);
   const failures = summary.flatMap((row) => row.errors.map((error) => `- ${row.id}: ${String(error).split("\n")[0]}`));
   if (failures.length) console.log(`\nFailed runs:\n${failures.join("\n")}`);
   console.log(`\nJSON: ${jsonPath}`);
@@ -191,6 +216,8 @@ async function main() {
   }
   if (opts.inGuest) return inGuest(opts);
   await mkdir(opts.out, { recursive: true });
+  const binary = buildTcpPingpong();
+  console.error(`rdma-guest: TCP floor ping-pong ${binary}`);
   const code = await bootGuest(opts, argv);
   if (code === 77) console.error("rdma-guest: this machine cannot run the soft-RoCE guest (see docs/SOFTROCE.md)");
   return code;
