@@ -490,26 +490,39 @@ export function transportSuite(name: string, target: TransportTarget): void {
         expect(transport.stats().callsActive).toBe(0);
       });
 
-      it("a large, slowly consumed stream does not starve small calls", async () => {
-        const { client } = await setup();
-        let bigDone = false;
+      it("a large stream whose consumer stopped reading does not starve small calls", async () => {
+        // The consumer takes one 256 KiB message and then parks: the big stream's window
+        // fills (flow control holds the sender back), and 20 small calls on the same
+        // connection must still complete meanwhile. No timing: a starved small call
+        // would never finish (bounded by `until`, with a message saying so).
+        const { server, client } = await setup();
         let received = 0;
+        let resume!: () => void;
+        const parked = new Promise<void>((resolve) => (resume = resolve));
         const big = (async () => {
           for await (const _ of client.subscribe({ symbols: ["BIG"], count: 64, payloadBytes: 256 * 1024 })) {
             received++;
-            await sleep(10); // a slow consumer: flow control must hold the sender back
+            if (received === 1) await parked;
           }
-          bigDone = true;
         })();
         await until(() => received > 0);
-        const latencies: number[] = [];
-        for (let i = 0; i < 20; i++) {
-          const t0 = performance.now();
-          await client.getQuote({ symbol: `small-${i}` });
-          latencies.push(performance.now() - t0);
-        }
-        expect(bigDone).toBe(false);
-        expect(Math.max(...latencies)).toBeLessThan(500);
+        let small = 0;
+        const smallCalls = (async () => {
+          for (let i = 0; i < 20; i++) {
+            await client.getQuote({ symbol: `small-${i}` });
+            small++;
+          }
+        })();
+        await until(() => small === 20, 30_000).catch(() => {
+          throw new Error(`small calls starved behind a parked large stream: ${small} of 20 finished`);
+        });
+        await smallCalls;
+        expect(received, "the parked stream did not move while the small calls ran").toBe(1);
+        // Flow control held the sender: at most the 1 MiB window (+ one message) of the
+        // big stream was sent while its consumer was parked.
+        const bigSent = server.stats().messagesOut - 20;
+        expect(bigSent).toBeLessThanOrEqual(Math.ceil((1024 * 1024) / (256 * 1024)) + 1);
+        resume();
         await big;
         expect(received).toBe(64);
       });
