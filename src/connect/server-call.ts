@@ -192,7 +192,13 @@ export class ServerCall implements StreamHandler, QueueHooks {
         let sinceYield = 0;
         for (;;) {
           const r = await it.next();
-          if (r.done === true || this.#finished) break;
+          if (r.done === true) break;
+          if (this.#finished) {
+            // Cancelled, deadline, or shut down while the handler produced this message:
+            // finish the handler's iterator so its `finally` blocks run.
+            void it.return?.()?.catch(() => undefined);
+            break;
+          }
           const payload = this.#encode(create(output, r.value as MessageInitShape<DescMessage>));
           if (!this.#headersSent) {
             const headers = this.#metadata(responseHeaderOf(context), "response headers");
@@ -205,7 +211,7 @@ export class ServerCall implements StreamHandler, QueueHooks {
           }
           this.#config.counters.sent(payload.byteLength);
           if (this.#finished) {
-            void it.return?.();
+            void it.return?.()?.catch(() => undefined);
             break;
           }
           sinceYield += payload.byteLength;
