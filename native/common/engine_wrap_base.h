@@ -61,7 +61,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
     registry_->Add(this);
   }
 
-  // Watch one more fd of the engine (an eventfd, a completion channel, a CM channel).
+  // Watch one more fd of the engine (a ring fd, a completion channel, a CM channel).
   void Watch(Napi::Env env, int fd, std::function<void()> drain = nullptr) {
     watchers_.push_back(std::make_unique<UvPoll>(env, fd, [this, drain] {
       if (drain) drain();

@@ -1,6 +1,6 @@
 // Owners of libuv handles on Node's loop. uv_close() is asynchronous, so the handle
 // memory is heap-allocated and freed by the close callback; the owner can go away at once.
-//   UvPoll    — watch one fd for readability (an io_uring eventfd, an RDMA completion
+//   UvPoll    — watch one fd for readability (an io_uring ring fd, an RDMA completion
 //               channel, an rdma_cm event channel)
 //   UvPrepare — run a step every loop iteration, just before the loop blocks
 // Neither keeps the loop alive unless ref'd (SetRef).

@@ -203,7 +203,7 @@ int UringEngine::Reap(EventSink& sink) {
     ++seen;
     Op op = static_cast<Op>(tag >> 32);
     uint32_t id = static_cast<uint32_t>(tag);
-    if (op == kOpCancel) continue;
+    if (op == kOpCancel || op == kOpWake) continue;
     if (op == kOpAccept) {
       auto it = listeners_.find(id);
       if (it != listeners_.end()) OnAccept(it->second, res, flags, sink);
@@ -603,9 +603,11 @@ void UringEngine::ReleaseSlot(uint32_t index) {
 }
 
 void UringEngine::WakeSoon() {
-  uint64_t one = 1;
-  // EAGAIN only when the counter is saturated: the loop is woken anyway.
-  if (write(ring_.event_fd(), &one, sizeof one) < 0) return;
+  if (io_uring_cq_ready(ring_.get()) > 0) return;  // the ring fd is readable already
+  io_uring_sqe* sqe = ring_.Sqe();
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, Tag(kOpWake, 0));
+  ring_.Submit();
 }
 
 void UringEngine::SpinStep() {

@@ -74,9 +74,11 @@ class UringEngine : public DrivenEngine {
     return io_uring_cq_ready(ring_.get()) > 0 || ring_.TaskWorkPending() || !stalled_.empty();
   }
 
-  // Signals the ring's eventfd ourselves (Reap() leaves completions behind at its bound).
+  // Makes the ring fd readable (Reap() leaves completions behind at its bound, or a
+  // backlog waits for memory): a NOP completion when the CQ is empty.
   void WakeSoon() override;
-  int event_fd() const { return ring_.event_fd(); }
+  // The fd the event loop polls: the ring's own, readable while completions wait.
+  int poll_fd() const { return ring_.fd(); }
   unsigned setup_flags() const { return ring_.setup_flags(); }
   // Connections and listeners that are open (they keep the event loop alive).
   size_t active() const override { return connections_.size() + listeners_.size(); }
@@ -84,7 +86,7 @@ class UringEngine : public DrivenEngine {
   const MemoryRegion& region() const { return *region_; }
 
  private:
-  enum Op : uint32_t { kOpAccept = 1, kOpConnect, kOpRecv, kOpSend, kOpCancel };
+  enum Op : uint32_t { kOpAccept = 1, kOpConnect, kOpRecv, kOpSend, kOpCancel, kOpWake };
   static uint64_t Tag(Op op, uint32_t id) { return (uint64_t{op} << 32) | id; }
 
   void ArmAccept(Listener& l);

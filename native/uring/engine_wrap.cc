@@ -1,8 +1,6 @@
 // See engine_wrap.h.
 #include "uring/engine_wrap.h"
 
-#include <unistd.h>
-
 #include <string>
 
 #include "common/js_error.h"
@@ -40,13 +38,10 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Base(info) {
     ThrowSysError(env, e);
     return;
   }
-  int event_fd = engine->event_fd();
+  int poll_fd = engine->poll_fd();
   Start(env, std::move(engine), info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(), "connect-rdma:uring");
-  Watch(env, event_fd, [event_fd] {
-    uint64_t value;  // one read resets the counter (not a semaphore eventfd)
-    if (read(event_fd, &value, sizeof value) < 0) {
-    }
-  });
+  // Nothing to drain: the ring fd stops being readable once Reap() emptied the CQ.
+  Watch(env, poll_fd);
 }
 
 Napi::Value EngineWrap::Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog,

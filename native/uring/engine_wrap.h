@@ -1,5 +1,5 @@
 // EngineWrap: the JS class `UringEngine` — an io_uring engine on Node's loop. The ring's
-// eventfd is watched with uv_poll; EngineWrapBase holds what every engine wrap shares
+// own fd is watched with uv_poll; EngineWrapBase holds what every engine wrap shares
 // (send/close/hold methods, the driver, lifetime, teardown registration).
 #pragma once
 #include <napi.h>

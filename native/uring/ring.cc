@@ -1,17 +1,27 @@
 // See ring.h.
+//
+// How event mode learns about a received frame: the socket's wake-up queues the multishot
+// recv as task work and wakes the task sleeping in epoll_wait, which returns EINTR; the
+// task work runs on the way out and posts the CQE, which makes the ring fd readable; libuv's
+// next epoll_wait returns it and the engine reaps. Receiver side, from being switched in to
+// its reply's io_uring_enter (bench/echo.js, TCP, 1 in flight, under perf sched+syscall
+// tracing on the 2-vCPU VM, so the absolute numbers are inflated):
+//   registered eventfd (until 2026-11)     EINTR, epoll_wait, read(eventfd)   17-19 µs
+//   ring fd (this)                         EINTR, epoll_wait                  13-15 µs
+//   SINGLE_ISSUER|DEFER_TASKRUN + eventfd  epoll_wait, read, GETEVENTS enter     17 µs
+//   node:net, for comparison               epoll_wait, read                   12-14 µs
+// The eventfd also fired for every send that completed inline (one more wake-up, epoll_wait
+// and read per frame sent). DEFER_TASKRUN cannot use the ring fd (adding deferred work
+// signals a registered eventfd but does not wake pollers of the ring fd), and
+// IORING_REGISTER_EVENTFD_ASYNC signals only io-wq completions, not the task work that
+// receives arrive by. COOP_TASKRUN stays: spin mode needs TASKRUN_FLAG.
 #include "uring/ring.h"
-
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "common/sys_error.h"
 
 namespace crdma {
 
 Ring::Ring(unsigned entries) {
-  event_fd_ = UniqueFd(CheckSys(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
-  // SINGLE_ISSUER|DEFER_TASKRUN was tried too: in-process round trips doubled and the
-  // cross-process runs were no better on this VM, so the baselines' choice stays.
   const unsigned candidates[] = {
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
@@ -30,21 +40,9 @@ Ring::Ring(unsigned entries) {
     if (rc != -EINVAL) break;
   }
   CheckNeg(rc, "io_uring_setup");
-  ring_ready_ = true;
-  int reg = io_uring_register_eventfd(&ring_, event_fd_.get());
-  if (reg < 0) {
-    io_uring_queue_exit(&ring_);
-    ring_ready_ = false;
-    throw SysError{-reg, "io_uring_register_eventfd"};
-  }
 }
 
-Ring::~Ring() {
-  if (ring_ready_) {
-    io_uring_unregister_eventfd(&ring_);
-    io_uring_queue_exit(&ring_);
-  }
-}
+Ring::~Ring() { io_uring_queue_exit(&ring_); }
 
 io_uring_sqe* Ring::Sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);

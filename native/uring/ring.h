@@ -1,18 +1,17 @@
-// Ring: one io_uring instance and the eventfd its completions are signalled on.
-// Set up with COOP_TASKRUN|TASKRUN_FLAG (+SINGLE_ISSUER when the kernel has it): the
-// kernel never interrupts us with an IPI to
-// post completions, and a spinning poller sees IORING_SQ_TASKRUN in the SQ flags word when
-// task work is pending (baselines: 7.7 µs spinning vs 27.5 µs with default flags).
+// Ring: one io_uring instance. Set up with COOP_TASKRUN|TASKRUN_FLAG (+SINGLE_ISSUER when
+// the kernel has it): the kernel never interrupts us with an IPI to post completions, and
+// a spinning poller sees IORING_SQ_TASKRUN in the SQ flags word when task work is pending
+// (baselines: 7.7 µs spinning vs 27.5 µs with default flags). Event mode polls the ring
+// fd itself (readable while the CQ holds completions): no eventfd to signal and drain.
 // Plain C++ (no napi.h).
 //
-// Destruction order: the eventfd is unregistered with the ring, then the ring is torn
-// down (io_uring_queue_exit), then the eventfd is closed (member order below).
+// Destruction: the ring is torn down (io_uring_queue_exit), which closes its fd; whoever
+// polls that fd (engine_wrap.cc) stops first.
 #pragma once
 #include <liburing.h>
 
 #include <type_traits>
 
-#include "common/unique_fd.h"
 #include "uring/uring_compat.h"
 
 namespace crdma {
@@ -25,7 +24,8 @@ class Ring {
   Ring& operator=(const Ring&) = delete;
 
   io_uring* get() { return &ring_; }
-  int event_fd() const { return event_fd_.get(); }
+  // The ring's own fd: poll it for readability to learn that completions are waiting.
+  int fd() const { return ring_.ring_fd; }
   unsigned setup_flags() const { return setup_flags_; }
 
   // An SQE, submitting queued ones first when the SQ is full. Never null.
@@ -38,10 +38,8 @@ class Ring {
   }
 
  private:
-  UniqueFd event_fd_;
   io_uring ring_{};
   unsigned setup_flags_ = 0;
-  bool ring_ready_ = false;
 };
 static_assert(!std::is_copy_constructible_v<Ring>);
 
