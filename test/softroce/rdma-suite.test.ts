@@ -1,7 +1,9 @@
 // The RDMA suite, host side: boots the soft-RoCE guest once (run-in-guest.sh) and runs
 // `vitest run test/rdma` inside it with CONNECT_RDMA_REQUIRE=1 (so no in-guest file may
 // skip for lack of RDMA), files one at a time (a 2-vCPU TCG guest; RNR counter windows
-// per file stay exact). The guest's output is passed through as it comes; the test
+// per file stay exact). The same run also takes the io_uring channel and transport
+// suites over TCP (GUEST_URING_FILES): the guest boots Debian 12's stock kernel (6.1),
+// the oldest this project supports, while the host runs a much newer one. The guest's output is passed through as it comes; the test
 // asserts the exit code and vitest's summary (tests passed, none failed), read from the
 // JSON report the guest writes into a directory shared read-write (--rw). Gated like
 // softroce.test.ts: where this machine cannot run the guest (harness exit 77) it skips
@@ -17,6 +19,8 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
 /** The whole in-guest run, boot to power-off. */
 const guestTimeoutSeconds = 900;
+/** io_uring suites run in the guest too, on its older kernel (see the file comment). */
+const GUEST_URING_FILES = ["test/channel/uring-tcp.test.ts", "test/connect/uring-tcp.test.ts"];
 
 interface Run {
   code: number | null;
@@ -128,7 +132,7 @@ describe("RDMA suite in the soft-RoCE guest", () => {
     const report = `${shared}/report.json`;
     try {
       const command =
-        "set -o pipefail; npx --no-install vitest run test/rdma --no-file-parallelism " +
+        `set -o pipefail; uname -r; npx --no-install vitest run test/rdma ${GUEST_URING_FILES.join(" ")} --no-file-parallelism ` +
         `--reporter=verbose --reporter=json --outputFile.json=${report} 2>&1 | cat`;
       guest = await run(
         ["--timeout", String(guestTimeoutSeconds), "--rw", shared, "--", "bash", "-c", command],
@@ -152,10 +156,25 @@ describe("RDMA suite in the soft-RoCE guest", () => {
   it("its summary shows passed tests and none failed, in every RDMA file", (ctx) => {
     requireGuest(ctx);
     expect(summary, `vitest wrote no JSON report in the guest; its output:\n${guest?.stdout.slice(-4000)}`).toBeDefined();
-    const files = summary!.testResults.map((file) => ({ file: file.name.replace(/^.*\/test\/rdma\//, ""), status: file.status }));
+    const files = summary!.testResults
+      .filter((file) => file.name.includes("/test/rdma/"))
+      .map((file) => ({ file: file.name.replace(/^.*\/test\/rdma\//, ""), status: file.status }));
     expect(files.length, "test files run").toBeGreaterThanOrEqual(5);
     expect(files.filter((file) => file.status !== "passed")).toEqual([]);
     expect(summary!.numPassedTests).toBeGreaterThan(0);
     expect([summary!.numFailedTests, summary!.numFailedTestSuites]).toEqual([0, 0]);
+  });
+
+  it("the io_uring channel and transport suites pass on the guest's kernel (by default Debian 12's 6.1)", (ctx) => {
+    requireGuest(ctx);
+    expect(summary, "no JSON report from the guest").toBeDefined();
+    for (const file of GUEST_URING_FILES) {
+      const result = summary!.testResults.find((r) => r.name.endsWith(file));
+      expect(result, `${file} did not run in the guest`).toBeDefined();
+      expect(result!.status, `${file} in the guest: ${result!.message ?? ""}`).toBe("passed");
+    }
+    const kernel = /^(\d+\.\d+\.\S+)$/m.exec(guest?.stdout ?? "")?.[1];
+    expect(kernel, "the guest printed its kernel release").toBeDefined();
+    console.log(`[rdma-suite] io_uring suites passed on the guest's kernel ${kernel}`);
   });
 });
