@@ -6,17 +6,11 @@
 //   test/softroce/run-in-guest.sh --timeout 200 -- node test/rdma/repro/early-frames.mjs
 // Expected: every connection's first frame is echoed.
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
+import { CLIENT_ADDRESS, SERVER_URL, echo } from "./echo.mjs";
 
 const server = new RdmaEngine({});
-const client = new RdmaEngine({ localAddress: process.env.SOFTROCE_IP1 ?? "10.77.0.2" });
-const listener = await server.listen(`rdma://${process.env.SOFTROCE_IP0 ?? "10.77.0.1"}:0`, (ch) => ({
-  onFrame(f) {
-    const l = ch.allocate(f.byteLength);
-    l.bytes.set(f);
-    ch.send(l);
-  },
-  onClose() {},
-}));
+const client = new RdmaEngine({ localAddress: CLIENT_ADDRESS });
+const listener = await server.listen(SERVER_URL, echo);
 let lost = 0;
 const rounds = 30;
 for (let i = 0; i < rounds; i++) {

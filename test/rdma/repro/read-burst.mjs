@@ -11,6 +11,7 @@
 // Expected: every frame echoed, send_rnr_err and send_err unchanged.
 import { readFileSync, readdirSync } from "node:fs";
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
+import { CLIENT_ADDRESS, SERVER_URL, echo } from "./echo.mjs";
 
 function counters() {
   const out = {};
@@ -28,16 +29,8 @@ function counters() {
 }
 
 const server = new RdmaEngine({});
-const client = new RdmaEngine({ localAddress: process.env.SOFTROCE_IP1 ?? "10.77.0.2" });
-const echo = (ch) => ({
-  onFrame(f) {
-    const l = ch.allocate(f.byteLength);
-    l.bytes.set(f);
-    ch.send(l);
-  },
-  onClose() {},
-});
-const listener = await server.listen(`rdma://${process.env.SOFTROCE_IP0 ?? "10.77.0.1"}:0`, echo);
+const client = new RdmaEngine({ localAddress: CLIENT_ADDRESS });
+const listener = await server.listen(SERVER_URL, echo);
 const before = counters();
 const connections = 64;
 const perConnection = 4;

@@ -5,19 +5,12 @@
 //   test/softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/slots-exhausted.mjs
 // Expected: every connection echoes (or the 3rd connect() fails with a clear error).
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
+import { CLIENT_ADDRESS, SERVER_URL, echo } from "./echo.mjs";
 
 const region = { recvSlots: 64 };
 const server = new RdmaEngine({ region, recvDepth: 32 });
-const client = new RdmaEngine({ region: { recvSlots: 1024 }, localAddress: process.env.SOFTROCE_IP1 ?? "10.77.0.2" });
-const echo = (ch) => ({
-  onFrame(f) {
-    const l = ch.allocate(f.byteLength);
-    l.bytes.set(f);
-    ch.send(l);
-  },
-  onClose() {},
-});
-const listener = await server.listen(`rdma://${process.env.SOFTROCE_IP0 ?? "10.77.0.1"}:0`, echo);
+const client = new RdmaEngine({ region: { recvSlots: 1024 }, localAddress: CLIENT_ADDRESS });
+const listener = await server.listen(SERVER_URL, echo);
 let failed = false;
 for (let i = 1; i <= 3; i++) {
   let done;
