@@ -19,14 +19,3 @@ export class PayloadParts {
 /** What a MESSAGE (or CALL_START, HEADERS, END with a message) carries. */
 export type Payload = Uint8Array | PayloadParts;
 
-/** The payload as one array (tests, and the rare caller that needs contiguous bytes). */
-export function payloadBytes(payload: Payload): Uint8Array {
-  if (payload instanceof Uint8Array) return payload;
-  const out = new Uint8Array(payload.byteLength);
-  let at = 0;
-  for (const p of payload.parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}

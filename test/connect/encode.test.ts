@@ -7,11 +7,21 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { SPLICE_MIN_BYTES, encodeMessage } from "../../src/connect/encode.js";
-import { PayloadParts, payloadBytes } from "../../src/frame/payload.js";
+import { PayloadParts } from "../../src/frame/payload.js";
+import type { Payload } from "../../src/frame/payload.js";
 import { WireWriter } from "../../src/frame/wire.js";
 import { OrderSchema } from "../gen/market/v1/market_pb.js";
 
 const big = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+
+/** The payload as the frame writer lays it out in a lease (pieces in order). */
+function written(payload: Payload): Uint8Array {
+  const out = new Uint8Array(payload.byteLength);
+  const w = new WireWriter(out);
+  w.raw(payload);
+  expect(w.pos).toBe(payload.byteLength);
+  return out;
+}
 
 // A proto2 message built at run time: explicit presence, a required field, a default.
 const proto2 = createFileRegistry(
@@ -53,7 +63,7 @@ describe("encodeMessage", () => {
     // The field itself is one of the pieces: not copied by the encoder.
     expect(parts).toContain(order.signature);
     expect(payload.byteLength).toBe(toBinary(OrderSchema, order).byteLength);
-    const decoded = fromBinary(OrderSchema, payloadBytes(payload));
+    const decoded = fromBinary(OrderSchema, written(payload));
     expect(equals(OrderSchema, decoded, order)).toBe(true);
     expect(decoded.$unknown).toEqual(order.$unknown);
   });
@@ -70,14 +80,14 @@ describe("encodeMessage", () => {
     const order = Object.freeze(create(OrderSchema, { clientOrderId: "o-3", signature }));
     const payload = encodeMessage(OrderSchema, order);
     expect(order.signature).toBe(signature);
-    expect(equals(OrderSchema, fromBinary(OrderSchema, payloadBytes(payload)), order)).toBe(true);
+    expect(equals(OrderSchema, fromBinary(OrderSchema, written(payload)), order)).toBe(true);
   });
 
   it("keeps proto2 presence: set fields stay set, unset ones (with defaults) stay unset", () => {
     const m = create(P2, { opt: big(4096, 1), req: big(4096, 2) } as never) as Record<string, unknown>;
     const payload = encodeMessage(P2, m as never);
     expect(payload).toBeInstanceOf(PayloadParts);
-    const decoded = fromBinary(P2, payloadBytes(payload));
+    const decoded = fromBinary(P2, written(payload));
     expect(equals(P2, decoded, m as never)).toBe(true);
     expect(isFieldSet(decoded, P2.field.opt)).toBe(true);
     expect(isFieldSet(decoded, P2.field.req)).toBe(true);
@@ -86,19 +96,20 @@ describe("encodeMessage", () => {
 
     // An explicitly set but unspliced (small) field next to a spliced one.
     const m2 = create(P2, { opt: new Uint8Array([7]), req: big(2048, 3), n: 5 } as never);
-    const decoded2 = fromBinary(P2, payloadBytes(encodeMessage(P2, m2)));
+    const decoded2 = fromBinary(P2, written(encodeMessage(P2, m2)));
     expect(equals(P2, decoded2, m2)).toBe(true);
     expect(isFieldSet(decoded2, P2.field.opt)).toBe(true);
   });
 
-  it("the frame writer copies the pieces into the lease in order", () => {
+  it("the frame writer copies the pieces in order at the frame's offset in a lease, in bounds", () => {
     const order = create(OrderSchema, { clientOrderId: "o-4", signature: big(3000, 0x77), legs: [big(1, 1)] });
     const payload = encodeMessage(OrderSchema, order);
     const lease = new Uint8Array(payload.byteLength + 8);
     const w = new WireWriter(lease.subarray(4, 4 + payload.byteLength));
     w.raw(payload);
     expect(w.pos).toBe(payload.byteLength);
-    expect(lease.subarray(4, 4 + payload.byteLength)).toEqual(payloadBytes(payload));
+    // In bounds: the bytes around the frame's place in the lease are untouched.
+    expect([...lease.subarray(0, 4), ...lease.subarray(4 + payload.byteLength)]).toEqual(new Array(8).fill(0));
     expect(equals(OrderSchema, fromBinary(OrderSchema, lease.subarray(4, 4 + payload.byteLength)), order)).toBe(true);
   });
 });
