@@ -10,6 +10,7 @@ import type { Lease } from "../channel/channel.js";
 import { FrameKind, HEADER_BYTES } from "../frame/constants.js";
 import { utf8Length } from "../frame/wire.js";
 import { prepareMetadata } from "../frame/metadata.js";
+import type { LiveMember, LiveSet } from "../frame/live-set.js";
 import type { Payload } from "../frame/payload.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
@@ -29,7 +30,7 @@ export interface ClientCallConfig {
   maxMessageBytes: number;
   readOptions: Partial<BinaryReadOptions> | undefined;
   /** The transport's calls in flight; a call removes itself when it ends. */
-  calls: Set<ClientCall<DescMessage>>;
+  calls: LiveSet<ClientCall<DescMessage>>;
 }
 
 /** The outcome of a unary call. */
@@ -39,20 +40,26 @@ export interface UnaryResult<O extends DescMessage> {
   trailer: Headers;
 }
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
+/**
+ * A promise and its settle functions. A class rather than an object literal, for the
+ * same reason as handler-context.ts's CallContext: a literal that lives as long as its
+ * call may get pretenured by V8 and then keep the call's young objects alive.
+ */
+class Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve!: (value: T) => void;
+  reject!: (error: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
 }
 
 function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
+  return new Deferred<T>();
 }
 
 /**
@@ -60,7 +67,9 @@ function deferred<T>(): Deferred<T> {
  * through unaryResult() (settled at END); a streaming call through `messages`. Promises
  * and header objects are made only when someone asks for them.
  */
-export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHooks {
+export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHooks, LiveMember {
+  /** @internal Its index in the transport's calls in flight (LiveSet). */
+  liveIndex = -1;
   readonly #config: ClientCallConfig;
   readonly #session: Session;
   readonly #output: O;

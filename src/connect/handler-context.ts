@@ -11,7 +11,7 @@
 // into the context.
 
 import { create } from "@bufbuild/protobuf";
-import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { withSignal } from "./call-signal.js";
@@ -31,15 +31,15 @@ export interface HandlerContextInit {
 }
 
 /** The response headers and trailers of a call, each made on first read. */
-interface ResponseMetadata {
-  header: Headers | undefined;
-  trailer: Headers | undefined;
+class ResponseMetadata {
+  header: Headers | undefined = undefined;
+  trailer: Headers | undefined = undefined;
 }
 const kResponseMetadata = Symbol("connect-rdma.responseMetadata");
 
 // responseHeader and responseTrailer: shared accessors defined on each context, like
-// `signal` (call-signal.ts). Getters written in the object literal made every context
-// a dictionary-mode object (1.3 µs to build, slow to read); defined afterwards, the
+// `signal` (call-signal.ts). Getters written in an object literal made every context a
+// dictionary-mode object (1.3 µs to build, slow to read); defined afterwards, the
 // contexts share one fast hidden class.
 type WithMetadata = { [kResponseMetadata]: ResponseMetadata };
 const responseHeaderProperty: PropertyDescriptor = {
@@ -58,6 +58,36 @@ const responseTrailerProperty: PropertyDescriptor = {
 };
 
 /**
+ * A context's own data properties, in connect-es's order. A class, not an object
+ * literal: V8 may start allocating a literal's objects directly in the old generation
+ * ("allocation-site pretenuring") once many of them outlived a young-generation GC, and
+ * it did for the context literal under load. A context born old keeps everything it
+ * references (request headers, values, the call's signal) alive until the next full GC,
+ * so every call's objects were copied by the young GCs and promoted — about 1 KB per
+ * call, and young-GC pauses at ~15 % of the CPU (docs/TUNING.md, "Garbage collection").
+ * Objects made by a constructor are not pretenured that way.
+ */
+class CallContext {
+  readonly method: DescMethod;
+  readonly service: DescService;
+  readonly protocolName = "connect-rdma";
+  readonly requestMethod = "POST";
+  readonly url: string;
+  readonly timeoutMs: () => number | undefined;
+  readonly requestHeader: Headers;
+  readonly values = createCallValues();
+  readonly [kResponseMetadata] = new ResponseMetadata();
+
+  constructor(init: HandlerContextInit, timeoutMs: () => number | undefined) {
+    this.method = init.method;
+    this.service = init.method.parent;
+    this.url = init.url;
+    this.timeoutMs = timeoutMs;
+    this.requestHeader = init.requestHeader;
+  }
+}
+
+/**
  * A HandlerContext as connect-es builds it, its signal made on first read, and its
  * responseHeader / responseTrailer too (most handlers never touch them: two Headers
  * objects per call saved).
@@ -69,22 +99,11 @@ export function createCallContext(init: HandlerContextInit): HandlerContext {
     const deadline = Date.now() + timeoutMs;
     remaining = () => deadline - Date.now();
   }
-  const metadata: ResponseMetadata = { header: undefined, trailer: undefined };
-  const context = {
-    method: init.method,
-    service: init.method.parent,
-    protocolName: "connect-rdma",
-    requestMethod: "POST",
-    url: init.url,
-    timeoutMs: remaining,
-    requestHeader: init.requestHeader,
-    values: createCallValues(),
-    [kResponseMetadata]: metadata,
-  };
+  const context = new CallContext(init, remaining);
   Object.defineProperty(context, "responseHeader", responseHeaderProperty);
   Object.defineProperty(context, "responseTrailer", responseTrailerProperty);
   return withSignal(
-    context as typeof context & { readonly responseHeader: Headers; readonly responseTrailer: Headers },
+    context as CallContext & { readonly responseHeader: Headers; readonly responseTrailer: Headers },
     signal,
   );
 }

@@ -26,6 +26,7 @@ import type { Lease } from "../channel/channel.js";
 import { FrameKind } from "../frame/constants.js";
 import { endOverhead } from "../frame/frames.js";
 import type { Frame } from "../frame/frames.js";
+import type { LiveMember } from "../frame/live-set.js";
 import { prepareMetadata } from "../frame/metadata.js";
 import type { PreparedMetadata } from "../frame/metadata.js";
 import type { Payload } from "../frame/payload.js";
@@ -72,7 +73,9 @@ export function refuseUnknown(stream: Stream, path: string): void {
 }
 
 /** One call on the server. */
-export class ServerCall implements StreamHandler, QueueHooks {
+export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
+  /** @internal Its index in the server's calls in flight (LiveSet). */
+  liveIndex = -1;
   readonly #config: ServerCallConfig;
   readonly #session: Session;
   readonly #stream: Stream;

@@ -11,6 +11,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
+import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import type { StreamHandler } from "../frame/stream.js";
@@ -102,7 +103,7 @@ class ConnectRdmaServer implements Server {
   readonly #sessionOptions: SessionOptions;
   readonly #bound: Bound[] = [];
   readonly #sessions = new Set<Session>();
-  readonly #calls = new Set<ServerCall>();
+  readonly #calls = new LiveSet<ServerCall>();
   readonly #pastChannels: ChannelStats = emptyChannelStats();
   readonly #maxConnections: number;
   #sharedEngine: ChannelEngine | undefined;
@@ -222,7 +223,7 @@ class ConnectRdmaServer implements Server {
     if (this.#calls.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        Promise.all([...this.#calls].map((c) => c.settled)),
+        Promise.all(this.#calls.values().map((c) => c.settled)),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, gracePeriodMs);
         }),
@@ -231,7 +232,7 @@ class ConnectRdmaServer implements Server {
     }
     // Calls still running: their signals abort, their clients get Unavailable.
     const reason = new ConnectError("server is shutting down", Code.Unavailable);
-    for (const call of [...this.#calls]) call.abort(reason);
+    for (const call of this.#calls.values()) call.abort(reason);
     // Let the ENDs the abort produced be queued before the connections close.
     await new Promise<void>((resolve) => setImmediate(resolve));
     for (const s of [...this.#sessions]) s.close();

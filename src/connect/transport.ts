@@ -15,6 +15,7 @@ import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
 import type { EngineOptions } from "../channel/engines.js";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
+import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import { PayloadParts } from "../frame/payload.js";
@@ -148,7 +149,7 @@ class ConnectRdmaTransport implements UringTransport {
   readonly #sessionOptions: SessionOptions;
   readonly #counters = new Counters();
   readonly #callConfig: ClientCallConfig;
-  readonly #calls = new Set<ClientCall<DescMessage>>();
+  readonly #calls = new LiveSet<ClientCall<DescMessage>>();
   readonly #sessions = new Set<Session>();
   readonly #pastChannels: ChannelStats = emptyChannelStats();
   #engine: ChannelEngine | undefined;
@@ -253,7 +254,7 @@ class ConnectRdmaTransport implements UringTransport {
     if (this.#closed) return;
     this.#closed = true;
     const reason = new ConnectError("transport closed", Code.Canceled);
-    for (const call of [...this.#calls]) call.cancel(reason);
+    for (const call of this.#calls.values()) call.cancel(reason);
     for (const session of [...this.#sessions]) session.close();
     if (this.#ownsEngine) await this.#engine?.close();
   }

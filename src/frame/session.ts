@@ -37,6 +37,7 @@ import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { Stream } from "./stream.js";
 import type { StreamFrame, StreamHandler } from "./stream.js";
 import { StreamSlots } from "./stream-slots.js";
+import { StreamTable } from "./stream-table.js";
 import { SendQueue } from "./send-queue.js";
 
 // Connect codes used by this layer (numeric, to stay below src/connect/).
@@ -128,7 +129,7 @@ export class Session {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the current idle period began (performance.now()). */
   #idleSince = 0;
-  readonly #streams = new Map<number, Stream>();
+  readonly #streams = new StreamTable<Stream>();
   #lastLocalId = 0;
   #lastPeerId = 0;
   #current: Uint8Array | undefined;
@@ -381,7 +382,7 @@ export class Session {
   }
 
   #addStream(stream: Stream): void {
-    this.#streams.set(stream.id, stream);
+    this.#streams.add(stream);
     this.#streamsOpened++;
   }
 
@@ -515,7 +516,7 @@ export class Session {
       );
     }
     if (this.role === "client") {
-      for (const stream of [...this.#streams.values()]) {
+      for (const stream of this.#streams.values()) {
         if (stream.id > lastStreamId) {
           const error = new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, `call refused: peer is shutting down (GOAWAY ${message})`.trim());
           stream.close(error);
@@ -690,7 +691,7 @@ export class Session {
       return;
     }
     const error = peerEndedError();
-    for (const stream of [...this.#streams.values()]) {
+    for (const stream of this.#streams.values()) {
       if (stream.remoteDone) continue;
       stream.close(error);
       stream.handler?.onReset(error);
@@ -746,7 +747,7 @@ export class Session {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#probeTimer);
     this.#ready.reject(error);
-    for (const stream of [...this.#streams.values()]) {
+    for (const stream of this.#streams.values()) {
       stream.close(error);
       stream.handler?.onReset(error);
     }
