@@ -1,5 +1,6 @@
-// The only file that sees the raw native addon: loads it with node-gyp-build (a
-// prebuild from prebuilds/, else build/Release) and declares its native types.
+// The only file that sees the raw native addon: loads it with node-gyp-build (a local
+// build in build/Release when there is one, else a prebuild from prebuilds/) and
+// declares its native types.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
