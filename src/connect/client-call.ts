@@ -58,10 +58,6 @@ class Deferred<T> {
   }
 }
 
-function deferred<T>(): Deferred<T> {
-  return new Deferred<T>();
-}
-
 /**
  * One call from the client's side. A unary call delivers its one response message
  * through unaryResult() (settled at END); a streaming call through `messages`. Promises
@@ -126,7 +122,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
   get header(): Promise<Headers> {
     if (this.#header !== undefined) return Promise.resolve(this.#header);
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    return (this.#headerWaiter ??= deferred()).promise;
+    return (this.#headerWaiter ??= new Deferred<Headers>()).promise;
   }
 
   /**
@@ -202,7 +198,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
   /** Unary: settles with header, the one message and trailers at END, or the call's error. */
   unaryResult(): Promise<UnaryResult<O>> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    return (this.#result ??= deferred()).promise;
+    return (this.#result ??= new Deferred<UnaryResult<O>>()).promise;
   }
 
   onFrame(frame: StreamFrame): void {
