@@ -147,6 +147,11 @@ if [[ $signalled == 1 ]]; then
 elif [[ -s $run/rc ]]; then
   status=$(cat "$run/rc")
   [[ $status == 125 ]] && echo "softroce: guest setup failed (setup.log in the run directory)" >&2
+  if ((status > 128 && status < 160)); then
+    # Killed by a signal: the guest kernel's own account (segfault ip/sp, traps, OOM).
+    echo "softroce: the command died of signal $((status - 128)); guest kernel log:" >&2
+    grep -aiE 'segfault|trap|general protection|invalid opcode|oom|killed process' "$run/dmesg.txt" 2>/dev/null | tail -n 20 >&2 || true
+  fi
 elif [[ $qrc == 124 || $qrc == 137 ]]; then
   echo "softroce: guest killed after ${timeout_s}s (--timeout)" >&2
   status=124
