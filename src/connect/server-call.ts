@@ -4,6 +4,9 @@
 // first read), streams through connect-es's transformInvokeImplementation (exact-version
 // pinned) — so that server interceptors and HandlerContext behave as in connect-node,
 // and writes the response: headers with the first message, END with status and trailers.
+// A unary call with no interceptors or gate whose request came with CALL_START skips
+// invokeUnary (#start): a handler that returns its response is answered in the same
+// turn, without an async frame or a microtask; one that returns a promise, after it.
 //
 // The exchange for one call (docs/PROTOCOL.md §4):
 //   1. CALL_START arrives (path, headers, timeout, maybe the only request + half-close)
@@ -59,6 +62,12 @@ export interface ServerCallConfig {
 type CallStart = Extract<Frame, { kind: typeof FrameKind.CALL_START }>;
 
 const OK = { code: 0, message: "", details: [] };
+/** `settled` of a call that settled before its constructor returned. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
 
 /** Answers a call for a path nobody registered. */
 export function refuseUnknown(stream: Stream, path: string): void {
@@ -88,6 +97,8 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
   #held: Lease[] | undefined;
   #headersSent = false;
   #finished = false;
+  /** #settle() ran. */
+  #done = false;
   /** Settles when the handler settled and the call's resources are released. */
   readonly settled: Promise<void>;
 
@@ -107,7 +118,12 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     if (start.endStream) this.#input.end();
     if (this.#signal.aborted) this.#onAbort(this.#signal.reason);
     else this.#signal.onAbort = (reason) => this.#onAbort(reason);
-    this.settled = this.#run();
+    this.settled = this.#start();
+  }
+
+  /** @internal True once the handler settled and the call's resources were released. */
+  get done(): boolean {
+    return this.#done;
   }
 
   /** @internal A request message was handed to the handler (QueueHooks). */
@@ -176,6 +192,50 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     if (!this.#finished) this.#sendError(error);
   }
 
+  /**
+   * Runs the handler. A unary call whose request came with CALL_START, with no gate and
+   * no interceptors, and whose handler returns its response (not a promise) is answered
+   * and settled before this returns: no async frame, no promise, no microtask. Anything
+   * else continues in #run.
+   */
+  #start(): Promise<void> {
+    const { spec, options } = this.#route;
+    if (spec.kind !== "unary" || options?.requestGate !== undefined || (options?.interceptors ?? this.#config.interceptors).length > 0) {
+      return this.#run();
+    }
+    const input = this.#input.takeSole();
+    if (input === undefined) return this.#run();
+    try {
+      const result: unknown = spec.impl(input, this.#context);
+      if (isThenable(result)) return this.#finishUnary(result);
+      const sent = this.#answerUnary(create(spec.method.output, result as MessageInitShape<DescMessage>));
+      // The END waits for region space: the call holds its slot until it was handed over.
+      if (sent !== undefined) return sent.then(() => this.#settle());
+    } catch (e) {
+      if (!this.#finished) this.#sendError(this.#asConnectError(e));
+    }
+    this.#settle();
+    return SETTLED;
+  }
+
+  /** The unary handler returned a promise: its response is sent once it resolves. */
+  async #finishUnary(result: PromiseLike<unknown>): Promise<void> {
+    try {
+      const output = create(this.#route.spec.method.output, (await result) as MessageInitShape<DescMessage>);
+      await this.#answerUnary(output);
+    } catch (e) {
+      if (!this.#finished) this.#sendError(this.#asConnectError(e));
+    } finally {
+      this.#settle();
+    }
+  }
+
+  /** Encodes and sends a unary response (unless the call already ended); throws what fails before the send. */
+  #answerUnary(output: MessageShape<DescMessage>): Promise<void> | undefined {
+    if (this.#finished) return undefined;
+    return this.#sendEnd(this.#encode(output));
+  }
+
   async #run(): Promise<void> {
     const { spec, options } = this.#route;
     const interceptors = options?.interceptors ?? this.#config.interceptors;
@@ -228,15 +288,22 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     } catch (e) {
       if (!this.#finished) this.#sendError(this.#asConnectError(e));
     } finally {
-      this.#finished = true;
-      this.#signal.finish();
-      this.#input.fail(undefined, true);
-      if (this.#held !== undefined) for (const lease of this.#held) lease.release();
-      this.#held = undefined;
-      this.#config.counters.callsActive--;
-      this.#session.releaseSlot(this.#stream);
-      this.#config.onSettled(this);
+      this.#settle();
     }
+  }
+
+  /** The handler settled: releases what the call holds (once). */
+  #settle(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#finished = true;
+    this.#signal.finish();
+    this.#input.fail(undefined, true);
+    if (this.#held !== undefined) for (const lease of this.#held) lease.release();
+    this.#held = undefined;
+    this.#config.counters.callsActive--;
+    this.#session.releaseSlot(this.#stream);
+    this.#config.onSettled(this);
   }
 
   /** The single request of a unary or server-streaming call (connect-es's messages and codes). */
@@ -271,7 +338,13 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     return md;
   }
 
-  async #sendEnd(payload: Payload | undefined): Promise<void> {
+  /**
+   * Sends the response's END (with headers and `payload` when they fit one frame).
+   * Returns undefined when it was handed to the channel at once, else a promise that
+   * settles when it was (it never rejects: a failed send abandons the stream). Throws
+   * when the response metadata exceed the client's limit.
+   */
+  #sendEnd(payload: Payload | undefined): Promise<void> | undefined {
     const context = this.#context;
     const headers = this.#headersSent ? undefined : this.#metadata(responseHeaderOf(context), "response headers");
     const trailers = this.#metadata(responseTrailerOf(context), "response trailers");
@@ -280,15 +353,21 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     if (payload !== undefined) this.#config.counters.sent(payload.byteLength);
     const maxFrame = this.#session.channel?.maxFrameBytes ?? Infinity;
     const size = endOverhead(OK) + (headers?.byteLength ?? 0) + 4 + (payload?.byteLength ?? 0) + trailers.byteLength;
+    if (payload !== undefined && size > maxFrame) return this.#sendEndInParts(headers, payload, trailers);
     try {
-      if (payload !== undefined && size > maxFrame) {
-        // Too big for one frame: HEADERS, MESSAGE and END each on their own.
-        if (headers !== undefined) await this.#stream.sendHeaders(headers, undefined);
-        await this.#stream.sendMessage(payload);
-        await this.#stream.sendEnd({ headers: undefined, message: undefined, status: OK, trailers });
-        return;
-      }
-      await this.#stream.sendEnd({ headers, message: payload, status: OK, trailers });
+      return this.#stream.sendEnd({ headers, message: payload, status: OK, trailers })?.catch((e: unknown) => this.#abandon(e));
+    } catch (e) {
+      this.#abandon(e);
+      return undefined;
+    }
+  }
+
+  /** A response too big for one frame: HEADERS, MESSAGE and END each on their own. */
+  async #sendEndInParts(headers: PreparedMetadata | undefined, payload: Payload, trailers: PreparedMetadata): Promise<void> {
+    try {
+      if (headers !== undefined) await this.#stream.sendHeaders(headers, undefined);
+      await this.#stream.sendMessage(payload);
+      await this.#stream.sendEnd({ headers: undefined, message: undefined, status: OK, trailers });
     } catch (e) {
       this.#abandon(e);
     }

@@ -190,7 +190,8 @@ class ConnectRdmaServer implements Server {
           return { onFrame: () => undefined, onReset: () => undefined };
         }
         const call: ServerCall = new ServerCall(this.#config, session, stream, start, route, base.url + start.path);
-        this.#calls.add(call);
+        // A unary call may have been answered and settled inside its constructor.
+        if (!call.done) this.#calls.add(call);
         return call;
       },
       onClose: () => {

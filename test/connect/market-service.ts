@@ -137,18 +137,23 @@ function quote(symbol: string, seq: number, payloadBytes: number): MessageInitSh
 /** The service implementation; CancelAll is left out on purpose (→ Unimplemented). */
 export function marketImpl(log: ServerLog): Partial<ServiceImpl<typeof MarketService>> {
   return {
-    async getQuote(req, ctx) {
+    // Without a delay the answer (or the error) is synchronous: the server's synchronous
+    // unary path (server-call.ts, #start). With delayMs, the same answer comes from a
+    // promise, after the sleep: its asynchronous path.
+    getQuote(req, ctx) {
       log.watch(req.symbol, ctx.signal);
       log.headers.set(req.symbol, new Headers(ctx.requestHeader));
       echoHeaders(ctx);
-      if (req.symbol.startsWith("FAIL")) throw failError(req.symbol);
-      if (req.symbol === "THROW") throw new Error("plain error with a secret");
-      if (req.delayMs > 0) await sleep(req.delayMs, ctx.signal);
-      const payload = new Uint8Array(req.payload.byteLength + req.responsePayloadBytes);
-      payload.set(req.payload);
-      payload.set(pattern(req.responsePayloadBytes, 7), req.payload.byteLength);
-      log.finished.add(req.symbol);
-      return { ...quote(req.symbol, 1, 0), venuePayload: payload };
+      const answer = () => {
+        if (req.symbol.startsWith("FAIL")) throw failError(req.symbol);
+        if (req.symbol === "THROW") throw new Error("plain error with a secret");
+        const payload = new Uint8Array(req.payload.byteLength + req.responsePayloadBytes);
+        payload.set(req.payload);
+        payload.set(pattern(req.responsePayloadBytes, 7), req.payload.byteLength);
+        log.finished.add(req.symbol);
+        return { ...quote(req.symbol, 1, 0), venuePayload: payload };
+      };
+      return req.delayMs > 0 ? sleep(req.delayMs, ctx.signal).then(answer) : answer();
     },
 
     async *subscribe(req, ctx) {

@@ -51,6 +51,45 @@ describe("back-pressure when the region is full (memory engine)", () => {
   });
 });
 
+describe("back-pressure on the server's side (memory engine)", () => {
+  it("a unary answer that waits for region space keeps its call active until it was handed over", async () => {
+    // The server's region takes two 64 KiB response frames (plus small ones); the client
+    // holds alias-decoded responses until its region has room for small frames only, so
+    // responses stay in the server's region and the third one has to wait for space.
+    const serverEngine = createMemoryEngine({ regionBytes: (128 + 16) * 1024, maxFrameBytes: 128 * 1024 });
+    onTestFinished(() => serverEngine.close());
+    const server = createServer({ routes: marketRoutes(new ServerLog()), engine: serverEngine });
+    onTestFinished(() => server.close(0));
+    const url = await server.listen(`memory://server-backpressure-${process.pid}`);
+    const clientEngine = createMemoryEngine({ regionBytes: (256 + 16) * 1024, maxFrameBytes: 128 * 1024 });
+    onTestFinished(() => clientEngine.close());
+    const transport = createUringTransport({ url, engine: clientEngine, bytes: "alias" });
+    onTestFinished(() => transport.close());
+    const client = createClient(MarketService, transport);
+
+    const held: Quote[] = [];
+    for (let i = 0; i < 4; i++) held.push(await client.getQuote({ symbol: `H${i}`, responsePayloadBytes: 60_000 }));
+    // getQuote answers these synchronously (no delay): the server's synchronous path.
+    const waiting = ["A", "B", "C"].map((symbol) => client.getQuote({ symbol, responsePayloadBytes: 60_000 }));
+    await sleep(100);
+    // A and B were handed to the channel (they wait in its region); C's END waits in the
+    // session's send queue, and C holds its call (and stream slot) until it leaves.
+    expect(server.stats().callsActive).toBe(1);
+    expect(serverEngine.stats().leasedBytes).toBeGreaterThanOrEqual(128 * 1024);
+
+    for (const q of held.splice(0)) releaseMessage(q);
+    const answers = await Promise.all(waiting);
+    expect(answers.map((q) => [q.symbol, q.venuePayload.byteLength])).toEqual([
+      ["A", 60_000],
+      ["B", 60_000],
+      ["C", 60_000],
+    ]);
+    for (const q of answers) releaseMessage(q);
+    expect(server.stats().callsActive).toBe(0);
+    expect(transport.stats().framesHeld).toBe(0);
+  });
+});
+
 describe("frames near the channel's frame limit (memory engine)", () => {
   it("a unary request or reply too big for one frame with its metadata is split, not refused", async () => {
     const small = { maxFrameBytes: 64 * 1024 };

@@ -272,6 +272,17 @@ export function transportSuite(name: string, target: TransportTarget): void {
         }
       });
 
+      it("a unary handler's error is the same thrown at once or rejected after an await", async () => {
+        const { client } = await setup();
+        for (const delayMs of [0, 1]) {
+          const e = await client.getQuote({ symbol: "FAIL:9", delayMs }).catch((x: unknown) => x);
+          expect(e, `delayMs ${delayMs}`).toBeInstanceOf(ConnectError);
+          expectFailError(e as ConnectError, Code.FailedPrecondition, "FAIL:9");
+          const plain = ConnectError.from(await client.getQuote({ symbol: "THROW", delayMs }).catch((x: unknown) => x));
+          expect([plain.code, plain.rawMessage], `delayMs ${delayMs}`).toEqual([Code.Internal, "internal error"]);
+        }
+      });
+
       it("a handler's error mid-stream reaches the client after the messages before it", async () => {
         const { client } = await setup();
         const got: bigint[] = [];
