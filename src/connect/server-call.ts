@@ -245,10 +245,7 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
       if (gate !== undefined) await gate(context);
       if (spec.kind === "unary") {
         const input = this.#input.takeSole() ?? (await this.#single("unary"));
-        const output = await invokeUnary(spec, context, this.#signal, input, interceptors);
-        if (this.#finished) return;
-        const payload = this.#encode(output);
-        await this.#sendEnd(payload);
+        await this.#answerUnary(await invokeUnary(spec, context, this.#signal, input, interceptors));
       } else {
         const it = await invokeStreaming(spec, context, this.#input, () => this.#input.takeSole() ?? this.#single("server-streaming"), interceptors);
         const output = spec.method.output;
