@@ -4,8 +4,17 @@
 // Leases are runs of the lease area owned by exactly one party at a time (the
 // application, a pending send, or JS holding a received frame). See docs/LIFETIMES.md.
 import { native, type NativeRegion, type NativeRegionStats } from "./binding.js";
-import type { Lease } from "./channel/channel.js";
 import { codedError } from "./errors.js";
+
+/** A slot of memory owned by exactly one party at a time. */
+export interface Lease {
+  /** The writable (or received) bytes. Throws (code ERR_LEASE_RELEASED) once released. */
+  readonly bytes: Uint8Array;
+  /** True once released (or handed to `send()`). */
+  readonly released: boolean;
+  /** Returns the memory. Idempotent. */
+  release(): void;
+}
 
 /** Sizes of a region. */
 export interface RegionOptions {

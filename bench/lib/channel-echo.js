@@ -1,12 +1,14 @@
 // Echo over our channels (io_uring, RDMA or the node:net fallback engine), used exactly as an
 // application would: allocate a lease, fill it, send it (ownership moves); a received
 // frame is a view valid only during onFrame. Imports ../../dist, so `npx tsc` must have run.
+import { SOFTROCE_IP1 } from "./softroce-addresses.js";
+
 /** A new engine for the driver (the net and RDMA engines are loaded only when asked for). */
 async function createEngine(driver, role) {
   if (driver.engine === "rdma") {
     const { RdmaEngine } = await import("../../dist/channel/rdma-engine.js");
     // The client leaves from the second soft-RoCE device (its address must be bound).
-    const localAddress = role === "client" ? (process.env.SOFTROCE_IP1 ?? "10.77.0.2") : undefined;
+    const localAddress = role === "client" ? SOFTROCE_IP1 : undefined;
     return new RdmaEngine({ poll: driver.poll ?? "event", ...(localAddress ? { localAddress } : {}) });
   }
   if (driver.engine === "uring") {

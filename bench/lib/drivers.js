@@ -5,6 +5,8 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { SOFTROCE_IP0 } from "./softroce-addresses.js";
+
 /**
  * @typedef {object} Driver
  * @property {string} id          stable key used in JSON, CLI (--drivers) and ratios
@@ -40,7 +42,7 @@ export function driverById(id) {
 /** Where a server for `driver` listens in run number `run` (port 0: the server picks). */
 export function listenAddress(driver, run) {
   if (driver.transport === "unix") return join(tmpdir(), `connect-rdma-bench-${process.pid}-${run}.sock`);
-  if (driver.transport === "rdma") return `${process.env.SOFTROCE_IP0 ?? "10.77.0.1"}:0`;
+  if (driver.transport === "rdma") return `${SOFTROCE_IP0}:0`;
   return "127.0.0.1:0";
 }
 

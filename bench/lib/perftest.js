@@ -5,7 +5,7 @@
 // reports one-way latency (half a ping-pong); the round trip is twice that.
 import { spawn } from "node:child_process";
 
-const IP0 = process.env.SOFTROCE_IP0 ?? "10.77.0.1";
+import { SOFTROCE_IP0 } from "./softroce-addresses.js";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,7 +33,7 @@ export async function runSendLat({ iterations = 5000, bytes = 64, pinning }) {
     for (let waited = 0; !/Waiting for client/.test(server.output()) && waited < 20_000; waited += 50) await sleep(50);
     // The banner comes just before listen(): retry the client for that short window.
     for (let attempt = 0; attempt < 40; attempt++) {
-      const client = start(["ib_send_lat", "-d", "rxe1", ...common, IP0], pinning.pinned ? pinning.client : undefined);
+      const client = start(["ib_send_lat", "-d", "rxe1", ...common, SOFTROCE_IP0], pinning.pinned ? pinning.client : undefined);
       const code = await client.exit;
       const output = client.output();
       if (code === 0) {

@@ -6,6 +6,8 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { SOFTROCE_IP0 } from "./softroce-addresses.js";
+
 /**
  * @typedef {object} RpcDriver
  * @property {string} id            stable key (JSON, --drivers, ratios)
@@ -51,10 +53,6 @@ export const RPC_DRIVERS = [
 
 /** The drivers `bench/connect.js` runs when none are named (the guest-only ones need RDMA devices). */
 export const DEFAULT_RPC_DRIVERS = RPC_DRIVERS.filter((d) => !d.guestOnly);
-
-/** The soft-RoCE guest's addresses (test/softroce/run-in-guest.sh): server device, client device. */
-export const SOFTROCE_IP0 = process.env.SOFTROCE_IP0 ?? "10.77.0.1";
-export const SOFTROCE_IP1 = process.env.SOFTROCE_IP1 ?? "10.77.0.2";
 
 /** The driver with this id, or a thrown Error listing the known ones. */
 export function rpcDriverById(id) {

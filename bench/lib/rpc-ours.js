@@ -7,7 +7,7 @@ import { RdmaEngine, UringEngine, createRdmaTransport, createServer, createUring
 
 import { BenchService } from "../gen/bench/v1/bench_pb.js";
 import { benchServiceImpl } from "./rpc-service.js";
-import { SOFTROCE_IP1 } from "./rpc-drivers.js";
+import { SOFTROCE_IP1 } from "./softroce-addresses.js";
 
 /** Channel URL for a listen address ("host:port" or a Unix socket path). */
 function channelUrl(driver, address) {

@@ -12,15 +12,8 @@
 /** Which engine carries a channel. */
 export type EngineName = "uring" | "net" | "memory" | "rdma";
 
-/** A slot of memory owned by exactly one party at a time. */
-export interface Lease {
-  /** The writable (or received) bytes. Throws (code ERR_LEASE_RELEASED) once released. */
-  readonly bytes: Uint8Array;
-  /** True once released (or handed to `send()`). */
-  readonly released: boolean;
-  /** Returns the memory. Idempotent. */
-  release(): void;
-}
+export type { Lease } from "../region.js";
+import type { Lease } from "../region.js";
 
 /** Callbacks of one channel; each channel has exactly one set. */
 export interface ChannelEvents {
