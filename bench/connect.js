@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 
 import hdr from "hdr-histogram-js";
 
+import { interleavedPlan, positiveInt, runMain } from "./lib/cli.js";
 import { pinningPlan, waitForIdle } from "./lib/cpu.js";
 import { machineInfo } from "./lib/machine.js";
 import { barPlotSvg, latencyPlotSvg, percentileCurve } from "./lib/plot-svg.js";
@@ -46,12 +47,6 @@ const USAGE = `usage: node bench/connect.js [options]
   --cpu-prof DIR        RPC children write V8 CPU profiles (DIR/{driver}-{client,server}-PID.cpuprofile)
   --out DIR             where connect-<timestamp>.json/.svg (stream-… for streams) go (default bench/results)
   --help`;
-
-function positiveInt(name, text, min = 1) {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${text}`);
-  return value;
-}
 
 function parseOptions(argv) {
   const { values } = parseArgs({
@@ -98,17 +93,6 @@ function parseOptions(argv) {
 }
 
 /** Round by round, each workload, drivers in an order rotated every round. */
-function plan(options) {
-  const runs = [];
-  for (let rep = 1; rep <= options.reps; rep++) {
-    for (const workload of options.workloads) {
-      const n = options.drivers.length;
-      for (let i = 0; i < n; i++) runs.push({ rep, workload, driver: options.drivers[(i + rep - 1) % n] });
-    }
-  }
-  return runs;
-}
-
 const where = (pinning) => (pinning.pinned ? `client on CPU ${pinning.client}, server on CPU ${pinning.server} (taskset)` : `unpinned (${pinning.reason})`);
 const sizeLabel = (bytes) => (bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`);
 
@@ -182,7 +166,7 @@ async function main() {
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
   const pinning = pinningPlan(options.pin);
-  const todo = plan(options);
+  const todo = interleavedPlan(options);
   const stream = options.rpc === "stream";
   const bar = progress(todo.length);
   process.stderr.write(
@@ -277,12 +261,4 @@ async function main() {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    console.error(`connect benchmark failed: ${error?.stack ?? error}`);
-    process.exitCode = 1;
-  },
-);
+runMain(main, "connect benchmark");

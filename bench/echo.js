@@ -9,6 +9,7 @@ import { join } from "node:path";
 
 import hdr from "hdr-histogram-js";
 
+import { interleavedPlan, runMain } from "./lib/cli.js";
 import { pinningPlan, waitForIdle } from "./lib/cpu.js";
 import { DRIVERS } from "./lib/drivers.js";
 import { machineInfo } from "./lib/machine.js";
@@ -23,17 +24,6 @@ const COLORS = ["#222222", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"
 const colorOf = (driverId) => COLORS[DRIVERS.findIndex((d) => d.id === driverId) % COLORS.length];
 
 /** The interleaved plan: round by round, each workload, drivers in a rotating order. */
-function plan(options) {
-  const runs = [];
-  for (let rep = 1; rep <= options.reps; rep++) {
-    for (const workload of options.workloads) {
-      const n = options.drivers.length;
-      for (let i = 0; i < n; i++) runs.push({ rep, workload, driver: options.drivers[(i + rep - 1) % n] });
-    }
-  }
-  return runs;
-}
-
 /** Latency plot over the runs each summary row was computed from. */
 function plot(runs, options, machine, pinning, startedAt) {
   const panels = options.workloads.map((workload) => ({
@@ -70,7 +60,7 @@ async function main() {
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
   const pinning = pinningPlan(options.pin);
-  const todo = plan(options);
+  const todo = interleavedPlan(options);
   const bar = progress(todo.length);
   process.stderr.write(
     `echo benchmark: ${options.drivers.length} drivers × ${options.workloads.length} workloads × ${options.reps} repeats = ${todo.length} runs; ` +
@@ -151,12 +141,4 @@ async function main() {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    console.error(`echo benchmark failed: ${error?.stack ?? error}`);
-    process.exitCode = 1;
-  },
-);
+runMain(main, "echo benchmark");

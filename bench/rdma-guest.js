@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
+import { runMain } from "./lib/cli.js";
 import { pinningPlan, waitForIdle } from "./lib/cpu.js";
 import { driverById } from "./lib/drivers.js";
 import { machineInfo } from "./lib/machine.js";
@@ -223,12 +224,4 @@ async function main() {
   return code;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    console.error(`rdma-guest benchmark failed: ${error?.stack ?? error}`);
-    process.exitCode = 1;
-  },
-);
+runMain(main, "rdma-guest benchmark");

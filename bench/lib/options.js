@@ -2,6 +2,7 @@
 // where results go. `--quick` is a short pass with fewer repeats and shorter windows.
 import { parseArgs } from "node:util";
 
+import { positiveInt } from "./cli.js";
 import { DRIVERS, driverById } from "./drivers.js";
 
 const USAGE = `usage: node bench/echo.js [options]
@@ -17,12 +18,6 @@ const USAGE = `usage: node bench/echo.js [options]
   --no-pin              do not pin client and server to CPUs with taskset
   --out DIR             where echo-<timestamp>.json/.svg go (default bench/results)
   --help`;
-
-function positiveInt(name, text, min = 1) {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${text}`);
-  return value;
-}
 
 /** Parsed, validated options; throws with the usage text on bad input. */
 export function parseOptions(argv) {

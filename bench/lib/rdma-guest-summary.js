@@ -2,17 +2,8 @@
 // spread of p50 (and p99) over the rounds, the ratios paired per round (our RDMA unary
 // RPC against our io_uring TCP one and against perftest), and the markdown tables.
 
-const median = (values) => {
-  const sorted = values.filter((v) => typeof v === "number" && Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-const spread = (values) => {
-  const ok = values.filter((v) => typeof v === "number" && Number.isFinite(v));
-  return ok.length ? { median: median(ok), min: Math.min(...ok), max: Math.max(...ok), n: ok.length } : null;
-};
+import { pairedRatio as pairedRatioOf } from "./paired-ratio.js";
+import { spread } from "./runs.js";
 
 /** Issue 4: our RDMA unary p50 at most this fraction of our io_uring TCP unary p50, same guest. */
 export const TARGET_RATIO = 0.6;
@@ -35,18 +26,12 @@ export function summarize(runs, rows) {
   });
 }
 
-/** p50(a) / p50(b) for every round where both ran, and their median. */
+/** p50(a) / p50(b) for every round where both ran (paired-ratio.js), and their spread. */
 export function pairedRatio(runs, a, b) {
-  const rounds = [...new Set(runs.map((r) => r.rep))];
-  const ratios = rounds.flatMap((rep) => {
-    const x = runs.find((r) => r.rep === rep && r.driver === a && r.ok);
-    const y = runs.find((r) => r.rep === rep && r.driver === b && r.ok);
-    return x && y ? [x.p50Us / y.p50Us] : [];
-  });
-  return { a, b, perRound: ratios, ...spread(ratios) };
+  return { a, b, ...pairedRatioOf(runs, (r) => r.driver === a, (r) => r.driver === b, "p50Us") };
 }
 
-const fmt = (s, digits = 1) => (s ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})` : "–");
+const fmt = (s, digits = 1) => (s?.median != null ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})` : "–");
 
 /** The results table (markdown). */
 export function resultsTable(summary) {
@@ -55,7 +40,7 @@ export function resultsTable(summary) {
     "| --- | ---: | ---: | ---: | ---: |",
   ];
   for (const row of summary) {
-    const perSec = row.perSec ? `${Math.round(row.perSec.median)}` : "–";
+    const perSec = row.perSec.median != null ? `${Math.round(row.perSec.median)}` : "–";
     lines.push(`| ${row.label} | ${fmt(row.p50Us)} | ${fmt(row.p99Us)} | ${perSec} | ${row.ok}/${row.runs} |`);
   }
   return lines.join("\n");

@@ -4,24 +4,19 @@
 // latency and calls/s; server-stream rows (rpc "stream") messages/s, MB/s and copies. Clean-run rule
 // as in the echo benchmark (summary.js): foreign CPU <= CLEAN_FOREIGN_PCT, statistics
 // over the clean runs when at least two exist, else over all runs (and said so).
-import { CLEAN_FOREIGN_PCT, selectRuns, spread } from "./summary.js";
+import { cell, failedCell, latencyDigits, num } from "./format.js";
+import { pairedRatio as pairedRatioOf } from "./paired-ratio.js";
+import { CLEAN_FOREIGN_PCT, isClean, selectRuns, spread } from "./runs.js";
 
 export { CLEAN_FOREIGN_PCT };
 
-const isClean = (run) => run.ok && run.foreignPct <= CLEAN_FOREIGN_PCT;
 const rpcOf = (x) => x.rpc ?? "unary";
 const matches = (driver, payloadBytes, inflight, rpc = "unary") => (r) =>
   r.driver === driver && r.payloadBytes === payloadBytes && r.inflight === inflight && rpcOf(r) === rpc;
 
-/** Paired ratios metric(a) / metric(b) over the rounds where both ran, clean pairs preferred. */
+/** Paired ratios metric(a) / metric(b) over the rounds where both ran (paired-ratio.js). */
 export function pairedRatio(runs, a, b, metric) {
-  const byRep = (ref) => new Map(runs.filter((r) => r.ok && matches(ref.driver, ref.payloadBytes, ref.inflight, rpcOf(ref))(r)).map((r) => [r.rep, r]));
-  const mine = byRep(a);
-  const base = byRep(b);
-  const pairs = [...mine].filter(([rep]) => base.has(rep)).map(([rep, run]) => ({ rep, a: run, b: base.get(rep) }));
-  const clean = pairs.filter((p) => isClean(p.a) && isClean(p.b));
-  const used = clean.length >= 2 ? clean : pairs;
-  return { ...spread(used.map((p) => p.a[metric] / p.b[metric])), basis: used === clean ? "clean" : "all", pairs: pairs.length };
+  return pairedRatioOf(runs, matches(a.driver, a.payloadBytes, a.inflight, rpcOf(a)), matches(b.driver, b.payloadBytes, b.inflight, rpcOf(b)), metric);
 }
 
 /** One row per planned (driver, workload): workloads are { rpc?, payloadBytes, inflight }. */
@@ -189,21 +184,6 @@ export function checkRpcTargets(runs, rows, payloadBytes, rpc = "unary") {
   });
 }
 
-function num(value, digits) {
-  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
-  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(Math.abs(value) >= 100_000 ? 0 : 1)}k`;
-  return value.toFixed(digits);
-}
-
-/** "median (min–max)", or the median alone for one value. */
-function cell(s, digits) {
-  if (!s || s.median === null) return "–";
-  if (s.n < 2) return num(s.median, digits);
-  return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`;
-}
-
-const latencyDigits = (s) => (s?.median !== null && s?.median < 100 ? 1 : 0);
-
 /** The results table, one line per (driver, in flight). */
 export function rpcResultsTable(rows, referenceLabel) {
   const lines = [
@@ -212,7 +192,7 @@ export function rpcResultsTable(rows, referenceLabel) {
   ];
   for (const row of rows) {
     if (row.ok === 0) {
-      lines.push(`| ${row.label} | ${row.inflight} | failed: ${(row.errors[0] ?? "no runs").split("\n")[0].slice(0, 120)} | | | | | | | ${row.runs} (0) |`);
+      lines.push(`| ${row.label} | ${row.inflight} | ${failedCell(row)} | | | | | | | ${row.runs} (0) |`);
       continue;
     }
     const cpu = `${num(row.clientCpuUsPerCall.median, 1)} + ${num(row.serverCpuUsPerCall.median, 1)}`;
@@ -234,7 +214,7 @@ export function rpcStreamTable(rows, referenceLabel) {
   for (const row of rows) {
     const payload = row.payloadBytes >= 1024 && row.payloadBytes % 1024 === 0 ? `${row.payloadBytes / 1024} KiB` : `${row.payloadBytes} B`;
     if (row.ok === 0) {
-      lines.push(`| ${row.label} | ${payload} | failed: ${(row.errors[0] ?? "no runs").split("\n")[0].slice(0, 120)} | | | | | ${row.runs} (0) |`);
+      lines.push(`| ${row.label} | ${payload} | ${failedCell(row)} | | | | | ${row.runs} (0) |`);
       continue;
     }
     const cpuDigits = (s) => (s.median !== null && s.median < 10 ? 2 : 1);

@@ -4,7 +4,10 @@
 // On a shared box a run is "clean" when the foreign load stayed <= CLEAN_FOREIGN_PCT;
 // statistics use the clean runs when at least two exist, else all runs (and say so).
 
-export const CLEAN_FOREIGN_PCT = 5;
+import { pairedRatio } from "./paired-ratio.js";
+import { CLEAN_FOREIGN_PCT, isClean, selectRuns, spread } from "./runs.js";
+
+export { CLEAN_FOREIGN_PCT, selectRuns, spread };
 export const BASELINE_DRIVER = "net";
 
 /** Targets of issue 2 ("Done when"), as ratios or absolutes measured in one run. */
@@ -29,36 +32,12 @@ export const TARGETS = [
   },
 ];
 
-/** { median, min, max, n } of the finite values (null median when there are none). */
-export function spread(values) {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  const n = sorted.length;
-  if (n === 0) return { median: null, min: null, max: null, n: 0 };
-  const mid = Math.floor(n / 2);
-  const median = n % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[n - 1], n };
-}
-
-const isClean = (run) => run.ok && run.foreignPct <= CLEAN_FOREIGN_PCT;
-
-/** The runs statistics are taken over: clean ones when >= 2 exist, else all that worked. */
-export function selectRuns(runs) {
-  const ok = runs.filter((r) => r.ok);
-  const clean = ok.filter(isClean);
-  return clean.length >= 2 ? { runs: clean, basis: "clean" } : { runs: ok, basis: "all" };
-}
-
 const keyOf = (driver, payloadBytes, inflight) => `${driver}/${payloadBytes}/${inflight}`;
 
-/** Paired ratios metric(driver)/metric(net) per repeat, with the same clean rule. */
+/** Paired ratios metric(driver)/metric(net) per repeat (paired-ratio.js). */
 function pairedRatios(runs, driver, payloadBytes, inflight, metric) {
-  const byRep = (id) => new Map(runs.filter((r) => r.ok && r.driver === id && r.payloadBytes === payloadBytes && r.inflight === inflight).map((r) => [r.rep, r]));
-  const ours = byRep(driver);
-  const base = byRep(BASELINE_DRIVER);
-  const pairs = [...ours].filter(([rep]) => base.has(rep)).map(([rep, run]) => ({ rep, ours: run, base: base.get(rep) }));
-  const clean = pairs.filter((p) => isClean(p.ours) && isClean(p.base));
-  const used = clean.length >= 2 ? clean : pairs;
-  return { ...spread(used.map((p) => p.ours[metric] / p.base[metric])), basis: used === clean ? "clean" : "all", pairs: pairs.length };
+  const at = (id) => (r) => r.driver === id && r.payloadBytes === payloadBytes && r.inflight === inflight;
+  return pairedRatio(runs, at(driver), at(BASELINE_DRIVER), metric);
 }
 
 /** One summary row per (driver, payload, in flight) that was planned. */

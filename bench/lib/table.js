@@ -1,20 +1,6 @@
 // Markdown for stdout: the results table (medians with min–max spreads) and the
 // targets table. Numbers only, formatting only: everything comes from summary.js.
-
-function num(value, digits) {
-  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
-  if (Math.abs(value) >= 10_000) return `${(value / 1000).toFixed(value >= 100_000 ? 0 : 1)}k`;
-  return value.toFixed(digits);
-}
-
-/** "median (min–max)", or just the median when all repeats agree or there is one. */
-function cell(s, digits) {
-  if (!s || s.median === null) return "–";
-  if (s.n < 2) return num(s.median, digits);
-  return `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`;
-}
-
-const latencyDigits = (s) => (s?.median !== null && s?.median < 100 ? 1 : 0);
+import { cell, failedCell, latencyDigits, num } from "./format.js";
 
 /** The main table, one line per (driver, in flight). */
 export function resultsTable(rows) {
@@ -24,7 +10,7 @@ export function resultsTable(rows) {
   ];
   for (const row of rows) {
     if (row.ok === 0) {
-      lines.push(`| ${row.label} | ${row.inflight} | failed: ${(row.errors[0] ?? "no runs").split("\n")[0].slice(0, 120)} | | | | | | | ${row.runs} (0) |`);
+      lines.push(`| ${row.label} | ${row.inflight} | ${failedCell(row)} | | | | | | | ${row.runs} (0) |`);
       continue;
     }
     const cpu = `${num(row.clientCpuUsPerRtt.median, 1)} + ${num(row.serverCpuUsPerRtt.median, 1)}`;
