@@ -24,6 +24,7 @@ const rootPackage = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as {
   engines: { node: string };
   os: string[];
   dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
   exports: Record<string, unknown>;
   bin: Record<string, string>;
 };
@@ -71,8 +72,9 @@ beforeAll(async () => {
 
   const init = await run("npm", ["init", "-y"], { cwd: app, env });
   expect(init.code, init.stderr).toBe(0);
-  // What a user of the README's quick start installs: the package and the Connect pieces.
-  const deps = ["@connectrpc/connect", "@bufbuild/protobuf"].map((d) => `${d}@${rootPackage.dependencies[d]}`);
+  // What a user of the README's quick start installs: the package and its peers (the
+  // versions this repository develops against; peer-range.test.ts tries both ends).
+  const deps = ["@connectrpc/connect", "@bufbuild/protobuf"].map((d) => `${d}@${rootPackage.devDependencies[d]}`);
   const install = await run("npm", ["install", tarball, ...deps, "--prefer-offline", "--no-audit", "--no-fund", "--foreground-scripts"], {
     cwd: app,
     env,
