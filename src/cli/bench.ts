@@ -2,7 +2,7 @@
 // (channel echo) and bench/connect.js (Connect RPC against connect-node and grpc-js) —
 // one after the other, passing the remaining arguments through; `bench stream` runs
 // bench/connect.js --workload stream (server streaming) alone. The suite is not part
-// of the npm package; from an installed package this says so and exits 1.
+// of the npm package: main.ts offers this command only where bench/ exists.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 

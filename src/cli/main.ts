@@ -1,29 +1,39 @@
 // The `connect-rdma` command (bin/connect-rdma.js runs main()): dispatches to doctor,
-// bench, serve and call, prints help, and turns failures into exit codes — 2 for a bad
+// bench (in a source checkout only), serve and call, prints help, and turns failures into exit codes — 2 for a bad
 // command line (with that command's help), 1 for an error, else what the command says.
+import { existsSync } from "node:fs";
+
 import { BENCH_HELP, benchCommand } from "./bench.js";
 import { CALL_HELP, callCommand } from "./call.js";
 import { DOCTOR_HELP, doctorCommand } from "./doctor.js";
-import { UsageError, packageVersion } from "./format.js";
+import { UsageError, packageRoot, packageVersion } from "./format.js";
 import { SERVE_HELP, serveCommand } from "./serve.js";
+
+/** The benchmark suite is in the source checkout only; an installed package does not offer it. */
+const hasBenchSuite = existsSync(`${packageRoot}bench/echo.js`);
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; line: string }> = {
+  doctor: { run: doctorCommand, help: DOCTOR_HELP, line: "doctor             what this machine can use: io_uring, memlock, RDMA devices, engine choice" },
+  ...(hasBenchSuite ? { bench: { run: benchCommand, help: BENCH_HELP, line: "bench              run the benchmark suite of this source checkout" } } : {}),
+  serve: { run: serveCommand, help: SERVE_HELP, line: "serve URL          serve an echo Connect service, e.g. tcp://0.0.0.0:7000 or rdma://10.0.0.2:7000" },
+  call: { run: callCommand, help: CALL_HELP, line: "call URL           call it from another host and print round-trip latencies" },
+};
 
 export const MAIN_HELP = `usage: connect-rdma <command> [options]
 
 Commands:
-  doctor             what this machine can use: io_uring, memlock, RDMA devices, engine choice
-  bench              run the benchmark suite (source checkout only)
-  serve URL          serve an echo Connect service, e.g. tcp://0.0.0.0:7000 or rdma://10.0.0.2:7000
-  call URL           call it from another host and print round-trip latencies
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.line}`)
+  .join("\n")}
   help [command]     help of a command (or: connect-rdma <command> --help)
 
 Options: --help, --version`;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
-  doctor: { run: doctorCommand, help: DOCTOR_HELP },
-  bench: { run: benchCommand, help: BENCH_HELP },
-  serve: { run: serveCommand, help: SERVE_HELP },
-  call: { run: callCommand, help: CALL_HELP },
-};
+/** "unknown command" with the reason when the command exists only in a source checkout. */
+function unknownCommand(name: string): string {
+  const why = name === "bench" ? " (the benchmark suite ships with the source checkout, not the npm package)" : "";
+  return `connect-rdma: unknown command "${name}"${why}\n\n${MAIN_HELP}`;
+}
 
 /** Runs the command line (without node and script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -40,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     const topic = rest[0];
     const command = topic !== undefined ? COMMANDS[topic] : undefined;
     if (topic !== undefined && command === undefined) {
-      console.error(`connect-rdma: unknown command "${topic}"\n\n${MAIN_HELP}`);
+      console.error(unknownCommand(topic));
       return 2;
     }
     console.log(command?.help ?? MAIN_HELP);
@@ -48,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    console.error(`connect-rdma: unknown command "${name}"\n\n${MAIN_HELP}`);
+    console.error(unknownCommand(name));
     return 2;
   }
   try {
