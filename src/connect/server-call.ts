@@ -242,6 +242,7 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     const { spec, options } = this.#route;
     const interceptors = options?.interceptors ?? this.#config.interceptors;
     const context = this.#context;
+    let it: AsyncIterator<unknown> | undefined;
     try {
       const gate = options?.requestGate;
       if (gate !== undefined) await gate(context);
@@ -249,7 +250,7 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
         const input = this.#input.takeSole() ?? (await this.#single("unary"));
         await this.#answerUnary(await invokeUnary(spec, context, this.#signal, input, interceptors));
       } else {
-        const it = await invokeStreaming(spec, context, this.#input, () => this.#input.takeSole() ?? this.#single("server-streaming"), interceptors);
+        it = await invokeStreaming(spec, context, this.#input, () => this.#input.takeSole() ?? this.#single("server-streaming"), interceptors);
         const output = spec.method.output;
         let sinceYield = 0;
         for (;;) {
@@ -286,6 +287,9 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
       }
     } catch (e) {
       if (!this.#finished) this.#sendError(this.#asConnectError(e));
+      // A response that could not be sent (over a limit, connection gone) leaves the
+      // handler's generator suspended at its yield: finish it so its `finally` blocks run.
+      void it?.return?.()?.catch(() => undefined);
     } finally {
       this.#settle();
     }

@@ -231,6 +231,29 @@ class ConnectRdmaTransport implements UringTransport {
   ): Promise<StreamResponse<I, O>> {
     const timeout = this.#timeout(timeoutMs);
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    let response: Promise<StreamResponse<I, O>>;
+    try {
+      response = this.#runStreaming(method, signal, timeout, deadline, header, input, contextValues);
+    } catch (e) {
+      // An interceptor that throws instead of returning a rejected promise.
+      response = Promise.reject(ConnectError.from(e));
+    }
+    // connect-es's clients attach to this promise at the first read of the responses, and
+    // a half-duplex caller sends first: a call that failed before then must not count as
+    // an unhandled rejection. The caller still gets the error from this same promise.
+    response.catch(() => undefined);
+    return response;
+  }
+
+  #runStreaming<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodStreaming<I, O>,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+    deadline: number | undefined,
+    header: HeadersInit | undefined,
+    input: AsyncIterable<MessageInitShape<I>>,
+    contextValues: ContextValues | undefined,
+  ): Promise<StreamResponse<I, O>> {
     return runStreamingCall<I, O>({
       interceptors: this.#options.interceptors,
       signal,
