@@ -18,6 +18,7 @@ import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
 import { decodeMessage, releaseMessage } from "./decode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, mergeMetadata, toConnectError } from "./errors.js";
+import { readLimitError } from "./message-limits.js";
 import { MessageQueue } from "./message-queue.js";
 import type { QueueHooks } from "./message-queue.js";
 import type { Counters } from "./stats.js";
@@ -27,7 +28,7 @@ export interface ClientCallConfig {
   policy: BytesPolicy;
   counters: Counters;
   /** Largest message this client accepts. */
-  maxMessageBytes: number;
+  readMaxBytes: number;
   readOptions: Partial<BinaryReadOptions> | undefined;
   /** The transport's calls in flight; a call removes itself when it ends. */
   calls: LiveSet<ClientCall<DescMessage>>;
@@ -252,11 +253,9 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
   #onMessage(view: Uint8Array): void {
     if (this.#done) return;
     const size = view.byteLength;
-    const { counters, maxMessageBytes, policy, readOptions } = this.#config;
-    if (size > maxMessageBytes) {
-      this.cancel(
-        new ConnectError(`message size ${size} is larger than configured readMaxBytes ${maxMessageBytes}`, Code.ResourceExhausted),
-      );
+    const { counters, readMaxBytes, policy, readOptions } = this.#config;
+    if (size > readMaxBytes) {
+      this.cancel(readLimitError(size, readMaxBytes));
       return;
     }
     if (this.#unary && this.#message !== undefined) {

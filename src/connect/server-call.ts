@@ -42,6 +42,7 @@ import { encodeMessage } from "./encode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
 import { createCallContext, invokeStreaming, invokeUnary, responseHeaderOf, responseTrailerOf } from "./handler-context.js";
+import { checkWriteSize, readLimitError } from "./message-limits.js";
 import { MessageQueue } from "./message-queue.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { QueueHooks } from "./message-queue.js";
@@ -52,7 +53,10 @@ import type { Counters } from "./stats.js";
 export interface ServerCallConfig {
   policy: BytesPolicy;
   counters: Counters;
-  maxMessageBytes: number;
+  /** Largest request message accepted. */
+  readMaxBytes: number;
+  /** Largest response message sent (the client's announced readMaxBytes bounds it too). */
+  writeMaxBytes: number;
   readOptions: Partial<BinaryReadOptions> | undefined;
   writeOptions: Partial<BinaryWriteOptions> | undefined;
   interceptors: Interceptor[];
@@ -161,11 +165,9 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
   #onMessage(view: Uint8Array): void {
     if (this.#finished) return;
     const size = view.byteLength;
-    const { counters, maxMessageBytes, policy, readOptions } = this.#config;
-    if (size > maxMessageBytes) {
-      this.#failEarly(
-        new ConnectError(`message size ${size} is larger than configured readMaxBytes ${maxMessageBytes}`, Code.ResourceExhausted),
-      );
+    const { counters, readMaxBytes, policy, readOptions } = this.#config;
+    if (size > readMaxBytes) {
+      this.#failEarly(readLimitError(size, readMaxBytes));
       return;
     }
     counters.received(size);
@@ -240,6 +242,7 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     const { spec, options } = this.#route;
     const interceptors = options?.interceptors ?? this.#config.interceptors;
     const context = this.#context;
+    let it: AsyncIterator<unknown> | undefined;
     try {
       const gate = options?.requestGate;
       if (gate !== undefined) await gate(context);
@@ -247,7 +250,7 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
         const input = this.#input.takeSole() ?? (await this.#single("unary"));
         await this.#answerUnary(await invokeUnary(spec, context, this.#signal, input, interceptors));
       } else {
-        const it = await invokeStreaming(spec, context, this.#input, () => this.#input.takeSole() ?? this.#single("server-streaming"), interceptors);
+        it = await invokeStreaming(spec, context, this.#input, () => this.#input.takeSole() ?? this.#single("server-streaming"), interceptors);
         const output = spec.method.output;
         let sinceYield = 0;
         for (;;) {
@@ -284,6 +287,9 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
       }
     } catch (e) {
       if (!this.#finished) this.#sendError(this.#asConnectError(e));
+      // A response that could not be sent (over a limit, connection gone) leaves the
+      // handler's generator suspended at its yield: finish it so its `finally` blocks run.
+      void it?.return?.()?.catch(() => undefined);
     } finally {
       this.#settle();
     }
@@ -318,11 +324,7 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
 
   #encode(message: MessageShape<DescMessage>): Payload {
     const payload = encodeMessage(this.#route.spec.method.output, message, this.#config.writeOptions);
-    const peerLimit = this.#session.peer?.maxMessageBytes ?? this.#config.maxMessageBytes;
-    const limit = Math.min(peerLimit, this.#config.maxMessageBytes);
-    if (payload.byteLength > limit) {
-      throw new ConnectError(`message size ${payload.byteLength} is larger than configured writeMaxBytes ${limit}`, Code.ResourceExhausted);
-    }
+    checkWriteSize(payload.byteLength, this.#config.writeMaxBytes, this.#session.peer?.maxMessageBytes);
     return payload;
   }
 

@@ -10,12 +10,13 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
 import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import type { StreamHandler } from "../frame/stream.js";
 import type { BytesPolicy } from "./decode.js";
+import { resolveMessageLimits } from "./message-limits.js";
+import type { MessageLimitOptions } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
 import type { Route } from "./routes.js";
 import { ServerCall, refuseUnknown } from "./server-call.js";
@@ -27,13 +28,11 @@ import type { RpcStats } from "./stats.js";
 const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 /** Options of {@link createServer}. */
-export interface ServerOptions {
+export interface ServerOptions extends MessageLimitOptions {
   /** Registers the services: the same function connect-node's adapters take. */
   routes: (router: ConnectRouter) => void;
   /** Server interceptors (a registration's own `interceptors` option overrides them). */
   interceptors?: Interceptor[];
-  /** Largest message received or sent, in bytes. Default 4 MiB. */
-  maxMessageBytes?: number;
   /** `bytes`/unknown fields of requests: copied out (default) or views held until the handler settled. */
   bytes?: BytesPolicy;
   /** An engine instance (shared, not closed by the server), or which one to pick per URL. */
@@ -112,18 +111,19 @@ class ConnectRdmaServer implements Server {
   constructor(options: ServerOptions) {
     this.#options = options;
     this.#routes = collectRoutes(options.routes);
-    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const { readMaxBytes, writeMaxBytes } = resolveMessageLimits(options);
     this.#config = {
       policy: options.bytes ?? "copy",
       counters: this.#counters,
-      maxMessageBytes,
+      readMaxBytes,
+      writeMaxBytes,
       readOptions: options.binaryOptions,
       writeOptions: options.binaryOptions,
       interceptors: options.interceptors ?? [],
       onSettled: (call) => this.#calls.delete(call),
     };
     this.#sessionOptions = {
-      maxMessageBytes,
+      maxMessageBytes: readMaxBytes,
       idleTimeoutMs: options.idleTimeoutMs ?? 300_000,
       ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
       ...(options.maxConcurrentStreams !== undefined ? { maxConcurrentStreams: options.maxConcurrentStreams } : {}),

@@ -14,7 +14,6 @@ import { parseChannelUrl } from "../channel/address.js";
 import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
 import type { EngineOptions } from "../channel/engines.js";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../frame/constants.js";
 import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
@@ -25,6 +24,8 @@ import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
 import { encodeMessage } from "./encode.js";
+import { checkWriteSize, resolveMessageLimits } from "./message-limits.js";
+import type { MessageLimitOptions, MessageLimits } from "./message-limits.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { BytesPolicy } from "./decode.js";
 import { toConnectError } from "./errors.js";
@@ -33,7 +34,7 @@ import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
 import type { RpcStats } from "./stats.js";
 
 /** Options of {@link createUringTransport}. */
-export interface UringTransportOptions {
+export interface UringTransportOptions extends MessageLimitOptions {
   /** Where the server listens: `tcp://host:port`, `unix:///path`, `memory://name`, … */
   url: string;
   /**
@@ -45,8 +46,6 @@ export interface UringTransportOptions {
   poll?: "event" | "spin";
   /** Interceptors, applied like connect-es: the first one is the outermost (runs first, sees the response last). */
   interceptors?: Interceptor[];
-  /** Largest message sent or received, in bytes. Default 4 MiB. */
-  maxMessageBytes?: number;
   /** `bytes`/unknown fields of responses: copied out (default) or views into the region. */
   bytes?: BytesPolicy;
   /** Timeout applied when a call gives none (≤ 0 or undefined: none). */
@@ -145,7 +144,7 @@ class ConnectRdmaTransport implements UringTransport {
   readonly #url: string;
   /** The URL without a trailing slash: request URLs are this plus the method path. */
   readonly #baseUrl: string;
-  readonly #maxMessageBytes: number;
+  readonly #limits: MessageLimits;
   readonly #sessionOptions: SessionOptions;
   readonly #counters = new Counters();
   readonly #callConfig: ClientCallConfig;
@@ -163,9 +162,9 @@ class ConnectRdmaTransport implements UringTransport {
     this.#engineOptions = engineOptions;
     this.#url = options.url;
     this.#baseUrl = options.url.replace(/\/$/, "");
-    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#limits = resolveMessageLimits(options);
     this.#sessionOptions = {
-      maxMessageBytes: this.#maxMessageBytes,
+      maxMessageBytes: this.#limits.readMaxBytes,
       ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
       ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
       ...(options.connectTimeoutMs !== undefined ? { handshakeTimeoutMs: options.connectTimeoutMs } : {}),
@@ -174,7 +173,7 @@ class ConnectRdmaTransport implements UringTransport {
     this.#callConfig = {
       policy: options.bytes ?? "copy",
       counters: this.#counters,
-      maxMessageBytes: this.#maxMessageBytes,
+      readMaxBytes: this.#limits.readMaxBytes,
       readOptions: options.binaryOptions,
       calls: this.#calls,
     };
@@ -232,6 +231,29 @@ class ConnectRdmaTransport implements UringTransport {
   ): Promise<StreamResponse<I, O>> {
     const timeout = this.#timeout(timeoutMs);
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    let response: Promise<StreamResponse<I, O>>;
+    try {
+      response = this.#runStreaming(method, signal, timeout, deadline, header, input, contextValues);
+    } catch (e) {
+      // An interceptor that throws instead of returning a rejected promise.
+      response = Promise.reject(ConnectError.from(e));
+    }
+    // connect-es's clients attach to this promise at the first read of the responses, and
+    // a half-duplex caller sends first: a call that failed before then must not count as
+    // an unhandled rejection. The caller still gets the error from this same promise.
+    response.catch(() => undefined);
+    return response;
+  }
+
+  #runStreaming<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodStreaming<I, O>,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+    deadline: number | undefined,
+    header: HeadersInit | undefined,
+    input: AsyncIterable<MessageInitShape<I>>,
+    contextValues: ContextValues | undefined,
+  ): Promise<StreamResponse<I, O>> {
     return runStreamingCall<I, O>({
       interceptors: this.#options.interceptors,
       signal,
@@ -379,10 +401,7 @@ class ConnectRdmaTransport implements UringTransport {
   }
 
   #checkSendSize(byteLength: number, session: Session): void {
-    const limit = Math.min(this.#maxMessageBytes, session.peer?.maxMessageBytes ?? this.#maxMessageBytes);
-    if (byteLength > limit) {
-      throw new ConnectError(`message size ${byteLength} is larger than configured writeMaxBytes ${limit}`, Code.ResourceExhausted);
-    }
+    checkWriteSize(byteLength, this.#limits.writeMaxBytes, session.peer?.maxMessageBytes);
   }
 
   /** The current session with a stream slot reserved for the caller, if one is free right now. */

@@ -20,6 +20,8 @@ import type { Server, ServerOptions, UringTransport, UringTransportOptions } fro
 import { MarketService, OrderSchema, RejectReasonSchema, ReportingService } from "../gen/market/v1/market_pb.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { NASTY_TEXT, ServerLog, marketRoutes, pattern, sleep } from "./market-service.js";
+import { SIZED_CALLS, SIZE_KNOB } from "./sized-calls.js";
+import type { CallSizes } from "./sized-calls.js";
 
 /** Where the suite runs. */
 export interface TransportTarget {
@@ -476,6 +478,49 @@ export function transportSuite(name: string, target: TransportTarget): void {
         expect(e.code).toBe(Code.ResourceExhausted);
         expect((await smallClient.client.getQuote({ symbol: "S" })).symbol).toBe("S");
       });
+
+      it("readMaxBytes and writeMaxBytes are separate: a server refusing requests over 200 KiB answers with 300 KiB", async () => {
+        const { client } = await setup({ readMaxBytes: 200 * 1024 });
+        const q = await client.getQuote({ symbol: "BIG", payload: new Uint8Array(1000), responsePayloadBytes: 300 * 1024 });
+        expect(q.venuePayload.byteLength).toBe(300 * 1024 + 1000);
+        const e = ConnectError.from(await client.getQuote({ symbol: "R", payload: new Uint8Array(201 * 1024) }).catch((x: unknown) => x));
+        expect(e.code).toBe(Code.ResourceExhausted);
+        expect(e.rawMessage).toContain(`readMaxBytes ${200 * 1024}`);
+        // An explicit limit overrides the maxMessageBytes shorthand.
+        const mixed = await setup({}, { maxMessageBytes: 1000, readMaxBytes: 5000 });
+        expect((await mixed.client.getQuote({ symbol: "M", responsePayloadBytes: 4000 })).venuePayload.byteLength).toBe(4000);
+        expect(await codeOf(mixed.client.getQuote({ symbol: "M", payload: new Uint8Array(1000) }))).toBe(Code.ResourceExhausted);
+      });
+
+      // Each RPC kind, each direction, the limit on the reading or on the writing side: a
+      // message of exactly the limit passes, one byte more fails with ResourceExhausted
+      // naming the limit, and the next call on the same transport and connection succeeds.
+      const probed = new Map<string, CallSizes>();
+      for (const call of SIZED_CALLS) {
+        for (const [direction, option, where] of [
+          ["request", "readMaxBytes", "server"],
+          ["request", "writeMaxBytes", "transport"],
+          ["response", "readMaxBytes", "transport"],
+          ["response", "writeMaxBytes", "server"],
+        ] as const) {
+          it(`${call.kind}: a ${direction} of exactly the ${where}'s ${option} passes, one byte more → ResourceExhausted; the connection stays`, async () => {
+            let sizes = probed.get(call.kind);
+            if (sizes === undefined) {
+              sizes = await call.run((await setup()).client, SIZE_KNOB);
+              probed.set(call.kind, sizes);
+            }
+            const limit = direction === "request" ? sizes.request : sizes.response;
+            const limits = { [option]: limit };
+            const { client, transport } = await setup(where === "server" ? limits : {}, where === "transport" ? limits : {});
+            expect(await call.run(client, SIZE_KNOB)).toEqual(sizes);
+            const e = ConnectError.from(await call.run(client, SIZE_KNOB + 1).catch((x: unknown) => x));
+            expect(e.code).toBe(Code.ResourceExhausted);
+            expect(e.rawMessage).toContain(`${option} ${limit}`);
+            expect(await call.run(client, SIZE_KNOB)).toEqual(sizes);
+            expect(transport.stats().connections).toBe(1);
+          });
+        }
+      }
     });
 
     describe("multiplexing and flow control", () => {

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 
 import { NetEngine, Region, UringEngine, autoEngine, capabilities, createMemoryEngine, createServer } from "../../src/index.js";
 import type { Channel } from "../../src/index.js";
+import { resolveMessageLimits } from "../../src/connect/message-limits.js";
 import { requireDist, root } from "../channel/support/processes.js";
 
 function read(path: string): string {
@@ -101,6 +102,32 @@ describe("docs/OBSERVABILITY.md lists exactly the stats fields", () => {
     } finally {
       region.close();
     }
+  });
+});
+
+describe("docs/LIMITS.md", () => {
+  /** The cells of the table row whose first cell is `name`. */
+  function row(markdown: string, name: string): string[] {
+    const line = markdown.split("\n").find((l) => l.startsWith(`| ${name} |`));
+    if (line === undefined) throw new Error(`no row "${name}"`);
+    return line.split(" | ").map((c) => c.replace(/^\| |\s*\|$/g, ""));
+  }
+
+  it("the message size rows name the options servers and transports have, with the code's defaults", () => {
+    const limits = read("docs/LIMITS.md");
+    const defaults = resolveMessageLimits({});
+    const received = row(limits, "message size received");
+    const sent = row(limits, "message size sent");
+    expect(received[1]).toBe(`${defaults.readMaxBytes / (1024 * 1024)} MiB`);
+    expect(sent[1]).toBe("2^32 − 1 (~4 GiB)");
+    expect(defaults.writeMaxBytes).toBe(2 ** 32 - 1);
+    expect(received[2]).toMatch(/^`readMaxBytes` \(server, transport; `maxMessageBytes` sets both/);
+    expect(sent[2]).toMatch(/^`writeMaxBytes` \(server, transport; `maxMessageBytes` sets both/);
+    expect(interfaceFields("src/connect/message-limits.ts", "MessageLimitOptions").sort()).toEqual(["maxMessageBytes", "readMaxBytes", "writeMaxBytes"]);
+    expect(read("src/connect/server.ts")).toContain("export interface ServerOptions extends MessageLimitOptions {");
+    expect(read("src/connect/transport.ts")).toContain("export interface UringTransportOptions extends MessageLimitOptions {");
+    // The shorthand sets both; an explicit limit overrides it.
+    expect(resolveMessageLimits({ maxMessageBytes: 10, writeMaxBytes: 20 })).toEqual({ readMaxBytes: 10, writeMaxBytes: 20 });
   });
 });
 
