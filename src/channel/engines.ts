@@ -1,7 +1,8 @@
 // Engine selection: which ChannelEngine carries a URL. tcp:// and unix:// go to io_uring
 // when this process can use it, else to the node:net fallback (and say so through
 // `channel.engine`); memory:// to the in-process engine; rdma:// to the RDMA engine.
-// CONNECT_RDMA_ENGINE=net|uring overrides "auto" (how the suites force the fallback).
+// CONNECT_RDMA_ENGINE=net|uring overrides "auto" (how the suites force the fallback); any
+// other value is an error, not ignored.
 import { native } from "../binding.js";
 import { codedError } from "../errors.js";
 import type { RegionOptions } from "../region.js";
@@ -28,6 +29,14 @@ export interface EngineOptions {
   localAddress?: string;
 }
 
+/** The engine CONNECT_RDMA_ENGINE forces for tcp:// and unix://, if any; throws TypeError for a value it cannot mean. */
+export function forcedEngine(): "uring" | "net" | undefined {
+  const forced = process.env.CONNECT_RDMA_ENGINE;
+  if (forced === "net" || forced === "uring") return forced;
+  if (forced === undefined || forced === "" || forced === "auto") return undefined;
+  throw new TypeError(`CONNECT_RDMA_ENGINE must be "uring", "net" or "auto" (or unset), got "${forced}"`);
+}
+
 /** The engine "auto" resolves to in this process, with the reason for a fallback. */
 export function autoEngine(): {
   /** The engine tcp:// and unix:// URLs get. */
@@ -35,8 +44,8 @@ export function autoEngine(): {
   /** Why it is not io_uring (or that CONNECT_RDMA_ENGINE forced it); absent when it is. */
   reason?: string;
 } {
-  const forced = process.env.CONNECT_RDMA_ENGINE;
-  if (forced === "net" || forced === "uring") return { engine: forced, reason: `CONNECT_RDMA_ENGINE=${forced}` };
+  const forced = forcedEngine();
+  if (forced !== undefined) return { engine: forced, reason: `CONNECT_RDMA_ENGINE=${forced}` };
   const uring = native().capabilities().ioUring;
   return uring.available ? { engine: "uring" } : { engine: "net", reason: uring.reason ?? "io_uring unavailable" };
 }

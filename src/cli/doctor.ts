@@ -181,7 +181,8 @@ function checkIoUring(caps: Capabilities, kernel: string): Check {
   return { id: "io_uring", status: "warn", summary: `unavailable: ${caps.ioUring.reason ?? "unknown reason"}`, details, hints };
 }
 
-function checkEngine(auto: DoctorReport["autoEngine"], caps: Capabilities): Check {
+function checkEngine(auto: DoctorReport["autoEngine"], caps: Capabilities, error: string | undefined): Check {
+  if (error !== undefined) return { id: "engine", status: "fail", summary: error, details: [], hints: ["unset CONNECT_RDMA_ENGINE, or set it to uring, net or auto"] };
   if (auto === null) {
     return { id: "engine", status: "fail", summary: "no engine can run without the native addon", details: [], hints: [] };
   }
@@ -339,19 +340,20 @@ export function diagnose(): DoctorReport {
   const caps = capabilities();
   const kernel = release();
   let auto: DoctorReport["autoEngine"] = null;
+  let autoError: string | undefined;
   if (caps.addon.loaded) {
     try {
       auto = autoEngine();
-    } catch {
-      auto = null;
+    } catch (e) {
+      autoError = (e as Error).message;
     }
   }
   const regionBytes = caps.addon.loaded ? defaultRegionBytes() : undefined;
   const checks: Check[] = [checkPlatform(), checkAddon(caps), checkKernel(kernel)];
   if (caps.addon.loaded) {
-    checks.push(checkIoUring(caps, kernel), checkEngine(auto, caps), checkMemlock(caps, regionBytes), checkRdma(caps), checkSoftRoce(caps, kernel));
+    checks.push(checkIoUring(caps, kernel), checkEngine(auto, caps, autoError), checkMemlock(caps, regionBytes), checkRdma(caps), checkSoftRoce(caps, kernel));
   } else {
-    checks.push(checkEngine(auto, caps));
+    checks.push(checkEngine(auto, caps, autoError));
   }
   checks.push(checkCpus());
   const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);

@@ -15,6 +15,7 @@ import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import type { StreamHandler } from "../frame/stream.js";
 import type { BytesPolicy } from "./decode.js";
+import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
@@ -85,6 +86,7 @@ export interface Server extends AsyncDisposable {
 
 /** Creates a server for the routes; call listen() to serve them. */
 export function createServer(options: ServerOptions): Server {
+  checkServerOptions(options);
   return new ConnectRdmaServer(options);
 }
 

@@ -24,6 +24,7 @@ import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
 import { encodeMessage } from "./encode.js";
+import { checkTransportOptions } from "./foreign-options.js";
 import { checkWriteSize, resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions, MessageLimits } from "./message-limits.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
@@ -74,6 +75,7 @@ export interface UringTransport extends Transport, AsyncDisposable {
 
 /** Creates a Connect Transport that carries calls over io_uring/RDMA/memory channels. */
 export function createUringTransport(options: UringTransportOptions): UringTransport {
+  checkTransportOptions("createUringTransport", options);
   return new ConnectRdmaTransport(options, {});
 }
 
@@ -110,6 +112,7 @@ export type RdmaTransport = UringTransport;
  * ```
  */
 export function createRdmaTransport(options: RdmaTransportOptions): RdmaTransport {
+  checkTransportOptions("createRdmaTransport", options);
   const scheme = parseChannelUrl(options.url).scheme;
   if (scheme !== "rdma") throw new TypeError(`createRdmaTransport() needs an rdma://ip:port URL, got ${scheme}:// ("${options.url}")`);
   const { localAddress } = options;
