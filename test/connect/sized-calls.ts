@@ -78,3 +78,17 @@ export const SIZED_CALLS: SizedCall[] = [
     },
   },
 ];
+
+/** Where a limit is set for a message of one direction: on the side that reads it or the side that writes it. */
+export interface LimitCase {
+  direction: "request" | "response";
+  option: "readMaxBytes" | "writeMaxBytes";
+  where: "server" | "client";
+}
+
+export const LIMIT_CASES: LimitCase[] = [
+  { direction: "request", option: "readMaxBytes", where: "server" },
+  { direction: "request", option: "writeMaxBytes", where: "client" },
+  { direction: "response", option: "readMaxBytes", where: "client" },
+  { direction: "response", option: "writeMaxBytes", where: "server" },
+];

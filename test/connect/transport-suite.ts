@@ -20,7 +20,7 @@ import type { Server, ServerOptions, UringTransport, UringTransportOptions } fro
 import { MarketService, OrderSchema, RejectReasonSchema, ReportingService } from "../gen/market/v1/market_pb.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { NASTY_TEXT, ServerLog, marketRoutes, pattern, sleep } from "./market-service.js";
-import { SIZED_CALLS, SIZE_KNOB } from "./sized-calls.js";
+import { LIMIT_CASES, SIZED_CALLS, SIZE_KNOB } from "./sized-calls.js";
 import type { CallSizes } from "./sized-calls.js";
 
 /** Where the suite runs. */
@@ -497,12 +497,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
       // naming the limit, and the next call on the same transport and connection succeeds.
       const probed = new Map<string, CallSizes>();
       for (const call of SIZED_CALLS) {
-        for (const [direction, option, where] of [
-          ["request", "readMaxBytes", "server"],
-          ["request", "writeMaxBytes", "transport"],
-          ["response", "readMaxBytes", "transport"],
-          ["response", "writeMaxBytes", "server"],
-        ] as const) {
+        for (const { direction, option, where } of LIMIT_CASES) {
           it(`${call.kind}: a ${direction} of exactly the ${where}'s ${option} passes, one byte more → ResourceExhausted; the connection stays`, async () => {
             let sizes = probed.get(call.kind);
             if (sizes === undefined) {
@@ -511,7 +506,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
             }
             const limit = direction === "request" ? sizes.request : sizes.response;
             const limits = { [option]: limit };
-            const { client, transport } = await setup(where === "server" ? limits : {}, where === "transport" ? limits : {});
+            const { client, transport } = await setup(where === "server" ? limits : {}, where === "client" ? limits : {});
             expect(await call.run(client, SIZE_KNOB)).toEqual(sizes);
             const e = ConnectError.from(await call.run(client, SIZE_KNOB + 1).catch((x: unknown) => x));
             expect(e.code).toBe(Code.ResourceExhausted);
