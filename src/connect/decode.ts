@@ -63,6 +63,24 @@ export function decodeMessage<D extends DescMessage>(
   return { message, lease: undefined };
 }
 
+/**
+ * Decodes a message from bytes a call's queue copied (byte-backlog.ts) when the
+ * application takes it: under "copy" whatever the policy, since the copy is not a frame
+ * that could be held.
+ */
+export function decodeQueuedBytes<D extends DescMessage>(
+  schema: D,
+  bytes: Uint8Array,
+  counters: CopyCounters,
+  options?: Partial<BinaryReadOptions>,
+): MessageShape<D> {
+  return decodeMessage(schema, bytes, "copy", noFrame, counters, options).message;
+}
+
+function noFrame(): Lease {
+  throw new Error("a queued copy has no frame to hold");
+}
+
 const aliasLeases = new WeakMap<object, Lease>();
 
 /** A held frame, counted in `framesHeld` until released. */

@@ -113,6 +113,11 @@ function peerEndedError(): StreamResetError {
   return new StreamResetError("ERR_CONNECTION_CLOSED", CODE_UNAVAILABLE, "connection ended by peer");
 }
 
+/** What calls fail with when the peer closed the connection with GOAWAY(code ≠ 0, message). */
+function goAwayError(code: number, message: string): StreamResetError {
+  return new StreamResetError("ERR_PROTOCOL", code, `connection closed by peer: ${message === "" ? "error" : message}`);
+}
+
 function errorWithCode(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
@@ -316,12 +321,36 @@ export class Session {
     this.#closeIfDrained();
   }
 
-  /** Round trip of a PING, in milliseconds. */
-  ping(): Promise<number> {
+  /**
+   * Round trip of a PING, in milliseconds. Rejects with the abort reason when `signal`
+   * aborts first (a PONG that comes later is then ignored), or when the session closes.
+   */
+  ping(signal?: AbortSignal): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closeError);
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
     const id = this.#nextPing++;
     return new Promise<number>((resolve, reject) => {
-      this.#pings.set(id, { start: performance.now(), resolve, reject });
+      if (signal === undefined) {
+        this.#pings.set(id, { start: performance.now(), resolve, reject });
+      } else {
+        const onAbort = (): void => {
+          this.#pings.delete(id);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        const settled = (): void => signal.removeEventListener("abort", onAbort);
+        this.#pings.set(id, {
+          start: performance.now(),
+          resolve: (rtt) => {
+            settled();
+            resolve(rtt);
+          },
+          reject: (e) => {
+            settled();
+            reject(e);
+          },
+        });
+      }
       this.sendQuietly(encodePing(FrameKind.PING, id));
     });
   }
@@ -418,6 +447,12 @@ export class Session {
 
   #dispatch(frame: Frame): void {
     if (this.#peer === undefined) {
+      if (frame.kind === FrameKind.GOAWAY) {
+        // A refusal instead of HELLO (no common version, a limit): its reason is the error.
+        const code = frame.code === 0 ? CODE_UNAVAILABLE : frame.code;
+        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", code, `connection refused by peer: ${frame.message === "" ? "GOAWAY" : frame.message}`));
+        return;
+      }
       if (frame.kind !== FrameKind.HELLO) throw new ProtocolError(`expected HELLO, got frame kind ${frame.kind}`);
       this.#onHello(frame.hello);
       return;
@@ -468,9 +503,12 @@ export class Session {
     });
   }
 
-  /** A PONG answers its PING and every earlier one still waiting (a peer may coalesce). */
+  /**
+   * A PONG answers its PING and every earlier one still waiting (a peer may coalesce). A
+   * PONG for a PING this side sent but no longer waits for (abandoned, a probe) is fine.
+   */
   #onPong(id: number): void {
-    if (!this.#pings.has(id)) throw new ProtocolError(`PONG ${id} without a PING`);
+    if (id === 0 || id >= this.#nextPing) throw new ProtocolError(`PONG ${id} without a PING`);
     const now = performance.now();
     for (const [pending, p] of this.#pings) {
       if (pending > id) continue;
@@ -508,13 +546,7 @@ export class Session {
   #onGoAway(lastStreamId: number, code: number, message: string): void {
     this.#goAwayReceived = true;
     this.#slots.dropAll();
-    if (code !== 0) {
-      this.#goAwayError = new StreamResetError(
-        "ERR_PROTOCOL",
-        code,
-        `connection closed by peer: ${message === "" ? "error" : message}`,
-      );
-    }
+    if (code !== 0) this.#goAwayError = goAwayError(code, message);
     if (this.role === "client") {
       for (const stream of this.#streams.values()) {
         if (stream.id > lastStreamId) {
