@@ -60,6 +60,14 @@ export interface UringTransportOptions {
   connectTimeoutMs?: number;
   /** Bound on waiting for region space when sending; then ResourceExhausted. Default 10 s. */
   sendTimeoutMs?: number;
+  /**
+   * PING the server after this long without a frame from it, and close the connection
+   * (its calls fail with Unavailable) when no PONG comes within `keepaliveTimeoutMs`.
+   * Default 0: off (docs/LIMITS.md, "keepalive").
+   */
+  keepaliveMs?: number;
+  /** How long a keepalive PING waits for its PONG. Default 20 s. */
+  keepaliveTimeoutMs?: number;
   /** protobuf-es binary options. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
 }
@@ -186,6 +194,8 @@ class ConnectRdmaTransport implements UringTransport {
       ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
       ...(options.connectTimeoutMs !== undefined ? { handshakeTimeoutMs: options.connectTimeoutMs } : {}),
       ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+      ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
+      ...(options.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: options.keepaliveTimeoutMs } : {}),
     };
     this.#callConfig = {
       policy: options.bytes ?? "copy",

@@ -72,6 +72,8 @@ export const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
 export const DEFAULT_INITIAL_WINDOW_BYTES = 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
+/** How long a keepalive PING may wait for its PONG (keepalive itself is off by default). */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 
 /**
  * What every message costs against a stream's flow-control window beyond its own bytes:

@@ -19,6 +19,7 @@ import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from 
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_INITIAL_WINDOW_BYTES,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_STREAMS,
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -36,6 +37,7 @@ import { prepareMetadata } from "./metadata.js";
 import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { Stream } from "./stream.js";
 import type { StreamFrame, StreamHandler } from "./stream.js";
+import { Keepalive } from "./keepalive.js";
 import { StreamSlots } from "./stream-slots.js";
 import { StreamTable } from "./stream-table.js";
 import { SendQueue } from "./send-queue.js";
@@ -62,6 +64,10 @@ export interface SessionOptions {
   sendTimeoutMs?: number;
   /** Server: GOAWAY after this long without streams (0: never). Default 0. */
   idleTimeoutMs?: number;
+  /** PING the peer after this long without a frame from it (0: never). Default 0. */
+  keepaliveMs?: number;
+  /** Close the connection when a keepalive PING gets no PONG within this. Default 20 s. */
+  keepaliveTimeoutMs?: number;
 }
 
 /** Called by a server session for each new call; returns the stream's handler. */
@@ -87,6 +93,8 @@ function resolved(options: SessionOptions): Required<SessionOptions> {
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
+    keepaliveMs: options.keepaliveMs ?? 0,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
   };
 }
 
@@ -146,6 +154,7 @@ export class Session {
   #goAwayError: StreamResetError | undefined;
   #peerEnded = false;
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  #keepalive: Keepalive | undefined;
   #closed = false;
   #closeError: StreamResetError | undefined;
   #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
@@ -540,7 +549,19 @@ export class Session {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     this.#armIdle();
+    this.#startKeepalive();
     this.#ready.resolve();
+  }
+
+  #startKeepalive(): void {
+    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
+    if (keepaliveMs <= 0) return;
+    this.#keepalive = new Keepalive(keepaliveMs, keepaliveTimeoutMs, {
+      framesIn: () => this.#channel?.stats().framesIn ?? 0,
+      ping: (signal) => this.ping(signal),
+      expired: (message) => this.#closeWith(new StreamResetError("ERR_KEEPALIVE", CODE_UNAVAILABLE, message)),
+    });
+    this.#keepalive.start();
   }
 
   #onGoAway(lastStreamId: number, code: number, message: string): void {
@@ -778,6 +799,7 @@ export class Session {
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#probeTimer);
+    this.#keepalive?.stop();
     this.#ready.reject(error);
     for (const stream of this.#streams.values()) {
       stream.close(error);
@@ -792,8 +814,8 @@ export class Session {
       // One loop turn later: frames queued just before (GOAWAY, a last END) are handed to
       // the engine's flush first; engines whose close() drops unsent frames need this.
       const channel = this.#channel;
-      // A peer that stopped reading gets nothing more: its unsent frames are dropped.
-      const discard = error.code === "ERR_SLOW_PEER";
+      // A peer that stopped reading (or answering) gets nothing more: its unsent frames are dropped.
+      const discard = error.code === "ERR_SLOW_PEER" || error.code === "ERR_KEEPALIVE";
       if (channel !== undefined) setImmediate(() => channel.close(discard));
     }
     this.#hooks.onClose?.(error);
