@@ -22,6 +22,7 @@ import {
 } from "../../src/frame/frames.js";
 import type { Frame } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
+import { MarketService } from "../gen/market/v1/market_pb.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import {
   CHANNELS,
@@ -42,6 +43,7 @@ import type { HostileChannel, LiveServer } from "./support.js";
 
 const GET_QUOTE = "/market.v1.MarketService/GetQuote";
 const TRADE = "/market.v1.MarketService/Trade";
+const SUBMIT_ORDERS = "/market.v1.MarketService/SubmitOrders";
 const QUOTE_A = new Uint8Array([0x0a, 0x01, 0x41]); // GetQuoteRequest{symbol:"A"}
 const enc = new TextEncoder();
 
@@ -410,6 +412,43 @@ for (const channel of CHANNELS) {
         const peer = await attack(live, [bytesOf(encodeCallStart(1, GET_QUOTE, prepareMetadata(undefined), 0xffff_ffff, enc.encode("\n\bSTUBBORN"), true))]);
         await until(() => endOf(peer, 1) !== undefined, 5000, "END of stream 1");
         expect(endOf(peer, 1)?.status.code).toBe(0);
+      });
+    });
+
+    describe("every message costs window; silent and refusing peers (issue 21)", () => {
+      it("empty MESSAGEs past the window (4096 bytes: 512 of them) to a handler that does not read are a protocol error", async () => {
+        const live = await liveServer(channel, { initialWindowBytes: 4096 }, (router) =>
+          router.service(MarketService, {
+            async submitOrders(_orders, ctx) {
+              await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+              return { accepted: 0 };
+            },
+          }),
+        );
+        const empty = bytesOf(encodeMessage(1, new Uint8Array(0), false));
+        const peer = await attack(live, [bytesOf(encodeCallStart(1, SUBMIT_ORDERS, prepareMetadata(undefined), undefined, undefined, false)), ...Array.from({ length: 512 }, () => empty)]);
+        // The window is exactly used up: the connection is fine …
+        await expectAlive(peer);
+        // … and one more empty message overruns it.
+        await peer.send(empty);
+        await expectProtocolError(peer, /flow-control window exceeded/);
+      });
+
+      it("keepalive: a client that does not answer the server's PING is closed; a well-behaved one is not", async () => {
+        const live = await liveServer(channel, { keepaliveMs: 100, keepaliveTimeoutMs: 200 }, boundedRoutes());
+        await withSteady(channel, live, async () => {
+          const peer = await attack(live, []);
+          expect(await peer.closedWithin(5000), "the silent peer is closed").toBe(true);
+          expect(peer.frames().some((f) => f.kind === FrameKind.PING), "it was PINGed first").toBe(true);
+          await sleep(400); // the steady client's connection outlives several keepalive periods
+        });
+      });
+
+      it("a GOAWAY instead of HELLO: the server closes the connection and sends nothing", async () => {
+        const live = await liveServer(channel, {}, boundedRoutes());
+        const peer = await attack(live, [bytesOf(encodeGoAway(0, Code.FailedPrecondition, "no common version"))], true);
+        expect(await peer.closedWithin(5000)).toBe(true);
+        expect(peer.frames()).toEqual([]);
       });
     });
 
