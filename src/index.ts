@@ -15,6 +15,7 @@ export { createMemoryEngine, MemoryEngine, MemoryChannel, type MemoryEngineOptio
 export {
   createRdmaTransport,
   createUringTransport,
+  type PingOptions,
   type RdmaTransport,
   type RdmaTransportOptions,
   type UringTransport,

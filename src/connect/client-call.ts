@@ -15,7 +15,7 @@ import type { Payload } from "../frame/payload.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
-import { decodeMessage, releaseMessage } from "./decode.js";
+import { decodeMessage, decodeQueuedBytes, releaseMessage } from "./decode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, mergeMetadata, toConnectError } from "./errors.js";
 import { readLimitError } from "./message-limits.js";
@@ -64,7 +64,7 @@ class Deferred<T> {
  * through unaryResult() (settled at END); a streaming call through `messages`. Promises
  * and header objects are made only when someone asks for them.
  */
-export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHooks, LiveMember {
+export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHooks<MessageShape<O>>, LiveMember {
   /** @internal Its index in the transport's calls in flight (LiveSet). */
   liveIndex = -1;
   readonly #config: ClientCallConfig;
@@ -108,7 +108,19 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
     this.#lastLease = lease;
   }
 
-  /** Streaming calls: the response messages, decoded on arrival. */
+  /** @internal A response that waited as bytes is taken (QueueHooks): decoded now, views copied. */
+  decodeQueued(bytes: Uint8Array): MessageShape<O> {
+    const { counters, readOptions } = this.#config;
+    try {
+      return decodeQueuedBytes(this.#output, bytes, counters, readOptions);
+    } catch (e) {
+      const error = toConnectError(e, Code.Internal);
+      this.cancel(error);
+      throw error;
+    }
+  }
+
+  /** Streaming calls: the response messages, decoded on arrival (or when taken, past the queue's bound). */
   get messages(): MessageQueue<MessageShape<O>> {
     if (this.#messages === undefined) throw new Error("a unary call has no message stream");
     return this.#messages;
@@ -263,6 +275,11 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
       return;
     }
     counters.received(size);
+    const queue = this.#messages;
+    if (queue !== undefined && queue.wantsBytes) {
+      queue.pushBytes(view);
+      return;
+    }
     const stream = this.#stream as Stream;
     try {
       const decoded = decodeMessage(this.#output, view, policy, () => stream.hold(), counters, readOptions);

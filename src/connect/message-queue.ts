@@ -1,8 +1,15 @@
 // An async queue of received messages for one direction of one call: filled from frame
 // callbacks, drained by the application through AsyncIterable. Taking an item reports
 // its size (for flow-control credit) and its held lease (for the alias policy's scope).
+// At most DECODED_QUEUE_LIMIT decoded messages wait; while that many do, later ones wait
+// as bytes (byte-backlog.ts) and are decoded when taken, so a window full of tiny
+// messages costs about the window, not a decoded object each (docs/PROTOCOL.md §4.6).
 
 import type { Lease } from "../channel/channel.js";
+import { ByteBacklog } from "./byte-backlog.js";
+
+/** Decoded messages a queue holds before later ones wait as bytes. */
+export const DECODED_QUEUE_LIMIT = 32;
 
 interface Item<T> {
   value: T;
@@ -11,22 +18,28 @@ interface Item<T> {
 }
 
 /** Hooks of a queue. */
-export interface QueueHooks {
+export interface QueueHooks<T> {
   /** An item was handed to the consumer. */
   onTake(size: number, lease: Lease | undefined): void;
+  /**
+   * Decodes a message that waited as bytes (its views must not outlive the call: copy
+   * them). Throws when the bytes are not a message, after failing the call.
+   */
+  decodeQueued(bytes: Uint8Array): T;
 }
 
 /** A single-consumer queue; errors surface after the items queued before them. */
 export class MessageQueue<T> implements AsyncIterable<T> {
   #items: Item<T>[] = [];
   #head = 0;
+  readonly #backlog = new ByteBacklog();
   #ended = false;
   #error: unknown;
   #hasError = false;
   #waiter: { resolve(r: IteratorResult<T>): void; reject(e: unknown): void } | undefined;
-  readonly #hooks: QueueHooks;
+  readonly #hooks: QueueHooks<T>;
 
-  constructor(hooks: QueueHooks) {
+  constructor(hooks: QueueHooks<T>) {
     this.#hooks = hooks;
   }
 
@@ -35,9 +48,20 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     return this.#ended;
   }
 
-  /** Number of items not yet taken. */
+  /** Number of items not yet taken (decoded or waiting as bytes). */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#items.length - this.#head + this.#backlog.length;
+  }
+
+  /** True when the next message must be queued with pushBytes() (the decoded ones are at their bound). */
+  get wantsBytes(): boolean {
+    return this.#backlog.length > 0 || this.#items.length - this.#head >= DECODED_QUEUE_LIMIT;
+  }
+
+  /** Queues a message as a copy of its bytes, decoded when taken (see wantsBytes). */
+  pushBytes(message: Uint8Array): void {
+    if (this.#ended) return;
+    this.#backlog.push(message);
   }
 
   push(value: T, size: number, lease: Lease | undefined): void {
@@ -80,7 +104,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
    * is taken.
    */
   takeSole(): T | undefined {
-    if (!this.#ended || this.#hasError || this.#items.length - this.#head !== 1) return undefined;
+    if (!this.#ended || this.#hasError || this.#items.length - this.#head !== 1 || this.#backlog.length > 0) return undefined;
     const item = this.#items[this.#head] as Item<T>;
     this.#items = [];
     this.#head = 0;
@@ -99,6 +123,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
       this.#hooks.onTake(item.size, item.lease);
       return Promise.resolve({ done: false, value: item.value });
     }
+    if (this.#backlog.length > 0) return this.#takeQueuedBytes();
     if (this.#ended) return this.#finish();
     if (this.#waiter !== undefined) return Promise.reject(new Error("MessageQueue: concurrent next()"));
     return new Promise((resolve, reject) => {
@@ -125,9 +150,22 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     return Promise.resolve({ done: true, value: undefined });
   }
 
+  #takeQueuedBytes(): Promise<IteratorResult<T>> {
+    const bytes = this.#backlog.shift() as Uint8Array;
+    let value: T;
+    try {
+      value = this.#hooks.decodeQueued(bytes);
+    } catch (e) {
+      this.fail(e, true);
+      return this.#finish();
+    }
+    this.#hooks.onTake(bytes.byteLength, undefined);
+    return Promise.resolve({ done: false, value });
+  }
+
   #settleWaiter(): void {
     const waiter = this.#waiter;
-    if (waiter === undefined || this.#head < this.#items.length) return;
+    if (waiter === undefined || this.length > 0) return;
     this.#waiter = undefined;
     this.#finish().then(waiter.resolve, waiter.reject);
   }
@@ -136,5 +174,6 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     for (let i = this.#head; i < this.#items.length; i++) this.#items[i]?.lease?.release();
     this.#items = [];
     this.#head = 0;
+    this.#backlog.clear();
   }
 }

@@ -37,7 +37,7 @@ import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
 import { CallSignal } from "./call-signal.js";
-import { decodeMessage } from "./decode.js";
+import { decodeMessage, decodeQueuedBytes } from "./decode.js";
 import { encodeMessage } from "./encode.js";
 import type { BytesPolicy } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
@@ -86,7 +86,7 @@ export function refuseUnknown(stream: Stream, path: string): void {
 }
 
 /** One call on the server. */
-export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
+export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMessage>>, LiveMember {
   /** @internal Its index in the server's calls in flight (LiveSet). */
   liveIndex = -1;
   readonly #config: ServerCallConfig;
@@ -136,6 +136,18 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
     if (lease !== undefined) (this.#held ??= []).push(lease);
   }
 
+  /** @internal A request that waited as bytes is taken (QueueHooks): decoded now, views copied. */
+  decodeQueued(bytes: Uint8Array): MessageShape<DescMessage> {
+    const { counters, readOptions } = this.#config;
+    try {
+      return decodeQueuedBytes(this.#route.spec.method.input, bytes, counters, readOptions);
+    } catch (e) {
+      const error = toConnectError(e, Code.Internal);
+      this.#failEarly(error);
+      throw error;
+    }
+  }
+
   /** Aborts ctx.signal with `reason` (server shutdown); the call ends with its code. */
   abort(reason: ConnectError): void {
     this.#signal.abort(reason);
@@ -171,6 +183,10 @@ export class ServerCall implements StreamHandler, QueueHooks, LiveMember {
       return;
     }
     counters.received(size);
+    if (this.#input.wantsBytes) {
+      this.#input.pushBytes(view);
+      return;
+    }
     try {
       const schema = this.#route.spec.method.input;
       const decoded = decodeMessage(schema, view, policy, () => this.#stream.hold(), counters, readOptions);

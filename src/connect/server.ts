@@ -57,6 +57,14 @@ export interface ServerOptions extends MessageLimitOptions {
    * limit") and closed. Default 10,000 (docs/LIMITS.md).
    */
   maxConnections?: number;
+  /**
+   * PING a client after this long without a frame from it, and close the connection (its
+   * calls' signals abort with Unavailable) when no PONG comes within `keepaliveTimeoutMs`.
+   * Default 0: off (docs/LIMITS.md, "keepalive").
+   */
+  keepaliveMs?: number;
+  /** How long a keepalive PING waits for its PONG. Default 20 s. */
+  keepaliveTimeoutMs?: number;
   /** Grace period of close() for calls in flight. Default 5 s. */
   gracePeriodMs?: number;
   /** protobuf-es binary options. */
@@ -132,6 +140,8 @@ class ConnectRdmaServer implements Server {
       ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
       ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
       ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+      ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
+      ...(options.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: options.keepaliveTimeoutMs } : {}),
     };
     this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 1) {

@@ -15,6 +15,7 @@ import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
 import type { EngineOptions } from "../channel/engines.js";
 import { LiveSet } from "../frame/live-set.js";
+import { StreamResetError } from "../frame/protocol-error.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import { PayloadParts } from "../frame/payload.js";
@@ -59,6 +60,14 @@ export interface UringTransportOptions extends MessageLimitOptions {
   connectTimeoutMs?: number;
   /** Bound on waiting for region space when sending; then ResourceExhausted. Default 10 s. */
   sendTimeoutMs?: number;
+  /**
+   * PING the server after this long without a frame from it, and close the connection
+   * (its calls fail with Unavailable) when no PONG comes within `keepaliveTimeoutMs`.
+   * Default 0: off (docs/LIMITS.md, "keepalive").
+   */
+  keepaliveMs?: number;
+  /** How long a keepalive PING waits for its PONG. Default 20 s. */
+  keepaliveTimeoutMs?: number;
   /** protobuf-es binary options. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
 }
@@ -69,9 +78,24 @@ export interface UringTransport extends Transport, AsyncDisposable {
   close(): Promise<void>;
   /** Counters since creation. */
   stats(): RpcStats;
-  /** Round trip of a PING on the connection (opens it if needed), in milliseconds. */
-  ping(): Promise<number>;
+  /**
+   * Round trip of a PING on the connection (opens it if needed), in milliseconds. Rejects
+   * with DeadlineExceeded when no PONG came within `timeoutMs` (default 10 s; ≤ 0: none),
+   * with the abort reason (Canceled) when `signal` aborts, Unavailable when the
+   * connection fails.
+   */
+  ping(options?: PingOptions): Promise<number>;
 }
+
+/** Options of {@link UringTransport.ping}. */
+export interface PingOptions {
+  /** No PONG within this: DeadlineExceeded. Default 10 s; ≤ 0: no timeout. */
+  timeoutMs?: number;
+  /** Aborting it rejects the ping with its reason. */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_PING_TIMEOUT_MS = 10_000;
 
 /** Creates a Connect Transport that carries calls over io_uring/RDMA/memory channels. */
 export function createUringTransport(options: UringTransportOptions): UringTransport {
@@ -172,6 +196,8 @@ class ConnectRdmaTransport implements UringTransport {
       ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
       ...(options.connectTimeoutMs !== undefined ? { handshakeTimeoutMs: options.connectTimeoutMs } : {}),
       ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+      ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
+      ...(options.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: options.keepaliveTimeoutMs } : {}),
     };
     this.#callConfig = {
       policy: options.bytes ?? "copy",
@@ -294,9 +320,26 @@ class ConnectRdmaTransport implements UringTransport {
     return this.#counters.snapshot(this.#sessions.size, channels);
   }
 
-  async ping(): Promise<number> {
-    const session = await this.#connected(new AbortController().signal);
-    return session.ping();
+  async ping(options: PingOptions = {}): Promise<number> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
+    const outer = options.signal;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(ConnectError.from(outer?.reason, Code.Canceled));
+    if (outer?.aborted === true) onAbort();
+    else outer?.addEventListener("abort", onAbort, { once: true });
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => controller.abort(new ConnectError(`ping: no PONG within ${timeoutMs} ms`, Code.DeadlineExceeded)), timeoutMs)
+        : undefined;
+    try {
+      const session = await this.#connected(controller.signal);
+      return await session.ping(controller.signal);
+    } catch (e) {
+      throw toConnectError(e);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onAbort);
+    }
   }
 
   /** timeoutMs as connect-es transports normalize it. */
@@ -471,7 +514,8 @@ class ConnectRdmaTransport implements UringTransport {
     } catch (e) {
       throw new ConnectError(
         `cannot connect to ${this.#url}: ${e instanceof Error ? e.message : String(e)}`,
-        Code.Unavailable,
+        // A server that refused the handshake (GOAWAY instead of HELLO) gave its code.
+        e instanceof StreamResetError && e.code === "ERR_HANDSHAKE" ? toConnectError(e).code : Code.Unavailable,
         undefined,
         undefined,
         e,

@@ -72,6 +72,22 @@ export const DEFAULT_MAX_CONCURRENT_STREAMS = 1024;
 export const DEFAULT_INITIAL_WINDOW_BYTES = 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
+/** How long a keepalive PING may wait for its PONG (keepalive itself is off by default). */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+
+/**
+ * What every message costs against a stream's flow-control window beyond its own bytes:
+ * its frame header. An empty message is not free, so a window of W bytes admits at most
+ * W / 8 messages before CREDIT (docs/PROTOCOL.md §4.6).
+ */
+export const MESSAGE_WINDOW_COST = HEADER_BYTES;
+
+/**
+ * Longest CANCEL reason and GOAWAY message, in UTF-8 bytes. Longer ones are cut by the
+ * sender; on the wire they are malformed (docs/LIMITS.md). A GOAWAY may come before
+ * HELLO, when no limit of the peer is known yet: hence a constant of the protocol.
+ */
+export const MAX_REASON_BYTES = 4096;
 
 /** Frames a session's send queue may hold per stream (of the larger of both sides' limits), plus a base. */
 export const QUEUED_FRAMES_PER_STREAM = 8;

@@ -3,12 +3,12 @@
 // exact byte layout is specified in docs/PROTOCOL.md §3; this file and that section
 // change together.
 
-import { ALLOWED_FLAGS, Flag, FrameKind, HEADER_BYTES, frameKindName } from "./constants.js";
+import { ALLOWED_FLAGS, Flag, FrameKind, HEADER_BYTES, MAX_REASON_BYTES, frameKindName } from "./constants.js";
 import type { PreparedMetadata } from "./metadata.js";
 import type { Payload } from "./payload.js";
 import { readMetadata, writeMetadata } from "./metadata.js";
 import { ProtocolError } from "./protocol-error.js";
-import { WireReader, WireWriter, utf8Length } from "./wire.js";
+import { WireReader, WireWriter, truncateUtf8, utf8Length } from "./wire.js";
 
 /** Limits and version a peer announces in HELLO. */
 export interface Hello {
@@ -161,12 +161,28 @@ export interface EndInit {
   trailers: PreparedMetadata;
 }
 
-/** Size of a server END without its message and metadata blocks. */
-export function endOverhead(status: WireStatus): number {
-  let n = HEADER_BYTES + 1 + 4 + utf8Length(status.message) + 2;
+/** Encoded size of a status: code, message, details. */
+function statusBytes(status: WireStatus): number {
+  let n = 1 + 4 + utf8Length(status.message) + 2;
   for (const d of status.details) n += 2 + utf8Length(d.type) + 4 + d.value.byteLength;
   return n;
 }
+
+/** Size of a server END without its message and metadata blocks. */
+export function endOverhead(status: WireStatus): number {
+  return HEADER_BYTES + statusBytes(status);
+}
+
+/**
+ * `status` within a receiver's max_header_bytes (the bound of a status on the wire,
+ * docs/LIMITS.md): as it is if it fits, else its details are dropped and its message cut.
+ */
+export function fitStatus(status: WireStatus, limit: number): WireStatus {
+  if (statusBytes(status) <= limit) return status;
+  return { code: status.code, message: truncateUtf8(status.message, limit - statusBytes(NO_STATUS)), details: [] };
+}
+
+const NO_STATUS: WireStatus = { code: 0, message: "", details: [] };
 
 const NO_LENGTHS: readonly number[] = [];
 
@@ -210,7 +226,9 @@ export function encodeEnd(streamId: number, init: EndInit): OutFrame {
   };
 }
 
-export function encodeCancel(streamId: number, code: number, reason: string): OutFrame {
+/** CANCEL; a reason longer than MAX_REASON_BYTES is cut. */
+export function encodeCancel(streamId: number, code: number, longReason: string): OutFrame {
+  const reason = truncateUtf8(longReason, MAX_REASON_BYTES);
   const reasonLength = utf8Length(reason);
   return {
     byteLength: HEADER_BYTES + 1 + 4 + reasonLength,
@@ -247,7 +265,9 @@ export function encodePing(kind: typeof FrameKind.PING | typeof FrameKind.PONG, 
   };
 }
 
-export function encodeGoAway(lastStreamId: number, code: number, message: string): OutFrame {
+/** GOAWAY; a message longer than MAX_REASON_BYTES is cut. */
+export function encodeGoAway(lastStreamId: number, code: number, longMessage: string): OutFrame {
+  const message = truncateUtf8(longMessage, MAX_REASON_BYTES);
   const messageLength = utf8Length(message);
   return {
     byteLength: HEADER_BYTES + 4 + 1 + 4 + messageLength,
@@ -262,9 +282,20 @@ export function encodeGoAway(lastStreamId: number, code: number, message: string
   };
 }
 
+/** Smallest error detail: u16 type length, u32 value length. */
+const MIN_DETAIL_BYTES = 6;
+
+/** The length of a CANCEL reason or GOAWAY message, at most MAX_REASON_BYTES. */
+function reasonLength(r: WireReader, field: string): number {
+  const n = r.u32(`${field} length`);
+  if (n > MAX_REASON_BYTES) r.fail(`${field} of ${n} bytes exceeds the limit of ${MAX_REASON_BYTES}`);
+  return n;
+}
+
 /**
  * Parses and validates one frame. `fromServer` tells which side sent it (END differs);
- * a metadata block above `maxHeaderBytes` (the receiver's announced limit) is malformed.
+ * a metadata block or an END's status above `maxHeaderBytes` (the receiver's announced
+ * limit), or a CANCEL reason or GOAWAY message above MAX_REASON_BYTES, is malformed.
  * Message payloads and detail values are views into `bytes`; everything else is copied.
  * Throws ProtocolError on any malformation.
  */
@@ -295,7 +326,8 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
       };
       r.end();
       if (hello.minVersion > hello.version) r.fail(`min version ${hello.minVersion} above version ${hello.version}`);
-      if (hello.maxMessageBytes === 0 || hello.maxConcurrentStreams === 0 || hello.initialWindowBytes === 0) {
+      // max_header_bytes 0 would refuse every call: a request always carries metadata.
+      if (hello.maxMessageBytes === 0 || hello.maxHeaderBytes === 0 || hello.maxConcurrentStreams === 0 || hello.initialWindowBytes === 0) {
         r.fail("limits must be positive");
       }
       return { kind, streamId: 0, hello };
@@ -331,13 +363,16 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
       }
       const headers = (flags & Flag.HAS_HEADERS) !== 0 ? readMetadata(r, "response headers", maxHeaderBytes) : undefined;
       const message = (flags & Flag.HAS_MESSAGE) !== 0 ? r.view(r.u32("message length"), "message") : undefined;
+      // The status is bounded like a metadata block (max_header_bytes), checked as it is read.
+      const start = r.remaining;
       const code = r.u8("status code");
-      const statusMessage = r.string(r.u32("status message length"), "status message");
+      const statusMessage = r.string(r.within(r.u32("status message length"), start, maxHeaderBytes, "status"), "status message");
       const detailCount = r.u16("detail count");
+      r.within(detailCount * MIN_DETAIL_BYTES, start, maxHeaderBytes, "status");
       const details: WireDetail[] = [];
       for (let i = 0; i < detailCount; i++) {
-        const type = r.string(r.u16("detail type length"), "detail type");
-        const value = r.view(r.u32("detail value length"), "detail value");
+        const type = r.string(r.within(r.u16("detail type length"), start, maxHeaderBytes, "status"), "detail type");
+        const value = r.view(r.within(r.u32("detail value length"), start, maxHeaderBytes, "status"), "detail value");
         details.push({ type, value });
       }
       const trailers = readMetadata(r, "trailers", maxHeaderBytes);
@@ -354,7 +389,7 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
     }
     case FrameKind.CANCEL: {
       const code = r.u8("code");
-      const reason = r.string(r.u32("reason length"), "reason");
+      const reason = r.string(reasonLength(r, "reason"), "reason");
       r.end();
       return { kind, streamId, code, reason };
     }
@@ -374,7 +409,7 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
     case FrameKind.GOAWAY: {
       const lastStreamId = r.u32("last stream id");
       const code = r.u8("code");
-      const message = r.string(r.u32("message length"), "message");
+      const message = r.string(reasonLength(r, "message"), "message");
       r.end();
       return { kind, streamId: 0, lastStreamId, code, message };
     }

@@ -56,15 +56,24 @@ export function writeMetadata(w: WireWriter, md: PreparedMetadata): void {
   }
 }
 
-/** Reads a block into a new Headers; `field` names it in errors; larger than `limit` is malformed. */
+/** Smallest entry: u16 name length, a 1-byte name, u32 value length, empty value. */
+const MIN_ENTRY_BYTES = 7;
+
+/**
+ * Reads a block into a new Headers; `field` names it in errors; larger than `limit` is
+ * malformed. The size is checked before each name and value is decoded (and the count
+ * up front), so a block costs at most `limit` bytes of work, whatever it announces.
+ */
 export function readMetadata(r: WireReader, field: string, limit = Infinity): Headers {
   const start = r.remaining;
+  const block = `${field} block`;
   const count = r.u16(`${field} count`);
+  r.within(count * MIN_ENTRY_BYTES, start, limit, block);
   const headers = new Headers();
   for (let i = 0; i < count; i++) {
-    const name = r.string(r.u16(`${field} name length`), `${field} name`);
+    const name = r.string(r.within(r.u16(`${field} name length`), start, limit, block), `${field} name`);
     if (!TOKEN.test(name)) r.fail(`${field} name ${JSON.stringify(name)} is not a lower-case HTTP token`);
-    const value = r.string(r.u32(`${field} value length`), `${field} value`);
+    const value = r.string(r.within(r.u32(`${field} value length`), start, limit, block), `${field} value`);
     try {
       headers.append(name, value);
     } catch {

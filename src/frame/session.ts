@@ -19,6 +19,7 @@ import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from 
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_INITIAL_WINDOW_BYTES,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_STREAMS,
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -36,6 +37,7 @@ import { prepareMetadata } from "./metadata.js";
 import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { Stream } from "./stream.js";
 import type { StreamFrame, StreamHandler } from "./stream.js";
+import { Keepalive } from "./keepalive.js";
 import { StreamSlots } from "./stream-slots.js";
 import { StreamTable } from "./stream-table.js";
 import { SendQueue } from "./send-queue.js";
@@ -62,6 +64,10 @@ export interface SessionOptions {
   sendTimeoutMs?: number;
   /** Server: GOAWAY after this long without streams (0: never). Default 0. */
   idleTimeoutMs?: number;
+  /** PING the peer after this long without a frame from it (0: never). Default 0. */
+  keepaliveMs?: number;
+  /** Close the connection when a keepalive PING gets no PONG within this. Default 20 s. */
+  keepaliveTimeoutMs?: number;
 }
 
 /** Called by a server session for each new call; returns the stream's handler. */
@@ -87,6 +93,8 @@ function resolved(options: SessionOptions): Required<SessionOptions> {
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
+    keepaliveMs: options.keepaliveMs ?? 0,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
   };
 }
 
@@ -111,6 +119,11 @@ const PEER_END_PROBE_MS = 250;
 
 function peerEndedError(): StreamResetError {
   return new StreamResetError("ERR_CONNECTION_CLOSED", CODE_UNAVAILABLE, "connection ended by peer");
+}
+
+/** What calls fail with when the peer closed the connection with GOAWAY(code ≠ 0, message). */
+function goAwayError(code: number, message: string): StreamResetError {
+  return new StreamResetError("ERR_PROTOCOL", code, `connection closed by peer: ${message === "" ? "error" : message}`);
 }
 
 function errorWithCode(message: string, code: string): Error {
@@ -141,6 +154,7 @@ export class Session {
   #goAwayError: StreamResetError | undefined;
   #peerEnded = false;
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  #keepalive: Keepalive | undefined;
   #closed = false;
   #closeError: StreamResetError | undefined;
   #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
@@ -316,12 +330,36 @@ export class Session {
     this.#closeIfDrained();
   }
 
-  /** Round trip of a PING, in milliseconds. */
-  ping(): Promise<number> {
+  /**
+   * Round trip of a PING, in milliseconds. Rejects with the abort reason when `signal`
+   * aborts first (a PONG that comes later is then ignored), or when the session closes.
+   */
+  ping(signal?: AbortSignal): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closeError);
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
     const id = this.#nextPing++;
     return new Promise<number>((resolve, reject) => {
-      this.#pings.set(id, { start: performance.now(), resolve, reject });
+      if (signal === undefined) {
+        this.#pings.set(id, { start: performance.now(), resolve, reject });
+      } else {
+        const onAbort = (): void => {
+          this.#pings.delete(id);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        const settled = (): void => signal.removeEventListener("abort", onAbort);
+        this.#pings.set(id, {
+          start: performance.now(),
+          resolve: (rtt) => {
+            settled();
+            resolve(rtt);
+          },
+          reject: (e) => {
+            settled();
+            reject(e);
+          },
+        });
+      }
       this.sendQuietly(encodePing(FrameKind.PING, id));
     });
   }
@@ -418,6 +456,12 @@ export class Session {
 
   #dispatch(frame: Frame): void {
     if (this.#peer === undefined) {
+      if (frame.kind === FrameKind.GOAWAY) {
+        // A refusal instead of HELLO (no common version, a limit): its reason is the error.
+        const code = frame.code === 0 ? CODE_UNAVAILABLE : frame.code;
+        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", code, `connection refused by peer: ${frame.message === "" ? "GOAWAY" : frame.message}`));
+        return;
+      }
       if (frame.kind !== FrameKind.HELLO) throw new ProtocolError(`expected HELLO, got frame kind ${frame.kind}`);
       this.#onHello(frame.hello);
       return;
@@ -468,9 +512,12 @@ export class Session {
     });
   }
 
-  /** A PONG answers its PING and every earlier one still waiting (a peer may coalesce). */
+  /**
+   * A PONG answers its PING and every earlier one still waiting (a peer may coalesce). A
+   * PONG for a PING this side sent but no longer waits for (abandoned, a probe) is fine.
+   */
   #onPong(id: number): void {
-    if (!this.#pings.has(id)) throw new ProtocolError(`PONG ${id} without a PING`);
+    if (id === 0 || id >= this.#nextPing) throw new ProtocolError(`PONG ${id} without a PING`);
     const now = performance.now();
     for (const [pending, p] of this.#pings) {
       if (pending > id) continue;
@@ -502,19 +549,25 @@ export class Session {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     this.#armIdle();
+    this.#startKeepalive();
     this.#ready.resolve();
+  }
+
+  #startKeepalive(): void {
+    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
+    if (keepaliveMs <= 0) return;
+    this.#keepalive = new Keepalive(keepaliveMs, keepaliveTimeoutMs, {
+      framesIn: () => this.#channel?.stats().framesIn ?? 0,
+      ping: (signal) => this.ping(signal),
+      expired: (message) => this.#closeWith(new StreamResetError("ERR_KEEPALIVE", CODE_UNAVAILABLE, message)),
+    });
+    this.#keepalive.start();
   }
 
   #onGoAway(lastStreamId: number, code: number, message: string): void {
     this.#goAwayReceived = true;
     this.#slots.dropAll();
-    if (code !== 0) {
-      this.#goAwayError = new StreamResetError(
-        "ERR_PROTOCOL",
-        code,
-        `connection closed by peer: ${message === "" ? "error" : message}`,
-      );
-    }
+    if (code !== 0) this.#goAwayError = goAwayError(code, message);
     if (this.role === "client") {
       for (const stream of this.#streams.values()) {
         if (stream.id > lastStreamId) {
@@ -746,6 +799,7 @@ export class Session {
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#probeTimer);
+    this.#keepalive?.stop();
     this.#ready.reject(error);
     for (const stream of this.#streams.values()) {
       stream.close(error);
@@ -760,8 +814,8 @@ export class Session {
       // One loop turn later: frames queued just before (GOAWAY, a last END) are handed to
       // the engine's flush first; engines whose close() drops unsent frames need this.
       const channel = this.#channel;
-      // A peer that stopped reading gets nothing more: its unsent frames are dropped.
-      const discard = error.code === "ERR_SLOW_PEER";
+      // A peer that stopped reading (or answering) gets nothing more: its unsent frames are dropped.
+      const discard = error.code === "ERR_SLOW_PEER" || error.code === "ERR_KEEPALIVE";
       if (channel !== undefined) setImmediate(() => channel.close(discard));
     }
     this.#hooks.onClose?.(error);

@@ -1,12 +1,14 @@
 // One call's stream on a session: its send/receive flow-control windows and the frames
 // it may send. The session owns the state machine of received frames; this class owns
-// the sending side and the credit bookkeeping (docs/PROTOCOL.md §5):
+// the sending side and the credit bookkeeping (docs/PROTOCOL.md §4.6):
 //   - a sender may send a message while its window is > 0; the window then drops by the
-//     message size (it may go negative: one message is never split);
+//     message size plus MESSAGE_WINDOW_COST (it may go negative: one message is never
+//     split; an empty message still costs its frame header);
 //   - the receiver grants the bytes back with CREDIT once its application consumed them,
 //     in batches of at least half the initial window.
 
 import type { Lease } from "../channel/channel.js";
+import { MESSAGE_WINDOW_COST } from "./constants.js";
 import {
   encodeCallStart,
   encodeCancel,
@@ -15,6 +17,7 @@ import {
   encodeHalfClose,
   encodeHeaders,
   encodeMessage,
+  fitStatus,
 } from "./frames.js";
 import type { EndInit, Frame, OutFrame } from "./frames.js";
 import type { PreparedMetadata } from "./metadata.js";
@@ -89,7 +92,7 @@ export class Stream {
     message: Payload | undefined,
     endStream: boolean,
   ): Promise<void> | undefined {
-    if (message !== undefined) this.#sendWindow -= message.byteLength;
+    if (message !== undefined) this.#sendWindow -= message.byteLength + MESSAGE_WINDOW_COST;
     const sent = this.#session.send(encodeCallStart(this.id, path, metadata, timeoutMs, message, endStream));
     sent?.catch(() => {
       this.#startFailed = true;
@@ -108,7 +111,7 @@ export class Stream {
     if (this.#closed) return undefined;
     if (message !== undefined) {
       if (this.#sendWindow <= 0) return this.#whenWindow().then(() => this.sendHeaders(metadata, message));
-      this.#sendWindow -= message.byteLength;
+      this.#sendWindow -= message.byteLength + MESSAGE_WINDOW_COST;
     }
     return this.#session.send(encodeHeaders(this.id, metadata, message));
   }
@@ -117,7 +120,7 @@ export class Stream {
   sendMessage(message: Payload, endStream = false): Promise<void> | undefined {
     if (this.#closed) return undefined;
     if (this.#sendWindow <= 0) return this.#whenWindow().then(() => this.sendMessage(message, endStream));
-    this.#sendWindow -= message.byteLength;
+    this.#sendWindow -= message.byteLength + MESSAGE_WINDOW_COST;
     return this.#session.send(this.#guard(encodeMessage(this.id, message, endStream)));
   }
 
@@ -133,6 +136,10 @@ export class Stream {
     if (init.message !== undefined && this.#sendWindow <= 0) {
       return this.#whenWindow().then(() => this.sendEnd(init));
     }
+    // The status within the client's max_header_bytes (a longer one is cut, not refused).
+    const limit = this.#session.peer?.maxHeaderBytes;
+    const status = limit === undefined ? init.status : fitStatus(init.status, limit);
+    if (status !== init.status) init = { ...init, status };
     // Queue the frame before closing: closing the last stream may close a draining session.
     const sent = this.#session.send(encodeEnd(this.id, init));
     this.close();
@@ -146,9 +153,9 @@ export class Stream {
     this.close();
   }
 
-  /** The application consumed `bytes` of received messages: grant them back. */
+  /** The application consumed one received message of `bytes`: grant its cost back. */
   consumed(bytes: number): void {
-    this.#pendingCredit += bytes;
+    this.#pendingCredit += bytes + MESSAGE_WINDOW_COST;
     if (this.#closed || this.remoteDone) return;
     if (this.#pendingCredit * 2 < this.#initialRecvWindow) return;
     const credit = this.#pendingCredit;
@@ -157,10 +164,10 @@ export class Stream {
     this.#session.sendQuietly(encodeCredit(this.id, credit));
   }
 
-  /** @internal Receive accounting; false when the peer overran its window. */
+  /** @internal Receive accounting of one message of `bytes`; false when the peer overran its window. */
   received(bytes: number): boolean {
     if (this.#recvWindow <= 0) return false;
-    this.#recvWindow -= bytes;
+    this.#recvWindow -= bytes + MESSAGE_WINDOW_COST;
     return true;
   }
 

@@ -15,6 +15,15 @@ export function utf8Length(s: string): number {
   return s.length < 64 && isAscii(s) ? s.length : Buffer.byteLength(s, "utf8");
 }
 
+/** `s` cut to at most `maxBytes` of UTF-8, at a character boundary. */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  if (utf8Length(s) <= maxBytes) return s;
+  const bytes = Buffer.from(s, "utf8");
+  let end = Math.max(0, maxBytes);
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--; // not inside a sequence
+  return bytes.toString("utf8", 0, end);
+}
+
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -97,6 +106,17 @@ export class WireReader {
     const v = this.bytes.subarray(this.#pos);
     this.#pos = this.bytes.byteLength;
     return v;
+  }
+
+  /**
+   * `n`, once checked that a block which began when `remaining` was `start` stays within
+   * `limit` bytes after `n` more are read: a block is rejected before the bytes past its
+   * limit are decoded, so it costs at most its limit's worth of work.
+   */
+  within(n: number, start: number, limit: number, block: string): number {
+    const size = start - this.remaining + n;
+    if (size > limit) this.fail(`${block} of at least ${size} bytes exceeds the announced limit of ${limit}`);
+    return n;
   }
 
   /** A UTF-8 string of `n` bytes; invalid UTF-8 is malformed. */

@@ -22,6 +22,7 @@ import {
 } from "../../src/frame/frames.js";
 import type { Frame } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
+import { MarketService } from "../gen/market/v1/market_pb.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import {
   CHANNELS,
@@ -30,7 +31,10 @@ import {
   boundedRoutes,
   bytesOf,
   framed,
+  header,
   helloBytes,
+  le16,
+  le32,
   liveServer,
   sleep,
   until,
@@ -39,20 +43,12 @@ import type { HostileChannel, LiveServer } from "./support.js";
 
 const GET_QUOTE = "/market.v1.MarketService/GetQuote";
 const TRADE = "/market.v1.MarketService/Trade";
+const SUBMIT_ORDERS = "/market.v1.MarketService/SubmitOrders";
 const QUOTE_A = new Uint8Array([0x0a, 0x01, 0x41]); // GetQuoteRequest{symbol:"A"}
 const enc = new TextEncoder();
 
 // ---- raw frame builders (for bytes the encoders refuse to produce) -------------------
 
-function le16(n: number): number[] {
-  return [n & 0xff, (n >>> 8) & 0xff];
-}
-function le32(n: number): number[] {
-  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
-}
-function header(kind: number, flags: number, streamId: number): number[] {
-  return [kind, flags, 0, 0, ...le32(streamId)];
-}
 /** Metadata block from raw name/value bytes; `count` may lie. */
 function metadataRaw(entries: [Uint8Array | string, Uint8Array | string][], count = entries.length): number[] {
   const out = [...le16(count)];
@@ -136,11 +132,18 @@ interface Case {
 const MALFORMED: Case[] = [
   // Lengths beyond the frame.
   { name: "path length beyond the frame", frames: () => [Uint8Array.from([...header(2, Flag.END_STREAM, 1), ...le16(0xffff), 0x2f, 0x61])], error: /malformed CALL_START frame: path needs 65535 bytes, 2 left/ },
-  { name: "metadata value length 2^32-1", frames: () => [callStartRaw(1, GET_QUOTE, [...le16(1), ...le16(1), 0x61, ...le32(0xffff_ffff), 1, 2])], error: /request headers value needs 4294967295 bytes/ },
-  { name: "metadata count 65535 with no entries", frames: () => [callStartRaw(1, GET_QUOTE, le16(0xffff))], error: /request headers name length needs 2 bytes, 0 left/ },
+  // A length above the limit is refused before it is checked against the frame (issue 21).
+  { name: "metadata value length 2^32-1", frames: () => [callStartRaw(1, GET_QUOTE, [...le16(1), ...le16(1), 0x61, ...le32(0xffff_ffff), 1, 2])], error: /request headers block of at least 4294967304 bytes exceeds the announced limit of 65536/ },
+  { name: "metadata value length beyond the frame", frames: () => [callStartRaw(1, GET_QUOTE, [...le16(1), ...le16(1), 0x61, ...le32(1000), 1, 2])], error: /request headers value needs 1000 bytes, 2 left/ },
+  { name: "metadata count 65535 with no entries", frames: () => [callStartRaw(1, GET_QUOTE, le16(0xffff))], error: /request headers block of at least 458747 bytes exceeds the announced limit of 65536/ },
+  { name: "metadata count 100 with no entries", frames: () => [callStartRaw(1, GET_QUOTE, le16(100))], error: /request headers name length needs 2 bytes, 0 left/ },
   { name: "CANCEL reason length beyond the frame", frames: () => [bytesOf(encodeCallStart(1, TRADE, prepareMetadata(undefined), undefined, undefined, false)), Uint8Array.from([...header(6, 0, 1), 1, ...le32(1000), 0x61])], error: /malformed CANCEL frame: reason needs 1000 bytes, 1 left/ },
   { name: "HAS_TIMEOUT without the timeout", frames: () => [Uint8Array.from([...header(2, Flag.HAS_TIMEOUT, 1), 0x01, 0x02])], error: /malformed CALL_START frame: timeout needs 4 bytes, 2 left/ },
   { name: "HELLO announcing zero limits", frames: () => [helloBytes({ maxMessageBytes: 0 })], noHello: true, error: /limits must be positive/ },
+  { name: "HELLO announcing max_header_bytes 0", frames: () => [helloBytes({ maxHeaderBytes: 0 })], noHello: true, error: /limits must be positive/ },
+  // Strings bounded by MAX_REASON_BYTES (4096), refused from their length alone (issue 21).
+  { name: "a CANCEL reason above 4096 bytes", frames: () => [bytesOf(encodeCallStart(1, TRADE, prepareMetadata(undefined), undefined, undefined, false)), Uint8Array.from([...header(6, 0, 1), 1, ...le32(4097), ...new Uint8Array(4097).fill(0x61)])], error: /malformed CANCEL frame: reason of 4097 bytes exceeds the limit of 4096/ },
+  { name: "a GOAWAY message of 30 MiB announced", frames: () => [Uint8Array.from([...header(10, 0, 0), ...le32(0), 13, ...le32(30 << 20), 0x61])], error: /malformed GOAWAY frame: message of 31457280 bytes exceeds the limit of 4096/ },
   { name: "trailing bytes after a CREDIT", frames: () => [bytesOf(encodeCallStart(1, TRADE, prepareMetadata(undefined), undefined, undefined, false)), Uint8Array.from([...header(7, 0, 1), ...le32(10), 0])], error: /1 unexpected trailing bytes/ },
   { name: "reserved bits set", frames: () => [Uint8Array.from([8, 0, 1, 0, 0, 0, 0, 0, ...le32(1), ...le32(0)])], error: /reserved bits set/ },
   { name: "a flag the kind does not allow", frames: () => [Uint8Array.from([8, 0x80, 0, 0, 0, 0, 0, 0, ...le32(1), ...le32(0)])], error: /flags 0x80 not allowed/ },
@@ -276,18 +279,26 @@ for (const channel of CHANNELS) {
         const live = await liveServer(channel, { maxHeaderBytes: 1024 }, boundedRoutes());
         const entries: [string, string][] = Array.from({ length: 100 }, (_, i) => [`x-h${i}`, "v".repeat(10)]);
         const peer = await attack(live, [callStartRaw(1, GET_QUOTE, metadataRaw(entries), QUOTE_A)]);
-        await expectProtocolError(peer, /request headers block of \d+ bytes exceeds the announced limit of 1024/);
+        await expectProtocolError(peer, /request headers block of at least \d+ bytes exceeds the announced limit of 1024/);
       });
 
-      it("65535 entries in one frame: rejected in bounded time, other connections served", async () => {
+      it("65535 entries in one frame: rejected from the count alone, other connections served", async () => {
         const live = await liveServer(channel, {}, boundedRoutes());
         await withSteady(channel, live, async () => {
           const entries: [string, string][] = Array.from({ length: 0xffff }, (_, i) => [`x-${i % 1000}`, "v"]);
-          const start = Date.now();
           const peer = await attack(live, [callStartRaw(1, GET_QUOTE, metadataRaw(entries), QUOTE_A)]);
-          await expectProtocolError(peer, /exceeds the announced limit of 65536/);
-          expect(Date.now() - start, "rejecting a header flood costs bounded time").toBeLessThan(3000);
+          // 65535 × 7 bytes (the smallest entry) + 2: no entry was decoded.
+          await expectProtocolError(peer, /request headers block of at least 458747 bytes exceeds the announced limit of 65536/);
         });
+      });
+
+      it("entries under the count bound but past the limit: parsing stops at the entry that crosses it", async () => {
+        const live = await liveServer(channel, {}, boundedRoutes());
+        // 9,000 entries of 17 bytes (153 KB): the limit (65,536) is crossed by the value of entry 3,855.
+        const entries: [string, string][] = Array.from({ length: 9000 }, (_, i) => [`x-${String(i).padStart(4, "0")}`, "vvvvv"]);
+        const peer = await attack(live, [callStartRaw(1, GET_QUOTE, metadataRaw(entries), QUOTE_A)]);
+        // The error names the size read so far: one entry past the limit, not the whole block.
+        await expectProtocolError(peer, /request headers block of at least 65537 bytes exceeds the announced limit of 65536/);
       });
 
       it("one name repeated 4000 times within the limit: the call works", async () => {
@@ -401,6 +412,43 @@ for (const channel of CHANNELS) {
         const peer = await attack(live, [bytesOf(encodeCallStart(1, GET_QUOTE, prepareMetadata(undefined), 0xffff_ffff, enc.encode("\n\bSTUBBORN"), true))]);
         await until(() => endOf(peer, 1) !== undefined, 5000, "END of stream 1");
         expect(endOf(peer, 1)?.status.code).toBe(0);
+      });
+    });
+
+    describe("every message costs window; silent and refusing peers (issue 21)", () => {
+      it("empty MESSAGEs past the window (4096 bytes: 512 of them) to a handler that does not read are a protocol error", async () => {
+        const live = await liveServer(channel, { initialWindowBytes: 4096 }, (router) =>
+          router.service(MarketService, {
+            async submitOrders(_orders, ctx) {
+              await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+              return { accepted: 0 };
+            },
+          }),
+        );
+        const empty = bytesOf(encodeMessage(1, new Uint8Array(0), false));
+        const peer = await attack(live, [bytesOf(encodeCallStart(1, SUBMIT_ORDERS, prepareMetadata(undefined), undefined, undefined, false)), ...Array.from({ length: 512 }, () => empty)]);
+        // The window is exactly used up: the connection is fine …
+        await expectAlive(peer);
+        // … and one more empty message overruns it.
+        await peer.send(empty);
+        await expectProtocolError(peer, /flow-control window exceeded/);
+      });
+
+      it("keepalive: a client that does not answer the server's PING is closed; a well-behaved one is not", async () => {
+        const live = await liveServer(channel, { keepaliveMs: 100, keepaliveTimeoutMs: 200 }, boundedRoutes());
+        await withSteady(channel, live, async () => {
+          const peer = await attack(live, []);
+          expect(await peer.closedWithin(5000), "the silent peer is closed").toBe(true);
+          expect(peer.frames().some((f) => f.kind === FrameKind.PING), "it was PINGed first").toBe(true);
+          await sleep(400); // the steady client's connection outlives several keepalive periods
+        });
+      });
+
+      it("a GOAWAY instead of HELLO: the server closes the connection and sends nothing", async () => {
+        const live = await liveServer(channel, {}, boundedRoutes());
+        const peer = await attack(live, [bytesOf(encodeGoAway(0, Code.FailedPrecondition, "no common version"))], true);
+        expect(await peer.closedWithin(5000)).toBe(true);
+        expect(peer.frames()).toEqual([]);
       });
     });
 

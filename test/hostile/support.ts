@@ -70,6 +70,17 @@ export function pingBytes(id: number): Uint8Array {
   return bytesOf(encodePing(FrameKind.PING, id));
 }
 
+export function le16(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff];
+}
+export function le32(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+}
+/** A frame header as raw bytes (for frames the encoders refuse to produce). */
+export function header(kind: number, flags: number, streamId: number): number[] {
+  return [kind, flags, 0, 0, ...le32(streamId)];
+}
+
 /** u32 little-endian length + body (docs/CHANNELS.md §1). */
 export function framed(body: Uint8Array, length = body.byteLength): Buffer {
   const out = Buffer.alloc(4 + body.byteLength);

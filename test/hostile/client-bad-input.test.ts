@@ -1,0 +1,292 @@
+// A hostile server against the client (issue 21), over each stream channel (uring tcp,
+// uring unix, net tcp): a raw server (raw-server.ts) that passes HELLO and then sends what
+// a correct server never would — messages past the flow-control window (empty ones
+// included), statuses, CANCEL reasons, GOAWAY messages and metadata beyond their bounds,
+// a GOAWAY instead of HELLO, max_header_bytes 0, PINGs it never answers, silence. Each case
+// asserts the Connect code the call gets, what the client told the server (its GOAWAY),
+// and that the next call works on a new connection. The server side of the same frame
+// kinds is in bad-input.test.ts; floods measured for memory are in client-floods.test.ts.
+
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { Flag, FrameKind } from "../../src/frame/constants.js";
+import { encodeEnd, encodeGoAway, encodeHeaders, encodeMessage, encodePing } from "../../src/frame/frames.js";
+import type { Frame } from "../../src/frame/frames.js";
+import { prepareMetadata } from "../../src/frame/metadata.js";
+import { createUringTransport } from "../../src/index.js";
+import type { UringTransportOptions } from "../../src/index.js";
+import { MarketService } from "../gen/market/v1/market_pb.js";
+import { gatedDescribe } from "../support/capability-gate.js";
+import { RawServer } from "./raw-server.js";
+import type { RawConnection, Script } from "./raw-server.js";
+import { CHANNELS, bytesOf, header, le16, le32, sleep, until } from "./support.js";
+import type { HostileChannel } from "./support.js";
+
+type CallStart = Extract<Frame, { kind: typeof FrameKind.CALL_START }>;
+
+const QUOTE_SEQ_1 = new Uint8Array([0x38, 0x01]); // Quote{sequence: 1}
+const NO_METADATA = prepareMetadata(undefined);
+const enc = new TextEncoder();
+
+function client(channel: HostileChannel, server: RawServer, options: Partial<UringTransportOptions> = {}) {
+  const transport = createUringTransport({ url: server.url, engine: channel.engine, ...options });
+  onTestFinished(() => transport.close());
+  return { transport, client: createClient(MarketService, transport) };
+}
+
+/** Answers the next call on `conn` like a correct server: END with headers, Quote{sequence: 1}, OK. */
+async function answerUnary(conn: RawConnection, from = 0): Promise<void> {
+  const start = await conn.next(FrameKind.CALL_START, 5000, from);
+  await conn.send(bytesOf(encodeEnd(start.streamId, { headers: NO_METADATA, message: QUOTE_SEQ_1, status: { code: 0, message: "", details: [] }, trailers: NO_METADATA })));
+}
+
+/** Connection 0 runs `attack` on the first call; every later connection answers correctly. */
+function attackThenServe(attack: (conn: RawConnection, start: CallStart) => Promise<unknown>): Script {
+  return async (conn, index) => {
+    if (index > 0) {
+      await answerUnary(conn);
+      return;
+    }
+    await attack(conn, await conn.next(FrameKind.CALL_START));
+  };
+}
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  throw new Error("the call succeeded");
+}
+
+/**
+ * The attacked call fails Internal "protocol error: …" matching `message`, the client sent
+ * GOAWAY(Internal) with the same text and closed the connection, and the next call works
+ * (on a new connection).
+ */
+async function expectClientProtocolError(server: RawServer, call: Promise<unknown>, next: () => Promise<unknown>, message: RegExp): Promise<void> {
+  const error = await failure(call);
+  expect(error.code, error.rawMessage).toBe(Code.Internal);
+  expect(error.rawMessage).toMatch(/^protocol error: /);
+  expect(error.rawMessage).toMatch(message);
+  const attacked = server.connections[0] as RawConnection;
+  expect(await attacked.closedWithin(5000), "the client closed the attacked connection").toBe(true);
+  expect(attacked.goAway()).toMatchObject({ code: Code.Internal });
+  expect(attacked.goAway()?.message).toMatch(message);
+  expect(attacked.malformed).toEqual([]);
+  await next();
+  expect(server.connections.length, "the next call reconnected").toBe(2);
+}
+
+/** An END with headers and an error status whose raw bytes the test writes. */
+function endWithStatus(streamId: number, status: number[]): Uint8Array {
+  return Uint8Array.from([...header(FrameKind.END, Flag.HAS_HEADERS, streamId), ...le16(0), ...status, ...le16(0)]);
+}
+
+for (const channel of CHANNELS) {
+  gatedDescribe(`hostile server: ${channel.name}`, channel.unavailable?.(), () => {
+    describe("flow control: every message costs its frame header", () => {
+      it("empty messages past the window (4096 bytes: 512 of them) without CREDIT are a protocol error", async () => {
+        const W = 4096;
+        let sentAll = false;
+        const server = await RawServer.listen(
+          channel,
+          attackThenServe(async (conn, start) => {
+            const empty = bytesOf(encodeMessage(start.streamId, new Uint8Array(0), false));
+            await conn.send(bytesOf(encodeHeaders(start.streamId, NO_METADATA, undefined)), ...Array.from({ length: W / 8 }, () => empty));
+            // The window is exactly used up: the connection is still fine (a PING is answered) …
+            await conn.send(bytesOf(encodePing(FrameKind.PING, 7)));
+            await conn.next(FrameKind.PONG);
+            sentAll = true;
+            // … and one more message overruns it.
+            await conn.send(empty);
+          }),
+        );
+        const { client: c } = client(channel, server, { initialWindowBytes: W });
+        const it = c.subscribe({ symbols: ["A"] })[Symbol.asyncIterator]();
+        const first = await it.next();
+        expect(first.done).toBe(false);
+        // Nothing more is read until the client closed the connection: no CREDIT goes back
+        // (1 message × 8 bytes is under half the window).
+        await until(() => sentAll, 10_000, "the server to send the window and one more message");
+        expect(await server.connections[0]?.closedWithin(5000), "the client closed the connection").toBe(true);
+        let received = 1;
+        const rest = (async () => {
+          for (;;) {
+            const r = await it.next();
+            if (r.done === true) return;
+            received++;
+          }
+        })();
+        await expectClientProtocolError(server, rest, () => c.getQuote({ symbol: "next" }), /flow-control window exceeded/);
+        // The messages inside the window were all delivered before the error.
+        expect(received).toBe(W / 8);
+        const credits = server.connections[0]?.frames.filter((f) => f.kind === FrameKind.CREDIT) ?? [];
+        expect(credits).toEqual([]);
+      });
+    });
+
+    describe("strings and statuses are bounded (docs/LIMITS.md)", () => {
+      it("a status message of 70,000 bytes (above the 64 KiB max_header_bytes) is a protocol error, not the call's error", async () => {
+        const text = new Uint8Array(70_000).fill(0x61);
+        const server = await RawServer.listen(channel, attackThenServe((conn, start) => conn.send(endWithStatus(start.streamId, [13, ...le32(text.byteLength), ...text, ...le16(0)]))));
+        const { client: c } = client(channel, server);
+        await expectClientProtocolError(server, c.getQuote({ symbol: "x" }), () => c.getQuote({ symbol: "next" }), /malformed END frame: status of at least 70005 bytes exceeds the announced limit of 65536/);
+      });
+
+      it("a status message announced at 30 MiB is refused from its length (nothing decoded)", async () => {
+        const server = await RawServer.listen(channel, attackThenServe((conn, start) => conn.send(endWithStatus(start.streamId, [13, ...le32(30 << 20), 0x61]))));
+        const { client: c } = client(channel, server);
+        await expectClientProtocolError(server, c.getQuote({ symbol: "x" }), () => c.getQuote({ symbol: "next" }), /status of at least 31457285 bytes exceeds the announced limit of 65536/);
+      });
+
+      it("65,535 error details are refused from their count", async () => {
+        const details = Array.from({ length: 0xffff }, () => [...le16(1), 0x74, ...le32(0)]).flat();
+        const server = await RawServer.listen(channel, attackThenServe((conn, start) => conn.send(Uint8Array.from([...header(FrameKind.END, Flag.HAS_HEADERS, start.streamId), ...le16(0), 13, ...le32(0), ...le16(0xffff), ...details, ...le16(0)]))));
+        const { client: c } = client(channel, server);
+        // 7 bytes of code, message length and count + 65,535 × 6 (the smallest detail).
+        await expectClientProtocolError(server, c.getQuote({ symbol: "x" }), () => c.getQuote({ symbol: "next" }), /status of at least 393217 bytes exceeds the announced limit of 65536/);
+      });
+
+      it("details within the limit still reach the application", async () => {
+        const value = new Uint8Array(100).fill(7);
+        const detail = [...le16(4), ...enc.encode("t.v1"), ...le32(value.byteLength), ...value];
+        const server = await RawServer.listen(channel, attackThenServe((conn, start) => conn.send(endWithStatus(start.streamId, [9, ...le32(2), 0x6f, 0x6b, ...le16(2), ...detail, ...detail]))));
+        const { client: c } = client(channel, server);
+        const error = await failure(c.getQuote({ symbol: "x" }));
+        expect(error.code).toBe(Code.FailedPrecondition);
+        expect(error.rawMessage).toBe("ok");
+        expect(error.details).toHaveLength(2);
+      });
+
+      it("a CANCEL reason above 4096 bytes is a protocol error", async () => {
+        const reason = new Uint8Array(5000).fill(0x61);
+        const server = await RawServer.listen(channel, attackThenServe((conn, start) => conn.send(Uint8Array.from([...header(FrameKind.CANCEL, 0, start.streamId), 13, ...le32(reason.byteLength), ...reason]))));
+        const { client: c } = client(channel, server);
+        await expectClientProtocolError(server, c.getQuote({ symbol: "x" }), () => c.getQuote({ symbol: "next" }), /malformed CANCEL frame: reason of 5000 bytes exceeds the limit of 4096/);
+      });
+
+      it("a GOAWAY message above 4096 bytes is a protocol error", async () => {
+        const server = await RawServer.listen(channel, attackThenServe((conn) => conn.send(Uint8Array.from([...header(FrameKind.GOAWAY, 0, 0), ...le32(0), 13, ...le32(30 << 20), 0x61]))));
+        const { client: c } = client(channel, server);
+        await expectClientProtocolError(server, c.getQuote({ symbol: "x" }), () => c.getQuote({ symbol: "next" }), /malformed GOAWAY frame: message of 31457280 bytes exceeds the limit of 4096/);
+      });
+
+      it("response headers: 65,535 entries are refused from the count, a 20 MiB value from its length", async () => {
+        const server = await RawServer.listen(channel, async (conn, index) => {
+          if (index > 1) return answerUnary(conn);
+          const start = await conn.next(FrameKind.CALL_START);
+          const block = index === 0 ? le16(0xffff) : [...le16(1), ...le16(1), 0x61, ...le32(20 << 20), 0x62];
+          await conn.send(Uint8Array.from([...header(FrameKind.HEADERS, 0, start.streamId), ...block]));
+        });
+        const { client: c } = client(channel, server);
+        const flood = await failure(c.getQuote({ symbol: "x" }));
+        expect(flood.rawMessage).toMatch(/response headers block of at least 458747 bytes exceeds the announced limit of 65536/);
+        const big = await failure(c.getQuote({ symbol: "y" }));
+        expect(big.rawMessage).toMatch(/response headers block of at least 20971529 bytes exceeds the announced limit of 65536/);
+        expect((await c.getQuote({ symbol: "z" })).sequence).toBe(1n);
+      });
+    });
+
+    describe("handshake", () => {
+      it("a GOAWAY instead of HELLO: the call fails with its code and message; the client answers nothing", async () => {
+        const reason = "unsupported protocol version: peer speaks 1..1, this server 2..2";
+        const server = await RawServer.listen(
+          channel,
+          async (conn) => {
+            await conn.next(FrameKind.HELLO);
+            await conn.send(bytesOf(encodeGoAway(0, Code.FailedPrecondition, reason)));
+          },
+          false,
+        );
+        const { client: c } = client(channel, server);
+        const error = await failure(c.getQuote({ symbol: "x" }));
+        expect(error.code).toBe(Code.FailedPrecondition);
+        expect(error.rawMessage).toContain(reason);
+        const conn = server.connections[0] as RawConnection;
+        expect(await conn.closedWithin(5000)).toBe(true);
+        expect(conn.kinds(), "only the client's HELLO: no GOAWAY(13) back").toEqual([FrameKind.HELLO]);
+      });
+
+      it("max_header_bytes 0 in the server's HELLO is a protocol error at the handshake", async () => {
+        const server = await RawServer.listen(
+          channel,
+          async (conn) => {
+            await conn.next(FrameKind.HELLO);
+            await conn.hello({ maxHeaderBytes: 0 });
+          },
+          false,
+        );
+        const { client: c } = client(channel, server);
+        const error = await failure(c.getQuote({ symbol: "x" }));
+        expect(error.code).toBe(Code.Unavailable);
+        expect(error.rawMessage).toMatch(/protocol error: malformed HELLO frame: limits must be positive/);
+        const conn = server.connections[0] as RawConnection;
+        expect(await conn.closedWithin(5000)).toBe(true);
+        expect(conn.goAway()).toMatchObject({ code: Code.Internal });
+      });
+    });
+
+    describe("ping and keepalive", () => {
+      it("transport.ping() against a server that ignores PING: DeadlineExceeded after its timeout, Canceled on its signal", async () => {
+        let conn: RawConnection | undefined;
+        const server = await RawServer.listen(channel, async (c) => {
+          conn = c;
+          await answerUnary(c);
+        });
+        const { transport, client: c } = client(channel, server);
+        const timedOut = await failure(transport.ping({ timeoutMs: 200 }));
+        expect(timedOut.code).toBe(Code.DeadlineExceeded);
+        const pingsSeen = (): number => conn?.frames.filter((f) => f.kind === FrameKind.PING).length ?? 0;
+        const before = pingsSeen();
+        const abort = new AbortController();
+        const pending = transport.ping({ timeoutMs: 0, signal: abort.signal });
+        await until(() => pingsSeen() > before, 5000, "the second PING");
+        abort.abort();
+        expect((await failure(pending)).code).toBe(Code.Canceled);
+        // PONGs that come after their pings were given up are not protocol errors.
+        await conn?.send(bytesOf(encodePing(FrameKind.PONG, before + 1)));
+        expect((await c.getQuote({ symbol: "after" })).sequence).toBe(1n);
+        expect(server.connections).toHaveLength(1);
+      });
+
+      it("keepalive: a server silent after HELLO is closed once its PING goes unanswered; the call fails Unavailable", async () => {
+        const server = await RawServer.listen(channel, async (conn) => {
+          const start = await conn.next(FrameKind.CALL_START);
+          await conn.send(bytesOf(encodeHeaders(start.streamId, NO_METADATA, undefined)));
+        });
+        const { client: c } = client(channel, server, { keepaliveMs: 100, keepaliveTimeoutMs: 200 });
+        const call = (async () => {
+          for await (const _ of c.subscribe({ symbols: ["A"] }));
+        })();
+        const error = await failure(call);
+        expect(error.code).toBe(Code.Unavailable);
+        expect(error.rawMessage).toMatch(/no PONG within 200 ms of a keepalive PING/);
+        const conn = server.connections[0] as RawConnection;
+        expect(conn.kinds()).toContain(FrameKind.PING);
+        expect(await conn.closedWithin(5000)).toBe(true);
+      });
+
+      it("keepalive: a server that answers PINGs keeps its quiet call open", async () => {
+        let pings = 0;
+        const server = await RawServer.listen(channel, async (conn) => {
+          const start = await conn.next(FrameKind.CALL_START);
+          await conn.send(bytesOf(encodeHeaders(start.streamId, NO_METADATA, undefined)));
+          for (let seen = 0; pings < 3 && !conn.isClosed; ) {
+            const frames = conn.frames.filter((f): f is Extract<Frame, { kind: typeof FrameKind.PING }> => f.kind === FrameKind.PING);
+            for (; seen < frames.length; seen++) await conn.send(bytesOf(encodePing(FrameKind.PONG, (frames[seen] as { id: number }).id)));
+            pings = seen;
+            await sleep(10);
+          }
+          await conn.send(bytesOf(encodeMessage(start.streamId, QUOTE_SEQ_1, false)), bytesOf(encodeEnd(start.streamId, { headers: undefined, message: undefined, status: { code: 0, message: "", details: [] }, trailers: NO_METADATA })));
+        });
+        const { client: c } = client(channel, server, { keepaliveMs: 50, keepaliveTimeoutMs: 1000 });
+        const got: bigint[] = [];
+        for await (const q of c.subscribe({ symbols: ["A"] })) got.push(q.sequence);
+        expect(pings).toBeGreaterThanOrEqual(3);
+        expect(got).toEqual([1n]);
+      });
+    });
+  });
+}
