@@ -3,10 +3,11 @@
 // (client processes: test/fixtures/hostile-client.js; server processes:
 // test/fixtures/hostile-server.js), region exhaustion (back-pressure, then
 // ResourceExhausted after the send timeout, memory bounded), event-loop stalls on either
-// side, 10,000 concurrent streams on one connection, and floods whose cost must stay
-// bounded. Each test asserts the Connect code the affected call gets and that another
-// connection keeps working. Defects found by these tests are marked `it.fails` with
-// "KNOWN BUG" and described in the report of issue 6: they flip to failures once fixed.
+// side, the write watchdog (ERR_SLOW_PEER), the connection limit, 10,000 concurrent
+// streams on one connection, and floods whose cost must stay bounded (counted, never
+// timed). Each test asserts the Connect code the affected call gets and that another
+// connection keeps working. The defects these tests found are fixed; a test that caught
+// one says so ("Fixed (issue 6)").
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import * as net from "node:net";
@@ -278,6 +279,31 @@ for (const channel of CHANNELS) {
         await sleep(1000);
         const held = live.engine.region.stats().leaseBytesInUse;
         expect(held, `lease bytes held for one stuck peer, ${sendTimeoutNote}`).toBeLessThanOrEqual(256 * 1024);
+      });
+
+      it("the write watchdog: a peer that stops reading with the region far from full is closed (ERR_SLOW_PEER), its call fails Unavailable, its leases come back", async () => {
+        // Large region, small sendTimeoutMs: nothing waits for region space (no
+        // ResourceExhausted), so only the watchdog can end this: frames handed to the
+        // channel stay unsent, nothing is written for 2 x sendTimeoutMs.
+        const live = await liveServer(channel, { sendTimeoutMs: 250 });
+        const baseline = liveLeases(live);
+        const peer = await RawPeer.connect(live.url);
+        onTestFinished(() => peer.destroy());
+        peer.socket.pause();
+        // Subscribe{symbols:["W"], count:0 (endless), payload_bytes:16384, interval_ms:5}; a window that never runs out.
+        const request = new Uint8Array([0x0a, 1, 0x57, 0x10, 0, 0x18, 0x80, 0x80, 0x01, 0x20, 5]);
+        await peer.write(Buffer.concat([framed(helloBytes({ initialWindowBytes: 0xffff_ffff })), framed(bytesOf(encodeCallStart(1, "/market.v1.MarketService/Subscribe", prepareMetadata(undefined), undefined, request, true)))]));
+        await until(() => live.log.started.has("W"), 5000, "the stream to start");
+        const reason = ConnectError.from(await live.log.waitAborted("W", 30_000));
+        expect(reason.code, reason.message).toBe(Code.Unavailable);
+        expect(reason.rawMessage).toMatch(/peer stopped reading: nothing written for \d+ ms/);
+        await until(() => live.server.stats().connections === 0, 10_000, "the stalled connection to be closed by the server");
+        peer.socket.resume(); // reads what was written before the stall, then the close
+        expect(await peer.closedWithin(10_000), "the peer sees the close").toBe(true);
+        await until(() => liveLeases(live) <= baseline, 10_000, "its unsent frames' leases to come back (dropped, never sent)");
+        const steady = new SteadyClient(live.url, channel.engine).start(1);
+        await until(() => steady.ok > 3, 10_000, "new connections to be served");
+        expect((await steady.stop()).errors).toEqual([]);
       });
     });
 
