@@ -46,12 +46,12 @@ for (const channel of CHANNELS) {
       onTestFinished(() => listener.close());
 
       const good = await rawPeer(listener.url);
-      onTestFinished(() => good.socket.destroy());
+      onTestFinished(() => void good.socket.destroy());
       good.socket.write(framed(Buffer.from("before")));
       await until(() => good.received().byteLength >= 10, 5000, "the first echo");
 
       const bad = await rawPeer(listener.url);
-      onTestFinished(() => bad.socket.destroy());
+      onTestFinished(() => void bad.socket.destroy());
       bad.socket.write(framed(Buffer.alloc(20_000, 0x5a))); // 20,000 bytes > the 8,192-byte lease area
       await until(() => bad.closed(), 5000, "the oversized frame's connection to close");
       expect(closes).toEqual(["ERR_REGION_FULL"]);
