@@ -2,36 +2,55 @@
 // log reader understands ("Tests: N passed, N failed, N skipped"), exiting non-zero when
 // anything failed. Extra arguments go to vitest (e.g. a directory to run only that part).
 //
-// Two passes, each announced by a "[tests] pass i/n: <build>" line and closed by its own
+// Passes, each announced by a "[tests] pass i/n: <what>" line and closed by its own
 // counts line (which never starts with "Tests:", so the last line stays the only summary):
 //   1. the normal addon (build/);
 //   2. under CI=true (or CONNECT_RDMA_ASAN=1; CONNECT_RDMA_ASAN=0 turns it off): the addon
 //      built with AddressSanitizer + UndefinedBehaviorSanitizer (scripts/test-asan.sh, the
-//      same suite minus test/softroce and test/package; about 6 minutes here). A sanitizer
-//      report fails that pass even when every test passed: it counts as one failed test.
-// The summary line adds both passes up and names each pass's counts in parentheses.
+//      same suite minus test/softroce/softroce.test.ts and test/package, with the RDMA
+//      suite in the soft-RoCE guest against that build). A sanitizer report fails that
+//      pass even when every test passed: it counts as one failed test. So does a run in
+//      which test/loaded-addon.test.ts did not prove the sanitized addon was loaded.
+//   3. under CI=true (or CONNECT_RDMA_FUZZ=1; CONNECT_RDMA_FUZZ=0 turns it off), and only
+//      for a whole run (no extra arguments): the fuzz targets (fuzz/run.sh --runs), built
+//      with ASan+UBSan, each replaying fuzz/corpus and fuzzing FUZZ_RUNS inputs; each target
+//      counts as one test, failed by a build error, a crash or a sanitizer report.
+// The summary line adds the passes up and names each pass's counts in parentheses.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 
 const extra = process.argv.slice(2);
-const asanSetting = process.env.CONNECT_RDMA_ASAN;
-const withAsan = asanSetting === "1" || (asanSetting !== "0" && process.env.CI === "true");
+const ci = process.env.CI === "true";
+/** On under CI=true unless the variable says 0; on anywhere when it says 1. */
+const enabled = (setting) => setting === "1" || (setting !== "0" && ci);
+const FUZZ_RUNS = 20_000;
 
 const passes = [
   {
     label: "normal build",
     report: ".cache/vitest-report.json",
     command: process.execPath,
-    args: (json) => ["node_modules/vitest/vitest.mjs", "run", ...json, ...extra],
+    args: (report) => ["node_modules/vitest/vitest.mjs", "run", ...vitestReport(report), ...extra],
+    counts: vitestCounts,
   },
 ];
-if (withAsan) {
+if (enabled(process.env.CONNECT_RDMA_ASAN)) {
   passes.push({
     label: "ASan+UBSan build",
     report: ".cache/vitest-asan-report.json",
     command: "bash",
     // --passWithNoTests: arguments that select only parts the ASan pass excludes.
-    args: (json) => ["scripts/test-asan.sh", ...json, "--passWithNoTests", ...extra],
+    args: (report) => ["scripts/test-asan.sh", ...vitestReport(report), "--passWithNoTests", ...extra],
+    counts: (report, status) => requireSanitizedAddon(vitestCounts(report, status), report),
+  });
+}
+if (enabled(process.env.CONNECT_RDMA_FUZZ) && extra.length === 0) {
+  passes.push({
+    label: "fuzz targets",
+    report: ".cache/fuzz-report.txt",
+    command: "bash",
+    args: (report) => ["fuzz/run.sh", "--runs", String(FUZZ_RUNS), "--report", report],
+    counts: fuzzCounts,
   });
 }
 
@@ -40,12 +59,12 @@ const results = passes.map((pass, i) => {
   console.log(`[tests] pass ${i + 1}/${passes.length}: ${pass.label}`);
   const started = Date.now();
   rmSync(pass.report, { force: true });
-  const json = ["--reporter=default", "--reporter=json", `--outputFile.json=${pass.report}`];
-  const run = spawnSync(pass.command, pass.args(json), { stdio: "inherit" });
-  const result = counts(pass.report, run.status ?? 1);
+  const run = spawnSync(pass.command, pass.args(pass.report), { stdio: "inherit" });
+  const result = pass.counts(pass.report, run.status ?? 1);
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`[tests] pass ${i + 1}/${passes.length} (${pass.label}, ${seconds} s): ${format(result)}`);
-  return { ...result, label: pass.label, status: run.status ?? 1 };
+  const status = run.status !== 0 ? (run.status ?? 1) : result.failed > 0 ? 1 : 0;
+  return { ...result, label: pass.label, status };
 });
 
 const total = { passed: 0, failed: 0, skipped: 0 };
@@ -64,8 +83,12 @@ if (results.length > 1) {
 console.log(summary);
 process.exit(results.find((r) => r.status !== 0)?.status ?? 0);
 
+function vitestReport(report) {
+  return ["--reporter=default", "--reporter=json", `--outputFile.json=${report}`];
+}
+
 /** The counts of one pass from vitest's JSON report; a pass that failed without failing tests counts one failure. */
-function counts(report, status) {
+function vitestCounts(report, status) {
   let r;
   try {
     r = JSON.parse(readFileSync(report, "utf8"));
@@ -84,6 +107,48 @@ function counts(report, status) {
     // Every test passed but the pass did not: sanitizer reports (scripts/test-asan.sh prints them).
     result.failed = 1;
     result.note = `exit code ${status} with no failed test (sanitizer reports?)`;
+  }
+  return result;
+}
+
+/**
+ * The sanitizer pass counts only when test/loaded-addon.test.ts proved that build-asan's
+ * instrumented addon was the one loaded (a whole run; a selected part may leave that file out).
+ */
+function requireSanitizedAddon(result, report) {
+  if (extra.length > 0 || result.failed > 0) return result;
+  let proved = false;
+  try {
+    const r = JSON.parse(readFileSync(report, "utf8"));
+    proved = r.testResults.some(
+      (file) =>
+        file.name.endsWith("/test/loaded-addon.test.ts") &&
+        file.assertionResults.some((t) => t.title.startsWith("sanitizer pass:") && t.status === "passed"),
+    );
+  } catch {
+    proved = false;
+  }
+  if (proved) return result;
+  return { ...result, failed: 1, note: "test/loaded-addon.test.ts did not prove the sanitized addon was loaded" };
+}
+
+/** The fuzz pass: one test per target from fuzz/run.sh's report ("<target> <ok|failed> <replayed> <fuzzed>"). */
+function fuzzCounts(report, status) {
+  let lines = [];
+  try {
+    lines = readFileSync(report, "utf8").trim().split("\n").filter(Boolean);
+  } catch {
+    // no report: counted below
+  }
+  const targets = lines.map((line) => line.split(" ")).map(([name, verdict, replayed, fuzzed]) => ({ name, verdict, replayed: Number(replayed), fuzzed: Number(fuzzed) }));
+  const ok = targets.filter((t) => t.verdict === "ok" && t.replayed > 0 && t.fuzzed >= FUZZ_RUNS);
+  const result = { passed: ok.length, failed: targets.length - ok.length, skipped: 0, note: undefined };
+  const replayed = targets.reduce((n, t) => n + t.replayed, 0);
+  const fuzzed = targets.reduce((n, t) => n + t.fuzzed, 0);
+  result.note = `${replayed} corpus inputs replayed, ${fuzzed} inputs fuzzed`;
+  if (targets.length === 0 || (status !== 0 && result.failed === 0)) {
+    result.failed += 1;
+    result.note = `fuzz/run.sh exited ${status}${targets.length === 0 ? " without a report" : ""}`;
   }
   return result;
 }

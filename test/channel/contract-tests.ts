@@ -104,6 +104,28 @@ export function contractTests(options: ChannelSuiteOptions): void {
       expect([received.byteLength, received.every((b) => b === 9)]).toEqual([65536, true]);
     });
 
+    it("sending a released lease, or one already sent, throws ERR_LEASE_RELEASED on the open channel; the peer gets the frame once", async () => {
+      const { client, serverInbox } = await pair();
+      const released = client.allocate(16);
+      released.release();
+      expect(() => client.send(released)).toThrow(expect.objectContaining({ code: "ERR_LEASE_RELEASED" }));
+
+      const lease = client.allocate(64);
+      lease.bytes.set(pattern(64, 11));
+      client.send(lease);
+      expect(() => client.send(lease)).toThrow(expect.objectContaining({ code: "ERR_LEASE_RELEASED" }));
+      expect(() => client.send(lease, 8)).toThrow(expect.objectContaining({ code: "ERR_LEASE_RELEASED" }));
+      expect(client.closed, "the refused sends left the channel open").toBe(false);
+      // A marker after it: the frame arrives once, then the marker, nothing in between.
+      await sendBytes(client, pattern(5, 12));
+      await serverInbox.count(2);
+      expect(firstDifference(serverInbox.frames[0]!, pattern(64, 11))).toBe(-1);
+      expect(firstDifference(serverInbox.frames[1]!, pattern(5, 12))).toBe(-1);
+      await sendBytes(client, pattern(6, 13));
+      await serverInbox.count(3);
+      expect(serverInbox.frames.map((f) => f.byteLength)).toEqual([64, 5, 6]);
+    });
+
     it("close(): onClose(undefined) exactly once on both ends; send/allocate after close throw ERR_CHANNEL_CLOSED", async () => {
       const { client, clientInbox, server, serverInbox } = await pair();
       const lease = client.allocate(8);

@@ -3,9 +3,10 @@
 // next chunk is handed over (so the peer gets the first answers early). Asserted through
 // the engine's counters: JS callbacks (batches) and submissions during one burst.
 import { connect, type Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { UringEngine } from "../../src/channel/uring-engine.js";
 import type { Channel } from "../../src/channel/channel.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { uringUnavailable } from "./engines.js";
 
 const FRAMES = 64;
@@ -57,10 +58,7 @@ async function echoBurst(engine: UringEngine): Promise<{ batches: number; submit
   return { batches: after.batches - before.batches, submits: after.submits - before.submits, order };
 }
 
-const unavailable = uringUnavailable();
-if (unavailable) console.warn(`[skip] dispatch-chunk: ${unavailable}`);
-
-describe.skipIf(unavailable !== undefined)("dispatchChunk (io_uring)", () => {
+gatedDescribe("dispatchChunk (io_uring)", uringUnavailable(), () => {
   const engines: UringEngine[] = [];
   afterEach(async () => {
     await Promise.all(engines.splice(0).map((e) => e.close()));

@@ -1,7 +1,8 @@
 // The `connect-rdma` command, run for real as users run it (node bin/connect-rdma.js,
 // i.e. the compiled dist/): help and usage errors, doctor against what capabilities()
 // says in this process, serve + call over loopback (TCP with the engine "auto" picks,
-// and a Unix socket on the node:net engine), call to a port nobody listens on, and the
+// and a Unix socket on the node:net engine), call against a server whose echoes lie
+// (mismatch detection), call to a port nobody listens on, and the
 // bench pass-through.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -9,7 +10,8 @@ import { release, tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import { autoEngine, capabilities } from "../../src/index.js";
+import { EchoService } from "../../src/cli/echo-service.js";
+import { NetEngine, autoEngine, capabilities, createServer } from "../../src/index.js";
 import { requireDist, root } from "../channel/support/processes.js";
 
 const BIN = `${root}bin/connect-rdma.js`;
@@ -222,6 +224,47 @@ describe("connect-rdma serve + call (loopback)", () => {
       expect((await serve.stop()).code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("call detects replies that differ from the request (payload or seq): counted as mismatched, named, exit 1", async () => {
+    // A server whose echo lies for some calls: one byte flipped for every seq = 2 mod 5,
+    // the wrong seq for seq 9 (the payload intact).
+    const engine = new NetEngine();
+    const server = createServer({
+      routes: (router) => {
+        router.service(EchoService, {
+          echo(request) {
+            const seq = Number(request.seq);
+            const payload = request.payload.slice();
+            if (seq % 5 === 2) payload[seq % payload.byteLength]! ^= 0x01;
+            return { payload, seq: seq === 9 ? request.seq + 1n : request.seq };
+          },
+          info: () => ({ hostname: "liar", pid: process.pid, version: "0", engine: "net", engineReason: "", nodeVersion: "", kernel: "" }),
+        });
+      },
+      engine,
+    });
+    try {
+      const url = await server.listen("tcp://127.0.0.1:0");
+      const run = await cli(["call", url, "--engine", "net", "--count", "20", "--warmup", "0", "--json"]);
+      expect(run.code, run.stderr).toBe(1);
+      const result = JSON.parse(run.stdout) as { ok: number; failed: number; mismatched: number; errors: string[] };
+      expect(result).toMatchObject({ ok: 15, failed: 0, mismatched: 5 });
+      expect(result.errors).toEqual([
+        "call 2: reply differs from the request (seq 2, 64 B)",
+        "call 7: reply differs from the request (seq 7, 64 B)",
+        "call 9: reply differs from the request (seq 10, 64 B)",
+        "call 12: reply differs from the request (seq 12, 64 B)",
+        "call 17: reply differs from the request (seq 17, 64 B)",
+      ]);
+      const plain = await cli(["call", url, "--engine", "net", "--count", "5", "--warmup", "0"]);
+      expect(plain.code).toBe(1);
+      expect(plain.stdout).toContain("5 call(s) of 64 B, 1 in flight: 4 ok, 0 failed, 1 mismatched");
+      expect(plain.stdout).toContain("error: call 2: reply differs from the request (seq 2, 64 B)");
+    } finally {
+      await server.close(0);
+      await engine.close();
     }
   });
 

@@ -8,10 +8,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { dirname, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { NetEngine, Region, UringEngine, autoEngine, capabilities, createMemoryEngine, createServer } from "../../src/index.js";
+import { NetEngine, Region, UringEngine, autoEngine, createMemoryEngine, createServer } from "../../src/index.js";
 import type { Channel } from "../../src/index.js";
 import { resolveMessageLimits } from "../../src/connect/message-limits.js";
+import { uringUnavailable } from "../channel/engines.js";
 import { requireDist, root } from "../channel/support/processes.js";
+import { gatedIt } from "../support/capability-gate.js";
 
 function read(path: string): string {
   return readFileSync(`${root}${path}`, "utf8");
@@ -56,7 +58,7 @@ describe("docs/OBSERVABILITY.md lists exactly the stats fields", () => {
     }
   });
 
-  it.skipIf(!capabilities().ioUring.available)("UringEngine.stats()", async () => {
+  gatedIt("UringEngine.stats()", uringUnavailable(), async () => {
     const engine = new UringEngine();
     try {
       expect(tableFields(section(observability, "### io_uring: `UringEngine.stats()`"))).toEqual(sorted(Object.keys(engine.stats())));

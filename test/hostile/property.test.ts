@@ -36,7 +36,9 @@ import { CHANNELS, CLIENT_HELLO, RawPeer, SteadyClient, boundedRoutes, bytesOf, 
 
 const MAX_FRAME = 1 << 20; // the server's channel limit in this test: length prefixes above it are channel errors
 const RUNS = Number(process.env.FC_RUNS ?? 300);
-const TIME_LIMIT_MS = 25_000; // per channel: fast-check stops early (and passes) when a slow box needs it
+// Every run counts: no time limit shrinks the run count on a loaded machine. 300 runs take
+// about 2.5 s per channel here; the test's own timeout leaves room for a box far slower.
+const TEST_TIMEOUT_MS = 180_000;
 
 const GET_QUOTE = "/market.v1.MarketService/GetQuote";
 const TRADE = "/market.v1.MarketService/Trade";
@@ -325,17 +327,17 @@ for (const channel of CHANNELS) {
             }
           }
         }),
-        { numRuns: RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, ...(seed !== undefined ? { seed } : {}), endOnFailure: true },
+        { numRuns: RUNS, ...(seed !== undefined ? { seed } : {}), endOnFailure: true },
       );
 
       const { ok, errors } = await steady.stop();
       expect(errors, "the well-behaved client never failed").toEqual([]);
       expect(ok - okBefore, "the well-behaved client completed calls during the attack").toBeGreaterThan(0);
-      expect(runs).toBeGreaterThan(0);
+      expect(runs, "scripts run (every one of FC_RUNS, never fewer)").toBe(RUNS);
       // Every hostile connection is gone, and so is every lease it made the server take.
       await until(() => live.server.stats().connections <= 1, 10_000, "hostile connections to close");
       await until(() => liveLeases(live) <= baselineLeases, 10_000, `server leases back to ${baselineLeases} (now ${liveLeases(live)})`);
       console.log(`[property ${channel.name}] ${runs} scripts ${JSON.stringify(outcome)}; well-behaved client: ${ok - okBefore} calls ok during the attack`);
-    }, 60_000);
+    }, TEST_TIMEOUT_MS);
   });
 }

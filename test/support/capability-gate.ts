@@ -3,7 +3,7 @@
 // CI=true a missing capability is a failing test instead, so CI never goes green by
 // skipping what it was meant to run.
 
-import { describe, it } from "vitest";
+import { describe, it, type TestFunction } from "vitest";
 
 /**
  * Runs `define` inside describe(name) when `reason` is undefined; otherwise registers a
@@ -26,4 +26,23 @@ export function gatedDescribe(name: string, reason: string | undefined, define: 
   describe.skip(`${name} (skipped: ${reason})`, () => {
     it("needs the capability", () => undefined);
   });
+}
+
+/**
+ * One test needing a capability: it(title, fn) when `reason` is undefined; otherwise a
+ * skipped test (reason printed on stderr), or under CI=true a failing test naming it.
+ */
+export function gatedIt(title: string, reason: string | undefined, fn: TestFunction): void {
+  if (reason === undefined) {
+    it(title, fn);
+    return;
+  }
+  if (process.env.CI === "true") {
+    it(`${title} (CI=true: a missing capability is a failure)`, () => {
+      throw new Error(`${title} cannot run: ${reason}`);
+    });
+    return;
+  }
+  console.warn(`[skip] ${title}: ${reason}`);
+  it.skip(`${title} (skipped: ${reason})`, fn);
 }
