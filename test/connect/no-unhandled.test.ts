@@ -102,6 +102,7 @@ const KINDS: { kind: string; start: Start }[] = [
 interface Live {
   server: Server;
   serverEngine: ChannelEngine;
+  clientEngine: ChannelEngine;
   transport: UringTransport;
   abort(): void;
 }
@@ -132,6 +133,7 @@ const FAILURES: Failure[] = [
   { failure: "cancel (AbortSignal)", code: Code.Canceled, park: true, act: (live) => live.abort() },
   { failure: "deadline", code: Code.DeadlineExceeded, park: true, timeoutMs: 50 },
   { failure: "peer gone (the server's engine closed)", code: Code.Unavailable, park: true, act: (live) => live.serverEngine.close() },
+  { failure: "peer gone (the client's engine closed)", code: Code.Unavailable, park: true, act: (live) => live.clientEngine.close() },
   { failure: "server closed", code: Code.Unavailable, park: true, act: (live) => live.server.close(0) },
   { failure: "transport closed", code: Code.Canceled, park: true, act: (live) => live.transport.close() },
   { failure: "a client interceptor rejects", code: Code.PermissionDenied, transport: { interceptors: [rejecting] } },
@@ -139,9 +141,9 @@ const FAILURES: Failure[] = [
   { failure: "a server interceptor rejects", code: Code.PermissionDenied, server: { interceptors: [rejecting] } },
 ];
 
-const TARGETS: { name: string; unavailable?: () => string | undefined; url(): string; engine(): ChannelEngine; transport: Partial<UringTransportOptions> }[] = [
-  { name: "memory", url: () => `memory://no-unhandled-${process.pid}-${++names}`, engine: () => createMemoryEngine(), transport: {} },
-  { name: "uring-tcp", unavailable: uringUnavailable, url: () => listenUrl("tcp"), engine: () => new UringEngine(), transport: { engine: "uring" } },
+const TARGETS: { name: string; unavailable?: () => string | undefined; url(): string; engine(): ChannelEngine }[] = [
+  { name: "memory", url: () => `memory://no-unhandled-${process.pid}-${++names}`, engine: () => createMemoryEngine() },
+  { name: "uring-tcp", unavailable: uringUnavailable, url: () => listenUrl("tcp"), engine: () => new UringEngine() },
 ];
 let names = 0;
 
@@ -174,9 +176,10 @@ for (const target of TARGETS) {
           const log = new ServerLog();
           const server = createServer({ routes: marketRoutes(log), engine: serverEngine, ...f.server });
           const url = await server.listen(target.url());
-          const transport = createUringTransport({ url, ...target.transport, ...f.transport });
+          const clientEngine = target.engine();
+          const transport = createUringTransport({ url, engine: clientEngine, ...f.transport });
           const controller = new AbortController();
-          const live: Live = { server, serverEngine, transport, abort: () => controller.abort() };
+          const live: Live = { server, serverEngine, clientEngine, transport, abort: () => controller.abort() };
           try {
             const outcome = start(createClient(MarketService, transport), { park: f.park ?? false, signal: controller.signal, timeoutMs: f.timeoutMs });
             await sleep(30); // the call is in flight
@@ -192,6 +195,7 @@ for (const target of TARGETS) {
             await transport.close();
             await server.close(0);
             await serverEngine.close();
+            await clientEngine.close();
           }
           await trap.check();
         });
