@@ -60,6 +60,12 @@ class UringEngine : public DrivenEngine {
   void ReleaseSlot(uint32_t index);
   // Lease bytes queued and not yet written, and bytes written so far; false if unknown.
   bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
+  // Bytes of the frame `connection` is in the middle of receiving (FrameAssembler::
+  // PartialBytes); -1 for a connection that is gone. JS bounds how long it may not grow.
+  double PartialFrameBytes(uint32_t connection) const {
+    auto it = connections_.find(connection);
+    return it == connections_.end() ? -1 : it->second.rx.PartialBytes();
+  }
 
   // DrivenEngine. Flush: queues pending sends and recv re-arms, publishes recycled
   // buffers, submits (one syscall). FlushSends: the sends only, safe inside Reap().

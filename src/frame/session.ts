@@ -38,6 +38,7 @@ import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { Stream } from "./stream.js";
 import type { StreamFrame, StreamHandler } from "./stream.js";
 import { Keepalive } from "./keepalive.js";
+import { ReceiveWatchdog } from "./receive-watchdog.js";
 import { StreamSlots } from "./stream-slots.js";
 import { StreamTable } from "./stream-table.js";
 import { SendQueue } from "./send-queue.js";
@@ -155,6 +156,7 @@ export class Session {
   #peerEnded = false;
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
   #keepalive: Keepalive | undefined;
+  #receiveWatchdog: ReceiveWatchdog | undefined;
   #closed = false;
   #closeError: StreamResetError | undefined;
   #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
@@ -222,6 +224,12 @@ export class Session {
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(new StreamResetError("ERR_HANDSHAKE", CODE_UNAVAILABLE, `handshake not completed within ${this.options.handshakeTimeoutMs} ms`));
     }, this.options.handshakeTimeoutMs);
+    // Byte-stream channels reassemble frames: a peer must not park one half-sent.
+    if (channel.engine === "uring" || channel.engine === "net") {
+      this.#receiveWatchdog = new ReceiveWatchdog(channel, 2 * this.options.sendTimeoutMs, (message) =>
+        this.#closeWith(new StreamResetError("ERR_SLOW_PEER", CODE_UNAVAILABLE, message)),
+      );
+    }
     if (this.role === "client") this.sendQuietly(encodeHello(this.#localHello(PROTOCOL_VERSION, MIN_PROTOCOL_VERSION)));
   }
 
@@ -800,6 +808,7 @@ export class Session {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#probeTimer);
     this.#keepalive?.stop();
+    this.#receiveWatchdog?.stop();
     this.#ready.reject(error);
     for (const stream of this.#streams.values()) {
       stream.close(error);
