@@ -4,6 +4,7 @@
 // asks for bytes.
 import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
+import type { Lease } from "../../src/channel/channel.js";
 import { ByteBacklog } from "../../src/connect/byte-backlog.js";
 import { DECODED_QUEUE_LIMIT, MessageQueue } from "../../src/connect/message-queue.js";
 
@@ -46,7 +47,7 @@ describe("MessageQueue: decoded messages bounded", () => {
       onTake: (size) => taken.push(size),
       decodeQueued: (bytes) => {
         decoded.push(bytes[0] as number);
-        return bytes[0] as number;
+        return { message: bytes[0] as number, lease: undefined };
       },
     });
     for (let i = 0; i < 1000; i++) {
@@ -68,7 +69,7 @@ describe("MessageQueue: decoded messages bounded", () => {
       onTake: () => undefined,
       decodeQueued: (bytes) => {
         if (bytes[0] === 0xff) throw new Error("not a message");
-        return bytes[0] as number;
+        return { message: bytes[0] as number, lease: undefined };
       },
     });
     for (let i = 0; i < DECODED_QUEUE_LIMIT; i++) queue.push(i, 1, undefined);
@@ -82,5 +83,21 @@ describe("MessageQueue: decoded messages bounded", () => {
       })(),
     ).rejects.toThrow("not a message");
     expect(got).toEqual([...Array.from({ length: DECODED_QUEUE_LIMIT }, (_, i) => i), 100]);
+  });
+
+  it("alias: messages past the bound wait as views of their held frames, handed over with them; a discard releases them", async () => {
+    const released: number[] = [];
+    const lease = (n: number): Lease => ({ bytes: Uint8Array.of(n), released: false, release: () => void released.push(n) });
+    const takenLeases: (Lease | undefined)[] = [];
+    const queue = new MessageQueue<number>({
+      onTake: (_size, l) => takenLeases.push(l),
+      decodeQueued: (bytes, held) => ({ message: bytes[0] as number, lease: held }),
+    });
+    for (let i = 0; i < DECODED_QUEUE_LIMIT; i++) queue.push(i, 1, undefined);
+    for (let i = 0; i < 10; i++) queue.pushBytes(Uint8Array.of(100 + i), lease(100 + i));
+    for (let i = 0; i < DECODED_QUEUE_LIMIT + 5; i++) await queue.next();
+    expect(takenLeases.slice(DECODED_QUEUE_LIMIT).map((l) => l?.bytes[0])).toEqual([100, 101, 102, 103, 104]);
+    queue.fail(new Error("cancelled"), true);
+    expect(released).toEqual([105, 106, 107, 108, 109]);
   });
 });
