@@ -5,7 +5,7 @@
 // a GOAWAY instead of HELLO, max_header_bytes 0, PINGs it never answers, silence. Each case
 // asserts the Connect code the call gets, what the client told the server (its GOAWAY),
 // and that the next call works on a new connection. The server side of the same frame
-// kinds is in bad-input.test.ts; floods measured for memory are in client-floods.test.ts.
+// kinds is in bad-input.test.ts; floods measured for memory are in floods.test.ts.
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
