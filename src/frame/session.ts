@@ -3,10 +3,13 @@
 // and the send queue that turns a full region into back-pressure (bounded waits, then
 // ERR_REGION_FULL). A malformed frame or a state violation closes this session only:
 // GOAWAY with the reason, then the channel; its streams are reset with that reason.
+// Silent peers: an optional keepalive (keepalive.ts) and, on byte-stream channels, a
+// bound on a frame left half-sent (receive-watchdog.ts).
 //
 // The exchange (docs/PROTOCOL.md §2):
 //   1. client connects and sends HELLO (versions, its limits)
-//   2. server answers HELLO (chosen version, its limits), or GOAWAY if none fits
+//   2. server answers HELLO (chosen version, its limits), or GOAWAY if none fits (the
+//      client then fails with the GOAWAY's code and message)
 //   3. client opens streams with CALL_START (ids increase), both sides send MESSAGE /
 //      CREDIT, the client half-closes with END (or a flag), the server ends with END
 //   4. either side may CANCEL a stream; PING is answered with PONG
