@@ -82,6 +82,8 @@ export interface NativeUringEngine extends NativeEngineHandle {
   connectTcp(ip: string, port: number): number;
   connectUnix(path: string): number;
   stats(): NativeEngineStats;
+  /** Bytes of the frame `connection` is in the middle of receiving (0 between frames), -1 when gone. */
+  partialFrameBytes(connection: number): number;
 }
 
 /** Native `RdmaEngine`: RC queue pairs over rdma_cm on Node's loop. */

@@ -60,6 +60,16 @@ class UringEngine : public DrivenEngine {
   void ReleaseSlot(uint32_t index);
   // Lease bytes queued and not yet written, and bytes written so far; false if unknown.
   bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
+  // Bytes of the frame `connection` is in the middle of receiving (FrameAssembler::
+  // PartialBytes); -1 for a connection that is gone. JS bounds how long it may not grow,
+  // so it is 0 while this side does not read (no receive buffer or lease free): that
+  // stall is ours, not the peer's.
+  double PartialFrameBytes(uint32_t connection) const {
+    auto it = connections_.find(connection);
+    if (it == connections_.end()) return -1;
+    const Connection& c = it->second;
+    return c.recv_starved || c.recv_paused || !c.backlog.empty() ? 0 : c.rx.PartialBytes();
+  }
 
   // DrivenEngine. Flush: queues pending sends and recv re-arms, publishes recycled
   // buffers, submits (one syscall). FlushSends: the sends only, safe inside Reap().

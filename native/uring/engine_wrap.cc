@@ -16,7 +16,15 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
   methods.push_back(InstanceMethod<&EngineWrap::ConnectTcp>("connectTcp"));
   methods.push_back(InstanceMethod<&EngineWrap::ConnectUnix>("connectUnix"));
   methods.push_back(InstanceMethod<&EngineWrap::Stats>("stats"));
+  methods.push_back(InstanceMethod<&EngineWrap::PartialFrameBytes>("partialFrameBytes"));
   return DefineClass(env, "UringEngine", methods);
+}
+
+// partialFrameBytes(connection): bytes of the frame being received so far, -1 when gone.
+Napi::Value EngineWrap::PartialFrameBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine()) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, engine()->PartialFrameBytes(info[0].As<Napi::Number>().Uint32Value()));
 }
 
 // new UringEngine(region, ringEntries, maxFrameBytes, events: Int32Array, onEvents(count))

@@ -53,6 +53,12 @@ class FrameAssembler {
                       size_t lease_capacity, FrameHooks& hooks);
   // True inside a frame (a peer ending the stream now ends it mid-frame).
   bool MidFrame() const { return header_have_ > 0 || lease_ != nullptr || awaiting_lease_; }
+  // Bytes of the current frame that arrived (length header included): 0 between frames
+  // and while this side waits for a lease (then the stall is ours, not the peer's).
+  uint32_t PartialBytes() const {
+    if (awaiting_lease_) return 0;
+    return lease_ ? 4 + body_have_ : header_have_;
+  }
   // The lease being filled, to be freed when the connection dies (-1 when none).
   int64_t pending_lease() const { return lease_ ? lease_handle_ : -1; }
   void DropPendingLease() {

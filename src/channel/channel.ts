@@ -72,6 +72,13 @@ export interface Channel {
   /** Lease bytes of frames written out since the channel opened (only grows): the peer's progress. */
   readonly writtenBytes: number;
   /**
+   * Bytes of the frame this channel is in the middle of receiving (its length header
+   * included): 0 between frames, and while this side makes the peer wait (no memory to
+   * reassemble into). Frame-oriented transports (RDMA SEND, memory) are always at 0.
+   * The session bounds how long it may stay above 0 without growing.
+   */
+  readonly partialFrameBytes: number;
+  /**
    * A lease of exactly `byteLength` writable bytes, to be filled and passed to send().
    * Throws RangeError above maxFrameBytes, and an Error with code "ERR_REGION_FULL"
    * when no memory is free right now, or when this channel already holds its share of

@@ -237,6 +237,11 @@ export class MemoryChannel implements Channel {
     return this.#written;
   }
 
+  /** Always 0: frames arrive whole. */
+  get partialFrameBytes(): number {
+    return 0;
+  }
+
   /** Always false: an in-memory connection has no half-close (it never calls onEnd). */
   get peerEnded(): boolean {
     return false;

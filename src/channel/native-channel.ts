@@ -31,6 +31,8 @@ export interface NativeChannelOwner {
     releaseSlot(index: number): void;
     unsentBytes(connection: number): number;
     writtenBytes(connection: number): number;
+    /** Stream engines (io_uring) only: bytes of the frame being received, -1 when gone. */
+    partialFrameBytes?(connection: number): number;
   };
   forget(id: number): void;
 }
@@ -123,6 +125,11 @@ export class NativeChannel implements Channel {
       if (n >= 0) this.#written = n;
     }
     return this.#written;
+  }
+
+  get partialFrameBytes(): number {
+    if (this.#closed || this.#owner.closed) return 0;
+    return Math.max(0, this.#owner.native.partialFrameBytes?.(this.id) ?? 0);
   }
 
   allocate(byteLength: number): Lease {

@@ -141,6 +141,10 @@ export class NetChannel implements Channel {
     return this.#written;
   }
 
+  get partialFrameBytes(): number {
+    return this.#closed ? 0 : this.#reader.partialBytes;
+  }
+
   /** True once the peer ended its side (onEnd): no more frames arrive. */
   get peerEnded(): boolean {
     return this.#peerEnded;

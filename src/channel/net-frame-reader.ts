@@ -53,6 +53,11 @@ export class FrameReader {
     return this.#headerFill > 0 || this.#body !== undefined;
   }
 
+  /** Bytes of the current frame that arrived, its length header included (0 between frames). */
+  get partialBytes(): number {
+    return this.#body !== undefined ? FRAME_HEADER_BYTES + this.#filled : this.#headerFill;
+  }
+
   /** Parses one chunk of the stream: undefined, or the error that must close the connection. */
   push(chunk: Uint8Array): Error | undefined {
     let pos = 0;

@@ -15,8 +15,8 @@ import type { Payload } from "../frame/payload.js";
 import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
-import { decodeMessage, decodeQueuedBytes, releaseMessage } from "./decode.js";
-import type { BytesPolicy } from "./decode.js";
+import { decodeMessage, decodeQueued, releaseMessage } from "./decode.js";
+import type { BytesPolicy, Decoded } from "./decode.js";
 import { errorFromStatus, mergeMetadata, toConnectError } from "./errors.js";
 import { readLimitError } from "./message-limits.js";
 import { MessageQueue } from "./message-queue.js";
@@ -108,11 +108,11 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
     this.#lastLease = lease;
   }
 
-  /** @internal A response that waited as bytes is taken (QueueHooks): decoded now, views copied. */
-  decodeQueued(bytes: Uint8Array): MessageShape<O> {
+  /** @internal A response that waited undecoded is taken (QueueHooks): decoded now. */
+  decodeQueued(bytes: Uint8Array, held: Lease | undefined): Decoded<MessageShape<O>> {
     const { counters, readOptions } = this.#config;
     try {
-      return decodeQueuedBytes(this.#output, bytes, counters, readOptions);
+      return decodeQueued(this.#output, bytes, held, counters, readOptions);
     } catch (e) {
       const error = toConnectError(e, Code.Internal);
       this.cancel(error);
@@ -276,11 +276,11 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
     }
     counters.received(size);
     const queue = this.#messages;
+    const stream = this.#stream as Stream;
     if (queue !== undefined && queue.wantsBytes) {
-      queue.pushBytes(view);
+      queue.pushBytes(view, policy === "alias" ? stream.hold() : undefined);
       return;
     }
-    const stream = this.#stream as Stream;
     try {
       const decoded = decodeMessage(this.#output, view, policy, () => stream.hold(), counters, readOptions);
       if (this.#unary) {

@@ -64,17 +64,25 @@ export function decodeMessage<D extends DescMessage>(
 }
 
 /**
- * Decodes a message from bytes a call's queue copied (byte-backlog.ts) when the
- * application takes it: under "copy" whatever the policy, since the copy is not a frame
- * that could be held.
+ * Decodes a message that waited undecoded in a call's queue (message-queue.ts), when the
+ * application takes it: under "alias" from its frame, which was held when it arrived
+ * (`held`; released here if the bytes are not a message); under "copy" from the queue's
+ * copy of its bytes (byte-backlog.ts), whose views are copied out like a frame's.
  */
-export function decodeQueuedBytes<D extends DescMessage>(
+export function decodeQueued<D extends DescMessage>(
   schema: D,
   bytes: Uint8Array,
+  held: Lease | undefined,
   counters: CopyCounters,
   options?: Partial<BinaryReadOptions>,
-): MessageShape<D> {
-  return decodeMessage(schema, bytes, "copy", noFrame, counters, options).message;
+): Decoded<MessageShape<D>> {
+  if (held === undefined) return decodeMessage(schema, bytes, "copy", noFrame, counters, options);
+  try {
+    return decodeMessage(schema, bytes, "alias", () => held, counters, options);
+  } catch (e) {
+    held.release();
+    throw e;
+  }
 }
 
 function noFrame(): Lease {

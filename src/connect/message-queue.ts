@@ -2,11 +2,15 @@
 // callbacks, drained by the application through AsyncIterable. Taking an item reports
 // its size (for flow-control credit) and its held lease (for the alias policy's scope).
 // At most DECODED_QUEUE_LIMIT decoded messages wait; while that many do, later ones wait
-// as bytes (byte-backlog.ts) and are decoded when taken, so a window full of tiny
-// messages costs about the window, not a decoded object each (docs/PROTOCOL.md §4.6).
+// undecoded and are decoded when taken, so a window full of tiny messages does not cost a
+// decoded object each (docs/PROTOCOL.md §4.6): under "copy" as a copy of their bytes
+// (byte-backlog.ts: about the window), under "alias" as a view of their held frame (the
+// frames are region memory, bounded by the region; the view costs a small record).
 
 import type { Lease } from "../channel/channel.js";
+import { Fifo } from "../frame/fifo.js";
 import { ByteBacklog } from "./byte-backlog.js";
+import type { Decoded } from "./decode.js";
 
 /** Decoded messages a queue holds before later ones wait as bytes. */
 export const DECODED_QUEUE_LIMIT = 32;
@@ -22,10 +26,17 @@ export interface QueueHooks<T> {
   /** An item was handed to the consumer. */
   onTake(size: number, lease: Lease | undefined): void;
   /**
-   * Decodes a message that waited as bytes (its views must not outlive the call: copy
-   * them). Throws when the bytes are not a message, after failing the call.
+   * Decodes a message that waited undecoded: `held` is its frame (pushBytes with a lease),
+   * else `bytes` are the queue's copy (views into it must be copied out). Throws when the
+   * bytes are not a message, after failing the call.
    */
-  decodeQueued(bytes: Uint8Array): T;
+  decodeQueued(bytes: Uint8Array, held: Lease | undefined): Decoded<T>;
+}
+
+/** A message waiting undecoded in its held frame. */
+interface HeldMessage {
+  view: Uint8Array;
+  lease: Lease;
 }
 
 /** A single-consumer queue; errors surface after the items queued before them. */
@@ -33,6 +44,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
   #items: Item<T>[] = [];
   #head = 0;
   readonly #backlog = new ByteBacklog();
+  #heldBacklog: Fifo<HeldMessage> | undefined;
   #ended = false;
   #error: unknown;
   #hasError = false;
@@ -48,20 +60,32 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     return this.#ended;
   }
 
-  /** Number of items not yet taken (decoded or waiting as bytes). */
+  /** Number of items not yet taken (decoded or waiting undecoded). */
   get length(): number {
-    return this.#items.length - this.#head + this.#backlog.length;
+    return this.#items.length - this.#head + this.#undecoded;
+  }
+
+  get #undecoded(): number {
+    return this.#backlog.length + (this.#heldBacklog?.length ?? 0);
   }
 
   /** True when the next message must be queued with pushBytes() (the decoded ones are at their bound). */
   get wantsBytes(): boolean {
-    return this.#backlog.length > 0 || this.#items.length - this.#head >= DECODED_QUEUE_LIMIT;
+    return this.#undecoded > 0 || this.#items.length - this.#head >= DECODED_QUEUE_LIMIT;
   }
 
-  /** Queues a message as a copy of its bytes, decoded when taken (see wantsBytes). */
-  pushBytes(message: Uint8Array): void {
-    if (this.#ended) return;
-    this.#backlog.push(message);
+  /**
+   * Queues a message undecoded, decoded when taken (see wantsBytes): with `held`, its
+   * frame was held and `message` is a view of it; without, `message` is copied. A queue
+   * uses one of the two for all its messages (the call's policy).
+   */
+  pushBytes(message: Uint8Array, held?: Lease): void {
+    if (this.#ended) {
+      held?.release();
+      return;
+    }
+    if (held === undefined) this.#backlog.push(message);
+    else (this.#heldBacklog ??= new Fifo<HeldMessage>()).push({ view: message, lease: held });
   }
 
   push(value: T, size: number, lease: Lease | undefined): void {
@@ -104,7 +128,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
    * is taken.
    */
   takeSole(): T | undefined {
-    if (!this.#ended || this.#hasError || this.#items.length - this.#head !== 1 || this.#backlog.length > 0) return undefined;
+    if (!this.#ended || this.#hasError || this.#items.length - this.#head !== 1 || this.#undecoded > 0) return undefined;
     const item = this.#items[this.#head] as Item<T>;
     this.#items = [];
     this.#head = 0;
@@ -123,7 +147,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
       this.#hooks.onTake(item.size, item.lease);
       return Promise.resolve({ done: false, value: item.value });
     }
-    if (this.#backlog.length > 0) return this.#takeQueuedBytes();
+    if (this.#undecoded > 0) return this.#takeUndecoded();
     if (this.#ended) return this.#finish();
     if (this.#waiter !== undefined) return Promise.reject(new Error("MessageQueue: concurrent next()"));
     return new Promise((resolve, reject) => {
@@ -150,17 +174,18 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     return Promise.resolve({ done: true, value: undefined });
   }
 
-  #takeQueuedBytes(): Promise<IteratorResult<T>> {
-    const bytes = this.#backlog.shift() as Uint8Array;
-    let value: T;
+  #takeUndecoded(): Promise<IteratorResult<T>> {
+    const held = this.#heldBacklog?.shift();
+    const bytes = held?.view ?? (this.#backlog.shift() as Uint8Array);
+    let decoded: Decoded<T>;
     try {
-      value = this.#hooks.decodeQueued(bytes);
+      decoded = this.#hooks.decodeQueued(bytes, held?.lease);
     } catch (e) {
       this.fail(e, true);
       return this.#finish();
     }
-    this.#hooks.onTake(bytes.byteLength, undefined);
-    return Promise.resolve({ done: false, value });
+    this.#hooks.onTake(bytes.byteLength, decoded.lease);
+    return Promise.resolve({ done: false, value: decoded.message });
   }
 
   #settleWaiter(): void {
@@ -175,5 +200,6 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     this.#items = [];
     this.#head = 0;
     this.#backlog.clear();
+    for (const held of this.#heldBacklog?.drain() ?? []) held.lease.release();
   }
 }

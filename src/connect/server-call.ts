@@ -37,9 +37,9 @@ import type { StreamResetError } from "../frame/protocol-error.js";
 import type { Session } from "../frame/session.js";
 import type { Stream, StreamFrame, StreamHandler } from "../frame/stream.js";
 import { CallSignal } from "./call-signal.js";
-import { decodeMessage, decodeQueuedBytes } from "./decode.js";
+import { decodeMessage, decodeQueued } from "./decode.js";
 import { encodeMessage } from "./encode.js";
-import type { BytesPolicy } from "./decode.js";
+import type { BytesPolicy, Decoded } from "./decode.js";
 import { errorFromStatus, statusFromError, toConnectError } from "./errors.js";
 import { createCallContext, invokeStreaming, invokeUnary, responseHeaderOf, responseTrailerOf } from "./handler-context.js";
 import { checkWriteSize, readLimitError } from "./message-limits.js";
@@ -136,11 +136,11 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     if (lease !== undefined) (this.#held ??= []).push(lease);
   }
 
-  /** @internal A request that waited as bytes is taken (QueueHooks): decoded now, views copied. */
-  decodeQueued(bytes: Uint8Array): MessageShape<DescMessage> {
+  /** @internal A request that waited undecoded is taken (QueueHooks): decoded now. */
+  decodeQueued(bytes: Uint8Array, held: Lease | undefined): Decoded<MessageShape<DescMessage>> {
     const { counters, readOptions } = this.#config;
     try {
-      return decodeQueuedBytes(this.#route.spec.method.input, bytes, counters, readOptions);
+      return decodeQueued(this.#route.spec.method.input, bytes, held, counters, readOptions);
     } catch (e) {
       const error = toConnectError(e, Code.Internal);
       this.#failEarly(error);
@@ -184,7 +184,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     }
     counters.received(size);
     if (this.#input.wantsBytes) {
-      this.#input.pushBytes(view);
+      this.#input.pushBytes(view, policy === "alias" ? this.#stream.hold() : undefined);
       return;
     }
     try {

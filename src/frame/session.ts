@@ -3,10 +3,13 @@
 // and the send queue that turns a full region into back-pressure (bounded waits, then
 // ERR_REGION_FULL). A malformed frame or a state violation closes this session only:
 // GOAWAY with the reason, then the channel; its streams are reset with that reason.
+// Silent peers: an optional keepalive (keepalive.ts) and, on byte-stream channels, a
+// bound on a frame left half-sent (receive-watchdog.ts).
 //
 // The exchange (docs/PROTOCOL.md §2):
 //   1. client connects and sends HELLO (versions, its limits)
-//   2. server answers HELLO (chosen version, its limits), or GOAWAY if none fits
+//   2. server answers HELLO (chosen version, its limits), or GOAWAY if none fits (the
+//      client then fails with the GOAWAY's code and message)
 //   3. client opens streams with CALL_START (ids increase), both sides send MESSAGE /
 //      CREDIT, the client half-closes with END (or a flag), the server ends with END
 //   4. either side may CANCEL a stream; PING is answered with PONG
@@ -38,6 +41,7 @@ import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { Stream } from "./stream.js";
 import type { StreamFrame, StreamHandler } from "./stream.js";
 import { Keepalive } from "./keepalive.js";
+import { ReceiveWatchdog } from "./receive-watchdog.js";
 import { StreamSlots } from "./stream-slots.js";
 import { StreamTable } from "./stream-table.js";
 import { SendQueue } from "./send-queue.js";
@@ -155,6 +159,7 @@ export class Session {
   #peerEnded = false;
   #probeTimer: ReturnType<typeof setTimeout> | undefined;
   #keepalive: Keepalive | undefined;
+  #receiveWatchdog: ReceiveWatchdog | undefined;
   #closed = false;
   #closeError: StreamResetError | undefined;
   #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
@@ -222,6 +227,12 @@ export class Session {
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(new StreamResetError("ERR_HANDSHAKE", CODE_UNAVAILABLE, `handshake not completed within ${this.options.handshakeTimeoutMs} ms`));
     }, this.options.handshakeTimeoutMs);
+    // Byte-stream channels reassemble frames: a peer must not park one half-sent.
+    if (channel.engine === "uring" || channel.engine === "net") {
+      this.#receiveWatchdog = new ReceiveWatchdog(channel, 2 * this.options.sendTimeoutMs, (message) =>
+        this.#closeWith(new StreamResetError("ERR_SLOW_PEER", CODE_UNAVAILABLE, message)),
+      );
+    }
     if (this.role === "client") this.sendQuietly(encodeHello(this.#localHello(PROTOCOL_VERSION, MIN_PROTOCOL_VERSION)));
   }
 
@@ -800,6 +811,7 @@ export class Session {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#probeTimer);
     this.#keepalive?.stop();
+    this.#receiveWatchdog?.stop();
     this.#ready.reject(error);
     for (const stream of this.#streams.values()) {
       stream.close(error);

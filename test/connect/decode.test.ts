@@ -34,6 +34,26 @@ describe("decodeMessage", () => {
     expect(counters.copies).toBe(6);
   });
 
+  it("copy: a message's unknown fields are copied in one piece (one buffer, one copy counted), values intact", () => {
+    const o = create(OrderSchema, { clientOrderId: "x" });
+    // 10,000 unknown varint fields (issue 21: a copy each cost an ArrayBuffer each).
+    o.$unknown = Array.from({ length: 10_000 }, (_, i) => ({ no: 900 + (i % 7), wireType: 0, data: new Uint8Array([i & 0x7f]) }));
+    const buf = Buffer.from(toBinary(OrderSchema, o));
+    const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
+    const { message: m } = decodeMessage(OrderSchema, buf, "copy", () => { throw new Error("no hold under copy"); }, counters);
+    buf.fill(0xee);
+    const unknown = m.$unknown ?? [];
+    expect(unknown).toHaveLength(10_000);
+    const backing = unknown[0]?.data.buffer;
+    expect(backing).not.toBe(buf.buffer);
+    expect(unknown.every((u) => u.data.buffer === backing), "every field is a view of the one copy").toBe(true);
+    expect(unknown.map((u) => u.data[0])).toEqual(Array.from({ length: 10_000 }, (_, i) => i & 0x7f));
+    // Two copies: the (empty) signature field, and all 10,000 unknown fields at once.
+    expect(counters).toMatchObject({ copies: 2, copiedBytes: 10_000 });
+    // Re-encoded, the message carries them unchanged.
+    expect(Buffer.from(toBinary(OrderSchema, m)).equals(Buffer.from(toBinary(OrderSchema, o)))).toBe(true);
+  });
+
   it("alias: fields are views of the frame, held until releaseMessage()", () => {
     const buf = frame();
     const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };

@@ -16,6 +16,7 @@ import {
   encodeHello,
   encodeMessage,
   encodePing,
+  fitStatus,
   parseFrame,
 } from "../../src/frame/frames.js";
 import type { OutFrame } from "../../src/frame/frames.js";
@@ -168,5 +169,51 @@ describe("frames", () => {
     const big = bytes(encodeHeaders(1, prepareMetadata(new Headers({ "x-a": "v".repeat(100) })), undefined));
     expect(() => parseFrame(big, true, 50)).toThrow(/exceeds the announced limit of 50/);
     expect(parseFrame(big, true, 200).kind).toBe(FrameKind.HEADERS);
+  });
+
+  describe("bounds of strings and statuses (issue 21)", () => {
+    const end = (message: string, details: { type: string; value: Uint8Array }[] = []): Uint8Array =>
+      bytes(encodeEnd(1, { headers: undefined, message: undefined, status: { code: 13, message, details }, trailers: prepareMetadata(undefined) }));
+
+    it("an END status is bounded by max_header_bytes, checked from the lengths before the bytes", () => {
+      expect(() => parseFrame(end("m".repeat(100)), true, 106)).toThrow(/status of at least 107 bytes exceeds the announced limit of 106/);
+      expect(parseFrame(end("m".repeat(100)), true, 107).kind).toBe(FrameKind.END);
+      // A length far beyond the frame is refused by the limit, not read.
+      const lie = end("m");
+      lie.set([0xff, 0xff, 0xff, 0x7f], 9); // status message length (after header, code)
+      expect(() => parseFrame(lie, true, 1000)).toThrow(/status of at least \d+ bytes exceeds the announced limit of 1000/);
+      const details = Array.from({ length: 300 }, () => ({ type: "t", value: new Uint8Array(0) }));
+      expect(() => parseFrame(end("", details), true, 1000)).toThrow(/status of at least 1807 bytes/);
+    });
+
+    it("fitStatus: a status that fits is kept; a longer one loses its details, then its message is cut", () => {
+      const status = { code: 9, message: "é".repeat(100), details: [{ type: "t", value: new Uint8Array(50) }] };
+      expect(fitStatus(status, 10_000)).toBe(status);
+      const noDetails = fitStatus(status, 207);
+      expect(noDetails).toEqual({ code: 9, message: status.message, details: [] });
+      const cut = fitStatus(status, 106);
+      expect(cut.code).toBe(9);
+      expect(cut.message).toBe("é".repeat(49)); // 99 bytes of room: 49 whole characters, never half of one
+      expect(parseFrame(end(cut.message), true, 106).kind).toBe(FrameKind.END);
+    });
+
+    it("CANCEL reasons and GOAWAY messages: cut to 4096 bytes by the encoder, longer ones malformed", () => {
+      const long = "ü".repeat(3000); // 6000 bytes
+      const cancel = parseFrame(bytes(encodeCancel(1, 1, long)), true);
+      expect(cancel).toMatchObject({ kind: FrameKind.CANCEL, reason: "ü".repeat(2048) });
+      const goAway = parseFrame(bytes(encodeGoAway(0, 13, long)), true);
+      expect(goAway).toMatchObject({ kind: FrameKind.GOAWAY, message: "ü".repeat(2048) });
+      const raw = new Uint8Array(8 + 5 + 4097);
+      raw.set([FrameKind.CANCEL, 0, 0, 0, 1, 0, 0, 0, 1, 0x01, 0x10, 0, 0]);
+      expect(() => parseFrame(raw, true)).toThrow(/reason of 4097 bytes exceeds the limit of 4096/);
+    });
+
+    it("HELLO with max_header_bytes 0 is malformed; metadata counts are checked up front", () => {
+      const hello = { version: 1, minVersion: 1, maxMessageBytes: 5, maxHeaderBytes: 0, maxConcurrentStreams: 7, initialWindowBytes: 8 };
+      expect(() => parseFrame(bytes(encodeHello(hello)), true)).toThrow(/limits must be positive/);
+      const flood = new Uint8Array(8 + 2 + 10);
+      flood.set([FrameKind.HEADERS, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff]);
+      expect(() => parseFrame(flood, true, 1 << 16)).toThrow(/response headers block of at least 458747 bytes/);
+    });
   });
 });

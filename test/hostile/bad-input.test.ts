@@ -35,6 +35,7 @@ import {
   helloBytes,
   le16,
   le32,
+  liveLeases,
   liveServer,
   sleep,
   until,
@@ -73,6 +74,17 @@ function callStartRaw(id: number, path: Uint8Array | string, md: number[] = meta
     ...md,
     ...(message ?? []),
   ]);
+}
+/** A unary GetQuote whose request carries `payload` bytes (field 2, bytes). */
+function unaryWithPayload(id: number, payload: number): Uint8Array {
+  const request = Uint8Array.from([0x0a, 0x01, 0x41, 0x12, ...varint(payload), ...new Uint8Array(payload)]);
+  return bytesOf(encodeCallStart(id, GET_QUOTE, prepareMetadata(undefined), undefined, request, true));
+}
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
 }
 function unary(id: number, path = GET_QUOTE, headers?: Headers, timeout?: number): Uint8Array {
   return bytesOf(encodeCallStart(id, path, prepareMetadata(headers), timeout, QUOTE_A, true));
@@ -442,6 +454,33 @@ for (const channel of CHANNELS) {
           expect(peer.frames().some((f) => f.kind === FrameKind.PING), "it was PINGed first").toBe(true);
           await sleep(400); // the steady client's connection outlives several keepalive periods
         });
+      });
+
+      it("a frame stopped half-way: the connection is closed after 2 × sendTimeoutMs without progress, its reassembly memory comes back", async () => {
+        const live = await liveServer(channel, { sendTimeoutMs: 200 }, boundedRoutes());
+        await withSteady(channel, live, async () => {
+          const baseline = liveLeases(live);
+          // A 100,000-byte frame (several receive slots: reassembled), 1,000 bytes of it, then silence.
+          const peer = await attack(live, []);
+          await peer.write(Buffer.concat([Buffer.from(le32(100_000)), Buffer.alloc(1000, 7)]));
+          expect(await peer.closedWithin(10_000), "the server closed the stalled connection").toBe(true);
+          await until(() => liveLeases(live) <= baseline, 5000, "the reassembly lease to come back");
+        });
+      });
+
+      it("a frame trickled with progress is not cut, and arrives whole", async () => {
+        const live = await liveServer(channel, { sendTimeoutMs: 250 }, boundedRoutes());
+        const peer = await attack(live, []);
+        const frame = framed(unaryWithPayload(1, 60_000));
+        // 20 pieces, one every 50 ms: 1 s in all, twice the stall bound (500 ms), never stalled that long.
+        const piece = Math.ceil(frame.byteLength / 20);
+        for (let at = 0; at < frame.byteLength; at += piece) {
+          await peer.write(frame.subarray(at, at + piece));
+          await sleep(50);
+        }
+        await until(() => endOf(peer, 1) !== undefined, 5000, "the END of the trickled call");
+        expect(endOf(peer, 1)?.status.code).toBe(0);
+        expect(peer.isClosed).toBe(false);
       });
 
       it("a GOAWAY instead of HELLO: the server closes the connection and sends nothing", async () => {

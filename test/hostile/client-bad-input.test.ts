@@ -5,16 +5,19 @@
 // a GOAWAY instead of HELLO, max_header_bytes 0, PINGs it never answers, silence. Each case
 // asserts the Connect code the call gets, what the client told the server (its GOAWAY),
 // and that the next call works on a new connection. The server side of the same frame
-// kinds is in bad-input.test.ts; floods measured for memory are in client-floods.test.ts.
+// kinds is in bad-input.test.ts; floods measured for memory are in floods.test.ts.
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { Flag, FrameKind } from "../../src/frame/constants.js";
 import { encodeEnd, encodeGoAway, encodeHeaders, encodeMessage, encodePing } from "../../src/frame/frames.js";
 import type { Frame } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
+import { NetEngine } from "../../src/channel/net-engine.js";
+import { UringEngine } from "../../src/channel/uring-engine.js";
 import { createUringTransport } from "../../src/index.js";
-import type { UringTransportOptions } from "../../src/index.js";
+import type { UringTransport, UringTransportOptions } from "../../src/index.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { RawServer } from "./raw-server.js";
@@ -28,7 +31,7 @@ const QUOTE_SEQ_1 = new Uint8Array([0x38, 0x01]); // Quote{sequence: 1}
 const NO_METADATA = prepareMetadata(undefined);
 const enc = new TextEncoder();
 
-function client(channel: HostileChannel, server: RawServer, options: Partial<UringTransportOptions> = {}) {
+function client(channel: HostileChannel, server: RawServer, options: Partial<UringTransportOptions> = {}): { transport: UringTransport; client: Client<typeof MarketService> } {
   const transport = createUringTransport({ url: server.url, engine: channel.engine, ...options });
   onTestFinished(() => transport.close());
   return { transport, client: createClient(MarketService, transport) };
@@ -186,6 +189,35 @@ for (const channel of CHANNELS) {
         const big = await failure(c.getQuote({ symbol: "y" }));
         expect(big.rawMessage).toMatch(/response headers block of at least 20971529 bytes exceeds the announced limit of 65536/);
         expect((await c.getQuote({ symbol: "z" })).sequence).toBe(1n);
+      });
+    });
+
+    describe("partial frames", () => {
+      it("a server that stops half-way through a frame: cut after 2 × sendTimeoutMs; a shared engine's other server keeps serving", async () => {
+        const region = { leaseBytes: 1024 * 1024 };
+        const engine = channel.engine === "uring" ? new UringEngine({ region }) : new NetEngine({ region });
+        onTestFinished(() => engine.close());
+        // Announces a frame of most of the client's lease area, sends 1,000 bytes of it, goes silent.
+        const hostile = await RawServer.listen(
+          channel,
+          attackThenServe((conn) => conn.write(Buffer.concat([Buffer.from(le32(900 * 1024)), Buffer.alloc(1000, 7)]))),
+        );
+        const healthy = await RawServer.listen(channel, async (conn) => {
+          for (let from = 0; !conn.isClosed; ) {
+            await answerUnary(conn, from);
+            from = conn.frames.length;
+          }
+        });
+        const baseline = engine.region.stats().liveLeases;
+        const victim = client(channel, hostile, { engine, sendTimeoutMs: 200 }).client;
+        const bystander = client(channel, healthy, { engine }).client;
+        const error = await failure(victim.getQuote({ symbol: "x" }));
+        expect(error.code).toBe(Code.Unavailable);
+        expect(error.rawMessage).toMatch(/peer stopped in the middle of a frame: 1004 bytes of it arrived/);
+        expect(await hostile.connections[0]?.closedWithin(5000)).toBe(true);
+        await until(() => engine.region.stats().liveLeases <= baseline, 5000, "the reassembly lease to come back");
+        expect((await bystander.getQuote({ symbol: "y" })).sequence).toBe(1n);
+        expect((await victim.getQuote({ symbol: "next" })).sequence).toBe(1n);
       });
     });
 

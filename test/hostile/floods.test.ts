@@ -1,18 +1,23 @@
-// Floods from a hostile server, measured in a client process of its own with a capped heap
-// (test/fixtures/hostile-flood-client.js, --max-old-space-size=64): the client survives and
-// what the flood costs it is bounded by the flow-control window, not by how many messages
-// the server sends (issue 21). Work is bounded by counts — messages, frames, windows —
-// never by time. Over each stream channel (uring tcp, uring unix, net tcp).
+// Message floods on either side, measured in a process of its own with a capped heap
+// (--max-old-space-size=64): a client (test/fixtures/hostile-flood-client.js) flooded by a
+// hostile server, and a server (test/fixtures/hostile-server.js) flooded by a raw client.
+// The flooded side survives, and what the flood costs it is bounded by the flow-control
+// window, not by how many messages the peer sends (issue 21). Work is bounded by counts —
+// messages, frames, windows — never by time. Over each stream channel (uring tcp, uring
+// unix, net tcp).
 
+import { createClient } from "@connectrpc/connect";
 import { expect, it, onTestFinished } from "vitest";
 import { FrameKind } from "../../src/frame/constants.js";
-import { encodeEnd, encodeHeaders, encodeMessage } from "../../src/frame/frames.js";
+import { encodeCallStart, encodeEnd, encodeHeaders, encodeMessage } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
 import { Fixture, requireDist } from "../channel/support/processes.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { RawServer } from "./raw-server.js";
 import type { RawConnection } from "./raw-server.js";
-import { CHANNELS, bytesOf, framed, sleep } from "./support.js";
+import { createUringTransport } from "../../src/index.js";
+import { MarketService } from "../gen/market/v1/market_pb.js";
+import { CHANNELS, RawPeer, bytesOf, framed, helloBytes, sleep } from "./support.js";
 
 requireDist(["index", "channel", "connect", "frame", "region", "binding", "errors"]);
 
@@ -45,7 +50,7 @@ function credited(conn: RawConnection): number {
 }
 
 for (const channel of CHANNELS) {
-  gatedDescribe(`hostile server floods: ${channel.name}`, channel.unavailable?.(), () => {
+  gatedDescribe(`floods: ${channel.name}`, channel.unavailable?.(), () => {
     it(`a window of 2-byte messages (${PER_WINDOW}) the client does not read costs about the window, not a decoded message each`, async () => {
       const total = PER_WINDOW + 10_000; // a window, then more once the client credited it back
       let sent = 0;
@@ -105,6 +110,36 @@ for (const channel of CHANNELS) {
       expect(after.heapUsed - baseline.heapUsed).toBeLessThan(8 * MiB);
       expect(after.external - baseline.external).toBeLessThan(8 * MiB);
       expect((await fixture.exited).code).toBe(0);
+    }, 240_000);
+
+    it("a client's endless empty requests to a handler that does not read: the connection ends at the window, the server survives with bounded memory", async () => {
+      const fixture = new Fixture("hostile-server.js", [channel.engine, channel.url(), JSON.stringify({ monitorMs: 100 })], ["--max-old-space-size=64"]);
+      onTestFinished(() => fixture.stop());
+      const { url } = await fixture.line<{ url: string }>();
+      const first = await fixture.line<{ heapUsed: number; connections: number }>();
+      const peer = await RawPeer.connect(url);
+      // A handler that takes no request (x-stop-reading): the requests keep coming.
+      const stopReading = prepareMetadata(new Headers({ "x-stop-reading": "1" }));
+      const start = framed(bytesOf(encodeCallStart(1, "/market.v1.MarketService/SubmitOrders", stopReading, undefined, undefined, false)));
+      await peer.write(Buffer.concat([framed(helloBytes()), start]));
+      const batch = Buffer.concat(Array.from({ length: 8192 }, () => framed(bytesOf(encodeMessage(1, new Uint8Array(0), false)))));
+      const cap = 4_000_000;
+      let sent = 0;
+      while (sent < cap && !peer.isClosed && peer.goAway() === undefined) {
+        if (!(await peer.write(batch))) break;
+        sent += 8192;
+      }
+      expect(sent, "the server cut the connection long before the cap").toBeLessThan(cap);
+      await peer.closedWithin(10_000);
+      expect(peer.goAway()?.message).toMatch(/protocol error: flow-control window exceeded/);
+      let worst = first.heapUsed;
+      for (let i = 0; i < 5; i++) worst = Math.max(worst, (await fixture.line<{ heapUsed: number }>(5000)).heapUsed);
+      // Samples are taken without a GC: garbage counts too, hence the margin.
+      expect(worst - first.heapUsed, "server heap growth from the flood").toBeLessThan(32 * MiB);
+      // Still serving.
+      const transport = createUringTransport({ url, engine: channel.engine });
+      onTestFinished(() => transport.close());
+      expect((await createClient(MarketService, transport).getQuote({ symbol: "after" })).symbol).toBe("after");
     }, 240_000);
   });
 }
