@@ -13,11 +13,11 @@
 // A file whose tests were all skipped counts as "passed" in vitest's report: every file
 // must have passed tests, and the tests skipped in the guest must be exactly those listed
 // in docs/SOFTROCE.md ("Skips the guest run allows").
-// In the sanitizer pass (scripts/test-asan.sh sets CONNECT_RDMA_ASAN_PRELOAD) the guest
-// runs the RDMA channel suite against build-asan/ with the ASan runtime preloaded, plus
-// test/loaded-addon.test.ts to prove it; sanitizer reports land in the host's report
-// directory (shared --rw), which fails that pass (docs/SOFTROCE.md, "Under the sanitizers",
-// says why only that file).
+// Under `npm run test:asan:rdma` (scripts/test-asan.sh sets CONNECT_RDMA_ASAN_PRELOAD) the
+// guest runs the RDMA channel suite against build-asan/ with the ASan runtime preloaded,
+// plus test/loaded-addon.test.ts to prove it; sanitizer reports land in the host's report
+// directory (shared --rw), which fails the run (docs/SOFTROCE.md, "Under the sanitizers",
+// says why only that file, and why not in npm test).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,13 +32,13 @@ const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
 const guestTimeoutSeconds = 900;
 /** io_uring suites run in the guest too, on its older kernel (see the file comment). */
 const GUEST_URING_FILES = ["test/channel/uring-tcp.test.ts", "test/connect/uring-tcp.test.ts"];
-/** The sanitizer pass: the ASan runtime to preload in the guest, and where reports go. */
+/** Under the sanitizers: the ASan runtime to preload in the guest, and where reports go. */
 const asan = process.env.CONNECT_RDMA_ASAN_PRELOAD
   ? { preload: process.env.CONNECT_RDMA_ASAN_PRELOAD, reports: process.env.CONNECT_RDMA_ASAN_REPORTS ?? "" }
   : undefined;
 /**
- * What the guest runs besides test/rdma: the io_uring suites on its kernel; in the
- * sanitizer pass (which runs those on the host already) the loaded-build check instead.
+ * What the guest runs besides test/rdma: the io_uring suites on its kernel; under the
+ * sanitizers (npm test's second pass runs those on the host) the loaded-build check instead.
  */
 const GUEST_EXTRA_FILES = asan ? ["test/loaded-addon.test.ts"] : GUEST_URING_FILES;
 /**
@@ -224,7 +224,7 @@ describe("RDMA suite in the soft-RoCE guest", () => {
     expect(absent, "listed in docs/SOFTROCE.md, but not skipped exactly once (update the doc)").toEqual([]);
   });
 
-  // The sanitizer pass runs these on the host, not in the guest (GUEST_EXTRA_FILES).
+  // Under the sanitizers these run on the host (npm test's second pass), not in the guest.
   if (!asan) it("the io_uring channel and transport suites pass on the guest's kernel (by default Debian 12's 6.1)", (ctx) => {
     requireGuest(ctx);
     expect(summary, "no JSON report from the guest").toBeDefined();
