@@ -7,10 +7,9 @@
 //   1. the normal addon (build/);
 //   2. under CI=true (or CONNECT_RDMA_ASAN=1; CONNECT_RDMA_ASAN=0 turns it off): the addon
 //      built with AddressSanitizer + UndefinedBehaviorSanitizer (scripts/test-asan.sh, the
-//      same suite minus test/softroce/softroce.test.ts and test/package, with the RDMA
-//      suite in the soft-RoCE guest against that build). A sanitizer report fails that
-//      pass even when every test passed: it counts as one failed test. So does a run in
-//      which test/loaded-addon.test.ts did not prove the sanitized addon was loaded.
+//      same suite minus the soft-RoCE guest runs and test/package). A sanitizer report
+//      fails that pass even when every test passed: it counts as one failed test. So does
+//      a run in which test/loaded-addon.test.ts did not prove the sanitized addon was loaded.
 //   3. under CI=true (or CONNECT_RDMA_FUZZ=1; CONNECT_RDMA_FUZZ=0 turns it off), and only
 //      for a whole run (no extra arguments): the fuzz targets (fuzz/run.sh --runs), built
 //      with ASan+UBSan, each replaying fuzz/corpus and fuzzing FUZZ_RUNS inputs; each target

@@ -13,16 +13,18 @@
 // A file whose tests were all skipped counts as "passed" in vitest's report: every file
 // must have passed tests, and the tests skipped in the guest must be exactly those listed
 // in docs/SOFTROCE.md ("Skips the guest run allows").
-// In the sanitizer pass (scripts/test-asan.sh sets CONNECT_RDMA_ASAN_PRELOAD) the guest
-// runs test/rdma against build-asan/ with the ASan runtime preloaded, plus
-// test/loaded-addon.test.ts to prove it; sanitizer reports land in the host's report
-// directory (shared --rw), which fails that pass (docs/SOFTROCE.md, "Under the sanitizers").
+// Under `npm run test:asan:rdma` (scripts/test-asan.sh sets CONNECT_RDMA_ASAN_PRELOAD) the
+// guest runs the RDMA channel suite against build-asan/ with the ASan runtime preloaded,
+// plus test/loaded-addon.test.ts to prove it; sanitizer reports land in the host's report
+// directory (shared --rw), which fails the run (docs/SOFTROCE.md, "Under the sanitizers",
+// says why only that file, and why not in npm test).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { documentedSkips, filesWithoutPassedTests, skipProblems, type Summary } from "./guest-report.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
@@ -30,20 +32,27 @@ const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
 const guestTimeoutSeconds = 900;
 /** io_uring suites run in the guest too, on its older kernel (see the file comment). */
 const GUEST_URING_FILES = ["test/channel/uring-tcp.test.ts", "test/connect/uring-tcp.test.ts"];
-/** The sanitizer pass: the ASan runtime to preload in the guest, and where reports go. */
+/** Under the sanitizers: the ASan runtime to preload in the guest, and where reports go. */
 const asan = process.env.CONNECT_RDMA_ASAN_PRELOAD
   ? { preload: process.env.CONNECT_RDMA_ASAN_PRELOAD, reports: process.env.CONNECT_RDMA_ASAN_REPORTS ?? "" }
   : undefined;
 /**
- * What the guest runs besides test/rdma: the io_uring suites on its kernel; in the
- * sanitizer pass (which runs those on the host already) the loaded-build check instead.
+ * What the guest runs besides test/rdma: the io_uring suites on its kernel; under the
+ * sanitizers (npm test's second pass runs those on the host) the loaded-build check instead.
  */
 const GUEST_EXTRA_FILES = asan ? ["test/loaded-addon.test.ts"] : GUEST_URING_FILES;
-/** The RDMA test files, each of which must report passed tests from the guest. */
-const RDMA_FILES = readdirSync(`${root}test/rdma`)
-  .filter((name) => name.endsWith(".test.ts"))
-  .map((name) => `test/rdma/${name}`)
-  .sort();
+/**
+ * The RDMA test files the guest runs, each of which must report passed tests: all of
+ * test/rdma; under the sanitizers the channel suite only (the native RDMA engine's whole
+ * contract; the other files reach the same native code through the Connect layers, and
+ * all of them under ASan in TCG exceed the guest's time budget: docs/SOFTROCE.md).
+ */
+const RDMA_FILES = asan
+  ? ["test/rdma/channel.test.ts"]
+  : readdirSync(`${root}test/rdma`)
+      .filter((name) => name.endsWith(".test.ts"))
+      .map((name) => `test/rdma/${name}`)
+      .sort();
 
 interface Run {
   code: number | null;
@@ -84,40 +93,6 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}, echo = false): Promise
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
   });
-}
-
-/** The counts of vitest's JSON report (Jest's format). */
-interface Summary {
-  numTotalTests: number;
-  numPassedTests: number;
-  numFailedTests: number;
-  numPendingTests: number;
-  numTotalTestSuites: number;
-  numFailedTestSuites: number;
-  testResults: { name: string; status: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
-}
-
-/** The tests docs/SOFTROCE.md allows the guest run to skip: file and a fragment of the full name. */
-function documentedSkips(): { file: string; fragment: string }[] {
-  const doc = readFileSync(`${root}docs/SOFTROCE.md`, "utf8");
-  const start = doc.indexOf("\n## Skips the guest run allows");
-  if (start < 0) throw new Error('docs/SOFTROCE.md has no "## Skips the guest run allows" section');
-  const section = doc.slice(start + 1).split(/\n## /)[0]!;
-  const rows: { file: string; fragment: string }[] = [];
-  for (const m of section.matchAll(/^\| `([^`]+)` \| `([^`]+)` \|/gm)) rows.push({ file: m[1]!, fragment: m[2]! });
-  return rows;
-}
-
-/** Each file's passed tests, and every test that neither passed nor failed (a skip) as "file: full name". */
-function perFile(report: Summary): { passed: Map<string, number>; skipped: string[] } {
-  const passed = new Map<string, number>();
-  const skipped: string[] = [];
-  for (const file of report.testResults) {
-    const name = file.name.slice(file.name.indexOf("/test/") + 1);
-    passed.set(name, file.assertionResults.filter((t) => t.status === "passed").length);
-    for (const t of file.assertionResults) if (t.status !== "passed" && t.status !== "failed") skipped.push(`${name}: ${t.fullName}`);
-  }
-  return { passed, skipped };
 }
 
 /** Newest modification time of the files under `dir` (recursively) that `keep` selects. */
@@ -191,7 +166,7 @@ describe("RDMA suite in the soft-RoCE guest", () => {
       // into QEMU on the host), and the report directory is shared so reports come back.
       const preload = asan ? `LD_PRELOAD=${asan.preload} ` : "";
       const command =
-        `set -o pipefail; uname -r; ${preload}npx --no-install vitest run test/rdma ${GUEST_EXTRA_FILES.join(" ")} --no-file-parallelism ` +
+        `set -o pipefail; uname -r; ${preload}npx --no-install vitest run ${[...RDMA_FILES, ...GUEST_EXTRA_FILES].join(" ")} --no-file-parallelism ` +
         `--reporter=verbose --reporter=json --outputFile.json=${report} 2>&1 | cat`;
       const rw = ["--rw", shared, ...(asan?.reports ? ["--rw", asan.reports] : [])];
       const runGuest = () =>
@@ -237,25 +212,19 @@ describe("RDMA suite in the soft-RoCE guest", () => {
   it("every file run in the guest has passed tests (a file of skips counts as passed in the report)", (ctx) => {
     requireGuest(ctx);
     expect(summary, "no JSON report from the guest").toBeDefined();
-    const { passed } = perFile(summary!);
-    for (const file of [...RDMA_FILES, ...GUEST_EXTRA_FILES]) {
-      expect(passed.get(file) ?? 0, `passed tests in ${file}`).toBeGreaterThan(0);
-    }
+    expect(filesWithoutPassedTests(summary!, [...RDMA_FILES, ...GUEST_EXTRA_FILES]), "files without a passed test").toEqual([]);
   });
 
   it("the tests skipped in the guest are exactly those docs/SOFTROCE.md lists", (ctx) => {
     requireGuest(ctx);
     expect(summary, "no JSON report from the guest").toBeDefined();
-    const allowed = documentedSkips().filter((row) => RDMA_FILES.includes(row.file) || GUEST_EXTRA_FILES.includes(row.file));
-    const { skipped } = perFile(summary!);
-    const undocumented = skipped.filter((test) => !allowed.some((row) => test.startsWith(`${row.file}: `) && test.includes(row.fragment)));
-    const absent = allowed.filter((row) => !skipped.some((test) => test.startsWith(`${row.file}: `) && test.includes(row.fragment)));
+    const run = [...RDMA_FILES, ...GUEST_EXTRA_FILES];
+    const { undocumented, absent } = skipProblems(summary!, documentedSkips(root).filter((row) => run.includes(row.file)));
     expect(undocumented, "skipped in the guest, not listed in docs/SOFTROCE.md").toEqual([]);
-    expect(absent, "listed in docs/SOFTROCE.md as skipped, but not skipped (update the doc)").toEqual([]);
-    expect(skipped.length, "skipped tests (one per documented row)").toBe(allowed.length);
+    expect(absent, "listed in docs/SOFTROCE.md, but not skipped exactly once (update the doc)").toEqual([]);
   });
 
-  // The sanitizer pass runs these on the host, not in the guest (GUEST_EXTRA_FILES).
+  // Under the sanitizers these run on the host (npm test's second pass), not in the guest.
   if (!asan) it("the io_uring channel and transport suites pass on the guest's kernel (by default Debian 12's 6.1)", (ctx) => {
     requireGuest(ctx);
     expect(summary, "no JSON report from the guest").toBeDefined();

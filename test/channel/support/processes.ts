@@ -35,6 +35,14 @@ export function requireDist(modules: string[]): void {
   }
 }
 
+/**
+ * How long a fixture may take to print a line: 10 s; 60 s under the sanitizers
+ * (scripts/test-asan.sh), where a child node with the ASan runtime preloaded took more
+ * than 10 s to start inside the soft-RoCE guest (TCG, host loaded). A bound on waiting,
+ * never a speed check.
+ */
+const WAIT_MS = process.env.CONNECT_RDMA_ASAN_PRELOAD ? 60_000 : 10_000;
+
 /** A running fixture: its JSON lines as they come, and its exit. */
 export class Fixture {
   readonly child: ChildProcessWithoutNullStreams;
@@ -63,8 +71,8 @@ export class Fixture {
     this.child.stderr.setEncoding("utf8").on("data", (text: string) => this.stderr.push(text));
   }
 
-  /** The next JSON line the child printed. */
-  async line<T = Record<string, unknown>>(timeoutMs = 10_000): Promise<T> {
+  /** The next JSON line the child printed (waits longer under the sanitizers: see WAIT_MS). */
+  async line<T = Record<string, unknown>>(timeoutMs = WAIT_MS): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     while (this.#lines.length <= this.#taken) {
       if (this.#ended) throw new Error(`fixture ended without output; stderr: ${this.stderr.join("")}`);
