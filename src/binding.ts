@@ -45,6 +45,8 @@ export const NativeEvent = {
   Closed: 5,
   /** The peer ended its side (EOF after whole frames); sends still go out. */
   Ended: 6,
+  /** A listener's accept fails (a = -errno, e.g. EMFILE) and is retried with back-off; once per episode. */
+  ListenerError: 7,
 } as const;
 
 /** Reasons attached to a NativeEvent.Closed. */
@@ -159,6 +161,8 @@ export interface NativeEngineStats {
   batches: number;
   /** Receives that found no free slot in the provided-buffer ring (ENOBUFS): slots held too long or too few. */
   bufferStarvations: number;
+  /** Failed accepts (EMFILE at the fd limit, ENFILE, ENOMEM), each retried after a back-off. */
+  acceptErrors: number;
   /** Connections plus listeners open right now. */
   active: number;
   /** IORING_SETUP_* flags the ring was created with. */
