@@ -5,6 +5,7 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include "rdma/inbound_frames.h"
 #include "rdma/rdma_wire.h"
 
 #include <cstdint>
@@ -63,15 +64,8 @@ struct RdmaConnection {
     uint32_t in_flight = 0;  // READ work requests outstanding
   };
   std::unordered_map<uint32_t, Reading> reading;       // token -> lease we RDMA-READ into
-  // Frames in arrival order while a READ is ahead of them: delivered strictly in order.
-  struct Inbound {
-    bool is_read;
-    uint32_t slot_or_token;  // slot of a SEND (pinned), token of a READ
-    size_t offset = 0;       // region offset of the body (a READ: set once it completed)
-    uint32_t length = 0;
-    bool ready = false;
-  };
-  std::deque<Inbound> inbound;
+  // Frames in arrival order while a READ is ahead of them, and the READ tokens in use.
+  InboundFrames inbound;
   // Receive completions that arrived before ESTABLISHED was handled (passive side).
   std::vector<std::pair<uint32_t, uint32_t>> early;  // slot, byte_len
   bool peer_disconnected = false;  // DISCONNECTED seen; closed after the CQ was drained

@@ -310,7 +310,7 @@ void RdmaEngine::Pump(RdmaConnection& c) {
   if (c.state != RdmaConnection::State::kOpen) return;
   // Transfers that could not post a chunk (engine-wide budget spent, send queue full) go
   // on here, oldest frame first: frames are delivered in arrival order anyway.
-  for (const RdmaConnection::Inbound& in : c.inbound) {
+  for (const InboundFrames::Entry& in : c.inbound) {
     if (!in.is_read || in.ready) continue;
     auto found = c.reading.find(in.slot_or_token);
     if (found != c.reading.end() && found->second.posted < found->second.length) {
@@ -628,14 +628,7 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       if (r.completed < r.length) break;
       stats_.reads += 1;
       stats_.read_bytes += r.length;
-      for (auto& in : c.inbound) {
-        if (in.is_read && in.slot_or_token == value) {
-          in.offset = r.lease_offset;
-          in.length = r.length;
-          in.ready = true;
-          break;
-        }
-      }
+      c.inbound.CompleteRead(value, r.lease_offset, r.length);
       c.reading.erase(found);
       c.pending_done.push_back(value);
       DeliverInOrder(c, sink);
@@ -685,8 +678,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     case kData: {
       region_->PinSlot(slot);
       if (!c.inbound.empty()) {  // a READ is ahead of this frame: it waits its turn
-        c.inbound.push_back(RdmaConnection::Inbound{false, slot, static_cast<size_t>(p - region_->base()) + kRdmaHeaderBytes,
-                                                    message.length, true});
+        c.inbound.AddSend(slot, static_cast<size_t>(p - region_->base()) + kRdmaHeaderBytes, message.length);
         return;
       }
       batch_pins_.push_back(slot);
@@ -700,9 +692,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     case kReadRequest: {
       ReturnSlot(slot);
       const ReadRequest& request = message.read;
-      bool duplicate = c.reading.count(request.token) > 0;
-      for (const ReadRequest& waiting : c.pending_reads) duplicate |= waiting.token == request.token;
-      if (duplicate) {
+      if (c.inbound.TokenInUse(request.token)) {  // waiting, being read, or read and undelivered
         Fail(c, EPROTO, kReasonProtocolError, sink);
         return;
       }
@@ -711,7 +701,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
         return;
       }
       c.pending_reads.push_back(request);
-      c.inbound.push_back(RdmaConnection::Inbound{true, request.token});
+      c.inbound.AddRead(request.token);
       StartReads(c, sink);
       if (!c.pending_reads.empty()) waiting_for_leases_.push_back(c.id);
       return;
@@ -738,9 +728,9 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
 
 // Delivers the frames at the front of c.inbound that are complete, in arrival order.
 void RdmaEngine::DeliverInOrder(RdmaConnection& c, EventSink& sink) {
-  while (!c.inbound.empty() && c.inbound.front().ready && c.state == RdmaConnection::State::kOpen) {
-    RdmaConnection::Inbound in = c.inbound.front();
-    c.inbound.pop_front();
+  while (c.inbound.ReadyFront() && c.state == RdmaConnection::State::kOpen) {
+    InboundFrames::Entry in = *c.inbound.ReadyFront();
+    c.inbound.PopFront();
     stats_.frames_in += 1;
     stats_.bytes_in += in.length;
     if (in.is_read) {
