@@ -129,6 +129,12 @@ export interface NativeRdmaEngineStats {
    * connections: at most 8 (unpaced READ responses overflowed soft-RoCE's veth backlog: issue 4).
    */
   readChunksPeak: number;
+  /** Device async events that failed connections (a queue pair in the error state, a CQ overrun). */
+  asyncErrors: number;
+  /** ibv_post_send refusals: each closed its connection (the frame and its credit were lost). */
+  sendFailures: number;
+  /** Entries of the completion queues: they grow as queue pairs are added (each reserves room for all it can have outstanding). */
+  cqEntries: number;
   /** Test aid: the rkey most recently revoked. */
   lastRevokedRkey: number;
   /** Test aid: remote address of the most recent READ. */

@@ -38,10 +38,12 @@ struct RdmaConnection {
   int32_t send_credits = 0;  // receives the peer has posted for us
   uint32_t owed_credits = 0; // receives we re-posted and have not told the peer about
   uint32_t recv_depth = 0;
-  uint32_t recv_deficit = 0; // receives to re-post once slots are free
+  uint32_t recv_deficit = 0; // receives to re-post once slots are free (listed while > 0)
+  int send_failed = 0;       // errno of a failed ibv_post_send: the connection is failed next Reap
   uint32_t sends_in_flight = 0;
   bool read_waiting = false;  // listed in RdmaEngine::read_waiters_
   uint32_t max_send_wr = 0;
+  uint32_t cq_reserved = 0;  // entries of the device's CQ this queue pair holds (Reserve)
 
   struct QueuedFrame {
     size_t lease_offset;
