@@ -22,6 +22,7 @@
         "native/rdma/device_resources.cc",
         "native/rdma/rdma_engine.cc",
         "native/rdma/rdma_message.cc",
+        "native/rdma/inbound_frames.cc",
         "native/rdma/rdma_engine_wrap.cc"
       ],
       "include_dirs": [

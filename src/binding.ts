@@ -45,6 +45,8 @@ export const NativeEvent = {
   Closed: 5,
   /** The peer ended its side (EOF after whole frames); sends still go out. */
   Ended: 6,
+  /** A listener's accept fails (a = -errno, e.g. EMFILE) and is retried with back-off; once per episode. */
+  ListenerError: 7,
 } as const;
 
 /** Reasons attached to a NativeEvent.Closed. */
@@ -129,6 +131,12 @@ export interface NativeRdmaEngineStats {
    * connections: at most 8 (unpaced READ responses overflowed soft-RoCE's veth backlog: issue 4).
    */
   readChunksPeak: number;
+  /** Device async events that failed connections (a queue pair in the error state, a CQ overrun). */
+  asyncErrors: number;
+  /** ibv_post_send refusals: each closed its connection (the frame and its credit were lost). */
+  sendFailures: number;
+  /** Entries of the completion queues: they grow as queue pairs are added (each reserves room for all it can have outstanding). */
+  cqEntries: number;
   /** Test aid: the rkey most recently revoked. */
   lastRevokedRkey: number;
   /** Test aid: remote address of the most recent READ. */
@@ -161,6 +169,8 @@ export interface NativeEngineStats {
   batches: number;
   /** Receives that found no free slot in the provided-buffer ring (ENOBUFS): slots held too long or too few. */
   bufferStarvations: number;
+  /** Failed accepts (EMFILE at the fd limit, ENFILE, ENOMEM), each retried after a back-off. */
+  acceptErrors: number;
   /** Connections plus listeners open right now. */
   active: number;
   /** IORING_SETUP_* flags the ring was created with. */

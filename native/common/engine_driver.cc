@@ -29,6 +29,7 @@ void EngineDriver::OnPrepare() {
   engine_->Flush();
   // Completions that became ready while JS ran (task work run by our own submit).
   if (engine_->CompletionsReady()) Pump(false);
+  else if (after_step_) after_step_();
 }
 
 void EngineDriver::Pump(bool spin) {
@@ -49,6 +50,7 @@ void EngineDriver::Pump(bool spin) {
       batch_.Dispatch(env_, receiver);
       batch_.set_receiver(nullptr);
     }
+    if (batch_.js_gone()) stop_ = true;
     if (stop_) break;
     engine_->Flush();
     uint64_t now = NowNs();
@@ -66,7 +68,7 @@ void EngineDriver::Pump(bool spin) {
   }
   pumping_ = false;
   if (!stop_ && engine_->CompletionsReady()) engine_->WakeSoon();
-  if (after_pump_) after_pump_();
+  if (after_step_) after_step_();
 }
 
 }  // namespace crdma

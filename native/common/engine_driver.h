@@ -41,8 +41,12 @@ class EngineDriver {
   bool pumping() const { return pumping_; }
   // Set by the owner when JS closed the engine during a batch: Pump stops after it.
   void RequestStop() { stop_ = true; }
-  // Runs after Pump() finished (the owner refreshes refs or completes a deferred close).
-  void set_after_pump(std::function<void()> fn) { after_pump_ = std::move(fn); }
+  // Runs after each step that may have changed what is open: a Pump(), or the prepare
+  // step's Flush() (it destroys connections closed outside a pump). The owner refreshes
+  // its refs there, or completes a deferred close.
+  void set_after_step(std::function<void()> fn) { after_step_ = std::move(fn); }
+  // JS can no longer run (environment teardown): the driver stopped; the owner closes.
+  bool js_gone() const { return batch_.js_gone(); }
 
  private:
   void Pump(bool spin);
@@ -51,7 +55,7 @@ class EngineDriver {
   Napi::Env env_;
   DrivenEngine* engine_;
   std::function<Napi::Value()> receiver_of_;
-  std::function<void()> after_pump_;
+  std::function<void()> after_step_;
   EventBatch batch_;
   std::unique_ptr<UvPrepare> prepare_;
   bool spin_ = false;

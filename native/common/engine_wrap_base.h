@@ -54,8 +54,8 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
     engine_ = std::move(engine);
     driver_ = std::make_unique<EngineDriver>(env, events, on_events, name, engine_.get(),
                                              [this] { return this->Value(); });
-    driver_->set_after_pump([this] {
-      if (close_pending_) Shutdown();
+    driver_->set_after_step([this] {
+      if (close_pending_ || driver_->js_gone()) Shutdown();
       else RefreshRef();
     });
     registry_->Add(this);

@@ -30,15 +30,35 @@ void EventBatch::Dispatch(Napi::Env env, Napi::Value receiver) {
   if (count_ == 0) return;
   uint32_t count = count_;
   count_ = 0;
-  handler_.MakeCallback(receiver, {Napi::Number::New(env, count)}, async_context_);
-  if (env.IsExceptionPending()) {
-    // Something JS ran in this callback's tick (a throwing listener, a nextTick) threw.
-    // Left pending, Node-API would refuse every later call; hand it to Node the way an
-    // uncaught exception from any other callback goes (process 'uncaughtException').
-    Napi::Error error = env.GetAndClearPendingException();
-    napi_fatal_exception(env, error.Value());
+  if (js_gone_) return;
+  // Node-API directly: node-addon-api's MakeCallback turns a failure into a thrown error,
+  // and throwing is itself fatal once the environment is terminating.
+  napi_value argv[1] = {Napi::Number::New(env, count)};
+  napi_value result;
+  napi_status status = napi_make_callback(env, async_context_, receiver, handler_.Value(), 1, argv, &result);
+  if (status != napi_ok) {
+    bool pending = false;
+    napi_value error = nullptr;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &error);
+    if (!CanRunJs(env)) {
+      js_gone_ = true;  // terminating: nothing more goes to JS
+    } else if (error) {
+      // Something JS ran in this callback's tick (a throwing listener, a nextTick) threw.
+      // Left pending, Node-API would refuse every later call; hand it to Node the way an
+      // uncaught exception from any other callback goes (process 'uncaughtException').
+      napi_fatal_exception(env, error);
+    }
   }
   if (end_of_batch_) end_of_batch_();
+}
+
+// A Node-API call that checks, like every call into JS, that the environment may still
+// run JS (it fails once a worker is terminating or exiting) and has no side effect.
+bool EventBatch::CanRunJs(Napi::Env env) {
+  napi_value undefined;
+  bool equal = false;
+  return napi_get_undefined(env, &undefined) == napi_ok &&
+         napi_strict_equals(env, undefined, undefined, &equal) == napi_ok;
 }
 
 }  // namespace crdma

@@ -1,6 +1,9 @@
 // EventBatch: the JS end of an engine's EventSink. Events go into a JS-owned Int32Array;
 // Dispatch() calls the JS handler once with the count (MakeCallback, so promise
 // continuations run before it returns), then runs the engine's end-of-batch step.
+// When JS can no longer run (the environment is being torn down: worker.terminate(),
+// process.exit() in a worker, even from inside the handler) the batch is dropped quietly
+// and js_gone() turns true; the owner stops the engine.
 #pragma once
 #include <napi.h>
 
@@ -32,8 +35,11 @@ class EventBatch : public EventSink {
   void Push(const Event& event) override;
   // Hands the pending events (if any) to JS. Needs an open HandleScope.
   void Dispatch(Napi::Env env, Napi::Value receiver);
+  bool js_gone() const { return js_gone_; }
 
  private:
+  static bool CanRunJs(Napi::Env env);
+
   Napi::Reference<Napi::Int32Array> events_ref_;
   int32_t* events_;
   uint32_t capacity_;
@@ -44,6 +50,7 @@ class EventBatch : public EventSink {
   std::function<void()> end_of_batch_;
   std::function<void()> after_chunk_;
   napi_value receiver_ = nullptr;  // valid only while a Pump() holds a HandleScope
+  bool js_gone_ = false;
 };
 
 }  // namespace crdma

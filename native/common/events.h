@@ -15,6 +15,8 @@ enum EventType : int32_t {
   kEventClosed = 5,      // id=connection, a=0 (clean end) or -errno, b=CloseReason
   kEventEnded = 6,       // id=connection: the peer ended its side (EOF, half-close); the
                          // connection stays open for sending until JS closes it
+  kEventListenerError = 7,  // id=listener, a=-errno: accepting fails (EMFILE...) and is
+                            // retried with back-off; once per episode (until one succeeds)
 };
 
 enum CloseReason : int32_t {

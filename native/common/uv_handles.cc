@@ -2,6 +2,33 @@
 #include "common/uv_handles.h"
 
 namespace crdma {
+
+struct UvHandle::State {
+  union {
+    uv_handle_t handle;
+    uv_poll_t poll;
+    uv_prepare_t prepare;
+  } uv;
+  std::function<void()> callback;
+  napi_async_cleanup_hook_handle hook = nullptr;  // removed once the close callback ran
+  bool owned = true;     // the UvHandle still points here
+  bool closing = false;  // uv_close() was called
+  bool closed = false;   // its close callback ran
+
+  // uv_close also stops an active handle: no callback fires after this.
+  void Close() {
+    if (closing) return;
+    closing = true;
+    uv_close(&uv.handle, [](uv_handle_t* h) {
+      auto* s = static_cast<State*>(h->data);
+      s->closed = true;
+      if (s->hook) napi_remove_async_cleanup_hook(s->hook);  // lets environment teardown go on
+      s->hook = nullptr;
+      if (!s->owned) delete s;
+    });
+  }
+};
+
 namespace {
 uv_loop_t* LoopOf(Napi::Env env) {
   uv_loop_t* loop = nullptr;
@@ -10,40 +37,39 @@ uv_loop_t* LoopOf(Napi::Env env) {
 }
 }  // namespace
 
-UvPoll::UvPoll(Napi::Env env, int fd, std::function<void()> on_readable)
-    : handle_(new Handle{uv_poll_t{}, std::move(on_readable)}) {
-  uv_poll_init(LoopOf(env), &handle_->poll, fd);
-  handle_->poll.data = handle_;
-  uv_poll_start(&handle_->poll, UV_READABLE, [](uv_poll_t* h, int, int) {
-    static_cast<Handle*>(h->data)->callback();
+UvHandle::UvHandle(Napi::Env env, std::function<void()> callback) : state_(new State{}) {
+  state_->callback = std::move(callback);
+  napi_add_async_cleanup_hook(
+      env, [](napi_async_cleanup_hook_handle, void* arg) { static_cast<State*>(arg)->Close(); }, state_,
+      &state_->hook);
+}
+
+UvHandle::~UvHandle() {
+  state_->owned = false;
+  if (!state_->closing) state_->Close();
+  else if (state_->closed) delete state_;
+}
+
+void UvHandle::SetRef(bool ref) {
+  if (state_->closing) return;
+  if (ref) uv_ref(&state_->uv.handle);
+  else uv_unref(&state_->uv.handle);
+}
+
+UvPoll::UvPoll(Napi::Env env, int fd, std::function<void()> on_readable) : UvHandle(env, std::move(on_readable)) {
+  uv_poll_init(LoopOf(env), &state_->uv.poll, fd);
+  state_->uv.handle.data = state_;
+  uv_poll_start(&state_->uv.poll, UV_READABLE, [](uv_poll_t* h, int, int) {
+    static_cast<State*>(h->data)->callback();
   });
   SetRef(false);
 }
 
-UvPoll::~UvPoll() {
-  uv_poll_stop(&handle_->poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_->poll),
-           [](uv_handle_t* h) { delete static_cast<Handle*>(h->data); });
-}
-
-void UvPoll::SetRef(bool ref) {
-  auto* h = reinterpret_cast<uv_handle_t*>(&handle_->poll);
-  if (ref) uv_ref(h);
-  else uv_unref(h);
-}
-
-UvPrepare::UvPrepare(Napi::Env env, std::function<void()> step)
-    : handle_(new Handle{uv_prepare_t{}, std::move(step)}) {
-  uv_prepare_init(LoopOf(env), &handle_->prepare);
-  handle_->prepare.data = handle_;
-  uv_prepare_start(&handle_->prepare, [](uv_prepare_t* h) { static_cast<Handle*>(h->data)->callback(); });
-  uv_unref(reinterpret_cast<uv_handle_t*>(&handle_->prepare));
-}
-
-UvPrepare::~UvPrepare() {
-  uv_prepare_stop(&handle_->prepare);
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_->prepare),
-           [](uv_handle_t* h) { delete static_cast<Handle*>(h->data); });
+UvPrepare::UvPrepare(Napi::Env env, std::function<void()> step) : UvHandle(env, std::move(step)) {
+  uv_prepare_init(LoopOf(env), &state_->uv.prepare);
+  state_->uv.handle.data = state_;
+  uv_prepare_start(&state_->uv.prepare, [](uv_prepare_t* h) { static_cast<State*>(h->data)->callback(); });
+  SetRef(false);
 }
 
 }  // namespace crdma

@@ -1,9 +1,16 @@
 // Owners of libuv handles on Node's loop. uv_close() is asynchronous, so the handle
-// memory is heap-allocated and freed by the close callback; the owner can go away at once.
+// memory (UvHandle::State) is heap-allocated and outlives its owner until libuv's close
+// callback ran; the owner can go away at once.
 //   UvPoll    — watch one fd for readability (an io_uring ring fd, an RDMA completion
 //               channel, an rdma_cm event channel)
 //   UvPrepare — run a step every loop iteration, just before the loop blocks
 // Neither keeps the loop alive unless ref'd (SetRef).
+//
+// Environment teardown (a worker exiting, the process ending): every handle registers an
+// async cleanup hook, which closes the handle if its owner has not, and Node waits for
+// the close callback before it frees the environment and unloads the addon. Without it a
+// close callback — code inside the addon — could run in the worker's last loop turn after
+// the addon was unloaded, and a watcher still open could fire while JS can no longer run.
 #pragma once
 #include <napi.h>
 #include <uv.h>
@@ -12,35 +19,27 @@
 
 namespace crdma {
 
-class UvPoll {
+class UvHandle {
  public:
-  UvPoll(Napi::Env env, int fd, std::function<void()> on_readable);
-  ~UvPoll();
-  UvPoll(const UvPoll&) = delete;
-  UvPoll& operator=(const UvPoll&) = delete;
+  ~UvHandle();  // closes the handle unless the teardown hook closed it already
+  UvHandle(const UvHandle&) = delete;
+  UvHandle& operator=(const UvHandle&) = delete;
   void SetRef(bool ref);
 
- private:
-  struct Handle {
-    uv_poll_t poll;
-    std::function<void()> callback;
-  };
-  Handle* handle_;
+ protected:
+  struct State;
+  UvHandle(Napi::Env env, std::function<void()> callback);
+  State* state_;  // freed by whichever comes last: this owner or libuv's close callback
 };
 
-class UvPrepare {
+class UvPoll : public UvHandle {
+ public:
+  UvPoll(Napi::Env env, int fd, std::function<void()> on_readable);
+};
+
+class UvPrepare : public UvHandle {
  public:
   UvPrepare(Napi::Env env, std::function<void()> step);
-  ~UvPrepare();
-  UvPrepare(const UvPrepare&) = delete;
-  UvPrepare& operator=(const UvPrepare&) = delete;
-
- private:
-  struct Handle {
-    uv_prepare_t prepare;
-    std::function<void()> callback;
-  };
-  Handle* handle_;
 };
 
 }  // namespace crdma

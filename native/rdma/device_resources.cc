@@ -13,6 +13,7 @@ DeviceResources::DeviceResources(const VerbsApi& api, ibv_context* context, std:
     ibv_device_attr attr{};
     if (api_.query_device(context_, &attr) == 0) {
       max_rd_atomic_ = attr.max_qp_rd_atom > 16 ? 16 : (attr.max_qp_rd_atom < 1 ? 1 : attr.max_qp_rd_atom);
+      if (attr.max_cqe > 0) max_cqe_ = attr.max_cqe;
     }
     pd_ = api_.alloc_pd(context_);
     if (!pd_) throw SysError{errno ? errno : ENOMEM, "ibv_alloc_pd"};
@@ -23,8 +24,11 @@ DeviceResources::DeviceResources(const VerbsApi& api, ibv_context* context, std:
     if (!channel_) throw SysError{errno ? errno : ENOMEM, "ibv_create_comp_channel"};
     int flags = fcntl(channel_->fd, F_GETFL);
     fcntl(channel_->fd, F_SETFL, flags | O_NONBLOCK);
-    cq_ = api_.create_cq(context_, kCqEntries, nullptr, channel_, 0);
+    cq_ = api_.create_cq(context_, kInitialCqEntries < max_cqe_ ? kInitialCqEntries : max_cqe_, nullptr, channel_, 0);
     if (!cq_) throw SysError{errno ? errno : ENOMEM, "ibv_create_cq"};
+    cq_entries_ = static_cast<uint32_t>(cq_->cqe);
+    flags = fcntl(context_->async_fd, F_GETFL);
+    fcntl(context_->async_fd, F_SETFL, flags | O_NONBLOCK);
     int rc = ibv_req_notify_cq(cq_, 0);
     if (rc) throw SysError{rc, "ibv_req_notify_cq"};
     armed_ = true;
@@ -58,6 +62,20 @@ void DeviceResources::ConsumeEvents() {
     api_.ack_cq_events(cq_, events);
     armed_ = false;  // an event disarms the CQ
   }
+}
+
+bool DeviceResources::Reserve(uint32_t entries) {
+  uint64_t needed = uint64_t{reserved_} + entries;
+  if (needed > cq_entries_) {
+    if (needed > static_cast<uint64_t>(max_cqe_)) return false;
+    uint64_t grown = uint64_t{cq_entries_} * 2 > needed ? uint64_t{cq_entries_} * 2 : needed;
+    if (grown > static_cast<uint64_t>(max_cqe_)) grown = static_cast<uint64_t>(max_cqe_);
+    if (api_.resize_cq(cq_, static_cast<int>(grown)) != 0) return false;
+    cq_entries_ = static_cast<uint32_t>(cq_->cqe);
+    if (needed > cq_entries_) return false;
+  }
+  reserved_ = static_cast<uint32_t>(needed);
+  return true;
 }
 
 bool DeviceResources::Arm() {

@@ -3,6 +3,12 @@
 // only (remote access is granted per lease, per transfer — see rdma_engine.cc), a
 // completion channel (an fd Node's loop polls) and one completion queue shared by every
 // queue pair on the device. Plain C++.
+//
+// The shared CQ must hold every completion that can be outstanding, or an overrun loses
+// them (slots and leases leak, connections hang): each queue pair reserves its receive
+// depth plus its send queue (Reserve) before it is created, the CQ grows (ibv_resize_cq)
+// up to the device's max_cqe, and a queue pair that does not fit is refused. The device's
+// async events (a CQ overrun, a queue pair in the error state) are read from its async fd.
 // Destruction order (reverse of acquisition): CQ, completion channel, MR, PD.
 #pragma once
 #include <infiniband/verbs.h>
@@ -17,7 +23,7 @@ namespace crdma {
 
 class DeviceResources {
  public:
-  static constexpr int kCqEntries = 8192;
+  static constexpr int kInitialCqEntries = 8192;
 
   DeviceResources(const VerbsApi& api, ibv_context* context, std::shared_ptr<MemoryRegion> region);  // throws SysError
   ~DeviceResources();
@@ -29,6 +35,27 @@ class DeviceResources {
   ibv_cq* cq() const { return cq_; }
   uint32_t lkey() const { return mr_->lkey; }
   int completion_fd() const { return channel_->fd; }
+  int async_fd() const { return context_->async_fd; }
+
+  // Room in the CQ for `entries` more outstanding completions: grows the CQ when needed;
+  // false when the device cannot hold them (the queue pair must not be created).
+  bool Reserve(uint32_t entries);
+  void Unreserve(uint32_t entries) { reserved_ -= entries < reserved_ ? entries : reserved_; }
+  uint32_t cq_entries() const { return cq_entries_; }
+
+  // The async fd fired: ReadAsyncEvents() reads (and acknowledges) the events then.
+  void MarkAsyncSignaled() { async_signaled_ = true; }
+  template <typename Fn>  // fn(const ibv_async_event&)
+  void ReadAsyncEvents(Fn&& fn) {
+    if (!async_signaled_) return;
+    async_signaled_ = false;
+    ibv_async_event event;
+    while (api_.get_async_event(context_, &event) == 0) {
+      ibv_async_event copy = event;
+      api_.ack_async_event(&event);
+      fn(copy);  // only the pointers' identity is used after the ack
+    }
+  }
   uint32_t max_inline() const { return max_inline_; }
   void set_max_inline(uint32_t n) { max_inline_ = n; }
   int max_rd_atomic() const { return max_rd_atomic_; }
@@ -55,6 +82,10 @@ class DeviceResources {
   ibv_cq* cq_ = nullptr;
   uint32_t max_inline_ = 0;
   int max_rd_atomic_ = 1;
+  int max_cqe_ = kInitialCqEntries;
+  uint32_t cq_entries_ = 0;  // what the CQ holds (the provider may round up)
+  uint32_t reserved_ = 0;    // what the queue pairs on it can have outstanding
+  bool async_signaled_ = true;  // read once at start: events may predate the watcher
   bool armed_ = false;
   bool signaled_ = false;
 };

@@ -5,6 +5,7 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include "rdma/inbound_frames.h"
 #include "rdma/rdma_wire.h"
 
 #include <cstdint>
@@ -37,10 +38,12 @@ struct RdmaConnection {
   int32_t send_credits = 0;  // receives the peer has posted for us
   uint32_t owed_credits = 0; // receives we re-posted and have not told the peer about
   uint32_t recv_depth = 0;
-  uint32_t recv_deficit = 0; // receives to re-post once slots are free
+  uint32_t recv_deficit = 0; // receives to re-post once slots are free (listed while > 0)
+  int send_failed = 0;       // errno of a failed ibv_post_send: the connection is failed next Reap
   uint32_t sends_in_flight = 0;
   bool read_waiting = false;  // listed in RdmaEngine::read_waiters_
   uint32_t max_send_wr = 0;
+  uint32_t cq_reserved = 0;  // entries of the device's CQ this queue pair holds (Reserve)
 
   struct QueuedFrame {
     size_t lease_offset;
@@ -63,15 +66,8 @@ struct RdmaConnection {
     uint32_t in_flight = 0;  // READ work requests outstanding
   };
   std::unordered_map<uint32_t, Reading> reading;       // token -> lease we RDMA-READ into
-  // Frames in arrival order while a READ is ahead of them: delivered strictly in order.
-  struct Inbound {
-    bool is_read;
-    uint32_t slot_or_token;  // slot of a SEND (pinned), token of a READ
-    size_t offset = 0;       // region offset of the body (a READ: set once it completed)
-    uint32_t length = 0;
-    bool ready = false;
-  };
-  std::deque<Inbound> inbound;
+  // Frames in arrival order while a READ is ahead of them, and the READ tokens in use.
+  InboundFrames inbound;
   // Receive completions that arrived before ESTABLISHED was handled (passive side).
   std::vector<std::pair<uint32_t, uint32_t>> early;  // slot, byte_len
   bool peer_disconnected = false;  // DISCONNECTED seen; closed after the CQ was drained

@@ -73,6 +73,7 @@ void RdmaEngine::FdReadable(int fd) {
   }
   for (auto& [context, device] : devices_) {
     if (device->completion_fd() == fd) device->MarkSignaled();
+    if (device->async_fd() == fd) device->MarkAsyncSignaled();
   }
 }
 
@@ -95,6 +96,7 @@ DeviceResources& RdmaEngine::DeviceFor(ibv_context* context) {
   if (it != devices_.end()) return *it->second;
   auto device = std::make_unique<DeviceResources>(api_, context, region_);
   on_new_fd_(device->completion_fd());
+  on_new_fd_(device->async_fd());
   DeviceResources& ref = *device;
   devices_.emplace(context, std::move(device));
   return ref;
@@ -146,6 +148,11 @@ void RdmaEngine::SetUpQueuePair(RdmaConnection& c) {
   c.device = &device;
   c.recv_depth = options_.recv_depth;
   c.max_send_wr = 2 * options_.recv_depth + 16;
+  // Every receive and send this queue pair can have outstanding needs room in the shared CQ.
+  if (!device.Reserve(c.recv_depth + c.max_send_wr)) {
+    throw SysError{ENOBUFS, "ibv_resize_cq (the device's completion queue cannot hold another connection)"};
+  }
+  c.cq_reserved = c.recv_depth + c.max_send_wr;
   ibv_qp_init_attr attr{};
   attr.send_cq = device.cq();
   attr.recv_cq = device.cq();
@@ -198,8 +205,13 @@ bool RdmaEngine::PostSend(RdmaConnection& c, size_t lease_offset, uint32_t bytes
   wr.opcode = IBV_WR_SEND;
   wr.send_flags = IBV_SEND_SIGNALED | (inline_send ? IBV_SEND_INLINE : 0);
   ibv_send_wr* bad = nullptr;
-  if (ibv_post_send(c.cm_id->qp, &wr, &bad)) {
+  if (int rc = ibv_post_send(c.cm_id->qp, &wr, &bad); rc != 0) {
     FreeLease(lease_offset);
+    // The frame (or control message) is lost and its credit spent: the connection cannot
+    // go on in step with its peer. Reap() closes it with the error (no sink here).
+    stats_.send_failures += 1;
+    if (c.send_failed == 0) send_failed_.push_back(c.id);
+    c.send_failed = rc > 0 ? rc : EIO;
     return false;
   }
   ++c.sends_in_flight;
@@ -310,14 +322,14 @@ void RdmaEngine::Pump(RdmaConnection& c) {
   if (c.state != RdmaConnection::State::kOpen) return;
   // Transfers that could not post a chunk (engine-wide budget spent, send queue full) go
   // on here, oldest frame first: frames are delivered in arrival order anyway.
-  for (const RdmaConnection::Inbound& in : c.inbound) {
+  for (const InboundFrames::Entry& in : c.inbound) {
     if (!in.is_read || in.ready) continue;
     auto found = c.reading.find(in.slot_or_token);
     if (found != c.reading.end() && found->second.posted < found->second.length) {
       PostReads(c, found->first, found->second);
     }
   }
-  auto can_send = [&c] { return c.send_credits >= 2 && c.sends_in_flight + 2 <= c.max_send_wr; };
+  auto can_send = [&c] { return c.send_failed == 0 && c.send_credits >= 2 && c.sends_in_flight + 2 <= c.max_send_wr; };
   while (!c.pending_done.empty() && can_send()) {
     uint32_t token = c.pending_done.back();
     if (!SendControl(c, kReadDone, &token, sizeof token)) break;
@@ -359,13 +371,18 @@ void RdmaEngine::Pump(RdmaConnection& c) {
 }
 
 int RdmaEngine::Flush() {
-  if (!free_slots_.empty()) {
-    for (auto& [id, c] : connections_) {
-      if (c.recv_deficit == 0 || c.state != RdmaConnection::State::kOpen) continue;
+  if (!free_slots_.empty() && !short_of_receives_.empty()) {
+    std::vector<uint32_t> short_of;
+    short_of.swap(short_of_receives_);
+    for (uint32_t id : short_of) {
+      auto it = connections_.find(id);
+      if (it == connections_.end() || it->second.state != RdmaConnection::State::kOpen) continue;
+      RdmaConnection& c = it->second;
       while (c.recv_deficit > 0 && PostRecv(c)) {
         --c.recv_deficit;
         ++c.owed_credits;
       }
+      if (c.recv_deficit > 0) short_of_receives_.push_back(id);
       MarkDirty(c);
     }
   }
@@ -407,6 +424,7 @@ int RdmaEngine::Reap(EventSink& sink) {
     }
   }
   for (auto& [context, device] : devices_) {
+    device->ReadAsyncEvents([&](const ibv_async_event& event) { HandleAsyncEvent(*device, event, sink); });
     device->ConsumeEvents();
     ibv_wc wcs[32];
     int n;
@@ -417,6 +435,12 @@ int RdmaEngine::Reap(EventSink& sink) {
       }
       again = device->Arm();  // re-armed just now: poll once more (see DeviceResources::Arm)
     }
+  }
+  std::vector<uint32_t> failed;
+  failed.swap(send_failed_);
+  for (uint32_t id : failed) {
+    auto it = connections_.find(id);
+    if (it != connections_.end()) Fail(it->second, it->second.send_failed, kReasonNone, sink);
   }
   std::vector<uint32_t> gone;
   gone.swap(disconnected_);
@@ -628,14 +652,7 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       if (r.completed < r.length) break;
       stats_.reads += 1;
       stats_.read_bytes += r.length;
-      for (auto& in : c.inbound) {
-        if (in.is_read && in.slot_or_token == value) {
-          in.offset = r.lease_offset;
-          in.length = r.length;
-          in.ready = true;
-          break;
-        }
-      }
+      c.inbound.CompleteRead(value, r.lease_offset, r.length);
       c.reading.erase(found);
       c.pending_done.push_back(value);
       DeliverInOrder(c, sink);
@@ -661,6 +678,33 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
   MarkDirty(c);
 }
 
+// The device's own reports. A queue pair in the error state fails its connection; a CQ
+// overrun or a fatal device error fails every connection on the device (completions were
+// lost: what they would have returned can no longer be accounted for).
+void RdmaEngine::HandleAsyncEvent(DeviceResources& device, const ibv_async_event& event, EventSink& sink) {
+  stats_.async_errors += 1;
+  switch (event.event_type) {
+    case IBV_EVENT_QP_FATAL:
+    case IBV_EVENT_QP_REQ_ERR:
+    case IBV_EVENT_QP_ACCESS_ERR:
+      for (auto& [id, c] : connections_) {
+        if (c.qp_created && c.cm_id->qp == event.element.qp && c.state != RdmaConnection::State::kClosing) {
+          Fail(c, EIO, kReasonNone, sink);
+        }
+      }
+      return;
+    case IBV_EVENT_CQ_ERR:
+    case IBV_EVENT_DEVICE_FATAL:
+      for (auto& [id, c] : connections_) {
+        if (c.device == &device && c.state != RdmaConnection::State::kClosing) Fail(c, EIO, kReasonNone, sink);
+      }
+      return;
+    default:
+      stats_.async_errors -= 1;  // informational (port up/down, path migration, LID change)
+      return;
+  }
+}
+
 void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink) {
   if (c.state != RdmaConnection::State::kOpen) {
     ReturnSlot(slot);
@@ -679,14 +723,13 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     return;
   }
   if (PostRecv(c)) ++c.owed_credits;  // a fresh slot takes the consumed one's place
-  else ++c.recv_deficit;
+  else if (c.recv_deficit++ == 0) short_of_receives_.push_back(c.id);
   MarkDirty(c);
   switch (message.kind) {
     case kData: {
       region_->PinSlot(slot);
       if (!c.inbound.empty()) {  // a READ is ahead of this frame: it waits its turn
-        c.inbound.push_back(RdmaConnection::Inbound{false, slot, static_cast<size_t>(p - region_->base()) + kRdmaHeaderBytes,
-                                                    message.length, true});
+        c.inbound.AddSend(slot, static_cast<size_t>(p - region_->base()) + kRdmaHeaderBytes, message.length);
         return;
       }
       batch_pins_.push_back(slot);
@@ -700,9 +743,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     case kReadRequest: {
       ReturnSlot(slot);
       const ReadRequest& request = message.read;
-      bool duplicate = c.reading.count(request.token) > 0;
-      for (const ReadRequest& waiting : c.pending_reads) duplicate |= waiting.token == request.token;
-      if (duplicate) {
+      if (c.inbound.TokenInUse(request.token)) {  // waiting, being read, or read and undelivered
         Fail(c, EPROTO, kReasonProtocolError, sink);
         return;
       }
@@ -711,7 +752,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
         return;
       }
       c.pending_reads.push_back(request);
-      c.inbound.push_back(RdmaConnection::Inbound{true, request.token});
+      c.inbound.AddRead(request.token);
       StartReads(c, sink);
       if (!c.pending_reads.empty()) waiting_for_leases_.push_back(c.id);
       return;
@@ -738,9 +779,9 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
 
 // Delivers the frames at the front of c.inbound that are complete, in arrival order.
 void RdmaEngine::DeliverInOrder(RdmaConnection& c, EventSink& sink) {
-  while (!c.inbound.empty() && c.inbound.front().ready && c.state == RdmaConnection::State::kOpen) {
-    RdmaConnection::Inbound in = c.inbound.front();
-    c.inbound.pop_front();
+  while (c.inbound.ReadyFront() && c.state == RdmaConnection::State::kOpen) {
+    InboundFrames::Entry in = *c.inbound.ReadyFront();
+    c.inbound.PopFront();
     stats_.frames_in += 1;
     stats_.bytes_in += in.length;
     if (in.is_read) {
@@ -796,6 +837,7 @@ void RdmaEngine::Destroy(uint32_t id) {
   if (it == connections_.end()) return;
   RdmaConnection& c = it->second;
   if (c.qp_created) api_.destroy_qp(c.cm_id);  // the device stops touching our memory here
+  if (c.device) c.device->Unreserve(c.cq_reserved);
   for (uint32_t slot : c.posted_slots) ReturnSlot(slot);
   for (size_t lease : c.sending_leases) FreeLease(lease);
   for (auto& [token, r] : c.reading) {

@@ -52,6 +52,8 @@ struct RdmaEngineStats {
   double reads = 0, read_bytes = 0, inline_sends = 0, credit_messages = 0, credit_stalls = 0;
   double keys_granted = 0, keys_revoked = 0;
   double read_chunks_peak = 0;  // most READ chunks ever in flight at once (bounded by kReadsInFlight)
+  double async_errors = 0;      // device async events that failed connections (QP fatal, CQ overrun)
+  double send_failures = 0;     // ibv_post_send refused a frame: its connection closed
 };
 
 class RdmaEngine : public DrivenEngine {
@@ -87,10 +89,16 @@ class RdmaEngine : public DrivenEngine {
   int Reap(EventSink& sink) override;
   void EndBatch() override;
   void SpinStep() override {}
-  bool CompletionsReady() override { return !waiting_for_leases_.empty(); }
+  bool CompletionsReady() override { return !waiting_for_leases_.empty() || !send_failed_.empty(); }
   size_t active() const override { return connections_.size() + listeners_.size(); }
 
   const RdmaEngineStats& stats() const { return stats_; }
+  // Entries of the completion queues (all devices together): grown as queue pairs are added.
+  double cq_entries() const {
+    double n = 0;
+    for (auto& [context, device] : devices_) n += device->cq_entries();
+    return n;
+  }
   // Revocation proof for tests: the exporter's last revoked key, the reader's last
   // (address, key) pair, and ProbeRead(), which reads with any pair: a revoked key makes
   // the device fail the READ (remote access error) and the connection closes with EACCES.
@@ -122,6 +130,7 @@ class RdmaEngine : public DrivenEngine {
   void MarkDirty(RdmaConnection& c);
   void HandleCmEvent(rdma_cm_event* event, EventSink& sink);
   void HandleCompletion(const ibv_wc& wc, EventSink& sink);
+  void HandleAsyncEvent(DeviceResources& device, const ibv_async_event& event, EventSink& sink);
   void OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink);
   void StartReads(RdmaConnection& c, EventSink& sink);
   void DeliverInOrder(RdmaConnection& c, EventSink& sink);
@@ -150,6 +159,8 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> waiting_for_leases_;  // connections with READ_REQUESTs parked
   std::vector<uint32_t> disconnected_;        // peers that left: closed once the CQ is drained
   std::vector<uint32_t> read_waiters_;        // connections with READ chunks left to post
+  std::vector<uint32_t> short_of_receives_;   // connections with receives to re-post (recv_deficit)
+  std::vector<uint32_t> send_failed_;         // ibv_post_send failed: closed by the next Reap
   uint32_t reads_in_flight_ = 0;              // READ chunks posted engine-wide (<= kReadsInFlight)
   bool cm_signaled_ = true;                   // the rdma_cm fd fired since the last Reap
   uint32_t next_id_ = 1;

@@ -130,6 +130,9 @@ Napi::Value RdmaEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("keysGranted", s.keys_granted);
   out.Set("keysRevoked", s.keys_revoked);
   out.Set("readChunksPeak", s.read_chunks_peak);
+  out.Set("asyncErrors", s.async_errors);
+  out.Set("sendFailures", s.send_failures);
+  out.Set("cqEntries", engine()->cq_entries());
   out.Set("lastRevokedRkey", static_cast<double>(engine()->last_revoked_rkey()));
   out.Set("lastReadAddr", static_cast<double>(engine()->last_read_addr()));
   out.Set("lastReadRkey", static_cast<double>(engine()->last_read_rkey()));

@@ -48,6 +48,9 @@ Loaded LoadOnce() {
             Resolve(verbs, "ibv_get_cq_event", &a.get_cq_event, &missing) &&
             Resolve(verbs, "ibv_ack_cq_events", &a.ack_cq_events, &missing) &&
             Resolve(verbs, "ibv_query_device", &a.query_device, &missing) &&
+            Resolve(verbs, "ibv_resize_cq", &a.resize_cq, &missing) &&
+            Resolve(verbs, "ibv_get_async_event", &a.get_async_event, &missing) &&
+            Resolve(verbs, "ibv_ack_async_event", &a.ack_async_event, &missing) &&
             Resolve(cm, "rdma_create_event_channel", &a.create_event_channel, &missing) &&
             Resolve(cm, "rdma_destroy_event_channel", &a.destroy_event_channel, &missing) &&
             Resolve(cm, "rdma_create_id", &a.create_id, &missing) &&

@@ -25,6 +25,9 @@ struct VerbsApi {
   int (*get_cq_event)(ibv_comp_channel*, ibv_cq**, void**);
   void (*ack_cq_events)(ibv_cq*, unsigned int);
   int (*query_device)(ibv_context*, ibv_device_attr*);
+  int (*resize_cq)(ibv_cq*, int);
+  int (*get_async_event)(ibv_context*, ibv_async_event*);
+  void (*ack_async_event)(ibv_async_event*);
   // librdmacm
   rdma_event_channel* (*create_event_channel)();
   void (*destroy_event_channel)(rdma_event_channel*);

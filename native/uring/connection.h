@@ -3,6 +3,7 @@
 // so a completion never finds a dangling pointer. Plain C++.
 #pragma once
 #include <sys/socket.h>
+#include <linux/time_types.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -23,7 +24,7 @@ struct Connection {
   State state = State::kConnecting;
   int inflight = 0;          // submitted operations whose last completion is still due
   bool recv_armed = false;   // a multishot recv is active
-  bool recv_starved = false; // recv stopped for lack of provided buffers
+  bool recv_starved = false; // recv stopped for lack of provided buffers (in the engine's starved list)
   bool reported = false;     // a CLOSED/CONNECTED(failure) event went to JS already
   bool dirty = false;        // in the engine's flush list
   sockaddr_storage peer{};   // connect target (must live until the CONNECT completes)
@@ -65,8 +66,14 @@ struct Connection {
 struct Listener {
   uint32_t id = 0;
   UniqueFd fd;
-  int inflight = 0;
+  int inflight = 0;  // the multishot accept and the back-off timer
   bool closing = false;
+  // Accept failing (EMFILE...): the current back-off delay (0 while accepting works; the
+  // first failure of an episode is reported), the timer's deadline (the kernel reads it
+  // at submit) and whether the timer is pending.
+  uint32_t retry_ms = 0;
+  __kernel_timespec retry_at{};
+  bool retry_pending = false;
 };
 
 }  // namespace crdma

@@ -17,6 +17,7 @@
 
 #include "common/cpu_relax.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -27,6 +28,9 @@ namespace {
 constexpr size_t kMaxIovPerSend = IOV_MAX;
 // Completions one Reap() takes before returning to the pump (which checks its time cap).
 constexpr int kMaxCompletionsPerReap = 64;
+// Back-off of a listener whose accept fails (EMFILE...): first delay, and the cap.
+constexpr uint32_t kFirstAcceptRetryMs = 10;
+constexpr uint32_t kMaxAcceptRetryMs = 1000;
 }
 
 UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptions& options)
@@ -90,8 +94,11 @@ void UringEngine::ArmAccept(Listener& l) {
 
 void UringEngine::ArmRecv(Connection& c) {
   if (c.peer_ended) return;  // EOF is final: a new recv would complete with 0 at once
+  // Paused for back-pressure: ResumeStalled() re-arms once its backlog drained; armed
+  // earlier, it would take the slots other connections need into its backlog.
+  if (c.recv_paused) return;
   if (buffers_.free_in_kernel() == 0) {  // would end at once with ENOBUFS: wait for slots
-    c.recv_starved = true;
+    MarkStarved(c);
     return;
   }
   io_uring_sqe* sqe = ring_.Sqe();
@@ -102,6 +109,13 @@ void UringEngine::ArmRecv(Connection& c) {
   ++c.inflight;
   c.recv_armed = true;
   c.recv_starved = false;
+}
+
+void UringEngine::MarkStarved(Connection& c) {
+  if (!c.recv_starved) {
+    c.recv_starved = true;
+    starved_.push_back(c.id);
+  }
 }
 
 void UringEngine::MarkDirty(Connection& c) {
@@ -176,9 +190,14 @@ int UringEngine::Flush() {
   for (uint32_t id : closing_) MaybeDestroy(id);
   closing_.clear();
   buffers_.Commit();
-  if (buffers_.free_in_kernel() > 0) {
-    for (auto& [id, c] : connections_) {
-      if (c.recv_starved && c.state == Connection::State::kOpen) ArmRecv(c);
+  if (!starved_.empty() && buffers_.free_in_kernel() > 0) {
+    std::vector<uint32_t> starved;
+    starved.swap(starved_);
+    for (uint32_t id : starved) {
+      auto it = connections_.find(id);
+      if (it == connections_.end()) continue;
+      it->second.recv_starved = false;
+      if (it->second.state == Connection::State::kOpen && !it->second.recv_armed) ArmRecv(it->second);
     }
   }
   int rc = ring_.Submit();
@@ -204,9 +223,11 @@ int UringEngine::Reap(EventSink& sink) {
     Op op = static_cast<Op>(tag >> 32);
     uint32_t id = static_cast<uint32_t>(tag);
     if (op == kOpCancel || op == kOpWake) continue;
-    if (op == kOpAccept) {
+    if (op == kOpAccept || op == kOpAcceptRetry) {
       auto it = listeners_.find(id);
-      if (it != listeners_.end()) OnAccept(it->second, res, flags, sink);
+      if (it == listeners_.end()) continue;
+      if (op == kOpAccept) OnAccept(it->second, res, flags, sink);
+      else OnAcceptRetry(it->second);
       continue;
     }
     auto it = connections_.find(id);
@@ -234,23 +255,57 @@ void UringEngine::OnAccept(Listener& l, int res, unsigned flags, EventSink& sink
   bool more = flags & IORING_CQE_F_MORE;
   if (!more) --l.inflight;
   if (res >= 0) {
-    UniqueFd fd(res);
-    if (l.closing) return;
-    int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // harmless on AF_UNIX
-    uint32_t id = next_id_++;
-    Connection& c = connections_[id];
-    c.id = id;
-    c.fd = std::move(fd);
-    c.state = Connection::State::kOpen;
-    ArmRecv(c);
-    sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(l.id), 0});
+    UniqueFd fd(res);  // closed here unless it becomes a connection
+    if (!l.closing) {
+      l.retry_ms = 0;  // accepting again: a later failure is a new episode, reported again
+      AddAccepted(l, std::move(fd), sink);
+    }
+  } else if (!l.closing && res != -ECANCELED) {
+    stats_.accept_errors += 1;
+    if (l.retry_ms == 0) sink.Push(Event{kEventListenerError, static_cast<int32_t>(l.id), res, 0});
   }
   if (l.closing) {
     if (l.inflight == 0) listeners_.erase(l.id);
     return;
   }
-  if (!more) ArmAccept(l);
+  if (more) return;
+  // io_uring's accept takes the fd before it waits for a client, so at the fd limit
+  // (EMFILE, ENFILE) or out of memory it fails at once, client or not: re-armed at once it
+  // would spin a core. Back off, doubling up to kMaxAcceptRetryMs; a success resets it.
+  if (res < 0 && res != -ECANCELED) RetryAcceptLater(l);
+  else ArmAccept(l);
+}
+
+void UringEngine::AddAccepted(Listener& l, UniqueFd fd, EventSink& sink) {
+  int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // harmless on AF_UNIX
+  uint32_t id = next_id_++;
+  Connection& c = connections_[id];
+  c.id = id;
+  c.fd = std::move(fd);
+  c.state = Connection::State::kOpen;
+  ArmRecv(c);
+  sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(l.id), 0});
+}
+
+void UringEngine::RetryAcceptLater(Listener& l) {
+  l.retry_ms = l.retry_ms == 0 ? kFirstAcceptRetryMs : std::min(l.retry_ms * 2, kMaxAcceptRetryMs);
+  l.retry_at = __kernel_timespec{static_cast<int64_t>(l.retry_ms / 1000), static_cast<long long>(l.retry_ms % 1000) * 1'000'000};
+  io_uring_sqe* sqe = ring_.Sqe();
+  io_uring_prep_timeout(sqe, &l.retry_at, 0, 0);
+  io_uring_sqe_set_data64(sqe, Tag(kOpAcceptRetry, l.id));
+  ++l.inflight;
+  l.retry_pending = true;
+}
+
+void UringEngine::OnAcceptRetry(Listener& l) {
+  --l.inflight;
+  l.retry_pending = false;
+  if (l.closing) {
+    if (l.inflight == 0) listeners_.erase(l.id);
+    return;
+  }
+  ArmAccept(l);
 }
 
 void UringEngine::OnConnect(Connection& c, int res, EventSink& sink) {
@@ -320,7 +375,7 @@ void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink
     }
     if (res == -ENOBUFS) {
       stats_.buffer_starvations += 1;
-      c.recv_starved = true;  // re-armed by Flush() once slots come back
+      MarkStarved(c);  // re-armed by Flush() once slots come back (unless paused)
       return;
     }
     Fail(c, -res, kReasonNone, sink);
@@ -401,6 +456,9 @@ class SlotHooks final : public FrameHooks {
       pinned_ = true;
       pinned_in_ = batches_ended_;
     }
+    // An empty frame whose header ends a full slot sits at the next slot's start: report
+    // it at this slot's last byte, so hold() pins this slot (and the offset stays in range).
+    if (length == 0 && pos == region_.slot_size()) --pos;
     stats_.frames_in += 1;
     sink_.Push(Event{kEventFrameView, static_cast<int32_t>(c_.id), static_cast<int32_t>(slot_offset_ + pos),
                      static_cast<int32_t>(length)});
@@ -579,11 +637,17 @@ int UringEngine::CloseListener(uint32_t listener) {
   if (l.closing) return 0;
   l.closing = true;
   shutdown(l.fd.get(), SHUT_RDWR);
-  if (l.inflight > 0) {
+  if (l.retry_pending) {  // a back-off timer: not an operation on the fd
+    io_uring_sqe* sqe = ring_.Sqe();
+    io_uring_prep_timeout_remove(sqe, Tag(kOpAcceptRetry, l.id), 0);
+    io_uring_sqe_set_data64(sqe, Tag(kOpCancel, l.id));
+  }
+  if (l.inflight > (l.retry_pending ? 1 : 0)) {
     io_uring_sqe* sqe = ring_.Sqe();
     io_uring_prep_cancel_fd(sqe, l.fd.get(), IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, Tag(kOpCancel, l.id));
-  } else {
+  }
+  if (l.inflight == 0) {
     listeners_.erase(it);
   }
   return 0;

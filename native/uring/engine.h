@@ -30,6 +30,7 @@ struct EngineStats {
   double frames_in = 0, bytes_in = 0, frames_out = 0, bytes_out = 0;
   double reassembled = 0, reassembled_bytes = 0;
   double recv_completions = 0, submits = 0, buffer_starvations = 0, batches = 0;
+  double accept_errors = 0;  // failed accept completions (EMFILE...), each followed by a back-off
 };
 
 struct EngineOptions {
@@ -96,7 +97,7 @@ class UringEngine : public DrivenEngine {
   const MemoryRegion& region() const { return *region_; }
 
  private:
-  enum Op : uint32_t { kOpAccept = 1, kOpConnect, kOpRecv, kOpSend, kOpCancel, kOpWake };
+  enum Op : uint32_t { kOpAccept = 1, kOpConnect, kOpRecv, kOpSend, kOpCancel, kOpWake, kOpAcceptRetry };
   static uint64_t Tag(Op op, uint32_t id) { return (uint64_t{op} << 32) | id; }
 
   void ArmAccept(Listener& l);
@@ -110,7 +111,13 @@ class UringEngine : public DrivenEngine {
   void SendProgress(Connection& c, size_t bytes);
   void PrepSend(Connection& c);
   void MarkDirty(Connection& c);
+  // Recv stopped for lack of provided buffers: Flush() re-arms it when slots are back.
+  void MarkStarved(Connection& c);
   void OnAccept(Listener& l, int res, unsigned flags, EventSink& sink);
+  void AddAccepted(Listener& l, UniqueFd fd, EventSink& sink);
+  // A failed accept: a timer re-arms it later (OnAcceptRetry).
+  void RetryAcceptLater(Listener& l);
+  void OnAcceptRetry(Listener& l);
   void OnConnect(Connection& c, int res, EventSink& sink);
   void OnRecv(Connection& c, int res, unsigned flags, EventSink& sink);
   void OnSend(Connection& c, int res, EventSink& sink);
@@ -138,6 +145,7 @@ class UringEngine : public DrivenEngine {
   std::vector<uint32_t> dirty_;
   std::vector<uint32_t> closing_;
   std::vector<uint32_t> stalled_;  // connections with a receive backlog
+  std::vector<uint32_t> starved_;  // connections whose recv waits for free slots
   std::vector<uint16_t> batch_pins_;
   // Counts EndBatch calls: a slot whose parse spans a chunk's end (dispatchChunk) is
   // pinned again for the views that follow (SlotHooks).

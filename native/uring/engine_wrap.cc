@@ -146,6 +146,7 @@ Napi::Value EngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("submits", s.submits);
   out.Set("batches", s.batches);
   out.Set("bufferStarvations", s.buffer_starvations);
+  out.Set("acceptErrors", s.accept_errors);
   out.Set("active", static_cast<double>(engine()->active()));
   out.Set("setupFlags", static_cast<double>(engine()->setup_flags()));
   return out;

@@ -17,6 +17,12 @@
 // receives arrive by. COOP_TASKRUN stays: spin mode needs TASKRUN_FLAG.
 #include "uring/ring.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 #include "common/sys_error.h"
 
 namespace crdma {
@@ -46,9 +52,21 @@ Ring::~Ring() { io_uring_queue_exit(&ring_); }
 
 io_uring_sqe* Ring::Sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  while (!sqe) {
-    io_uring_submit(&ring_);
+  for (int attempt = 0; !sqe; ++attempt) {
+    int rc = io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
+    if (sqe) break;
+    // A full SQ the kernel will not take: transient errors (EINTR, EAGAIN: no memory for
+    // the requests right now; EBUSY: completions waiting to be flushed) are retried for
+    // about a second; anything else, or longer, leaves a ring that can take no work —
+    // a loud abort with the reason instead of spinning a core forever unnoticed.
+    bool transient = rc == -EINTR || rc == -EAGAIN || rc == -EBUSY || rc >= 0;
+    if (!transient || attempt >= kSubmitAttempts) {
+      fprintf(stderr, "connect-rdma: io_uring_submit cannot free a submission entry (%s after %d attempts)\n",
+              strerror(rc < 0 ? -rc : EBUSY), attempt + 1);
+      abort();
+    }
+    if (rc != -EINTR) usleep(1000);
   }
   return sqe;
 }

@@ -28,7 +28,9 @@ class Ring {
   int fd() const { return ring_.ring_fd; }
   unsigned setup_flags() const { return setup_flags_; }
 
-  // An SQE, submitting queued ones first when the SQ is full. Never null.
+  // An SQE, submitting queued ones first when the SQ is full. Never null: a ring whose
+  // submissions keep failing (about a second of retries) aborts the process with the
+  // reason rather than spin.
   io_uring_sqe* Sqe();
   // Submits queued SQEs; returns -errno on failure (hot path: no throw).
   int Submit();
@@ -38,6 +40,8 @@ class Ring {
   }
 
  private:
+  static constexpr int kSubmitAttempts = 1000;
+
   io_uring ring_{};
   unsigned setup_flags_ = 0;
 };

@@ -6,6 +6,8 @@
 //   3. FrameLease           -> onFrame(view into a lease), lease freed unless held
 //   4. Ended                -> onEnd() (the peer half-closed; the channel stays open for sends)
 //   5. Closed               -> onClose(error) once, channel forgotten
+//   6. ListenerError        -> a process warning (accepting fails, e.g. EMFILE at the fd
+//                              limit; the native side retries with back-off), once per episode
 // Subclasses open the native engine and translate URLs into native listen/connect calls.
 import { unlink } from "node:fs/promises";
 
@@ -64,6 +66,7 @@ interface PendingConnect {
 
 interface ListenerState {
   onAccept: AcceptHandler;
+  url: string;
   unixPath?: string;
 }
 
@@ -151,11 +154,11 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     const address = parseChannelUrl(url);
     this.assertOpen();
     const opened = await this.startListen(address);
-    const state: ListenerState = { onAccept };
+    const state: ListenerState = { onAccept, url: formatChannelUrl(opened.bound) };
     if (opened.unixPath) state.unixPath = opened.unixPath;
     this.#listeners.set(opened.id, state);
     return {
-      url: formatChannelUrl(opened.bound),
+      url: state.url,
       close: async () => {
         if (!this.#listeners.delete(opened.id)) return;
         if (!this.#closed) this.#native.closeListener(opened.id);
@@ -255,6 +258,17 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
               error.message = `connect to ${pending.url} failed: ${error.code}`;
               pending.reject(error);
             }
+            break;
+          }
+          case NativeEvent.ListenerError: {
+            const listener = this.#listeners.get(id);
+            if (!listener) break;
+            const error = systemError(a, "accept");
+            // As servers log EMFILE: the process keeps running and accepts again once it can.
+            process.emitWarning(`connect-rdma: accepting on ${listener.url} failed (${error.code}); retrying with back-off`, {
+              code: "CONNECT_RDMA_ACCEPT_FAILED",
+              detail: "Connections wait in the listen backlog until accepting works again (raise the fd limit: ulimit -n).",
+            });
             break;
           }
           case NativeEvent.Ended:

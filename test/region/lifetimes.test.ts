@@ -104,6 +104,14 @@ for (const { engine, unavailable } of engines) {
       });
     });
 
+    it("a channel closed from a timer after the peer half-closed: the process exits on its own", async () => {
+      const result = await run("idle-after-close", engine);
+      const out = clean(result);
+      expect(out.closedFromTimer).toBe(true);
+      expect(out.heldOpen, "the process stayed alive 2 s after the last channel closed").toBeUndefined();
+      expect(out.done).toBe(true);
+    });
+
     for (const step of ["region", "leases", "engine", "listener", "connected", "in-flight", "in-onFrame"]) {
       it(`process.exit() with everything up to "${step}" open: exit 0, no crash`, async () => {
         expect(clean(await run("exit-at", engine, step))).toMatchObject({ step, done: true });

@@ -53,8 +53,11 @@ export class Fixture {
   #wake: (() => void) | undefined;
   #ended = false;
 
-  constructor(script: string, args: string[], nodeArgs: string[] = []) {
-    this.child = spawn(process.execPath, [...nodeArgs, fixtures + script, ...args], { cwd: root, stdio: "pipe" });
+  /** `launcher`: a command that runs node for the fixture (e.g. a shell lowering a limit first). */
+  constructor(script: string, args: string[], nodeArgs: string[] = [], launcher: string[] = []) {
+    const argv = [process.execPath, ...nodeArgs, fixtures + script, ...args];
+    const command = [...launcher, ...argv];
+    this.child = spawn(command[0]!, command.slice(1), { cwd: root, stdio: "pipe" });
     this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
     createInterface({ input: this.child.stdout }).on("line", (line) => {
       try {
