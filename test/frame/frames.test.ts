@@ -214,6 +214,9 @@ describe("frames", () => {
       const flood = new Uint8Array(8 + 2 + 10);
       flood.set([FrameKind.HEADERS, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff]);
       expect(() => parseFrame(flood, true, 1 << 16)).toThrow(/response headers block of at least 458747 bytes/);
+      const trailers = end("");
+      trailers.set([0xff, 0xff], trailers.byteLength - 2); // the trailers' count
+      expect(() => parseFrame(trailers, true, 1 << 16)).toThrow(/trailers block of at least 458747 bytes/);
     });
   });
 });
