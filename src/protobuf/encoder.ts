@@ -63,13 +63,20 @@ class PlanEncoder<D extends DescMessage> implements MessageEncoder<D> {
 }
 
 const encoders = new WeakMap<DescMessage, MessageEncoder>();
+// The last schema looked up: a send path encodes one type again and again, and
+// encodedSize + encodeInto look it up twice per message.
+let lastSchema: DescMessage | undefined;
+let lastEncoder: MessageEncoder | undefined;
 
 /** The encoder of a message type (built once per schema, then cached). */
 export function encoderFor<D extends DescMessage>(schema: D): MessageEncoder<D> {
+  if (schema === lastSchema) return lastEncoder as MessageEncoder<D>;
   let encoder = encoders.get(schema);
   if (encoder === undefined) {
     encoder = new PlanEncoder(schema);
     encoders.set(schema, encoder);
   }
+  lastSchema = schema;
+  lastEncoder = encoder;
   return encoder as MessageEncoder<D>;
 }

@@ -10,7 +10,7 @@ import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import type { ContentPlan } from "./content.js";
 import { delimitedSize, writeDelimited } from "./content.js";
 import { FieldValueError, messageChanged } from "./errors.js";
-import { enumCodec, implicitTest, scalarCodec, WIRE_LENGTH_DELIMITED } from "./scalars.js";
+import { enumCodec, isImplicitZero, scalarCodec, WIRE_LENGTH_DELIMITED, zeroTestOf } from "./scalars.js";
 import type { ScalarCodec } from "./scalars.js";
 import { structContent } from "./struct-json.js";
 import type { ValuePlan } from "./values.js";
@@ -94,10 +94,10 @@ function emptyMessage(desc: DescMessage): unknown {
 function wrapperContent(inner: DescField): ContentPlan {
   const codec = codecOf(inner);
   const value = scalarValue(inner.number, codec);
-  const isSet = implicitTest(inner.scalar!);
+  const zero = zeroTestOf(inner.scalar!);
   return {
-    size: (v) => (isSet(v) ? value.size(v) : 0),
-    write: (v, target, pos) => (isSet(v) ? value.write(v, target, pos) : pos),
+    size: (v) => (isImplicitZero(zero, v) ? 0 : value.size(v)),
+    write: (v, target, pos) => (isImplicitZero(zero, v) ? pos : value.write(v, target, pos)),
   };
 }
 
@@ -110,9 +110,9 @@ function singularValue(field: DescField, planOf: PlanOf): ValuePlan {
 }
 
 function singularField(field: DescField, planOf: PlanOf): FieldPlan {
-  const value = singularValue(field, planOf);
   const name = field.localName;
   if (field.oneof !== undefined) {
+    const value = singularValue(field, planOf);
     const oneof = field.oneof.localName;
     return {
       size(message) {
@@ -125,37 +125,70 @@ function singularField(field: DescField, planOf: PlanOf): FieldPlan {
       },
     };
   }
+  if (field.fieldKind === "message") return messageField(field, planOf);
+  // Scalars and enums: presence, tag and codec in one closure (no value plan between).
+  const codec = codecOf(field as Parameters<typeof codecOf>[0]);
+  const { size, write } = codec;
+  const tag = tagOf(field.number, codec.wireType);
+  const tagSize = varint32Size(tag);
   if (field.presence !== IMPLICIT) {
     const required = field.presence === LEGACY_REQUIRED ? `cannot encode ${String(field)} to binary: required field not set` : undefined;
     return {
       size(message) {
         const v = message[name];
-        if (v !== undefined && hasOwn.call(message, name)) return value.size(v);
+        if (v !== undefined && hasOwn.call(message, name)) return tagSize + size(v);
         if (required !== undefined) throw new FieldValueError(required);
         return 0;
       },
       write(message, target, pos) {
         const v = message[name];
-        return v !== undefined && hasOwn.call(message, name) ? value.write(v, target, pos) : pos;
+        return v !== undefined && hasOwn.call(message, name) ? write(v, target, writeVarint32(target, pos, tag)) : pos;
       },
     };
   }
-  const isSet =
-    field.fieldKind === "enum" ? enumTest(field.enum.values[0].number) : implicitTest((field as { scalar: ScalarType }).scalar);
+  if (field.fieldKind === "enum") {
+    const zero = field.enum.values[0].number;
+    return {
+      size(message) {
+        const v = message[name];
+        return v === zero ? 0 : tagSize + size(v);
+      },
+      write(message, target, pos) {
+        const v = message[name];
+        return v === zero ? pos : write(v, target, writeVarint32(target, pos, tag));
+      },
+    };
+  }
+  const zero = zeroTestOf((field as { scalar: ScalarType }).scalar);
   return {
     size(message) {
       const v = message[name];
-      return isSet(v) ? value.size(v) : 0;
+      return isImplicitZero(zero, v) ? 0 : tagSize + size(v);
     },
     write(message, target, pos) {
       const v = message[name];
-      return isSet(v) ? value.write(v, target, pos) : pos;
+      return isImplicitZero(zero, v) ? pos : write(v, target, writeVarint32(target, pos, tag));
     },
   };
 }
 
-function enumTest(zero: number): (value: unknown) => boolean {
-  return (value) => value !== zero;
+/** A singular message field outside a oneof: explicit presence (legacy required checked), length-delimited or a group. */
+function messageField(field: DescField & { fieldKind: "message" }, planOf: PlanOf): FieldPlan {
+  const name = field.localName;
+  const value = singularValue(field, planOf);
+  const required = field.presence === LEGACY_REQUIRED ? `cannot encode ${String(field)} to binary: required field not set` : undefined;
+  return {
+    size(message) {
+      const v = message[name];
+      if (v !== undefined && hasOwn.call(message, name)) return value.size(v);
+      if (required !== undefined) throw new FieldValueError(required);
+      return 0;
+    },
+    write(message, target, pos) {
+      const v = message[name];
+      return v !== undefined && hasOwn.call(message, name) ? value.write(v, target, pos) : pos;
+    },
+  };
 }
 
 function listField(field: DescField & { fieldKind: "list" }, planOf: PlanOf): FieldPlan {

@@ -2,6 +2,8 @@
 // through one scratch typed array (no DataView over the caller's buffer, so nothing is
 // allocated per message); NaN and -0 keep the bits V8 gives them, as DataView does.
 
+import { int64Halves } from "./int64.js";
+
 const f64 = new Float64Array(1);
 const f32 = new Float32Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
@@ -17,9 +19,9 @@ export function writeFixed32(target: Uint8Array, pos: number, value: number): nu
   return pos + 4;
 }
 
-/** Writes 64 bits little-endian from their low and high halves; returns the end. */
-export function writeFixed64(target: Uint8Array, pos: number, lo: number, hi: number): number {
-  return writeFixed32(target, writeFixed32(target, pos, lo), hi);
+/** Writes the 64 bits in int64Halves little-endian; returns the end. */
+export function writeFixed64Halves(target: Uint8Array, pos: number): number {
+  return writeFixed32(target, writeFixed32(target, pos, int64Halves[0]), int64Halves[1]);
 }
 
 /** Writes an IEEE double; returns the end. */

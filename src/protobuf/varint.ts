@@ -1,6 +1,8 @@
 // Varints: sizes and writers for 32-bit values (numbers), negative int32 (10 bytes, sign
 // extended as toBinary writes them) and 64-bit values given as two 32-bit halves.
 
+import { int64Halves } from "./int64.js";
+
 /** Bytes of an unsigned 32-bit varint. */
 export function varint32Size(value: number): number {
   return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5;
@@ -30,6 +32,16 @@ export function writeInt32(target: Uint8Array, pos: number, value: number): numb
   }
   target[pos++] = 1;
   return pos;
+}
+
+/** Bytes of the 64-bit varint in int64Halves (read there, not passed: an int32 beyond ±2^30 passed to a function is boxed). */
+export function varint64HalvesSize(): number {
+  return varint64Size(int64Halves[0], int64Halves[1]);
+}
+
+/** Writes the 64-bit varint in int64Halves; returns the end. */
+export function writeVarint64Halves(target: Uint8Array, pos: number): number {
+  return writeVarint64(target, pos, int64Halves[0], int64Halves[1]);
 }
 
 /** Bytes of a 64-bit varint given as its low and high 32 bits. */
