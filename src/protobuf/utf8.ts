@@ -66,7 +66,8 @@ export function writeUtf8(target: Uint8Array, pos: number, text: string, byteLen
   return written === byteLength ? pos + written : -1;
 }
 
-function writeUtf8Loop(target: Uint8Array, pos: number, text: string): number {
+/** Writes a string's UTF-8 by a JavaScript loop; returns the end (exported for bench/encode.js). */
+export function writeUtf8Loop(target: Uint8Array, pos: number, text: string): number {
   const units = text.length;
   for (let i = 0; i < units; i++) {
     let unit = text.charCodeAt(i);
