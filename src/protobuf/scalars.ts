@@ -35,7 +35,6 @@ const UINT32_MAX = 0xffffffff;
 const FLOAT32_MAX = 3.4028234663852886e38;
 /** `bytes` values shorter than this are copied by a loop, longer ones by TypedArray.set. */
 const BYTES_LOOP_MAX = 32;
-const ZERO = BigInt(0);
 
 /** An int32 value as a number; throws as toBinary does. */
 export function int32Of(value: unknown): number {
@@ -226,7 +225,8 @@ const bytes: ScalarCodec = {
     return varint32Size(n) + n;
   },
   write(value, target, pos) {
-    const data = bytesOf(value);
+    // Checked by the size pass; a value changed since shows as a length mismatch.
+    const data = value as Uint8Array;
     const n = data.length;
     pos = writeVarint32(target, pos, n);
     if (n < BYTES_LOOP_MAX) {
@@ -302,10 +302,12 @@ export function isImplicitZero(test: ZeroTest, value: unknown): boolean {
     case ZeroTest.String:
       return value === "";
     case ZeroTest.Bytes:
-      return value instanceof Uint8Array && value.byteLength === 0;
+      // The length first: instanceof walks the prototype chain, and most values are not empty.
+      return (value as { byteLength?: unknown } | null | undefined)?.byteLength === 0 && value instanceof Uint8Array;
     case ZeroTest.Float:
       return Object.is(value, 0);
     default:
-      return typeof value === "bigint" ? value === ZERO : value == 0;
+      // 0n is the only falsy bigint (a truthiness test, cheaper than a BigInt comparison).
+      return typeof value === "bigint" ? !value : value == 0;
   }
 }
