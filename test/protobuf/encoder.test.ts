@@ -73,10 +73,14 @@ describe("values in every form toBinary accepts", () => {
     ["proto2 explicit zero values", p2({ optionalInt32: 0, optionalString: "", optionalBool: false, optionalBytes: new Uint8Array(0) })],
     ["enum values outside the enum (open)", p3({ optionalNestedEnum: 12345, repeatedNestedEnum: [-7, 0, 99] })],
     ["oneof with an undefined message value", p3({ oneofField: { case: "oneofNestedMessage", value: undefined } })],
+    ["a Struct holding what JSON cannot (undefined, a bigint, holes)", p3({ optionalStruct: { a: undefined, b: BigInt(1), c: [undefined, null, [], {}], d: { e: -0 } } })],
+    ["map keys that are special object keys", p3({ mapStringString: Object.defineProperty({ constructor: "c", "": "e", "1": "one" }, "__proto__", { value: "p", enumerable: true }) })],
   ];
   for (const [name, message] of accepted) {
     it(name, () => {
-      checkEncoding(message.$typeName === TestAllTypesProto2Schema.typeName ? TestAllTypesProto2Schema : TestAllTypesProto3Schema, message);
+      const schema = message.$typeName === TestAllTypesProto2Schema.typeName ? TestAllTypesProto2Schema : TestAllTypesProto3Schema;
+      // An empty Struct value (from undefined or a bigint) decodes as null: no round trip there.
+      checkEncoding(schema, message, 3, !name.startsWith("a Struct"));
     });
   }
 
