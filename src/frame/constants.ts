@@ -2,8 +2,8 @@
 // layout, protocol versions and default limits. Nothing here has behaviour.
 
 /** Protocol versions this implementation speaks (inclusive range). */
-export const PROTOCOL_VERSION = 1;
-export const MIN_PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+export const MIN_PROTOCOL_VERSION = 2;
 
 /** Every frame starts with: u8 kind, u8 flags, u16 reserved (0), u32 stream id. */
 export const HEADER_BYTES = 8;

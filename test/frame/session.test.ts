@@ -6,7 +6,7 @@ import { Code } from "@connectrpc/connect";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { Channel } from "../../src/channel/channel.js";
 import { createMemoryEngine } from "../../src/channel/memory.js";
-import { FrameKind } from "../../src/frame/constants.js";
+import { FrameKind, PROTOCOL_VERSION } from "../../src/frame/constants.js";
 import { encodeCallStart, encodeHello, encodeMessage, parseFrame } from "../../src/frame/frames.js";
 import type { Frame, Hello, OutFrame } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
@@ -15,7 +15,7 @@ import { ServerLog, marketRoutes } from "../connect/market-service.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
 
 let n = 0;
-const HELLO: Hello = { version: 1, minVersion: 1, maxMessageBytes: 1 << 20, maxHeaderBytes: 1 << 16, maxConcurrentStreams: 8, initialWindowBytes: 1 << 20 };
+const HELLO: Hello = { version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION, maxMessageBytes: 1 << 20, maxHeaderBytes: 1 << 16, maxConcurrentStreams: 8, initialWindowBytes: 1 << 20 };
 
 async function rawPeer(serverOptions: Parameters<typeof createServer>[0] extends infer O ? Partial<O> : never = {}) {
   const server = createServer({ routes: marketRoutes(new ServerLog()), ...serverOptions });
@@ -50,7 +50,10 @@ describe("session", () => {
     const p = await rawPeer({ maxMessageBytes: 12345, maxConcurrentStreams: 3 });
     p.send(encodeHello({ ...HELLO, version: 7, minVersion: 1 }));
     await p.wait(() => p.frames.length === 1);
-    expect(p.frames[0]).toMatchObject({ kind: FrameKind.HELLO, hello: { version: 1, minVersion: 1, maxMessageBytes: 12345, maxConcurrentStreams: 3 } });
+    expect(p.frames[0]).toMatchObject({
+      kind: FrameKind.HELLO,
+      hello: { version: PROTOCOL_VERSION, minVersion: PROTOCOL_VERSION, maxMessageBytes: 12345, maxConcurrentStreams: 3 },
+    });
   });
 
   it("no common version: GOAWAY FailedPrecondition, connection closed", async () => {
@@ -58,6 +61,13 @@ describe("session", () => {
     p.send(encodeHello({ ...HELLO, version: 9, minVersion: 5 }));
     await p.wait(() => p.isClosed());
     expect(p.frames[0]).toMatchObject({ kind: FrameKind.GOAWAY, code: Code.FailedPrecondition });
+  });
+
+  it("a version 1 peer (messages free of window cost) is refused: GOAWAY FailedPrecondition naming the version", async () => {
+    const p = await rawPeer();
+    p.send(encodeHello({ ...HELLO, version: 1, minVersion: 1 }));
+    await p.wait(() => p.isClosed());
+    expect(p.frames[0]).toMatchObject({ kind: FrameKind.GOAWAY, code: Code.FailedPrecondition, message: expect.stringMatching(/unsupported protocol version/) });
   });
 
   it("handshake timeout closes a silent connection", async () => {
