@@ -131,7 +131,7 @@ export interface NativeRdmaEngineStats {
    * connections: at most 8 (unpaced READ responses overflowed soft-RoCE's veth backlog: issue 4).
    */
   readChunksPeak: number;
-  /** Device async events that failed connections (a queue pair in the error state, a CQ overrun). */
+  /** Connections failed by a device async event (their queue pair in the error state, a CQ overrun, a fatal device). */
   asyncErrors: number;
   /** ibv_post_send refusals: each closed its connection (the frame and its credit were lost). */
   sendFailures: number;

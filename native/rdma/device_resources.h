@@ -8,7 +8,9 @@
 // them (slots and leases leak, connections hang): each queue pair reserves its receive
 // depth plus its send queue (Reserve) before it is created, the CQ grows (ibv_resize_cq)
 // up to the device's max_cqe, and a queue pair that does not fit is refused. The device's
-// async events (a CQ overrun, a queue pair in the error state) are read from its async fd.
+// async events (a CQ overrun, a queue pair in the error state) are read from its async fd
+// by the engine (RdmaEngine::Reap); the fd is not watched on the loop: the ibv_context is
+// shared by every rdma_cm user of the process, and libuv cannot watch one fd twice.
 // Destruction order (reverse of acquisition): CQ, completion channel, MR, PD.
 #pragma once
 #include <infiniband/verbs.h>
@@ -43,12 +45,9 @@ class DeviceResources {
   void Unreserve(uint32_t entries) { reserved_ -= entries < reserved_ ? entries : reserved_; }
   uint32_t cq_entries() const { return cq_entries_; }
 
-  // The async fd fired: ReadAsyncEvents() reads (and acknowledges) the events then.
-  void MarkAsyncSignaled() { async_signaled_ = true; }
+  // Reads (and acknowledges) the device's pending async events; never blocks.
   template <typename Fn>  // fn(const ibv_async_event&)
   void ReadAsyncEvents(Fn&& fn) {
-    if (!async_signaled_) return;
-    async_signaled_ = false;
     ibv_async_event event;
     while (api_.get_async_event(context_, &event) == 0) {
       ibv_async_event copy = event;
@@ -67,6 +66,7 @@ class DeviceResources {
   // after a true, for completions that arrived before the arming. An event left unread
   // while spinning keeps the fd readable, so Node's loop comes back for it: no lost wakeup.
   void MarkSignaled() { signaled_ = true; }
+  bool signaled() const { return signaled_; }
   void ConsumeEvents();
   bool Arm();
 
@@ -85,7 +85,6 @@ class DeviceResources {
   int max_cqe_ = kInitialCqEntries;
   uint32_t cq_entries_ = 0;  // what the CQ holds (the provider may round up)
   uint32_t reserved_ = 0;    // what the queue pairs on it can have outstanding
-  bool async_signaled_ = true;  // read once at start: events may predate the watcher
   bool armed_ = false;
   bool signaled_ = false;
 };

@@ -73,7 +73,6 @@ void RdmaEngine::FdReadable(int fd) {
   }
   for (auto& [context, device] : devices_) {
     if (device->completion_fd() == fd) device->MarkSignaled();
-    if (device->async_fd() == fd) device->MarkAsyncSignaled();
   }
 }
 
@@ -96,7 +95,6 @@ DeviceResources& RdmaEngine::DeviceFor(ibv_context* context) {
   if (it != devices_.end()) return *it->second;
   auto device = std::make_unique<DeviceResources>(api_, context, region_);
   on_new_fd_(device->completion_fd());
-  on_new_fd_(device->async_fd());
   DeviceResources& ref = *device;
   devices_.emplace(context, std::move(device));
   return ref;
@@ -423,8 +421,14 @@ int RdmaEngine::Reap(EventSink& sink) {
       ++seen;
     }
   }
+  // Async events: read when a completion event woke us, and every kAsyncCheckReaps reaps
+  // while spinning (one read syscall; not on every reap of the hot path).
+  bool check_async = ++reaps_since_async_check_ >= kAsyncCheckReaps;
+  if (check_async) reaps_since_async_check_ = 0;
   for (auto& [context, device] : devices_) {
-    device->ReadAsyncEvents([&](const ibv_async_event& event) { HandleAsyncEvent(*device, event, sink); });
+    if (check_async || device->signaled()) {
+      device->ReadAsyncEvents([&](const ibv_async_event& event) { HandleAsyncEvent(*device, event, sink); });
+    }
     device->ConsumeEvents();
     ibv_wc wcs[32];
     int n;
@@ -682,26 +686,25 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
 // overrun or a fatal device error fails every connection on the device (completions were
 // lost: what they would have returned can no longer be accounted for).
 void RdmaEngine::HandleAsyncEvent(DeviceResources& device, const ibv_async_event& event, EventSink& sink) {
-  stats_.async_errors += 1;
-  switch (event.event_type) {
-    case IBV_EVENT_QP_FATAL:
-    case IBV_EVENT_QP_REQ_ERR:
-    case IBV_EVENT_QP_ACCESS_ERR:
-      for (auto& [id, c] : connections_) {
-        if (c.qp_created && c.cm_id->qp == event.element.qp && c.state != RdmaConnection::State::kClosing) {
-          Fail(c, EIO, kReasonNone, sink);
-        }
-      }
-      return;
-    case IBV_EVENT_CQ_ERR:
-    case IBV_EVENT_DEVICE_FATAL:
-      for (auto& [id, c] : connections_) {
-        if (c.device == &device && c.state != RdmaConnection::State::kClosing) Fail(c, EIO, kReasonNone, sink);
-      }
-      return;
-    default:
-      stats_.async_errors -= 1;  // informational (port up/down, path migration, LID change)
-      return;
+  // Events of another engine's queue pair or CQ on the shared context match nothing here.
+  auto affected = [&](const RdmaConnection& c) {
+    switch (event.event_type) {
+      case IBV_EVENT_QP_FATAL:
+      case IBV_EVENT_QP_REQ_ERR:
+      case IBV_EVENT_QP_ACCESS_ERR:
+        return c.qp_created && c.cm_id->qp == event.element.qp;
+      case IBV_EVENT_CQ_ERR:
+        return c.device == &device && event.element.cq == device.cq();
+      case IBV_EVENT_DEVICE_FATAL:
+        return c.device == &device;
+      default:
+        return false;  // informational (port up/down, path migration, LID change)
+    }
+  };
+  for (auto& [id, c] : connections_) {
+    if (c.state == RdmaConnection::State::kClosing || !affected(c)) continue;
+    stats_.async_errors += 1;
+    Fail(c, EIO, kReasonNone, sink);
   }
 }
 

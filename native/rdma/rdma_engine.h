@@ -52,7 +52,7 @@ struct RdmaEngineStats {
   double reads = 0, read_bytes = 0, inline_sends = 0, credit_messages = 0, credit_stalls = 0;
   double keys_granted = 0, keys_revoked = 0;
   double read_chunks_peak = 0;  // most READ chunks ever in flight at once (bounded by kReadsInFlight)
-  double async_errors = 0;      // device async events that failed connections (QP fatal, CQ overrun)
+  double async_errors = 0;      // connections failed by a device async event (QP fatal, CQ overrun)
   double send_failures = 0;     // ibv_post_send refused a frame: its connection closed
 };
 
@@ -163,6 +163,8 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> send_failed_;         // ibv_post_send failed: closed by the next Reap
   uint32_t reads_in_flight_ = 0;              // READ chunks posted engine-wide (<= kReadsInFlight)
   bool cm_signaled_ = true;                   // the rdma_cm fd fired since the last Reap
+  static constexpr uint32_t kAsyncCheckReaps = 4096;
+  uint32_t reaps_since_async_check_ = kAsyncCheckReaps - 1;  // the first Reap checks
   uint32_t next_id_ = 1;
   uint32_t last_revoked_rkey_ = 0;
   uint64_t last_read_addr_ = 0;
