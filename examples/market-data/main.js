@@ -9,7 +9,7 @@
 //   4. prints one row per subscriber, the transports' and the server's counters, exits 0
 //      when every subscriber got every quote in order, 1 otherwise.
 // Over RDMA (soft-RoCE guest, docs/SOFTROCE.md):
-//   bash test/softroce/run-in-guest.sh -- node examples/market-data/main.js --url rdma://10.77.0.1:0 --local 10.77.0.2
+//   bash softroce/run-in-guest.sh -- node examples/market-data/main.js --url rdma://10.77.0.1:0 --local 10.77.0.2
 import { createClient } from "@connectrpc/connect";
 import hdr from "hdr-histogram-js";
 

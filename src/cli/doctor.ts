@@ -309,8 +309,8 @@ function checkSoftRoce(caps: Capabilities, kernel: string): Check {
     summary = "this kernel has no rdma_rxe module (no soft-RoCE here)";
     details.push(`not found: /sys/module/rdma_rxe, /lib/modules/${kernel}/kernel/drivers/infiniband/sw/rxe/`);
     // The guest harness ships with the source checkout only: an installed package offers no hint it cannot follow.
-    if (existsSync(`${packageRoot}test/softroce/run-in-guest.sh`)) {
-      hints.push("run the RDMA path in a QEMU guest with two soft-RoCE devices: bash test/softroce/run-in-guest.sh -- <command> (docs/SOFTROCE.md)");
+    if (existsSync(`${packageRoot}softroce/run-in-guest.sh`)) {
+      hints.push("run the RDMA path in a QEMU guest with two soft-RoCE devices: bash softroce/run-in-guest.sh -- <command> (docs/SOFTROCE.md)");
     }
   }
   return { id: "softroce", status: "info", summary, details, hints };

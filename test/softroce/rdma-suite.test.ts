@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it, type TestContext } from "vitest";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
+const harness = fileURLToPath(new URL("../../softroce/run-in-guest.sh", import.meta.url));
 /** The whole in-guest run, boot to power-off. */
 const guestTimeoutSeconds = 900;
 /** io_uring suites run in the guest too, on its older kernel (see the file comment). */

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it, type TestContext } from "vitest";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
+const harness = fileURLToPath(new URL("../../softroce/run-in-guest.sh", import.meta.url));
 const guestTimeoutSeconds = 150;
 
 interface Run {
