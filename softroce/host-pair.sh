@@ -12,6 +12,9 @@
 #   host-pair.sh list            the pairs and their holders
 # Exit: 0; 1 setup failed (what failed on stderr); 2 usage.
 set -uo pipefail
+# Ctrl-C reaches the whole process group: the harness (connect-rdma softroce) handles it
+# once this script has finished making or removing a pair, never half-way.
+trap '' INT
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/rxe-pair.sh"

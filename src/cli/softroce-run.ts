@@ -28,31 +28,44 @@ export interface GuestOptions {
 }
 
 /**
- * Waits for `child` while this process stands in for it: SIGTERM and SIGHUP are passed
- * on; SIGINT is not (Ctrl-C reaches the whole foreground process group, the command
- * included, already) but is remembered, like the others, so the ending can be re-raised.
+ * This process standing in for the command, from before its devices exist until they are
+ * gone again: SIGTERM and SIGHUP are passed on to the command (or, before it started,
+ * keep it from starting); SIGINT is not (Ctrl-C reaches the whole foreground process
+ * group, the command included, already). Either way the signal is remembered, and none
+ * of them ends this process before it has cleaned up.
  */
-function standIn(child: ChildProcess): Promise<Ending & { received?: NodeJS.Signals }> {
-  let received: NodeJS.Signals | undefined;
-  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
-    const handler = (): void => {
-      received = signal;
-      if (signal !== "SIGINT") child.kill(signal);
-    };
-    process.on(signal, handler);
-    return () => process.off(signal, handler);
-  });
-  return new Promise((resolve) => {
-    child.on("error", (error: NodeJS.ErrnoException) => {
-      console.error(`connect-rdma softroce: ${child.spawnfile}: ${error.message}`);
-      handlers.forEach((off) => off());
-      resolve({ code: error.code === "ENOENT" ? 127 : 126, signal: null, received });
+class StandIn {
+  received: NodeJS.Signals | undefined;
+  #child: ChildProcess | undefined;
+  readonly #off: (() => void)[];
+
+  constructor() {
+    this.#off = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
+      const handler = (): void => {
+        this.received = signal;
+        if (signal !== "SIGINT") this.#child?.kill(signal);
+      };
+      process.on(signal, handler);
+      return () => process.off(signal, handler);
     });
-    child.on("exit", (code, signal) => {
-      handlers.forEach((off) => off());
-      resolve({ code, signal, received });
+  }
+
+  /** Waits for `child`; a spawn failure ends like a shell's (127: not found, else 126). */
+  wait(child: ChildProcess): Promise<Ending> {
+    this.#child = child;
+    if (this.received !== undefined && this.received !== "SIGINT") child.kill(this.received);
+    return new Promise((resolve) => {
+      child.on("error", (error: NodeJS.ErrnoException) => {
+        console.error(`connect-rdma softroce: ${child.spawnfile}: ${error.message}`);
+        resolve({ code: error.code === "ENOENT" ? 127 : 126, signal: null });
+      });
+      child.on("exit", (code, signal) => resolve({ code, signal }));
     });
-  });
+  }
+
+  release(): void {
+    for (const off of this.#off) off();
+  }
 }
 
 /** Ends this process the way the command ended: the same signal, or the same code. */
@@ -72,6 +85,15 @@ function signalOf(code: number): NodeJS.Signals | null {
 
 /** Host mode: takes a pair, runs the command beside it, always removes the pair. */
 export async function runOnHost(command: string[], faults: FaultEnv): Promise<Ending> {
+  const standIn = new StandIn();
+  try {
+    return await runBesidePair(command, faults, standIn);
+  } finally {
+    standIn.release();
+  }
+}
+
+async function runBesidePair(command: string[], faults: FaultEnv, standIn: StandIn): Promise<Ending> {
   const up = spawnSync("bash", [`${harnessDir}host-pair.sh`, "up", String(process.pid)], {
     env: { ...process.env, ...faults },
     encoding: "utf8",
@@ -89,6 +111,8 @@ export async function runOnHost(command: string[], faults: FaultEnv): Promise<En
   ) as Record<string, string>;
   const names = Object.fromEntries(Object.entries(pair).filter(([name]) => name.startsWith("SOFTROCE_")));
   try {
+    // Interrupted while the pair was being made: the command never starts.
+    if (standIn.received !== undefined) return { code: null, signal: standIn.received };
     const child = spawn(command[0]!, command.slice(1), {
       stdio: "inherit",
       env: {
@@ -103,8 +127,7 @@ export async function runOnHost(command: string[], faults: FaultEnv): Promise<En
         SOFTROCE_DEV1: pair.SOFTROCE_CLIENT_DEVICE,
       },
     });
-    const { code, signal } = await standIn(child);
-    return { code, signal };
+    return await standIn.wait(child);
   } finally {
     spawnSync("bash", [`${harnessDir}host-pair.sh`, "down", pair.SR_PAIR ?? ""], { stdio: ["ignore", "ignore", "inherit"] });
   }
@@ -120,10 +143,15 @@ export async function runInGuest(command: string[], faults: FaultEnv, options: G
   if (options.keep) args.push("--keep");
   if (options.interactive) args.push("-i");
   if (options.verbose) args.push("-v");
-  const child = spawn("bash", [`${harnessDir}run-in-guest.sh`, ...args, "--", ...command], { stdio: "inherit", env: { ...process.env, ...faults } });
-  const ending = await standIn(child);
+  const standIn = new StandIn();
+  let ending: Ending;
+  try {
+    ending = await standIn.wait(spawn("bash", [`${harnessDir}run-in-guest.sh`, ...args, "--", ...command], { stdio: "inherit", env: { ...process.env, ...faults } }));
+  } finally {
+    standIn.release();
+  }
   // Interrupted: run-in-guest.sh killed the guest and said so; end as the signal did.
-  if (ending.received !== undefined && (ending.code === 143 || ending.signal !== null)) return { code: null, signal: ending.received };
+  if (standIn.received !== undefined && (ending.code === 143 || ending.signal !== null)) return { code: null, signal: standIn.received };
   const signal = ending.code !== null && ending.code > 128 && ending.code < 160 ? signalOf(ending.code) : null;
   if (signal !== null) return { code: null, signal };
   return { code: ending.code, signal: ending.signal };
