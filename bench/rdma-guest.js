@@ -1,5 +1,5 @@
 // The RDMA benchmark (`npm run bench:rdma`; issue 4): boots the soft-RoCE guest once
-// (test/softroce/run-in-guest.sh) and, in that one guest run, measures 64 B round trips
+// (softroce/run-in-guest.sh) and, in that one guest run, measures 64 B round trips
 // at 1 in flight, in interleaved rounds with the order rotated:
 //   - our unary Connect RPC over rdma:// (createServer on rxe0 / createRdmaTransport from
 //     rxe1; server and client in separate pinned processes: lib/rpc-run.js),
@@ -89,7 +89,7 @@ function options(argv) {
 /** Boots the guest and runs this script inside with --in-guest; output passes through. */
 function bootGuest(opts, argv) {
   return new Promise((resolve) => {
-    const harness = join(root, "test/softroce/run-in-guest.sh");
+    const harness = join(root, "softroce/run-in-guest.sh");
     const args = [harness, "--timeout", String(opts.timeout), "--rw", opts.out, "--", process.execPath, fileURLToPath(import.meta.url), "--in-guest", ...argv];
     const child = spawn("bash", args, { cwd: root, stdio: "inherit" });
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 143 : 1)));

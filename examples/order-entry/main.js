@@ -9,8 +9,8 @@
 //   3. prints the latency table per method as the clients saw it (call to response) and
 //      as the server saw it (handler time), plus both sides' stats();
 //   4. exits 0 when every outcome was the expected one, 1 otherwise.
-// Over RDMA (soft-RoCE guest, docs/SOFTROCE.md):
-//   bash test/softroce/run-in-guest.sh -- node examples/order-entry/main.js --url rdma://10.77.0.1:0 --local 10.77.0.2
+// Over RDMA (two soft-RoCE devices, docs/SOFTROCE.md):
+//   npx connect-rdma softroce run -- sh -c 'node examples/order-entry/main.js --url rdma://$SOFTROCE_SERVER_IP:0 --local $SOFTROCE_CLIENT_IP'
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 
 import { AckStatus, MarketService, RejectReasonSchema, Side } from "../gen/market/v1/market_pb.js";

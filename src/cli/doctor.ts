@@ -1,6 +1,6 @@
 // `connect-rdma doctor`: what this machine and process can use, and why not. Gathers
 // capabilities() plus what the kernel and process say (/proc: kernel version, sysctl
-// kernel.io_uring_disabled, seccomp, CAP_IPC_LOCK, rdma_rxe) into a list of checks, each
+// kernel.io_uring_disabled, seccomp, CAP_IPC_LOCK, rdma_rxe, the soft-RoCE harness's mode) into a list of checks, each
 // with a status and the commands that fix it. Owns the diagnosis and its rendering;
 // exit code 0 unless --strict (then 1 when any check warns or fails).
 import { existsSync, readFileSync, readdirSync } from "node:fs";
@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 
 import { Region, autoEngine, capabilities, type Capabilities } from "../index.js";
 import { UsageError, bytes, columns, packageRoot, packageVersion } from "./format.js";
+import { chooseMode } from "./softroce-mode.js";
 
 export const DOCTOR_HELP = `usage: connect-rdma doctor [--json] [--strict]
 
@@ -309,10 +310,14 @@ function checkSoftRoce(caps: Capabilities, kernel: string): Check {
   } else {
     summary = "this kernel has no rdma_rxe module (no soft-RoCE here)";
     details.push(`not found: /sys/module/rdma_rxe, /lib/modules/${kernel}/kernel/drivers/infiniband/sw/rxe/`);
-    // The guest harness ships with the source checkout only: an installed package offers no hint it cannot follow.
-    if (existsSync(`${packageRoot}test/softroce/run-in-guest.sh`)) {
-      hints.push("run the RDMA path in a QEMU guest with two soft-RoCE devices: bash test/softroce/run-in-guest.sh -- <command> (docs/SOFTROCE.md)");
-    }
+  }
+  // The test harness (connect-rdma softroce): which mode it would use here, and why.
+  const { chosen, host, guest } = chooseMode("auto");
+  if (chosen.available) {
+    details.push(`connect-rdma softroce run would use ${chosen.mode} mode${chosen.mode === "guest" ? " (a QEMU guest: host mode needs " + host.missing.join("; ") + ")" : ""}`);
+    hints.push("two linked soft-RoCE devices for a test: npx connect-rdma softroce run -- <command> (docs/SOFTROCE.md)");
+  } else {
+    details.push(`connect-rdma softroce cannot run here: ${[...host.missing, ...(guest?.missing ?? [])].join("; ")}`);
   }
   return { id: "softroce", status: "info", summary, details, hints };
 }

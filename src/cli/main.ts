@@ -1,5 +1,5 @@
 // The `connect-rdma` command (bin/connect-rdma.js runs main()): dispatches to doctor,
-// bench (in a source checkout only), serve and call, prints help, and turns failures into exit codes — 2 for a bad
+// bench (in a source checkout only), serve, call and softroce, prints help, and turns failures into exit codes — 2 for a bad
 // command line (with that command's help), 1 for an error, else what the command says.
 import { existsSync } from "node:fs";
 
@@ -8,6 +8,7 @@ import { CALL_HELP, callCommand } from "./call.js";
 import { DOCTOR_HELP, doctorCommand } from "./doctor.js";
 import { UsageError, packageRoot, packageVersion } from "./format.js";
 import { SERVE_HELP, serveCommand } from "./serve.js";
+import { SOFTROCE_HELP, softroceCommand } from "./softroce.js";
 
 /** The benchmark suite is in the source checkout only; an installed package does not offer it. */
 const hasBenchSuite = existsSync(`${packageRoot}bench/echo.js`);
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   ...(hasBenchSuite ? { bench: { run: benchCommand, help: BENCH_HELP, line: "bench              run the benchmark suite of this source checkout" } } : {}),
   serve: { run: serveCommand, help: SERVE_HELP, line: "serve URL          serve an echo Connect service, e.g. tcp://0.0.0.0:7000 or rdma://10.0.0.2:7000" },
   call: { run: callCommand, help: CALL_HELP, line: "call URL           call it from another host and print round-trip latencies" },
+  softroce: { run: softroceCommand, help: SOFTROCE_HELP, line: "softroce run -- …  run a command with two linked soft-RoCE devices (also setup, status, shell, clean)" },
 };
 
 export const MAIN_HELP = `usage: connect-rdma <command> [options]

@@ -1,4 +1,5 @@
-// The RDMA suite, host side: boots the soft-RoCE guest once (run-in-guest.sh) and runs
+// The RDMA suite, host side: boots the soft-RoCE guest once (`connect-rdma softroce run
+// --mode guest`, the shipped harness) and runs
 // `vitest run test/rdma` inside it with CONNECT_RDMA_REQUIRE=1 (so no in-guest file may
 // skip for lack of RDMA), files one at a time (a 2-vCPU TCG guest; RNR counter windows
 // per file stay exact). The same run also takes the io_uring channel and transport
@@ -20,14 +21,14 @@
 // says why only that file, and why not in npm test).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, it, type TestContext } from "vitest";
 import { documentedSkips, filesWithoutPassedTests, skipProblems, type Summary } from "./guest-report.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const harness = fileURLToPath(new URL("run-in-guest.sh", import.meta.url));
+const cli = fileURLToPath(new URL("../../bin/connect-rdma.js", import.meta.url));
 /** The whole in-guest run, boot to power-off. */
 const guestTimeoutSeconds = 900;
 /** io_uring suites run in the guest too, on its older kernel (see the file comment). */
@@ -65,10 +66,10 @@ interface Run {
 function run(args: string[], env: NodeJS.ProcessEnv = {}, echo = false): Promise<Run> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    // The guest inherits this environment (run-in-guest.sh): leave out this vitest
+    // The guest inherits this environment (softroce/run-in-guest.sh): leave out this vitest
     // worker's own variables, which are not meant for the vitest run in the guest.
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("VITEST")));
-    const child = spawn("bash", [harness, ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, "softroce", ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     const relay = (prefix: string) => {
@@ -91,7 +92,10 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}, echo = false): Promise
       err(chunk);
     });
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
+    // A command killed by a signal ends the harness by the same signal: as a shell reports it.
+    child.on("close", (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 + constants.signals[signal] : null), stdout, stderr, seconds: (performance.now() - started) / 1000 }),
+    );
   });
 }
 
@@ -148,12 +152,12 @@ function requireGuest(ctx: TestContext): void {
 describe("RDMA suite in the soft-RoCE guest", () => {
   beforeAll(async () => {
     // Installs host packages (root) and fetches/builds the kernel cache; boots nothing.
-    const setup = await run(["--setup"]);
+    const setup = await run(["setup", "--mode", "guest"]);
     if (setup.code === 77) {
       unavailable = setup.stderr.trim().split("\n").filter(Boolean).join("; ");
       return;
     }
-    if (setup.code !== 0) throw new Error(`run-in-guest.sh --setup exited ${setup.code}:\n${setup.stderr}`);
+    if (setup.code !== 0) throw new Error(`connect-rdma softroce setup exited ${setup.code}:\n${setup.stderr}`);
     const stale = staleBuild();
     if (stale) throw new Error(`${stale}: run \`bash scripts/setup.sh\` (npm test does) before the RDMA suite`);
     // Piped through cat: the guest's console is a TTY, and vitest would redraw its
@@ -170,7 +174,7 @@ describe("RDMA suite in the soft-RoCE guest", () => {
         `--reporter=verbose --reporter=json --outputFile.json=${report} 2>&1 | cat`;
       const rw = ["--rw", shared, ...(asan?.reports ? ["--rw", asan.reports] : [])];
       const runGuest = () =>
-        run(["--timeout", String(guestTimeoutSeconds), ...rw, "--", "bash", "-c", command], { CONNECT_RDMA_REQUIRE: "1", LD_PRELOAD: "" }, true);
+        run(["run", "--mode", "guest", "--timeout", String(guestTimeoutSeconds), ...rw, "--", "bash", "-c", command], { CONNECT_RDMA_REQUIRE: "1", LD_PRELOAD: "" }, true);
       guest = await runGuest();
       const crash = runnerCrashedBeforeAnyTest(guest);
       if (crash) {

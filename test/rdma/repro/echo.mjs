@@ -1,4 +1,4 @@
-// What the RDMA repro scripts share: the guest's addresses (test/softroce/run-in-guest.sh)
+// What the RDMA repro scripts share: the guest's addresses (softroce/run-in-guest.sh)
 // and an echo server's per-channel handler (each frame sent back in a fresh lease).
 
 /** Where a repro's server listens (rxe0's address, port 0). */

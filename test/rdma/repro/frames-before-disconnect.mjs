@@ -4,7 +4,7 @@
 // peer's graceful close waited for its sends to complete, so those frames had landed.
 // In the transport suite a server's GOAWAY before it closes a malformed connection
 // never reaches the client.
-//   test/softroce/run-in-guest.sh --timeout 200 -- node test/rdma/repro/frames-before-disconnect.mjs
+//   softroce/run-in-guest.sh --timeout 200 -- node test/rdma/repro/frames-before-disconnect.mjs
 // Expected: 5 frames, then onClose, every round.
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
 

@@ -7,7 +7,7 @@
 // 1000) dropped some, and rxe's responder answers a READ response it failed to transmit
 // with an RNR NAK (rxe_resp.c read_reply: xmit error -> RESPST_ERR_RNR), which the
 // reading side takes as a fatal sequence error in the middle of a READ response.
-//   test/softroce/run-in-guest.sh --timeout 200 -- node test/rdma/repro/read-burst.mjs
+//   softroce/run-in-guest.sh --timeout 200 -- node test/rdma/repro/read-burst.mjs
 // Expected: every frame echoed, send_rnr_err and send_err unchanged.
 import { readFileSync, readdirSync } from "node:fs";
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";

@@ -2,7 +2,7 @@
 // closes the connection with ERR_REGION_FULL, where the io_uring engine parks the receive
 // and resumes once leases come back (back-pressure, DESIGN.md §4). The channel suite's
 // "pipelines 80 x 1 MiB frames" test fails this way on RDMA.
-//   test/softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/read-region-full.mjs
+//   softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/read-region-full.mjs
 // Expected: the 1 MiB frame is delivered once the held lease is released.
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
 

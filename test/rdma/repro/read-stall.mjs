@@ -4,7 +4,7 @@
 // a completion of the same transfer): the frame never arrives, its exporter's key and
 // lease stay granted forever. The channel suite's "pipelines 80 x 1 MiB frames" test
 // stalls this way (67 of 80 echoed, then nothing).
-//   test/softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/read-stall.mjs
+//   softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/read-stall.mjs
 // Expected: all 40 frames delivered.
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
 

@@ -2,7 +2,7 @@
 // receive slot left gets recv_depth 0 and can never carry a frame: it hangs silently
 // instead of being refused or sharing slots. Here 64 slots / recvDepth 32 = 2 working
 // connections; the 3rd neither echoes nor closes.
-//   test/softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/slots-exhausted.mjs
+//   softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/slots-exhausted.mjs
 // Expected: every connection echoes (or the 3rd connect() fails with a clear error).
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
 import { CLIENT_ADDRESS, SERVER_URL, echo } from "./echo.mjs";

@@ -18,13 +18,17 @@
 #   --keep          keep the run directory (console.log, dmesg.txt, setup.log)
 #   -i              connect stdin (e.g. an interactive shell: run-in-guest.sh -i bash)
 #   -v              say what is being built
+#   --no-devices    make no rxe devices (for testing the host mode inside the guest)
+#   (the link's faults come from SR_LOSS, SR_DELAY, SR_REORDER, SR_MTU, SR_DOWN_AFTER and
+#    SR_DOWN_FOR, as `connect-rdma softroce run` sets them: see rxe-pair.sh)
 #   (SOFTROCE_CACHE: cache dir, default ${XDG_CACHE_HOME:-$HOME/.cache}/connect-rdma/softroce;
 #    SOFTROCE_KERNEL_PKG: kernel package, default linux-image-amd64; SOFTROCE_TRACE=1:
 #    xtrace of the guest setup into setup.log; SOFTROCE_APPEND: extra kernel arguments)
 #
-# In the guest the command runs as root with SOFTROCE=1, SOFTROCE_DEV0=rxe0,
-# SOFTROCE_IP0=10.77.0.1, SOFTROCE_DEV1=rxe1, SOFTROCE_IP1=10.77.0.2. A client must
-# bind its source address (10.77.0.2), or rdma_cm picks rxe0 and talks to itself.
+# In the guest the command runs as root with SOFTROCE=1, SOFTROCE_MODE=guest,
+# SOFTROCE_SERVER_DEVICE=rxe0, SOFTROCE_SERVER_IP=10.77.0.1, SOFTROCE_CLIENT_DEVICE=rxe1,
+# SOFTROCE_CLIENT_IP=10.77.0.2 (also as SOFTROCE_DEV0/IP0/DEV1/IP1). A client must bind
+# its source address (10.77.0.2), or rdma_cm picks rxe0 and talks to itself.
 #
 # Exit: the command's code; 124 guest timed out; 125 harness or guest failure;
 # 77 this machine cannot run the guest (packages missing and not root, no kernel).
@@ -35,7 +39,7 @@ timeout_s=${SOFTROCE_TIMEOUT:-600}
 cpus=${SOFTROCE_CPUS:-2}
 mem=${SOFTROCE_MEM:-2G}
 cache=${SOFTROCE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/connect-rdma/softroce}
-keep=0 interactive=0 setup_only=0
+keep=0 interactive=0 setup_only=0 devices=1
 export SOFTROCE_VERBOSE=${SOFTROCE_VERBOSE:-0}
 rw_dirs=()
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -49,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     -i | --interactive) interactive=1; shift ;;
     -v | --verbose) SOFTROCE_VERBOSE=1; shift ;;
     --setup) setup_only=1; shift ;;
+    --no-devices) devices=0; shift ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "run-in-guest.sh: unknown option $1" >&2; usage ;;
@@ -80,11 +85,16 @@ find "$cache/runs" -mindepth 1 -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -r
 run=$(mktemp -d "$cache/runs/run.XXXXXX")
 chmod 0755 "$run"
 cp "$here/guest-setup.sh" "$run/stage2.sh"
-printf 'SR_INTERACTIVE=%q\nSR_TRACE=%q\n' "$interactive" "${SOFTROCE_TRACE:-0}" >"$run/boot.conf"
+cp "$here/rxe-pair.sh" "$run/rxe-pair.sh"
+{
+  printf 'SR_INTERACTIVE=%q\nSR_TRACE=%q\nSR_DEVICES=%q\n' "$interactive" "${SOFTROCE_TRACE:-0}" "$devices"
+  # The link's faults, from `connect-rdma softroce run` (rxe-pair.sh names them).
+  for name in SR_LOSS SR_DELAY SR_REORDER SR_MTU SR_DOWN_AFTER SR_DOWN_FOR; do printf '%s=%q\n' "$name" "${!name:-}"; done
+} >"$run/boot.conf"
 {
   while read -r name; do
     case $name in
-      BASH_* | SHLVL | PWD | OLDPWD | _ | TERM | SSH_* | DISPLAY | XDG_RUNTIME_DIR | HOSTNAME) ;;
+      BASH_* | SHLVL | PWD | OLDPWD | _ | TERM | SSH_* | DISPLAY | XDG_RUNTIME_DIR | HOSTNAME | SR_*) ;;
       *) printf 'export %s=%q\n' "$name" "${!name}" ;;
     esac
   done < <(compgen -e)

@@ -4,6 +4,7 @@
 # Installs the missing ones as root; otherwise names them and exits 77 ("cannot run here").
 #   host-deps.sh          check, install when root
 #   host-deps.sh --list   print the package list
+#   host-deps.sh --missing  print the missing ones (one line), install nothing
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,7 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+[[ ${1:-} == --missing ]] && { echo "${missing[*]}"; exit 0; }
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then
