@@ -170,17 +170,17 @@ export class WireWriter {
     this.#view.setUint32(this.#room(4), v, true);
   }
 
-  /** Copies bytes (or every piece of a payload, in order) into the frame. */
+  /** Copies bytes into the frame, or has a payload writer write itself there. */
   raw(src: Payload): void {
     if (src instanceof Uint8Array) {
       this.bytes.set(src, this.pos);
       this.pos += src.byteLength;
       return;
     }
-    for (const part of src.parts) {
-      this.bytes.set(part, this.pos);
-      this.pos += part.byteLength;
-    }
+    const end = this.pos + src.byteLength;
+    if (end > this.bytes.byteLength) throw new RangeError(`frame writer overrun: ${src.byteLength} bytes at ${this.pos} of ${this.bytes.byteLength}`);
+    // The writer sees exactly its own bytes, so it cannot write past them.
+    this.pos = src.writeTo(this.bytes.subarray(0, end), this.pos);
   }
 
   /** Writes a string whose UTF-8 length (from utf8Length) is `byteLength`. */
