@@ -179,8 +179,9 @@ export class WireWriter {
     }
     const end = this.pos + src.byteLength;
     if (end > this.bytes.byteLength) throw new RangeError(`frame writer overrun: ${src.byteLength} bytes at ${this.pos} of ${this.bytes.byteLength}`);
-    // The writer sees exactly its own bytes, so it cannot write past them.
-    this.pos = src.writeTo(this.bytes.subarray(0, end), this.pos);
+    // A writer never writes past the frame's bytes (it throws first) and must end where it said.
+    if (src.writeTo(this.bytes, this.pos) !== end) throw new RangeError(`frame writer: a payload wrote other than its ${src.byteLength} bytes`);
+    this.pos = end;
   }
 
   /** Writes a string whose UTF-8 length (from utf8Length) is `byteLength`. */
