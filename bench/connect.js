@@ -36,6 +36,8 @@ const USAGE = `usage: node bench/connect.js [options]
   --measure-ms MS       measured window per run (default 2000)
   --workload KIND       unary (default): the Echo round trip; stream: a server stream of
                         Stream messages, one stream on one connection per run
+  --fresh               stream: the handler builds a fresh message (a new payload array)
+                        per item instead of yielding one prebuilt message
   --inflight LIST       unary: calls in flight, comma-separated (default 1,64)
   --payload LIST        bytes field of the message, comma-separated (default: unary 64,
                         stream 64,65536)
@@ -57,6 +59,7 @@ function parseOptions(argv) {
       "warmup-ms": { type: "string" },
       "measure-ms": { type: "string" },
       workload: { type: "string", default: "unary" },
+      fresh: { type: "boolean", default: false },
       inflight: { type: "string", default: "1,64" },
       payload: { type: "string" },
       drivers: { type: "string" },
@@ -77,6 +80,9 @@ function parseOptions(argv) {
     : DEFAULT_RPC_DRIVERS.filter((d) => (rpc === "unary" || d.kind !== "channel-echo") && (d.only === undefined || d.only === rpc));
   if (rpc === "stream" && drivers.some((d) => d.kind === "channel-echo")) throw new RangeError("the channel-echo driver has no server stream");
   const inflight = rpc === "stream" ? [1] : values.inflight.split(",").map((n) => positiveInt("--inflight", n));
+  if (values.fresh && rpc !== "stream") throw new RangeError("--fresh applies to --workload stream only");
+  // The server children inherit it (lib/rpc-service.js streamItem).
+  if (values.fresh) process.env.BENCH_STREAM_FRESH = "1";
   return {
     rpc,
     reps: positiveInt("--reps", values.reps ?? "3"),
@@ -84,7 +90,7 @@ function parseOptions(argv) {
     measureMs: positiveInt("--measure-ms", values["measure-ms"] ?? (values.quick ? "1000" : "2000")),
     idleWaitMs: positiveInt("--idle-wait-ms", values["idle-wait-ms"], 0),
     // A stream workload has inflight 1: one stream on one connection.
-    workloads: payloads.flatMap((payloadBytes) => inflight.map((n) => ({ rpc, payloadBytes, inflight: n }))),
+    workloads: payloads.flatMap((payloadBytes) => inflight.map((n) => ({ rpc, payloadBytes, inflight: n, ...(values.fresh ? { fresh: true } : {}) }))),
     drivers,
     pin: !values["no-pin"],
     cpuProfDir: values["cpu-prof"],
@@ -194,7 +200,7 @@ async function main() {
 
   const rows = summarizeRpc(runs, options.drivers, options.workloads, REFERENCE);
   const payloads = [...new Set(options.workloads.map((w) => w.payloadBytes))];
-  const targets = checkRpcTargets(runs, rows, payloads[0], options.rpc);
+  const targets = checkRpcTargets(runs, rows, payloads[0], options.rpc, process.env.BENCH_STREAM_FRESH === "1");
   const stamp = startedAt.replace(/[:.]/g, "-");
   await mkdir(options.outDir, { recursive: true });
   const base = stream ? "stream" : "connect";
@@ -217,10 +223,10 @@ async function main() {
       reference: REFERENCE,
       ...(stream
         ? {
-            stream: "one BenchService/Stream call (count 0: until cancelled) on one connection; the server yields one prebuilt message as fast as the stream accepts it",
+            stream: `one BenchService/Stream call (count 0: until cancelled) on one connection; the server yields ${process.env.BENCH_STREAM_FRESH === "1" ? "a fresh message (new payload array) per item (--fresh)" : "one prebuilt message"} as fast as the stream accepts it`,
             throughput: "messages and payload bytes received by the client inside the measured window (clock read about once per 64 KiB) / the window's actual length; MB = 1e6 bytes",
             cpuPerMessage: "client and server CPU ticks over the parent's window (from the client's 'measuring' to its 'measured' message) / (messages/s × that window)",
-            copies: "ours: stats().copies / messages, client inside the window (copies out of received frames), server over its life (one per sent message: heap → lease)",
+            copies: "ours: stats().copies / messages, client inside the window (copies out of received frames), server over its life (0 per sent message when encoded in place; 1 per encoder fallback or frame that waited for region space)",
           }
         : {
             latency: "per call, performance.now() before the call to its settled promise in the client; ns in an HDR histogram (3 digits); calls started inside the window",

@@ -46,6 +46,7 @@ export const RPC_DRIVERS = [
   { id: "connect-node-h2-grpc", label: "connect-node HTTP/2, gRPC protocol", kind: "connect-node", transport: "tcp", protocol: "grpc" },
   { id: "grpc-js", label: "@grpc/grpc-js HTTP/2", kind: "grpc-js", transport: "tcp" },
   { id: "channel-echo-uring-tcp", label: "raw channel echo, io_uring TCP, event", kind: "channel-echo", transport: "tcp", echoDriver: "uring-tcp-event" },
+  { id: "channel-echo-uring-tcp-spin", label: "raw channel echo, io_uring TCP, spin", kind: "channel-echo", transport: "tcp", echoDriver: "uring-tcp-spin" },
   // RDMA: only inside the soft-RoCE guest (bench/rdma-guest.js), server on rxe0, client on rxe1.
   { id: "ours-rdma-event", label: "ours RDMA (rxe), event", kind: "ours", transport: "rdma", engine: "rdma", poll: "event", guestOnly: true },
   { id: "ours-rdma-spin", label: "ours RDMA (rxe), spin", kind: "ours", transport: "rdma", engine: "rdma", poll: "spin", guestOnly: true },

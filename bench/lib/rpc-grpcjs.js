@@ -6,7 +6,7 @@ import grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 
 import { EchoMessageSchema, StreamRequestSchema } from "../gen/bench/v1/bench_pb.js";
-import { streamCount, streamMessage } from "./rpc-service.js";
+import { streamCount, streamItem } from "./rpc-service.js";
 
 const serialize = (message) => {
   const bytes = toBinary(EchoMessageSchema, message);
@@ -40,9 +40,10 @@ const SERVICE = {
   },
 };
 
-/** Server stream: the prebuilt message, written while grpc-js accepts, until count or cancel. */
+/** Server stream: the prebuilt message (or a fresh one per item, `--fresh`), written while grpc-js accepts, until count or cancel. */
 function stream(call) {
-  const message = streamMessage(call.request.payloadBytes);
+  const size = call.request.payloadBytes;
+  let sent = 0;
   let left = streamCount(call.request);
   let cancelled = false;
   call.on("cancelled", () => {
@@ -54,7 +55,7 @@ function stream(call) {
   const pump = () => {
     while (!cancelled && left > 0) {
       left--;
-      if (!call.write(message)) {
+      if (!call.write(streamItem(size, sent++))) {
         if (left > 0) call.once("drain", pump);
         else call.end();
         return;

@@ -20,6 +20,19 @@ export function streamMessage(payloadBytes) {
   return message;
 }
 
+/**
+ * Under `--fresh` (bench/connect.js sets BENCH_STREAM_FRESH=1 for the server children):
+ * a new message with a new payload array per item, as a handler that builds what it
+ * sends does; else the prebuilt one.
+ */
+export const freshStreamMessages = process.env.BENCH_STREAM_FRESH === "1";
+
+/** Item `i` of a stream of `payloadBytes` messages. */
+export function streamItem(payloadBytes, i) {
+  if (!freshStreamMessages) return streamMessage(payloadBytes);
+  return create(EchoMessageSchema, { payload: new Uint8Array(payloadBytes).fill(0x62), seq: BigInt(i) });
+}
+
 /** Messages a StreamRequest asks for: its count, or unbounded for 0. */
 export function streamCount(request) {
   return request.count === 0n ? Infinity : Number(request.count);
@@ -29,9 +42,9 @@ export function streamCount(request) {
 export const benchServiceImpl = {
   echo: (request) => request,
   async *stream(request, context) {
-    const message = streamMessage(request.payloadBytes);
+    const size = request.payloadBytes;
     const count = streamCount(request);
     const signal = context.signal;
-    for (let i = 0; i < count && !signal.aborted; i++) yield message;
+    for (let i = 0; i < count && !signal.aborted; i++) yield streamItem(size, i);
   },
 };

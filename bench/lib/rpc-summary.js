@@ -78,7 +78,8 @@ export function summarizeRpc(runs, drivers, workloads, reference) {
 }
 
 /**
- * The targets: issue 3 (Connect layer done) and issue 5 (performance), each a paired
+ * The targets: issue 3 (Connect layer done), issue 5 (performance) and issue 14 (encode
+ * in place; `fresh`: measured by a --fresh stream run), each a paired
  * ratio of two drivers or an absolute median of one, for the unary workload (at the
  * run's first payload) or, with `rpc: "stream"`, the server stream at `payloadBytes`.
  */
@@ -92,7 +93,7 @@ export const RPC_TARGETS = [
   },
   {
     id: "eventP50VsChannelEcho",
-    issue: 3,
+    issue: "3, 14",
     label: "ours event p50 / raw channel echo p50 (1 in flight)",
     ratio: { a: "ours-uring-tcp-event", b: "channel-echo-uring-tcp", inflight: 1, metric: "p50Us" },
     goal: { op: "<=", value: 1.3, unit: "×" },
@@ -127,7 +128,7 @@ export const RPC_TARGETS = [
   },
   {
     id: "streamTcpMsgPerSec64",
-    issue: 5,
+    issue: "5, 14",
     label: "ours io_uring TCP event, server stream of 64 B messages, one connection",
     rpc: "stream",
     absolute: { driver: "ours-uring-tcp-event", payloadBytes: 64, inflight: 1, metric: "messagesPerSec" },
@@ -157,15 +158,39 @@ export const RPC_TARGETS = [
     absolute: { driver: "ours-uring-unix-event-large", payloadBytes: 65536, inflight: 1, metric: "mbPerSec" },
     goal: { op: ">=", value: 2000, unit: "MB/s" },
   },
+  {
+    id: "spinP50VsChannelSpin",
+    issue: 14,
+    label: "ours spin p50 / raw channel spin echo p50 (1 in flight)",
+    ratio: { a: "ours-uring-tcp-spin", b: "channel-echo-uring-tcp-spin", inflight: 1, metric: "p50Us" },
+    goal: { op: "<=", value: 1.4, unit: "×" },
+  },
+  {
+    id: "eventCallsPerSec64Issue14",
+    issue: 14,
+    label: "ours event unary calls/s (64 in flight)",
+    absolute: { driver: "ours-uring-tcp-event", inflight: 64, metric: "callsPerSec" },
+    goal: { op: ">=", value: 200_000, unit: "calls/s" },
+  },
+  {
+    id: "streamFreshVsConnectNode",
+    issue: 14,
+    label: "ours io_uring TCP event / connect-node, stream of fresh 64 B messages (--fresh)",
+    rpc: "stream",
+    fresh: true,
+    ratio: { a: "ours-uring-tcp-event", b: "connect-node-h2", payloadBytes: 64, inflight: 1, metric: "messagesPerSec" },
+    goal: { op: ">=", value: 8, unit: "×" },
+  },
 ];
 
 /**
  * The targets of workload kind `rpc` ("unary" at `payloadBytes`, "stream" at each
- * target's own payload) with measured medians and spreads; unmeasurable ones (driver or
+ * target's own payload; `fresh`: a --fresh stream run) with measured medians and spreads; unmeasurable ones (driver or
  * payload not run) have met: null.
  */
-export function checkRpcTargets(runs, rows, payloadBytes, rpc = "unary") {
-  return RPC_TARGETS.filter((target) => rpcOf(target) === rpc).map((target) => {
+export function checkRpcTargets(runs, rows, payloadBytes, rpc = "unary", fresh = false) {
+  // A --fresh stream run checks only the targets of fresh messages, and the others only the rest.
+  return RPC_TARGETS.filter((target) => rpcOf(target) === rpc && (target.fresh === true) === fresh).map((target) => {
     let measured = null;
     if (target.ratio) {
       const { a, b, inflight, metric } = target.ratio;

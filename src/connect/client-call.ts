@@ -144,7 +144,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
    */
   open(
     path: string,
-    header: Headers,
+    header: Headers | undefined,
     timeoutMs: number | undefined,
     message: Payload | undefined,
     endStream: boolean,

@@ -1,95 +1,124 @@
-// The message encoder: protobuf-es `toBinary`, except that large `bytes` fields at the
-// top level of a message are not copied into the encoder's buffer. They go to the frame
-// as pieces of the payload (frame/payload.ts), and the frame writer copies each byte
-// once, from where the application keeps it straight into the send lease.
+// The send side's message encoding: a message becomes a payload that knows its exact size
+// (the in-place encoder's size pass, which also serves the message limits) and writes
+// itself straight into the send lease (src/protobuf): no intermediate buffer, no copy.
 //
-// Why: toBinary grows a buffer by doubling and then slices the result, so a 64 KiB
-// field cost 192 KiB of fresh, zeroed JS-heap memory and three copies per message; at
-// tens of thousands of messages per second that garbage drove major GCs.
+// Fallbacks, each counted in stats() as encodeFallbacks and its copy in copies: a
+// message type the encoder does not cover (encoderCoverage), and writeOptions with
+// `writeUnknownFields: false` (the encoder always writes unknown fields). They are
+// toBinary'd here and copied into the lease once, as before.
 //
-// The payload is still one valid protobuf message: the spliced fields are left out of
-// the toBinary part and follow it as `tag, length, bytes`. Parsers accept fields in any
-// order, and for a singular field the last occurrence wins. Only singular top-level
-// `bytes` fields outside oneofs are spliced; everything else is toBinary's.
+// A frame that must wait in the send queue for region space detaches its payload: the
+// message is encoded into a buffer of its own at once, since the application may change
+// it while the frame waits (a unary caller holds only a promise); that buffer is copied
+// into the lease later (a copy). A stream message waiting for flow-control credit is not
+// detached: server-call.ts and transport.ts pull the next message from the handler's or
+// caller's iterator only once the send was accepted.
 
-import { ScalarType, toBinary } from "@bufbuild/protobuf";
-import type { BinaryWriteOptions, DescField, DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
+import type { BinaryWriteOptions, DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { PayloadParts } from "../frame/payload.js";
-import type { Payload } from "../frame/payload.js";
+import type { PayloadWriter } from "../frame/payload.js";
+import { encoderCoverage, encoderFor } from "../protobuf/index.js";
+import type { MessageEncoder } from "../protobuf/index.js";
 
-/** `bytes` values at least this long are spliced rather than copied by toBinary. */
-export const SPLICE_MIN_BYTES = 1024;
+/** Counters the send side updates. */
+export interface SendCounters {
+  copies: number;
+  copiedBytes: number;
+  /** The copies made on send (a part of `copies`). */
+  sendCopies: number;
+  /** Messages toBinary'd because the in-place encoder could not write them. */
+  encodeFallbacks: number;
+}
 
-// google.protobuf.FeatureSet.FieldPresence
-const IMPLICIT = 2;
-const LEGACY_REQUIRED = 3;
-const WIRE_TYPE_LENGTH_DELIMITED = 2;
-const EMPTY = new Uint8Array(0);
+/** A message on its way into a frame: measured now, written into the lease later. */
+export class EncodedMessage implements PayloadWriter {
+  readonly byteLength: number;
+  readonly #message: unknown;
+  readonly #encoder: MessageEncoder | undefined;
+  readonly #counters: SendCounters;
+  /** The encoded bytes, when written outside the lease (a fallback or a detached payload). */
+  #bytes: Uint8Array | undefined;
 
-/** Encodes a message for a frame; the frame writer copies it into a lease once. */
+  constructor(message: unknown, encoder: MessageEncoder | undefined, bytes: Uint8Array | undefined, counters: SendCounters) {
+    this.#message = message;
+    this.#encoder = encoder;
+    this.#bytes = bytes;
+    this.#counters = counters;
+    if (bytes !== undefined) {
+      this.byteLength = bytes.byteLength;
+      return;
+    }
+    try {
+      this.byteLength = (encoder as MessageEncoder).size(message as never);
+    } catch (e) {
+      throw serializeError(e);
+    }
+  }
+
+  /** True when writeTo() encodes in place (no copy). */
+  get inPlace(): boolean {
+    return this.#bytes === undefined;
+  }
+
+  writeTo(bytes: Uint8Array, offset: number): number {
+    const own = this.#bytes;
+    if (own === undefined) {
+      try {
+        return (this.#encoder as MessageEncoder).write(this.#message as never, bytes, offset);
+      } catch (e) {
+        throw serializeError(e);
+      }
+    }
+    bytes.set(own, offset);
+    const counters = this.#counters;
+    counters.copies++;
+    counters.sendCopies++;
+    counters.copiedBytes += own.byteLength;
+    return offset + own.byteLength;
+  }
+
+  detach(): void {
+    if (this.#bytes !== undefined) return;
+    const own = new Uint8Array(this.byteLength);
+    this.writeTo(own, 0);
+    this.#bytes = own;
+  }
+}
+
+/** The in-place encoder of each message type, or null when it is not covered. */
+const encoders = new WeakMap<DescMessage, MessageEncoder | null>();
+
+function inPlaceEncoder(schema: DescMessage): MessageEncoder | null {
+  let encoder = encoders.get(schema);
+  if (encoder === undefined) {
+    encoder = encoderCoverage(schema).covered ? encoderFor(schema) : null;
+    encoders.set(schema, encoder);
+  }
+  return encoder;
+}
+
+/** The payload of `message`: in place when the encoder covers it, else toBinary (a fallback). */
 export function encodeMessage<D extends DescMessage>(
   schema: D,
   message: MessageShape<D>,
-  options?: Partial<BinaryWriteOptions>,
-): Payload {
-  try {
-    const fields = spliceableFieldsOf(schema);
-    return fields.length === 0 ? toBinary(schema, message, options) : encodeSpliced(schema, message, fields, options);
-  } catch (e) {
-    throw new ConnectError(`serialize binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
-  }
-}
-
-function encodeSpliced<D extends DescMessage>(
-  schema: D,
-  message: MessageShape<D>,
-  fields: readonly DescField[],
   options: Partial<BinaryWriteOptions> | undefined,
-): Payload {
-  let rest: Record<string, unknown> | undefined;
-  let tail: Uint8Array[] | undefined;
-  const source = message as Record<string, unknown>;
-  for (const field of fields) {
-    const value = source[field.localName];
-    if (!(value instanceof Uint8Array) || value.byteLength < SPLICE_MIN_BYTES) continue;
-    if (field.presence !== IMPLICIT && !Object.prototype.hasOwnProperty.call(source, field.localName)) continue;
-    // A shallow copy keeps the prototype (proto2 defaults live there); the caller's
-    // message is never changed.
-    rest ??= Object.assign(Object.create(Object.getPrototypeOf(source) as object) as Record<string, unknown>, source);
-    if (field.presence === IMPLICIT || field.presence === LEGACY_REQUIRED) rest[field.localName] = EMPTY;
-    else delete rest[field.localName];
-    (tail ??= []).push(lengthDelimitedKey(field.number, value.byteLength), value);
+  counters: SendCounters,
+): EncodedMessage {
+  const encoder = options?.writeUnknownFields === false ? null : inPlaceEncoder(schema);
+  if (encoder !== null) return new EncodedMessage(message, encoder, undefined, counters);
+  counters.encodeFallbacks++;
+  let bytes: Uint8Array;
+  try {
+    bytes = toBinary(schema, message, options);
+  } catch (e) {
+    throw serializeError(e);
   }
-  if (rest === undefined || tail === undefined) return toBinary(schema, message, options);
-  return new PayloadParts([toBinary(schema, rest as MessageShape<D>, options), ...tail]);
+  return new EncodedMessage(message, undefined, bytes, counters);
 }
 
-/** The varint tag (field number, wire type 2) and the varint length of a field. */
-function lengthDelimitedKey(fieldNumber: number, length: number): Uint8Array {
-  const out = new Uint8Array(10);
-  let at = writeVarint(out, 0, fieldNumber * 8 + WIRE_TYPE_LENGTH_DELIMITED);
-  at = writeVarint(out, at, length);
-  return out.subarray(0, at);
-}
-
-function writeVarint(out: Uint8Array, at: number, value: number): number {
-  while (value > 0x7f) {
-    out[at++] = (value % 0x80) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  out[at++] = value;
-  return at;
-}
-
-const spliceable = new WeakMap<DescMessage, readonly DescField[]>();
-
-/** Singular `bytes` fields of a message type, outside oneofs. */
-function spliceableFieldsOf(desc: DescMessage): readonly DescField[] {
-  let fields = spliceable.get(desc);
-  if (fields === undefined) {
-    fields = desc.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES && f.oneof === undefined);
-    spliceable.set(desc, fields);
-  }
-  return fields;
+/** What an encoding step threw, as connect-es's Internal "serialize binary" error. */
+function serializeError(e: unknown): ConnectError {
+  if (e instanceof ConnectError) return e;
+  return new ConnectError(`serialize binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
 }

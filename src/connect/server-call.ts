@@ -339,7 +339,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
   }
 
   #encode(message: MessageShape<DescMessage>): Payload {
-    const payload = encodeMessage(this.#route.spec.method.output, message, this.#config.writeOptions);
+    const payload = encodeMessage(this.#route.spec.method.output, message, this.#config.writeOptions, this.#config.counters);
     checkWriteSize(payload.byteLength, this.#config.writeMaxBytes, this.#session.peer?.maxMessageBytes);
     return payload;
   }

@@ -1,9 +1,11 @@
 // Counters of a transport or a server (stats()): calls, messages and their bytes,
-// copies (JS heap → lease on send; bytes/unknown fields copied out under the "copy"
-// policy), frames held under "alias", plus the channels' frame and reassembly counters.
+// copies (on send only for encoder fallbacks and frames that waited; bytes/unknown fields
+// copied out under the "copy" policy), frames held under "alias", plus the channels'
+// frame and reassembly counters.
 
 import type { ChannelStats } from "../channel/channel.js";
 import type { CopyCounters } from "./decode.js";
+import type { SendCounters } from "./encode.js";
 
 /** Counters reported by `stats()` of transports and servers. */
 export interface RpcStats {
@@ -22,12 +24,21 @@ export interface RpcStats {
   /** Bytes of protobuf message payloads sent. */
   bytesOut: number;
   /**
-   * Copies of message data made by this library: one per sent message (JS heap →
-   * lease) and one per `bytes`/unknown field copied out of a received frame.
+   * Copies of message data made by this library: one per `bytes`/unknown field copied
+   * out of a received frame, and on send one per message that was not encoded straight
+   * into its lease (an encoder fallback, or a frame that had to wait for region space or
+   * flow-control credit). 0 on send for covered messages sent at once.
    */
   copies: number;
   /** Bytes of those copies. */
   copiedBytes: number;
+  /** The copies of `copies` made on send: 0 for covered messages sent at once. */
+  sendCopies: number;
+  /**
+   * Messages sent through toBinary + copy because the in-place encoder could not write
+   * them (type not covered, or `writeUnknownFields: false`; docs/ENCODING.md).
+   */
+  encodeFallbacks: number;
   /** Received frames currently held alive by alias-decoded messages. */
   framesHeld: number;
   /** Channel counters, summed over current and past connections: frames received. */
@@ -45,7 +56,7 @@ export interface RpcStats {
 }
 
 /** Mutable counters shared by the calls of one transport or server. */
-export class Counters implements CopyCounters {
+export class Counters implements CopyCounters, SendCounters {
   callsStarted = 0;
   callsActive = 0;
   messagesIn = 0;
@@ -54,14 +65,14 @@ export class Counters implements CopyCounters {
   bytesOut = 0;
   copies = 0;
   copiedBytes = 0;
+  sendCopies = 0;
+  encodeFallbacks = 0;
   framesHeld = 0;
 
-  /** Counts a message sent (and its one copy into a lease). */
+  /** Counts a message sent (its copies, if any, are counted where they are made). */
   sent(byteLength: number): void {
     this.messagesOut++;
     this.bytesOut += byteLength;
-    this.copies++;
-    this.copiedBytes += byteLength;
   }
 
   received(byteLength: number): void {
@@ -80,6 +91,8 @@ export class Counters implements CopyCounters {
       bytesOut: this.bytesOut,
       copies: this.copies,
       copiedBytes: this.copiedBytes,
+      sendCopies: this.sendCopies,
+      encodeFallbacks: this.encodeFallbacks,
       framesHeld: this.framesHeld,
       framesIn: channels.framesIn,
       framesOut: channels.framesOut,

@@ -5,7 +5,7 @@
 // (src/frame/) on one connection, opened lazily and reopened after it drains or drops.
 
 import { create } from "@bufbuild/protobuf";
-import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ContextValues, Interceptor, StreamRequest, StreamResponse, Transport, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { getAbortSignalReason, runStreamingCall } from "@connectrpc/connect/protocol";
@@ -18,13 +18,12 @@ import { LiveSet } from "../frame/live-set.js";
 import { StreamResetError } from "../frame/protocol-error.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
-import { PayloadParts } from "../frame/payload.js";
-import type { Payload } from "../frame/payload.js";
 import { CallSignal, withSignal } from "./call-signal.js";
 import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
-import { encodeMessage } from "./encode.js";
+import { EncodedMessage, encodeMessage } from "./encode.js";
+import { requestHeaderOf, withRequestHeader } from "./lazy-header.js";
 import { checkTransportOptions } from "./foreign-options.js";
 import { checkWriteSize, resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions, MessageLimits } from "./message-limits.js";
@@ -225,16 +224,18 @@ class ConnectRdmaTransport implements UringTransport {
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
     const call = new CallSignal(signal, timeout);
     const req: UnaryRequest<I, O> = withSignal(
-      {
-        stream: false as const,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: this.#baseUrl + methodPath(method),
-        header: new Headers(header),
-        contextValues: contextValues ?? createCallValues(),
-        message: create(method.input, input),
-      },
+      withRequestHeader(
+        {
+          stream: false as const,
+          service: method.parent,
+          method,
+          requestMethod: "POST",
+          url: this.#baseUrl + methodPath(method),
+          contextValues: contextValues ?? createCallValues(),
+          message: create(method.input, input),
+        },
+        header,
+      ),
       call,
     );
     const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
@@ -354,15 +355,18 @@ class ConnectRdmaTransport implements UringTransport {
     deadline: number | undefined,
   ): Promise<UnaryResponse<I, O>> {
     if (signal.aborted) throw signal.reason;
-    const payload = encodeMessage(req.method.input, req.message, this.#options.binaryOptions);
-    const session = this.#usableSession() ?? (await this.#acquire(req.signal));
+    let payload = this.#encode(req.method.input, req.message);
+    const usable = this.#usableSession();
+    const session = usable ?? (await this.#acquire(req.signal));
     // The session has a slot reserved for this call: the call owns it from here on.
     const call = this.#newCall(session, req.method.output, "unary");
     signal.onAbort = (reason) => call.cancel(reason);
     try {
       if (signal.aborted) throw signal.reason;
+      // Measured again after a wait for a connection: the message may have changed meanwhile.
+      if (usable === undefined) payload = this.#encode(req.method.input, req.message);
       this.#checkSendSize(payload.byteLength, session);
-      this.#settle(call, call.open(methodPath(req.method), req.header, remaining(deadline), payload, true));
+      this.#settle(call, call.open(methodPath(req.method), requestHeaderOf(req), remaining(deadline), payload, true));
       this.#counters.sent(payload.byteLength);
       const res = await call.unaryResult();
       return { stream: false, service: req.service, method: req.method, header: res.header, message: res.message, trailer: res.trailer };
@@ -386,9 +390,9 @@ class ConnectRdmaTransport implements UringTransport {
     try {
       if (req.method.methodKind === "server_streaming") {
         // Exactly one request: CALL_START carries it and the half-close, one frame.
-        const payloads: Payload[] = [];
+        const payloads: EncodedMessage[] = [];
         for await (const m of req.message) {
-          const p = encodeMessage(req.method.input, m, this.#options.binaryOptions);
+          const p = this.#encode(req.method.input, m);
           this.#checkSendSize(p.byteLength, session);
           payloads.push(p);
         }
@@ -418,14 +422,14 @@ class ConnectRdmaTransport implements UringTransport {
   async #pump<I extends DescMessage>(
     call: ClientCall<DescMessage>,
     session: Session,
-    input: AsyncIterable<MessageInitShape<I>> | Iterable<Payload>,
+    input: AsyncIterable<MessageInitShape<I>> | Iterable<EncodedMessage>,
     schema: I,
   ): Promise<void> {
     try {
       let sinceYield = 0;
       for await (const m of input) {
         if (call.done) return;
-        const payload = m instanceof Uint8Array || m instanceof PayloadParts ? m : encodeMessage(schema, m as never, this.#options.binaryOptions);
+        const payload = m instanceof EncodedMessage ? m : this.#encode(schema, m as never);
         this.#checkSendSize(payload.byteLength, session);
         const sent = call.send(payload);
         this.#counters.sent(payload.byteLength);
@@ -444,6 +448,11 @@ class ConnectRdmaTransport implements UringTransport {
 
   #newCall<O extends DescMessage>(session: Session, output: O, kind: "unary" | "stream"): ClientCall<O> {
     return new ClientCall(this.#callConfig, session, output, kind);
+  }
+
+  /** A request message as a payload (in place when the encoder covers it). */
+  #encode<I extends DescMessage>(schema: I, message: MessageShape<I>): EncodedMessage {
+    return encodeMessage(schema, message, this.#options.binaryOptions, this.#counters);
   }
 
   #checkSendSize(byteLength: number, session: Session): void {

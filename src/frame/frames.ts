@@ -67,6 +67,8 @@ export interface OutFrame {
   write(bytes: Uint8Array): void;
   /** Checked when a queued frame reaches the channel: true drops it (its stream never started). */
   skip?: () => boolean;
+  /** The message the frame carries (a queued frame detaches it: PayloadWriter.detach). */
+  readonly payload?: Payload | undefined;
 }
 
 function header(w: WireWriter, kind: number, flags: number, streamId: number): void {
@@ -108,6 +110,7 @@ export function encodeCallStart(
     HEADER_BYTES + (timeoutMs !== undefined ? 4 : 0) + 2 + pathLength + metadata.byteLength + (message?.byteLength ?? 0);
   return {
     byteLength,
+    payload: message,
     write(bytes) {
       const w = new WireWriter(bytes);
       header(w, FrameKind.CALL_START, flags, streamId);
@@ -123,6 +126,7 @@ export function encodeCallStart(
 export function encodeHeaders(streamId: number, metadata: PreparedMetadata, message: Payload | undefined): OutFrame {
   return {
     byteLength: HEADER_BYTES + metadata.byteLength + (message?.byteLength ?? 0),
+    payload: message,
     write(bytes) {
       const w = new WireWriter(bytes);
       header(w, FrameKind.HEADERS, message !== undefined ? Flag.HAS_MESSAGE : 0, streamId);
@@ -135,6 +139,7 @@ export function encodeHeaders(streamId: number, metadata: PreparedMetadata, mess
 export function encodeMessage(streamId: number, message: Payload, endStream: boolean): OutFrame {
   return {
     byteLength: HEADER_BYTES + message.byteLength,
+    payload: message,
     write(bytes) {
       const w = new WireWriter(bytes);
       header(w, FrameKind.MESSAGE, endStream ? Flag.END_STREAM : 0, streamId);
@@ -201,6 +206,7 @@ export function encodeEnd(streamId: number, init: EndInit): OutFrame {
   if (status.details.length > 0xffff) throw new RangeError("too many error details");
   return {
     byteLength,
+    payload: message,
     write(bytes) {
       const w = new WireWriter(bytes);
       header(w, FrameKind.END, flags, streamId);

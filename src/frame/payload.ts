@@ -1,21 +1,27 @@
-// A message payload as the frame encoders take it: one byte array, or a few pieces that
-// the frame writer copies into the send lease one after another. Pieces let the Connect
-// layer hand a large `bytes` field to the frame as it is, without first concatenating it
-// with the rest of the message in the JS heap (src/connect/encode.ts).
+// A message payload as the frame encoders take it: one byte array, or a message that
+// writes itself into the frame (src/connect/encode.ts: the in-place protobuf encoder, or
+// its toBinary fallback). The frame knows only this interface, so the layers stay
+// downward: frame never imports the encoder.
 
-/** The pieces of one payload, in order. */
-export class PayloadParts {
-  readonly parts: readonly Uint8Array[];
+/** A payload that measures itself first and is written straight into the send lease. */
+export interface PayloadWriter {
+  /** Exact bytes writeTo() writes. */
   readonly byteLength: number;
-
-  constructor(parts: readonly Uint8Array[]) {
-    let n = 0;
-    for (const p of parts) n += p.byteLength;
-    this.parts = parts;
-    this.byteLength = n;
-  }
+  /** Writes the payload at bytes[offset..]; returns the end offset (offset + byteLength). */
+  writeTo(bytes: Uint8Array, offset: number): number;
+  /**
+   * The frame waits in the send queue for region space: capture the message now (the
+   * application may change it before the frame is written). Idempotent. A frame waiting
+   * for flow-control credit does not detach: the Connect layer's send loops do not resume
+   * the handler's or the caller's iterator until the send is accepted.
+   */
+  detach(): void;
 }
 
 /** What a MESSAGE (or CALL_START, HEADERS, END with a message) carries. */
-export type Payload = Uint8Array | PayloadParts;
+export type Payload = Uint8Array | PayloadWriter;
 
+/** Lets a queued frame's payload capture its message (see PayloadWriter.detach). */
+export function detachPayload(payload: Payload | undefined): void {
+  if (payload !== undefined && !(payload instanceof Uint8Array)) payload.detach();
+}

@@ -13,6 +13,7 @@
 
 import type { Channel, Lease } from "../channel/channel.js";
 import { Fifo } from "./fifo.js";
+import { detachPayload } from "./payload.js";
 import type { OutFrame } from "./frames.js";
 import { StreamResetError } from "./protocol-error.js";
 
@@ -83,7 +84,7 @@ export class SendQueue {
       try {
         const lease = tryAllocate(channel, out.byteLength);
         if (lease !== undefined) {
-          out.write(lease.bytes);
+          writeInto(lease, out);
           channel.send(lease);
           if (this.#watchdog === undefined) this.#watch(channel);
           return undefined;
@@ -101,6 +102,7 @@ export class SendQueue {
       this.#host.fail(error);
       return Promise.reject(error);
     }
+    detachPayload(out.payload);
     return new Promise<void>((resolve, reject) => {
       this.#items.push({ out, since: performance.now(), resolve, reject });
       if (!this.#pumping) void this.#pump();
@@ -189,7 +191,7 @@ export class SendQueue {
         const lease = tryAllocate(channel, head.out.byteLength);
         if (lease === undefined) continue;
         this.#items.shift();
-        head.out.write(lease.bytes);
+        writeInto(lease, head.out);
         channel.send(lease);
         if (this.#watchdog === undefined) this.#watch(channel);
         head.resolve();
@@ -206,6 +208,16 @@ export class SendQueue {
   #rejectAll(): void {
     const error = this.#host.closeError ?? errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
     for (const q of this.#items.drain()) q.reject(error);
+  }
+}
+
+/** Writes `out` into its lease; a writer that throws (a message changed while it was written) gives the lease back. */
+function writeInto(lease: Lease, out: OutFrame): void {
+  try {
+    out.write(lease.bytes);
+  } catch (e) {
+    lease.release();
+    throw e;
   }
 }
 

@@ -170,17 +170,18 @@ export class WireWriter {
     this.#view.setUint32(this.#room(4), v, true);
   }
 
-  /** Copies bytes (or every piece of a payload, in order) into the frame. */
+  /** Copies bytes into the frame, or has a payload writer write itself there. */
   raw(src: Payload): void {
     if (src instanceof Uint8Array) {
       this.bytes.set(src, this.pos);
       this.pos += src.byteLength;
       return;
     }
-    for (const part of src.parts) {
-      this.bytes.set(part, this.pos);
-      this.pos += part.byteLength;
-    }
+    const end = this.pos + src.byteLength;
+    if (end > this.bytes.byteLength) throw new RangeError(`frame writer overrun: ${src.byteLength} bytes at ${this.pos} of ${this.bytes.byteLength}`);
+    // A writer never writes past the frame's bytes (it throws first) and must end where it said.
+    if (src.writeTo(this.bytes, this.pos) !== end) throw new RangeError(`frame writer: a payload wrote other than its ${src.byteLength} bytes`);
+    this.pos = end;
   }
 
   /** Writes a string whose UTF-8 length (from utf8Length) is `byteLength`. */

@@ -11,6 +11,9 @@ const root = resolve(import.meta.dirname, "../..");
 const LAYERS: ReadonlyArray<{ name: string; owns: (path: string) => boolean }> = [
   { name: "public API and CLI", owns: (p) => p === "src/index.ts" || p === "src/cjs.cts" || p.startsWith("src/cli/") },
   { name: "connect", owns: (p) => p.startsWith("src/connect/") },
+  // Below connect, above frame: only the Connect layer (and the public API) may use the
+  // encoder; the frame layer sees a message only as a PayloadWriter (src/frame/payload.ts).
+  { name: "protobuf encoder", owns: (p) => p.startsWith("src/protobuf/") },
   { name: "frame", owns: (p) => p.startsWith("src/frame/") },
   { name: "channel", owns: (p) => p.startsWith("src/channel/") },
   { name: "region", owns: (p) => p === "src/region.ts" },
