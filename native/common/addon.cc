@@ -11,6 +11,7 @@
 #include "rdma/rdma_probe.h"
 #include "region/memory_region.h"
 #include "region/region_wrap.h"
+#include "shm/shm_engine_wrap.h"
 #include "uring/engine_wrap.h"
 #include "uring/uring_probe.h"
 
@@ -22,6 +23,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("Region", RegionWrap::Define(env));
   exports.Set("UringEngine", EngineWrap::Define(env));
   exports.Set("RdmaEngine", RdmaEngineWrap::Define(env));
+  exports.Set("ShmEngine", ShmEngineWrap::Define(env));
 }
 
 Addon::~Addon() { registry_->CloseAll(); }
