@@ -219,6 +219,8 @@ export interface NativeRdmaDevice {
 
 export interface NativeCapabilities {
   ioUring: { available: boolean; reason?: string; setupFlags: number };
+  /** A sealed memfd region can be created and mapped (shm://). */
+  shm: { available: boolean; reason?: string };
   /** `available`: some device has an ACTIVE port. */
   rdma: { available: boolean; libraryLoaded: boolean; reason?: string; devices: NativeRdmaDevice[] };
   memlock: { soft: number; hard: number };

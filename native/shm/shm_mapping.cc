@@ -38,6 +38,15 @@ std::shared_ptr<ShmMapping> ShmMapping::Adopt(UniqueFd fd, size_t bytes) {
   return std::shared_ptr<ShmMapping>(new ShmMapping(std::move(fd), bytes));
 }
 
+std::string ProbeShm() {
+  try {
+    auto probe = ShmMapping::Create(4096);
+    return probe->base() ? "" : "mmap failed";
+  } catch (const SysError& e) {
+    return std::string(e.op) + ": " + strerror(e.err);
+  }
+}
+
 ShmMapping::ShmMapping(UniqueFd fd, size_t bytes) : fd_(std::move(fd)), size_(bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   if (p == MAP_FAILED) throw SysError{errno, "mmap(memfd)"};

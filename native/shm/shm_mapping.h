@@ -6,10 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "common/unique_fd.h"
 
 namespace crdma::shm {
+
+// Empty when this process can create, seal and map a memfd region; else why not.
+std::string ProbeShm();
 
 class ShmMapping {
  public:
