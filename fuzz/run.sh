@@ -31,13 +31,14 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(frame_assembler lease_allocator rdma_message)
+[ ${#targets[@]} -eq 0 ] && targets=(frame_assembler lease_allocator rdma_message shm_ring)
 
 # Sources of each target besides its harness (fuzz/<target>_fuzz.cc).
 declare -A sources=(
   [frame_assembler]="native/uring/frame_assembler.cc"
   [lease_allocator]="native/region/lease_allocator.cc"
   [rdma_message]="native/rdma/rdma_message.cc"
+  [shm_ring]="native/shm/shm_ring.cc"
 )
 
 install_or_name() {
