@@ -43,7 +43,8 @@ console.log(JSON.stringify(summary, null, 2));
 /** Each row of a benchmark's summary: its key and every statistic as [median, min, max]. */
 function pick(result) {
   return (result.summary ?? []).map((row) => {
-    const out = { key: row.key, runs: row.runs, clean: row.clean };
+    const key = row.key ?? [row.driver, row.workload, row.payloadBytes, row.inflight].filter((x) => x !== undefined).join("/");
+    const out = { key, runs: row.runs, clean: row.clean };
     for (const [name, value] of Object.entries(row)) {
       if (value && typeof value === "object" && "median" in value && value.median !== null) out[name] = [value.median, value.min, value.max];
     }

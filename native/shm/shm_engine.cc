@@ -247,8 +247,8 @@ int ShmEngine::Reap(EventSink& sink) {
   if (io_ready_) ReadIo(sink);
   // Ids first: JS may close connections while a chunk of events is dispatched, and
   // connections are only destroyed in Flush, so the pointers stay valid during the scan.
-  std::vector<ShmConnection*> open;
-  open.reserve(connections_.size());
+  std::vector<ShmConnection*>& open = scan_;  // reused: no allocation per Reap while spinning
+  open.clear();
   for (auto& [id, c] : connections_) {
     if (c->open()) open.push_back(c.get());
   }

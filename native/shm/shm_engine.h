@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/driven_engine.h"
 #include "common/unique_fd.h"
@@ -103,6 +104,7 @@ class ShmEngine : public DrivenEngine {
   UniqueFd wake_;
   std::unordered_map<uint32_t, UniqueFd> listeners_;
   std::map<uint32_t, std::unique_ptr<ShmConnection>> connections_;
+  std::vector<ShmConnection*> scan_;  // Reap's list of open connections
   uint32_t next_id_ = 1;
   bool io_ready_ = true;
   ShmStats stats_;

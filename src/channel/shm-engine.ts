@@ -43,7 +43,10 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     // No receive slots: frames arrive in the connections' rings. The lease area holds
     // frames being written before they are copied into a ring.
     const region = { slotSize: 4096, recvSlots: 1, ...options.region };
-    super({ ...options, region, maxFrameBytes }, 0, (r: Region, max, events, onEvents) =>
+    // Like io_uring: answers queued by each chunk of 16 frames are published (and the peer
+    // woken) before the next chunk is handed to JS, so both processes work at once.
+    const dispatchChunk = options.dispatchChunk ?? 16;
+    super({ ...options, region, maxFrameBytes, dispatchChunk }, 0, (r: Region, max, events, onEvents) =>
       new (native().ShmEngine)(r.native, ringBytes, max, sameUserOnly, events, onEvents),
     );
   }
