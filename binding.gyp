@@ -23,7 +23,12 @@
         "native/rdma/rdma_engine.cc",
         "native/rdma/rdma_message.cc",
         "native/rdma/inbound_frames.cc",
-        "native/rdma/rdma_engine_wrap.cc"
+        "native/rdma/rdma_engine_wrap.cc",
+        "native/shm/shm_ring.cc",
+        "native/shm/shm_mapping.cc",
+        "native/shm/rendezvous.cc",
+        "native/shm/shm_engine.cc",
+        "native/shm/shm_engine_wrap.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(frame_assembler lease_allocator rdma_message inbound_frames)
+[ ${#targets[@]} -eq 0 ] && targets=(frame_assembler lease_allocator rdma_message inbound_frames shm_ring)
 
 # Sources of each target besides its harness (fuzz/<target>_fuzz.cc).
 declare -A sources=(
@@ -39,6 +39,7 @@ declare -A sources=(
   [lease_allocator]="native/region/lease_allocator.cc"
   [rdma_message]="native/rdma/rdma_message.cc"
   [inbound_frames]="native/rdma/inbound_frames.cc"
+  [shm_ring]="native/shm/shm_ring.cc"
 )
 
 install_or_name() {

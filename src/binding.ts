@@ -88,6 +88,40 @@ export interface NativeUringEngine extends NativeEngineHandle {
   partialFrameBytes(connection: number): number;
 }
 
+/** Native `ShmEngine`: shared-memory rings between processes of one host (shm://). */
+export interface NativeShmEngine extends NativeEngineHandle {
+  /** Listens on a Unix rendezvous socket; returns the listener id. */
+  listen(path: string, backlog: number): number;
+  /** Connects to a rendezvous socket; returns the connection id (a Connected event follows). */
+  connect(path: string): number;
+  /** The one ArrayBuffer over the connection's shared region (the first call only). */
+  buffer(connection: number): ArrayBuffer | undefined;
+  /** Keeps a frame read in place past its batch: a token (>= 0) or -errno. */
+  holdFrame(connection: number, offset: number): number;
+  releaseFrame(connection: number, token: number): void;
+  stats(): NativeShmEngineStats;
+}
+
+/** Engine-wide counters of an shm engine (`ShmEngine.stats()`), since it was created. */
+export interface NativeShmEngineStats {
+  /** Frames read in place from the rings (no copy on receive). */
+  framesIn: number;
+  /** Frames handed to send(). */
+  framesOut: number;
+  /** Frames copied from their lease into a ring (one copy per frame sent). */
+  sendCopies: number;
+  /** Wake-ups written to a sleeping peer's eventfd. */
+  wakesSent: number;
+  /** Times our own eventfd woke us. */
+  wakeups: number;
+  /** Connections refused at accept: the peer runs as another user. */
+  rejectedPeers: number;
+  /** Connections ended because the peer broke the ring or handshake rules. */
+  protocolErrors: number;
+  /** Open connections and listeners. */
+  active: number;
+}
+
 /** Native `RdmaEngine`: RC queue pairs over rdma_cm on Node's loop. */
 export interface NativeRdmaEngine extends NativeEngineHandle {
   listen(ip: string, port: number, backlog: number): [id: number, port: number];
@@ -197,6 +231,8 @@ export interface NativeRdmaDevice {
 
 export interface NativeCapabilities {
   ioUring: { available: boolean; reason?: string; setupFlags: number };
+  /** A sealed memfd region can be created and mapped (shm://). */
+  shm: { available: boolean; reason?: string };
   /** `available`: some device has an ACTIVE port. */
   rdma: { available: boolean; libraryLoaded: boolean; reason?: string; devices: NativeRdmaDevice[] };
   memlock: { soft: number; hard: number };
@@ -218,6 +254,14 @@ export interface NativeAddon {
     events: Int32Array,
     onEvents: (count: number) => void,
   ) => NativeRdmaEngine;
+  ShmEngine: new (
+    region: NativeRegion,
+    ringBytes: number,
+    maxFrameBytes: number,
+    sameUserOnly: boolean,
+    events: Int32Array,
+    onEvents: (count: number) => void,
+  ) => NativeShmEngine;
   capabilities(): NativeCapabilities;
   counters(): { liveRegions: number; liveResources: number };
 }

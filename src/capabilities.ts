@@ -41,6 +41,13 @@ export interface Capabilities {
     /** Why not: the failing call and errno, sysctl kernel.io_uring_disabled, seccomp, kernel version. */
     reason?: string;
   };
+  /** Whether shm:// works here: a sealed memfd region can be created and mapped. */
+  shm: {
+    /** shm:// URLs can be served and called (peers on this host). */
+    available: boolean;
+    /** Why not: the failing call and errno. */
+    reason?: string;
+  };
   /** `available`: libibverbs loaded and some device has an ACTIVE port. */
   rdma: {
     /** rdma:// URLs can be served and called. */
@@ -75,6 +82,7 @@ export function capabilities(): Capabilities {
     const reason = (error as Error).message;
     return {
       ioUring: { available: false, reason },
+      shm: { available: false, reason },
       rdma: { available: false, reason, devices: [] },
       memlock: { soft: NaN, hard: NaN },
       addon: { loaded: false, reason },
@@ -93,5 +101,7 @@ export function capabilities(): Capabilities {
   });
   const rdma: Capabilities["rdma"] = { available: probe.rdma.available, devices };
   if (probe.rdma.reason) rdma.reason = `RDMA unavailable: ${probe.rdma.reason}`;
-  return { ioUring, rdma, memlock: probe.memlock, addon: { loaded: true } };
+  const shm: Capabilities["shm"] = { available: probe.shm.available };
+  if (probe.shm.reason) shm.reason = probe.shm.reason;
+  return { ioUring, shm, rdma, memlock: probe.memlock, addon: { loaded: true } };
 }

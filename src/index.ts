@@ -6,10 +6,11 @@ export { type CodedError, type ChannelErrorCode } from "./errors.js";
 export type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease, Listener, AcceptHandler, EngineName } from "./channel/channel.js";
 export { UringEngine, type UringEngineOptions } from "./channel/uring-engine.js";
 export { RdmaEngine, type RdmaEngineOptions } from "./channel/rdma-engine.js";
+export { ShmEngine, type ShmEngineOptions } from "./channel/shm-engine.js";
 export { NetEngine, type NetEngineOptions, type NetEngineStats } from "./channel/net-engine.js";
 export type { NetChannelStats } from "./channel/net-channel.js";
 export type { NativeChannel } from "./channel/native-channel.js";
-export type { NativeEngineStats, NativeRdmaEngineStats, NativeRegionStats } from "./binding.js";
+export type { NativeEngineStats, NativeRdmaEngineStats, NativeRegionStats, NativeShmEngineStats } from "./binding.js";
 export { engineForUrl, autoEngine, type EngineOptions } from "./channel/engines.js";
 export { createMemoryEngine, MemoryEngine, MemoryChannel, type MemoryEngineOptions, type MemoryEngineStats } from "./channel/memory.js";
 export {

@@ -15,6 +15,10 @@ async function createEngine(driver, role) {
     const { UringEngine } = await import("../../dist/channel/uring-engine.js");
     return new UringEngine({ poll: driver.poll ?? "event" });
   }
+  if (driver.engine === "shm") {
+    const { ShmEngine } = await import("../../dist/channel/shm-engine.js");
+    return new ShmEngine({ poll: driver.poll ?? "event" });
+  }
   if (driver.engine === "net") {
     const { NetEngine } = await import("../../dist/channel/net-engine.js");
     return new NetEngine({ poll: "event" });
@@ -25,6 +29,7 @@ async function createEngine(driver, role) {
 /** Channel URL for a listen address ("host:port" or a Unix socket path). */
 function channelUrl(driver, address) {
   if (driver.transport === "rdma") return `rdma://${address}`;
+  if (driver.transport === "shm") return `shm://${address}`;
   return address.startsWith("/") ? `unix://${address}` : `tcp://${address}`;
 }
 

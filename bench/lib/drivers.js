@@ -12,8 +12,8 @@ import { SOFTROCE_IP0 } from "./softroce-addresses.js";
  * @property {string} id          stable key used in JSON, CLI (--drivers) and ratios
  * @property {string} label       human-readable row name
  * @property {"net" | "channel"} kind  which implementation module serves it
- * @property {"tcp" | "unix" | "rdma"} transport
- * @property {"uring" | "net" | "rdma"} [engine]  channel kind: which ChannelEngine
+ * @property {"tcp" | "unix" | "rdma" | "shm"} transport
+ * @property {"uring" | "net" | "rdma" | "shm"} [engine]  channel kind: which ChannelEngine
  * @property {"event" | "spin"} [poll]   channel kind: completion polling mode
  * @property {boolean} [cork]     net kind: batch the replies of one chunk with cork() (default true)
  * @property {boolean} [optional] not run unless named in --drivers
@@ -25,6 +25,8 @@ export const DRIVERS = [
   { id: "uring-tcp-event", label: "ours io_uring TCP, event", kind: "channel", transport: "tcp", engine: "uring", poll: "event" },
   { id: "uring-tcp-spin", label: "ours io_uring TCP, spin", kind: "channel", transport: "tcp", engine: "uring", poll: "spin" },
   { id: "uring-unix-event", label: "ours io_uring Unix, event", kind: "channel", transport: "unix", engine: "uring", poll: "event" },
+  { id: "shm-event", label: "ours shared memory (shm://), event", kind: "channel", transport: "shm", engine: "shm", poll: "event" },
+  { id: "shm-spin", label: "ours shared memory (shm://), spin", kind: "channel", transport: "shm", engine: "shm", poll: "spin" },
   { id: "netengine-tcp", label: "ours net engine, TCP", kind: "channel", transport: "tcp", engine: "net", poll: "event" },
   // One socket.write() per request, no cork: how the baselines' net client was written.
   { id: "net-nocork", label: "raw node:net, TCP, write per frame", kind: "net", transport: "tcp", cork: false, optional: true },
@@ -41,7 +43,7 @@ export function driverById(id) {
 
 /** Where a server for `driver` listens in run number `run` (port 0: the server picks). */
 export function listenAddress(driver, run) {
-  if (driver.transport === "unix") return join(tmpdir(), `connect-rdma-bench-${process.pid}-${run}.sock`);
+  if (driver.transport === "unix" || driver.transport === "shm") return join(tmpdir(), `connect-rdma-bench-${process.pid}-${run}.sock`);
   if (driver.transport === "rdma") return `${SOFTROCE_IP0}:0`;
   return "127.0.0.1:0";
 }

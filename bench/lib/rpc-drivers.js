@@ -13,8 +13,8 @@ import { SOFTROCE_IP0 } from "./softroce-addresses.js";
  * @property {string} id            stable key (JSON, --drivers, ratios)
  * @property {string} label         row name
  * @property {"ours" | "connect-node" | "grpc-js" | "channel-echo"} kind
- * @property {"tcp" | "unix" | "rdma"} transport
- * @property {"uring" | "net" | "rdma"} [engine]  ours: which channel engine
+ * @property {"tcp" | "unix" | "rdma" | "shm"} transport
+ * @property {"uring" | "net" | "rdma" | "shm"} [engine]  ours: which channel engine
  * @property {boolean} [guestOnly]             needs the soft-RoCE guest (bench/rdma-guest.js); not run by default
  * @property {"event" | "spin"} [poll]          ours: completion polling
  * @property {"connect" | "grpc"} [protocol]   connect-node: which protocol over HTTP/2
@@ -41,6 +41,8 @@ export const RPC_DRIVERS = [
     tuning: "large-messages",
     only: "stream",
   },
+  { id: "ours-shm-event", label: "ours shared memory (shm://), event", kind: "ours", transport: "shm", engine: "shm", poll: "event" },
+  { id: "ours-shm-spin", label: "ours shared memory (shm://), spin", kind: "ours", transport: "shm", engine: "shm", poll: "spin" },
   { id: "ours-net-tcp", label: "ours net engine, TCP", kind: "ours", transport: "tcp", engine: "net", poll: "event" },
   { id: "connect-node-h2", label: "connect-node HTTP/2, Connect protocol", kind: "connect-node", transport: "tcp", protocol: "connect" },
   { id: "connect-node-h2-grpc", label: "connect-node HTTP/2, gRPC protocol", kind: "connect-node", transport: "tcp", protocol: "grpc" },
@@ -64,7 +66,7 @@ export function rpcDriverById(id) {
 
 /** Where a server for `driver` listens in run number `run` ("host:port" or a socket path; port 0: picked). */
 export function rpcListenAddress(driver, run) {
-  if (driver.transport === "unix") return join(tmpdir(), `connect-rdma-rpc-bench-${process.pid}-${run}.sock`);
+  if (driver.transport === "unix" || driver.transport === "shm") return join(tmpdir(), `connect-rdma-rpc-bench-${process.pid}-${run}.sock`);
   if (driver.transport === "rdma") return `${SOFTROCE_IP0}:0`;
   return "127.0.0.1:0";
 }

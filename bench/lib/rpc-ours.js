@@ -12,6 +12,7 @@ import { SOFTROCE_IP1 } from "./softroce-addresses.js";
 /** Channel URL for a listen address ("host:port" or a Unix socket path). */
 function channelUrl(driver, address) {
   if (driver.transport === "rdma") return `rdma://${address}`;
+  if (driver.transport === "shm") return `shm://${address}`;
   return address.startsWith("/") ? `unix://${address}` : `tcp://${address}`;
 }
 
@@ -38,7 +39,9 @@ function transportFor(driver, endpoint, engine) {
   }
   // Large-message tuning: received bytes fields stay views into the slot (no copy).
   const bytes = driver.tuning === "large-messages" ? "alias" : undefined;
-  return createUringTransport({ url: endpoint, engine: engine ?? driver.engine, poll: driver.poll, ...(bytes ? { bytes } : {}) });
+  // shm:// URLs get the shm engine from their scheme ("engine" picks io_uring or node:net only).
+  const choice = engine ?? (driver.engine === "shm" ? "auto" : driver.engine);
+  return createUringTransport({ url: endpoint, engine: choice, poll: driver.poll, ...(bytes ? { bytes } : {}) });
 }
 
 /** The BenchService server on the driver's engine and polling mode. */
@@ -46,7 +49,7 @@ export async function startServer(driver, address) {
   const own = ownEngine(driver, "server");
   const server = createServer({
     routes: (router) => router.service(BenchService, benchServiceImpl),
-    engine: own ?? (driver.engine === "rdma" ? "auto" : driver.engine),
+    engine: own ?? (driver.engine === "rdma" || driver.engine === "shm" ? "auto" : driver.engine),
     poll: driver.poll,
   });
   const endpoint = await server.listen(channelUrl(driver, address));

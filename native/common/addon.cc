@@ -11,6 +11,8 @@
 #include "rdma/rdma_probe.h"
 #include "region/memory_region.h"
 #include "region/region_wrap.h"
+#include "shm/shm_engine_wrap.h"
+#include "shm/shm_mapping.h"
 #include "uring/engine_wrap.h"
 #include "uring/uring_probe.h"
 
@@ -22,6 +24,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("Region", RegionWrap::Define(env));
   exports.Set("UringEngine", EngineWrap::Define(env));
   exports.Set("RdmaEngine", RdmaEngineWrap::Define(env));
+  exports.Set("ShmEngine", ShmEngineWrap::Define(env));
 }
 
 Addon::~Addon() { registry_->CloseAll(); }
@@ -36,6 +39,12 @@ Napi::Value Addon::Capabilities(const Napi::CallbackInfo& info) {
   if (!uring.available) io_uring.Set("reason", uring.reason);
   io_uring.Set("setupFlags", static_cast<double>(uring.setup_flags));
   out.Set("ioUring", io_uring);
+
+  std::string shm_reason = shm::ProbeShm();
+  Napi::Object shm_out = Napi::Object::New(env);
+  shm_out.Set("available", shm_reason.empty());
+  if (!shm_reason.empty()) shm_out.Set("reason", shm_reason);
+  out.Set("shm", shm_out);
 
   RdmaProbeResult rdma = ProbeRdma();
   Napi::Object rdma_out = Napi::Object::New(env);

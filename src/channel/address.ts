@@ -1,9 +1,11 @@
-// Channel URLs: tcp://host:port, unix:///absolute/path, memory://name, rdma://ip:port.
+// Channel URLs: tcp://host:port, unix:///absolute/path, memory://name, rdma://ip:port,
+// shm:///absolute/rendezvous/path.
 // Parsing and formatting live here so every engine agrees on them.
 
 export type ChannelAddress =
   | { scheme: "tcp"; host: string; port: number }
   | { scheme: "unix"; path: string }
+  | { scheme: "shm"; path: string }
   | { scheme: "memory"; name: string }
   | { scheme: "rdma"; host: string; port: number };
 
@@ -11,11 +13,12 @@ export type ChannelAddress =
 export function parseChannelUrl(url: string): ChannelAddress {
   if (typeof url !== "string") throw new TypeError(`channel URL must be a string, got ${typeof url}`);
   const match = /^([a-z]+):\/\/(.*)$/.exec(url);
-  if (!match) throw new TypeError(`invalid channel URL "${url}": expected tcp://host:port, unix:///path, rdma://ip:port or memory://name`);
+  if (!match) throw new TypeError(`invalid channel URL "${url}": expected tcp://host:port, unix:///path, shm:///path, rdma://ip:port or memory://name`);
   const [, scheme, rest] = match as unknown as [string, string, string];
   switch (scheme) {
     case "unix":
-      if (!rest.startsWith("/")) throw new TypeError(`invalid unix URL "${url}": the path must be absolute (unix:///tmp/x.sock)`);
+    case "shm":
+      if (!rest.startsWith("/")) throw new TypeError(`invalid ${scheme} URL "${url}": the path must be absolute (${scheme}:///tmp/x.sock)`);
       return { scheme, path: rest };
     case "memory":
       if (!rest) throw new TypeError(`invalid memory URL "${url}": a name is required`);
@@ -38,7 +41,8 @@ export function parseChannelUrl(url: string): ChannelAddress {
 export function formatChannelUrl(address: ChannelAddress): string {
   switch (address.scheme) {
     case "unix":
-      return `unix://${address.path}`;
+    case "shm":
+      return `${address.scheme}://${address.path}`;
     case "memory":
       return `memory://${address.name}`;
     default: {

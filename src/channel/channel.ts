@@ -10,7 +10,7 @@
 // channel whose events have no onEnd closes itself then (queued frames still leave).
 
 /** Which engine carries a channel. */
-export type EngineName = "uring" | "net" | "memory" | "rdma";
+export type EngineName = "uring" | "net" | "memory" | "rdma" | "shm";
 
 export type { Lease } from "../region.js";
 import type { Lease } from "../region.js";

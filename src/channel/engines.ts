@@ -1,6 +1,7 @@
 // Engine selection: which ChannelEngine carries a URL. tcp:// and unix:// go to io_uring
 // when this process can use it, else to the node:net fallback (and say so through
-// `channel.engine`); memory:// to the in-process engine; rdma:// to the RDMA engine.
+// `channel.engine`); memory:// to the in-process engine; rdma:// to the RDMA engine;
+// shm:// to the shared-memory engine (processes of one host).
 // CONNECT_RDMA_ENGINE=net|uring overrides "auto" (how the suites force the fallback); any
 // other value is an error, not ignored.
 import { native } from "../binding.js";
@@ -11,6 +12,7 @@ import type { ChannelEngine } from "./channel.js";
 import { createMemoryEngine } from "./memory.js";
 import { NetEngine } from "./net-engine.js";
 import { RdmaEngine } from "./rdma-engine.js";
+import { ShmEngine } from "./shm-engine.js";
 import { UringEngine } from "./uring-engine.js";
 
 /** How an engine is chosen and driven. */
@@ -73,6 +75,8 @@ export function engineForUrl(url: string, options: EngineOptions = {}): ChannelE
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       });
     }
+    case "shm":
+      return new ShmEngine(commonOptions(options));
     default: {
       const kind = options.engine && options.engine !== "auto" ? options.engine : autoEngine().engine;
       return kind === "uring" ? new UringEngine(commonOptions(options)) : new NetEngine(commonOptions(options));

@@ -35,18 +35,20 @@ export interface NativeChannelOwner {
     partialFrameBytes?(connection: number): number;
   };
   forget(id: number): void;
+  /** Engines whose connections each map their own memory (shm): that memory's one ArrayBuffer. */
+  bufferOf?(id: number): ArrayBuffer | undefined;
+  /** Engines that read frames in place in that memory: keeps one past onFrame(). */
+  holdInPlace?(id: number, frame: Uint8Array): Lease;
 }
 
-/** A held receive slot: keeps the slot out of the kernel's hands until release(). */
-class SlotLease implements Lease {
-  #engine: NativeChannelOwner;
-  #index: number;
+/** A held received frame: `onRelease` gives its memory back (a receive slot, ring space), once. */
+export class HeldLease implements Lease {
+  #onRelease: () => void;
   #bytes: Uint8Array | undefined;
 
-  constructor(engine: NativeChannelOwner, index: number, bytes: Uint8Array) {
-    this.#engine = engine;
-    this.#index = index;
+  constructor(bytes: Uint8Array, onRelease: () => void) {
     this.#bytes = bytes;
+    this.#onRelease = onRelease;
   }
 
   get bytes(): Uint8Array {
@@ -61,18 +63,20 @@ class SlotLease implements Lease {
   release(): void {
     if (!this.#bytes) return;
     this.#bytes = undefined;
-    if (!this.#engine.closed) this.#engine.native.releaseSlot(this.#index);
+    this.#onRelease();
   }
 }
 
 /** A connection of a native engine. */
 export class NativeChannel implements Channel {
-  /** "uring" or "rdma". */
+  /** "uring", "rdma" or "shm". */
   readonly engine: EngineName;
   /** The native connection id (unique within its engine). */
   readonly id: number;
   readonly maxFrameBytes: number;
   #owner: NativeChannelOwner;
+  /** Where received frames are (the connection's own mapping on shm), else the region's buffer. */
+  #buffer: ArrayBuffer | undefined;
   #events: ChannelEvents | undefined;
   #closed = false;
   #peerEnded = false;
@@ -91,6 +95,7 @@ export class NativeChannel implements Channel {
     this.engine = owner.name;
     this.id = id;
     this.maxFrameBytes = owner.maxFrameBytes;
+    this.#buffer = owner.bufferOf?.(id);
   }
 
   /** True once closed (locally or by the peer). */
@@ -205,9 +210,13 @@ export class NativeChannel implements Channel {
     if (this.#currentIsLease) {
       return new RegionLease(region, frame.byteOffset - this.#owner.headerBytes, this.#owner.headerBytes, frame.length);
     }
+    if (this.#owner.holdInPlace) return this.#owner.holdInPlace(this.id, frame);
     const index = this.#owner.native.holdSlot(frame.byteOffset);
     if (index < 0) throw systemError(index, "holdSlot");
-    return new SlotLease(this.#owner, index, frame);
+    const owner = this.#owner;
+    return new HeldLease(frame, () => {
+      if (!owner.closed) owner.native.releaseSlot(index);
+    });
   }
 
   close(discard = false): void {
@@ -238,7 +247,7 @@ export class NativeChannel implements Channel {
 
   /** @internal One frame from the engine: body at region offset `offset`. */
   deliver(offset: number, length: number, isLease: boolean): void {
-    const frame = new Uint8Array(this.#owner.region.buffer, offset, length);
+    const frame = new Uint8Array(this.#buffer ?? this.#owner.region.buffer, offset, length);
     this.#stats.framesIn++;
     this.#stats.bytesIn += length;
     if (isLease) {

@@ -1,5 +1,5 @@
 // createTransport(): the one factory most users need. It picks the transport from the
-// URL's scheme — rdma:// gets createRdmaTransport(), tcp://, unix:// and memory:// get
+// URL's scheme — rdma:// gets createRdmaTransport(), tcp://, unix://, shm:// and memory:// get
 // createUringTransport() (io_uring, or the node:net fallback where io_uring is blocked) —
 // so a service moves between channels by changing its URL only.
 import { parseChannelUrl } from "../channel/address.js";
@@ -15,7 +15,7 @@ export interface TransportOptions extends UringTransportOptions {
 
 /**
  * Creates a Connect Transport for the URL: `tcp://host:port`, `unix:///path`,
- * `rdma://ip:port` or `memory://name`. Throws TypeError at once for a missing or
+ * `shm:///path` (shared memory, processes of one host), `rdma://ip:port` or `memory://name`. Throws TypeError at once for a missing or
  * malformed URL, an `http(s)://` URL, or a connect-node option that means nothing here.
  *
  * @example

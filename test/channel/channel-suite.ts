@@ -29,7 +29,9 @@ export interface ChannelSuiteOptions {
   /** Suite name, e.g. "uring-tcp". */
   name: string;
   /** Engine name for the fixture processes (they load it from dist/). */
-  engine: "uring" | "net" | "rdma";
+  engine: "uring" | "net" | "rdma" | "shm";
+  /** Options of the echo server's engine (its process), when the defaults do not fit the tests. */
+  serverOptions?: object;
   /** dist/ modules the fixtures import, checked for freshness before the suite runs. */
   distModules: string[];
   makeEngine(options?: { region?: RegionOptions; maxFrameBytes?: number }): SuiteEngine;
@@ -42,8 +44,11 @@ export interface ChannelSuiteOptions {
     inPlaceBody(region: Region): number;
     /** True when such a frame is a view of the engine's region (uring, rdma), false for a socket chunk (net). */
     inPlaceInRegion: boolean;
-    /** Body length of a frame that straddles receive buffers (rdma: one READ): exactly one reassembly. */
-    straddleBody(region: Region): number;
+    /**
+     * Body length of a frame that straddles receive buffers (rdma: one READ): exactly one
+     * reassembly. Absent for an engine that never reassembles (shm: every frame is read in place).
+     */
+    straddleBody?(region: Region): number;
   };
   /** Parts of the suite that cannot apply to this engine, each with the reason (printed). */
   skip?: Partial<Record<SuitePart, string>>;

@@ -177,7 +177,7 @@ export function contractTests(options: ChannelSuiteOptions): void {
         () => undefined,
         (e: unknown) => e,
       );
-      const expected = url.startsWith("unix:") ? "ENOENT" : "ECONNREFUSED";
+      const expected = /^(unix|shm):/.test(url) ? "ENOENT" : "ECONNREFUSED";
       expect(error).toMatchObject({ code: expected, syscall: "connect" });
       expect(typeof (error as { errno?: unknown }).errno).toBe("number");
       await expect(engine.connect("tcp://127.0.0.1", new Inbox())).rejects.toBeInstanceOf(TypeError);
@@ -188,9 +188,10 @@ export function contractTests(options: ChannelSuiteOptions): void {
       await listener.close();
       await listener.close();
       const address = parseChannelUrl(listener.url);
-      if (address.scheme === "unix") expect(existsSync(address.path)).toBe(false);
+      const socketFile = address.scheme === "unix" || address.scheme === "shm";
+      if (socketFile) expect(existsSync(address.path)).toBe(false);
       await expect(make().connect(listener.url, new Inbox())).rejects.toMatchObject({
-        code: address.scheme === "unix" ? "ENOENT" : "ECONNREFUSED",
+        code: socketFile ? "ENOENT" : "ECONNREFUSED",
       });
       await sendBytes(client, pattern(50, 3));
       expect(firstDifference(await serverInbox.next(), pattern(50, 3))).toBe(-1);

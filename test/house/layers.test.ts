@@ -18,8 +18,6 @@ const LAYERS: ReadonlyArray<{ name: string; owns: (path: string) => boolean }> =
   { name: "channel", owns: (p) => p.startsWith("src/channel/") },
   { name: "region", owns: (p) => p === "src/region.ts" },
   { name: "binding and shared errors", owns: (p) => ["src/binding.ts", "src/errors.ts", "src/capabilities.ts"].includes(p) },
-  // The in-place protobuf encoder imports only @bufbuild/protobuf: the bottom of the stack.
-  { name: "protobuf encoder", owns: (p) => p.startsWith("src/protobuf/") },
 ];
 
 function layerOf(path: string): number {

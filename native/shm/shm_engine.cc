@@ -1,0 +1,487 @@
+// See shm_engine.h.
+#include "shm/shm_engine.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "common/cpu_relax.h"
+#include "common/sys_error.h"
+#include "shm/rendezvous.h"
+
+namespace crdma::shm {
+namespace {
+constexpr uint32_t kTagWake = 1, kTagListener = 2, kTagConnection = 3;
+// Records read from one connection per Reap, so one busy peer cannot starve the others.
+constexpr int kReadBudget = 256;
+
+struct Reply {
+  uint32_t magic;
+  uint32_t version;
+};
+
+sockaddr_un UnixAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) throw SysError{ENAMETOOLONG, "unix socket path"};
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+}  // namespace
+
+ShmEngine::ShmEngine(std::shared_ptr<MemoryRegion> region, const ShmOptions& options)
+    : region_(std::move(region)), options_(options) {
+  if (!ValidCapacity(options_.ring_bytes)) throw SysError{EINVAL, "shm ring size"};
+  epoll_ = UniqueFd(CheckSys(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
+  wake_ = UniqueFd(CheckSys(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
+  AddToEpoll(wake_.get(), Tag(kTagWake, 0));
+}
+
+ShmEngine::~ShmEngine() {
+  for (auto& [id, c] : connections_) FreeQueued(*c);
+}
+
+void ShmEngine::FreeQueued(ShmConnection& c) {
+  for (const QueuedSend& q : c.queued) {
+    if (q.lease_offset != kNoLease) region_->FreeLease(q.lease_offset);
+  }
+  c.queued.clear();
+}
+
+void ShmEngine::AddToEpoll(int fd, uint64_t tag) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = tag;
+  CheckSys(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "epoll_ctl");
+}
+
+uint32_t ShmEngine::Listen(const std::string& path, int backlog) {
+  sockaddr_un addr = UnixAddress(path);
+  UniqueFd fd(CheckSys(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
+  CheckSys(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind");
+  CheckSys(listen(fd.get(), backlog), "listen");
+  uint32_t id = next_id_++;
+  AddToEpoll(fd.get(), Tag(kTagListener, id));
+  listeners_.emplace(id, std::move(fd));
+  return id;
+}
+
+uint32_t ShmEngine::Connect(const std::string& path) {
+  sockaddr_un addr = UnixAddress(path);
+  UniqueFd fd(CheckSys(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
+  CheckSys(connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "connect");
+  if (options_.same_user_only && PeerUid(fd.get()) != static_cast<long>(geteuid())) {
+    throw SysError{EPERM, "connect (shm:// peer runs as another user)"};
+  }
+  uint32_t id = next_id_++;
+  AddToEpoll(fd.get(), Tag(kTagConnection, id));
+  connections_.emplace(id, std::make_unique<ShmConnection>(id, 1, std::move(fd)));
+  return id;
+}
+
+void ShmEngine::Accept(uint32_t listener, EventSink& sink) {
+  auto it = listeners_.find(listener);
+  if (it == listeners_.end()) return;
+  for (;;) {
+    int raw = accept4(it->second.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (raw < 0) return;
+    UniqueFd fd(raw);
+    if (options_.same_user_only && PeerUid(fd.get()) != static_cast<long>(geteuid())) {
+      stats_.rejected_peers++;
+      continue;
+    }
+    try {
+      auto mapping = ShmMapping::Create(RegionBytes(options_.ring_bytes));
+      Hello hello{kMagic, kVersion, options_.ring_bytes};
+      int fds[2] = {mapping->fd(), wake_.get()};
+      if (SendWithFds(fd.get(), &hello, sizeof hello, fds, 2) != static_cast<ssize_t>(sizeof hello)) continue;
+      mapping->DropFd();
+      uint32_t id = next_id_++;
+      AddToEpoll(fd.get(), Tag(kTagConnection, id));
+      auto c = std::make_unique<ShmConnection>(id, 0, std::move(fd));
+      c->mapping = std::move(mapping);
+      c->listener = listener;
+      c->state = ShmConnection::State::kAwaitReply;
+      connections_.emplace(id, std::move(c));
+    } catch (const SysError&) {
+      // Out of memory or fds for this peer: it sees the socket close; others go on.
+    }
+  }
+}
+
+void ShmEngine::Establish(ShmConnection& c) {
+  uint8_t* base = c.mapping->base();
+  uint64_t cap = (c.mapping->size() - kControlBytes) / 2;
+  uint32_t max_in = static_cast<uint32_t>(std::min<uint64_t>(options_.max_frame_bytes, cap / 2));
+  c.reader.emplace(RingOf(base, cap, 1 - c.side), max_in);
+  c.writer.emplace(RingOf(base, cap, c.side));
+  c.state = ShmConnection::State::kOpen;
+}
+
+void ShmEngine::OnHello(ShmConnection& c, EventSink& sink) {
+  Hello hello{};
+  UniqueFd fds[2];
+  int received = 0;
+  ssize_t n = RecvWithFds(c.socket.get(), &hello, sizeof hello, fds, 2, &received);
+  if (n == -EAGAIN) return;
+  int err = 0;
+  if (n <= 0) err = n == 0 ? ECONNRESET : static_cast<int>(-n);
+  else if (n != sizeof hello || hello.magic != kMagic || hello.version != kVersion || received != 2 ||
+           !ValidCapacity(hello.capacity) || !IsEventFd(fds[1].get())) {
+    err = EPROTO;
+  }
+  if (err == 0) {
+    try {
+      c.mapping = ShmMapping::Adopt(std::move(fds[0]), RegionBytes(hello.capacity));
+      c.mapping->DropFd();
+    } catch (const SysError& e) {
+      err = e.err;
+    }
+  }
+  if (err == 0) {
+    Reply reply{kMagic, kVersion};
+    int wake = wake_.get();
+    if (SendWithFds(c.socket.get(), &reply, sizeof reply, &wake, 1) != static_cast<ssize_t>(sizeof reply)) err = EPIPE;
+  }
+  if (err != 0) {
+    sink.Push({kEventConnected, static_cast<int32_t>(c.id), -err, 0});
+    Kill(c);
+    return;
+  }
+  c.peer_wake = std::move(fds[1]);
+  Establish(c);
+  sink.Push({kEventConnected, static_cast<int32_t>(c.id), 0, 0});
+}
+
+void ShmEngine::OnReply(ShmConnection& c, EventSink& sink) {
+  Reply reply{};
+  UniqueFd fds[1];
+  int received = 0;
+  ssize_t n = RecvWithFds(c.socket.get(), &reply, sizeof reply, fds, 1, &received);
+  if (n == -EAGAIN) return;
+  if (n != sizeof reply || reply.magic != kMagic || reply.version != kVersion || received != 1 ||
+      !IsEventFd(fds[0].get())) {
+    // Never reported: JS never saw this connection.
+    if (n > 0) stats_.protocol_errors++;
+    Kill(c);
+    return;
+  }
+  c.peer_wake = std::move(fds[0]);
+  Establish(c);
+  sink.Push({kEventAccepted, static_cast<int32_t>(c.id), static_cast<int32_t>(c.listener), 0});
+}
+
+void ShmEngine::OnSocket(ShmConnection& c, uint32_t events, EventSink& sink) {
+  if (c.state == ShmConnection::State::kAwaitHello) return OnHello(c, sink);
+  if (c.state == ShmConnection::State::kAwaitReply) return OnReply(c, sink);
+  if (!c.open()) return;
+  char byte;
+  ssize_t n = recv(c.socket.get(), &byte, 1, MSG_DONTWAIT);
+  if (n == 0 || (n < 0 && errno != EAGAIN) || (events & (EPOLLHUP | EPOLLERR))) {
+    c.peer_gone = true;  // the ring is drained before the end is reported (ReadRing)
+  } else if (n > 0) {
+    Fail(c, EPROTO, kReasonProtocolError, sink);  // nothing may follow the handshake
+  }
+}
+
+void ShmEngine::ReadIo(EventSink& sink) {
+  io_ready_ = false;
+  epoll_event events[64];
+  int n = epoll_wait(epoll_.get(), events, 64, 0);
+  for (int i = 0; i < n; ++i) {
+    uint32_t kind = static_cast<uint32_t>(events[i].data.u64 >> 32);
+    uint32_t id = static_cast<uint32_t>(events[i].data.u64);
+    if (kind == kTagWake) {
+      uint64_t count;
+      if (read(wake_.get(), &count, sizeof count) > 0) stats_.wakeups++;
+    } else if (kind == kTagListener) {
+      Accept(id, sink);
+    } else {
+      auto it = connections_.find(id);
+      if (it != connections_.end()) OnSocket(*it->second, events[i].events, sink);
+    }
+  }
+  if (n == 64) io_ready_ = true;
+}
+
+int ShmEngine::ReadRing(ShmConnection& c, EventSink& sink) {
+  int seen = 0;
+  if (c.pending_err != 0) {
+    Fail(c, c.pending_err, c.pending_reason, sink);
+    return 1;
+  }
+  const bool drain = c.peer_gone;
+  while (c.state == ShmConnection::State::kOpen || c.state == ShmConnection::State::kClosing) {
+    if (!drain && seen >= kReadBudget) return seen;
+    Record r = c.reader->Next();
+    if (r.kind == Record::kNone) break;
+    if (r.kind == Record::kCorrupt) {
+      stats_.protocol_errors++;
+      Fail(c, EPROTO, kReasonProtocolError, sink);
+      return seen + 1;
+    }
+    if (r.kind == Record::kClosed) {
+      Fail(c, 0, kReasonNone, sink);  // a clean end
+      return seen + 1;
+    }
+    ++seen;
+    stats_.frames_in++;
+    c.delivered.push_back({r.offset, r.end, false});
+    sink.Push({kEventFrameView, static_cast<int32_t>(c.id), static_cast<int32_t>(r.offset),
+               static_cast<int32_t>(r.length)});
+  }
+  if (c.peer_gone && c.open()) {
+    Fail(c, ECONNRESET, kReasonNone, sink);  // gone without the close record
+    ++seen;
+  }
+  return seen;
+}
+
+int ShmEngine::Reap(EventSink& sink) {
+  int seen = 0;
+  if (io_ready_) ReadIo(sink);
+  // Ids first: JS may close connections while a chunk of events is dispatched, and
+  // connections are only destroyed in Flush, so the pointers stay valid during the scan.
+  std::vector<ShmConnection*>& open = scan_;  // reused: no allocation per Reap while spinning
+  open.clear();
+  for (auto& [id, c] : connections_) {
+    if (c->open()) open.push_back(c.get());
+  }
+  for (ShmConnection* c : open) {
+    if (c->open()) seen += ReadRing(*c, sink);
+  }
+  return seen;
+}
+
+void ShmEngine::Fail(ShmConnection& c, int err, CloseReason reason, EventSink& sink) {
+  if (!c.open()) return;
+  sink.Push({kEventClosed, static_cast<int32_t>(c.id), -err, reason});
+  Kill(c);
+}
+
+void ShmEngine::Kill(ShmConnection& c) {
+  FreeQueued(c);
+  c.unsent_bytes = 0;
+  c.state = ShmConnection::State::kDead;
+}
+
+void ShmEngine::GiveBack(ShmConnection& c) {
+  if (!c.reader) return;
+  uint64_t tail = c.reader->committed();
+  while (!c.delivered.empty() && !c.delivered.front().held) {
+    tail = c.delivered.front().end;
+    c.delivered.pop_front();
+  }
+  // With nothing outstanding, everything read (pad records included) goes back.
+  if (c.delivered.empty()) tail = c.reader->read();
+  if (tail != c.reader->committed()) {
+    c.reader->Commit(tail);
+    c.wake_due = true;
+  }
+}
+
+void ShmEngine::EndBatch() {
+  for (auto& [id, c] : connections_) {
+    if (c->open() && !c->delivered.empty()) GiveBack(*c);
+  }
+}
+
+double ShmEngine::HoldFrame(uint32_t connection, size_t offset) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return -ENOTCONN;
+  for (auto d = it->second->delivered.rbegin(); d != it->second->delivered.rend(); ++d) {
+    if (d->offset == offset && !d->held) {
+      d->held = true;
+      return static_cast<double>(d->end);
+    }
+  }
+  // A connection that ended keeps its mapping for JS: nothing to pin.
+  return it->second->open() ? -ENOENT : 0;
+}
+
+void ShmEngine::ReleaseFrame(uint32_t connection, double token) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || !it->second->open()) return;
+  ShmConnection& c = *it->second;
+  for (Delivered& d : c.delivered) {
+    if (static_cast<double>(d.end) == token && d.held) {
+      d.held = false;
+      break;
+    }
+  }
+  GiveBack(c);
+}
+
+std::shared_ptr<ShmMapping> ShmEngine::TakeMapping(uint32_t connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || !it->second->mapping || it->second->buffer_made) return nullptr;
+  it->second->buffer_made = true;
+  return it->second->mapping;
+}
+
+int ShmEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || it->second->state != ShmConnection::State::kOpen) {
+    region_->FreeLease(lease_offset);
+    return -ENOTCONN;
+  }
+  ShmConnection& c = *it->second;
+  if (lease_offset < region_->recv_area_bytes() ||
+      region_->leases().SizeAt(lease_offset - region_->recv_area_bytes()) < size_t{length}) {
+    region_->FreeLease(lease_offset);
+    return -EINVAL;
+  }
+  if (Align8(kRecordHeader + uint64_t{length}) > c.writer->capacity() / 2) {
+    // Can never fit this ring: the frame is larger than the peer's region allows.
+    region_->FreeLease(lease_offset);
+    c.queued.push_back({kNoLease, length});  // reported once the frames before it left
+    if (c.queued.size() == 1) SendQueued(c);
+    if (c.pending_err != 0) WakeSoon();
+    return 0;
+  }
+  c.queued.push_back({lease_offset, length});
+  c.unsent_bytes += length;
+  stats_.frames_out++;
+  if (c.queued.size() == 1) SendQueued(c);
+  if (c.pending_err != 0) WakeSoon();
+  return 0;
+}
+
+void ShmEngine::SendQueued(ShmConnection& c) {
+  if (c.queued.empty() || !c.open() || c.pending_err != 0) return;
+  bool refreshed = false;
+  while (!c.queued.empty()) {
+    QueuedSend q = c.queued.front();
+    if (q.lease_offset == kNoLease) {
+      c.queued.pop_front();
+      c.pending_err = EMSGSIZE;  // larger than this connection's ring: JS hears it at the next Reap
+      c.pending_reason = kReasonFrameTooLarge;
+      return;
+    }
+    const uint8_t* body = region_->base() + q.lease_offset;
+    if (!c.writer->Write(body, q.length)) {
+      if (refreshed) break;
+      if (!c.writer->Refresh()) {
+        c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
+        c.pending_reason = kReasonProtocolError;
+        stats_.protocol_errors++;
+        return;
+      }
+      refreshed = true;
+      continue;
+    }
+    stats_.send_copies++;
+    c.queued.pop_front();
+    c.unsent_bytes -= q.length;
+    c.written_bytes += q.length;
+    region_->FreeLease(q.lease_offset);
+  }
+}
+
+void ShmEngine::WakePeerIfAsleep(ShmConnection& c) {
+  bool published = c.writer->Publish();
+  if (!published && !c.wake_due) return;
+  c.wake_due = false;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (c.peer_sleep_word()->load(std::memory_order_relaxed) != 0) {
+    uint64_t one = 1;
+    if (write(c.peer_wake.get(), &one, sizeof one) > 0) stats_.wakes_sent++;
+  }
+}
+
+void ShmEngine::FlushSends() {
+  for (auto& [id, c] : connections_) {
+    if (!c->open()) continue;
+    SendQueued(*c);
+    WakePeerIfAsleep(*c);
+  }
+}
+
+int ShmEngine::Flush() {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    ShmConnection& c = *it->second;
+    if (c.asleep) {
+      c.my_sleep_word()->store(0, std::memory_order_relaxed);
+      c.asleep = false;
+    }
+    if (c.open()) {
+      SendQueued(c);
+      if (c.state == ShmConnection::State::kClosing && c.queued.empty() && !c.peer_gone) {
+        c.writer->Refresh();
+        if (c.writer->Write(nullptr, kCloseMarker)) c.state = ShmConnection::State::kDead;
+      }
+      if (c.mapping && c.writer) WakePeerIfAsleep(c);
+    }
+    if (c.state == ShmConnection::State::kDead) {
+      it = connections_.erase(it);  // closes the socket last (shm_connection.h)
+    } else {
+      ++it;
+    }
+  }
+  return 0;
+}
+
+bool ShmEngine::CompletionsReady() {
+  for (auto& [id, c] : connections_) {
+    if (c->open() && !c->asleep) {
+      c->my_sleep_word()->store(1, std::memory_order_relaxed);
+      c->asleep = true;
+    }
+  }
+  // Pairs with the peer's fence between publishing and reading our sleep word.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  bool ready = io_ready_;
+  for (auto& [id, c] : connections_) {
+    if (!c->open()) continue;
+    if (c->peer_gone || c->reader->Pending()) ready = true;
+    if (c->pending_err != 0) ready = true;
+    if (!c->queued.empty()) {
+      SendQueued(*c);  // space the peer freed since the last flush
+      if (c->queued.empty()) ready = true;
+    }
+  }
+  return ready;
+}
+
+void ShmEngine::WakeSoon() {
+  uint64_t one = 1;
+  (void)!write(wake_.get(), &one, sizeof one);
+}
+
+void ShmEngine::SpinStep() { CpuRelax(); }
+
+size_t ShmEngine::active() const {
+  size_t n = listeners_.size();
+  for (auto& [id, c] : connections_) n += c->state != ShmConnection::State::kDead;
+  return n;
+}
+
+int ShmEngine::CloseConnection(uint32_t connection, bool graceful) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return -ENOTCONN;
+  ShmConnection& c = *it->second;
+  if (c.state == ShmConnection::State::kDead) return 0;
+  if (graceful && c.open()) {
+    c.state = ShmConnection::State::kClosing;
+    return 0;
+  }
+  Kill(c);
+  return 0;
+}
+
+int ShmEngine::CloseListener(uint32_t listener) { return listeners_.erase(listener) ? 0 : -ENOENT; }
+
+bool ShmEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || !it->second->open()) return false;
+  *unsent = it->second->unsent_bytes;
+  *written = it->second->written_bytes;
+  return true;
+}
+
+}  // namespace crdma::shm

@@ -1,0 +1,113 @@
+// ShmEngine: the shm:// engine — connections between processes of one host over a
+// shared memfd region per connection (shm_ring.h), set up on a Unix socket
+// (rendezvous.h), driven on Node's loop by EngineDriver through DrivenEngine.
+// Plain C++ (no napi.h).
+//
+// One epoll fd is what the loop watches: it holds our wake eventfd, the listening
+// sockets and every connection's socket. Reap() scans the rings without a syscall (spin
+// mode polls them) and reads the epoll set only when the loop saw it readable.
+// Waiting (docs/CHANNELS.md §5): before the loop blocks (CompletionsReady) we set our
+// sleep word in every connection's region; a peer that published into a ring while the
+// word is set writes our eventfd. Flush clears the words again.
+//
+// Send copies the frame from its lease into the ring (one copy); a frame is read in
+// place: JS gets a view into the mapping's ArrayBuffer, the ring space comes back after
+// the batch (EndBatch) unless JS holds it (HoldFrame).
+//
+// Destruction order (members in acquisition order): connections (each closes its socket
+// last), listeners, our eventfd, the epoll fd, then our share of the lease region.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/driven_engine.h"
+#include "common/unique_fd.h"
+#include "region/memory_region.h"
+#include "shm/shm_connection.h"
+
+namespace crdma::shm {
+
+struct ShmOptions {
+  uint64_t ring_bytes = 8u << 20;  // per direction, a power of two
+  uint32_t max_frame_bytes = 4u << 20;
+  bool same_user_only = true;
+};
+
+struct ShmStats {
+  double frames_in = 0, frames_out = 0, send_copies = 0, wakes_sent = 0, wakeups = 0;
+  double rejected_peers = 0, protocol_errors = 0;
+};
+
+class ShmEngine : public DrivenEngine {
+ public:
+  ShmEngine(std::shared_ptr<MemoryRegion> region, const ShmOptions& options);  // throws SysError
+  ~ShmEngine() override;
+  ShmEngine(const ShmEngine&) = delete;
+  ShmEngine& operator=(const ShmEngine&) = delete;
+
+  uint32_t Listen(const std::string& path, int backlog);  // throws SysError
+  uint32_t Connect(const std::string& path);              // throws SysError
+
+  int Send(uint32_t connection, size_t lease_offset, uint32_t length);
+  int CloseConnection(uint32_t connection, bool graceful);
+  int CloseListener(uint32_t listener);
+  int HoldSlot(size_t) { return -ENOTSUP; }  // frames are held with HoldFrame
+  void ReleaseSlot(uint32_t) {}
+  bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
+
+  // Keeps the frame at `offset` of the connection's mapping beyond the batch; returns a
+  // token for ReleaseFrame (>= 0) or -errno.
+  double HoldFrame(uint32_t connection, size_t offset);
+  void ReleaseFrame(uint32_t connection, double token);
+  // The mapping of an open connection, once (the one ArrayBuffer over it); else null.
+  std::shared_ptr<ShmMapping> TakeMapping(uint32_t connection);
+
+  int Flush() override;
+  void FlushSends() override;
+  int Reap(EventSink& sink) override;
+  void EndBatch() override;
+  void SpinStep() override;
+  bool CompletionsReady() override;
+  void WakeSoon() override;
+  size_t active() const override;
+
+  int poll_fd() const { return epoll_.get(); }
+  // The loop saw the epoll fd readable: the next Reap reads it.
+  void MarkIoReady() { io_ready_ = true; }
+  const ShmStats& stats() const { return stats_; }
+
+ private:
+  static uint64_t Tag(uint32_t kind, uint32_t id) { return (uint64_t{kind} << 32) | id; }
+  void AddToEpoll(int fd, uint64_t tag);
+  void ReadIo(EventSink& sink);
+  void Accept(uint32_t listener, EventSink& sink);
+  void OnSocket(ShmConnection& c, uint32_t events, EventSink& sink);
+  void OnHello(ShmConnection& c, EventSink& sink);
+  void OnReply(ShmConnection& c, EventSink& sink);
+  void Establish(ShmConnection& c);
+  // Reads the connection's ring; returns records seen.
+  int ReadRing(ShmConnection& c, EventSink& sink);
+  void Fail(ShmConnection& c, int err, CloseReason reason, EventSink& sink);
+  void SendQueued(ShmConnection& c);
+  void WakePeerIfAsleep(ShmConnection& c);
+  void GiveBack(ShmConnection& c);
+  void Kill(ShmConnection& c);
+  void FreeQueued(ShmConnection& c);  // frees queued leases; destroyed at the next Flush
+
+  std::shared_ptr<MemoryRegion> region_;
+  ShmOptions options_;
+  UniqueFd epoll_;
+  UniqueFd wake_;
+  std::unordered_map<uint32_t, UniqueFd> listeners_;
+  std::map<uint32_t, std::unique_ptr<ShmConnection>> connections_;
+  std::vector<ShmConnection*> scan_;  // Reap's list of open connections
+  uint32_t next_id_ = 1;
+  bool io_ready_ = true;
+  ShmStats stats_;
+};
+
+}  // namespace crdma::shm

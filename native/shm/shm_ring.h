@@ -1,0 +1,99 @@
+// ShmRing: the shared-memory layout of one shm:// connection and the two ends of its
+// single-producer/single-consumer rings (docs/CHANNELS.md §5). Plain C++ (no napi.h), so
+// the fuzz target (fuzz/shm_ring_fuzz.cc) drives the reader against a hostile writer.
+//
+//   page 0: control words, one cache line each
+//     [ring 0 head][ring 0 tail][ring 1 head][ring 1 tail][side 0 sleeping][side 1 sleeping]
+//   then ring 0's bytes (side 0 -> side 1), then ring 1's bytes (side 1 -> side 0)
+//
+// A record is [u32 length][u32 reserved][body], padded to 8 bytes, never wrapping: when
+// the run to the ring's end is too short, the writer puts a pad marker there and starts
+// at 0. Heads and tails are byte counts that only grow (position = count % capacity).
+//
+// The peer is untrusted memory: it can write anything at any moment. Our own indices live
+// in this process (never read back from the region); every word the peer writes is read
+// once (an atomic load into a local), checked, and the local is what is used.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace crdma::shm {
+
+constexpr size_t kControlBytes = 4096;
+constexpr size_t kLine = 64;
+constexpr size_t kRecordHeader = 8;
+constexpr uint32_t kPadMarker = 0xFFFFFFFFu;    // rest of the ring up to its end is skipped
+constexpr uint32_t kCloseMarker = 0xFFFFFFFEu;  // the writer closed cleanly: nothing follows
+constexpr uint64_t kMinCapacity = 64 * 1024;
+constexpr uint64_t kMaxCapacity = 1ull << 30;
+
+inline uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+// The region's size for rings of `capacity` bytes each.
+inline size_t RegionBytes(uint64_t capacity) { return kControlBytes + 2 * capacity; }
+inline bool ValidCapacity(uint64_t c) { return c >= kMinCapacity && c <= kMaxCapacity && (c & (c - 1)) == 0; }
+
+// Where each word and ring lives, for side `side` (0 = the server, 1 = the client).
+struct RingView {
+  std::atomic<uint64_t>* head;  // written by the producer
+  std::atomic<uint64_t>* tail;  // written by the consumer
+  uint8_t* data;
+  uint64_t capacity;
+  size_t data_offset;  // of data, from the region's base
+};
+RingView RingOf(uint8_t* base, uint64_t capacity, int ring);
+std::atomic<uint32_t>* SleepWordOf(uint8_t* base, int side);
+
+// One received record, reported by RingReader::Next.
+struct Record {
+  enum Kind { kNone, kFrame, kClosed, kCorrupt } kind = kNone;
+  size_t offset = 0;  // of the body, from the region's base
+  uint32_t length = 0;
+  uint64_t end = 0;  // the read count just past this record
+};
+
+// The consumer end. `read` runs ahead of `tail` while JS looks at frames in place;
+// Commit(n) publishes a tail (never beyond what was read).
+class RingReader {
+ public:
+  RingReader(RingView view, uint32_t max_frame) : v_(view), max_frame_(max_frame) {}
+  // The next record, or kNone when the ring is empty. kCorrupt: the peer broke the
+  // protocol (an index or length out of bounds); the connection must end.
+  Record Next();
+  // True when the peer published more than we read (one load; checked by Next()).
+  bool Pending() const { return v_.head->load(std::memory_order_acquire) != read_; }
+  void Commit(uint64_t tail);
+  uint64_t read() const { return read_; }
+  uint64_t committed() const { return tail_; }
+
+ private:
+  RingView v_;
+  uint32_t max_frame_;
+  uint64_t read_ = 0;
+  uint64_t tail_ = 0;
+};
+
+// The producer end. Write() copies one frame in and returns false when it does not fit
+// now; Publish() makes what was written visible. kCorrupt from Space(): the peer's tail
+// is out of bounds.
+class RingWriter {
+ public:
+  explicit RingWriter(RingView view) : v_(view) {}
+  // Reads the peer's tail once; false when it is out of bounds (the connection must end).
+  bool Refresh();
+  // Copies `length` bytes of `body` in as one record (or the close marker when body is
+  // null and length is kCloseMarker). Call Refresh() first to see freed space.
+  bool Write(const uint8_t* body, uint32_t length);
+  bool Publish();  // true when there was something new
+  uint64_t written() const { return head_; }
+  uint64_t capacity() const { return v_.capacity; }
+
+ private:
+  bool Reserve(uint64_t bytes, uint64_t* pos);
+  RingView v_;
+  uint64_t head_ = 0;       // ours
+  uint64_t published_ = 0;  // last head stored into the region
+  uint64_t peer_tail_ = 0;  // last checked value of the peer's tail
+};
+
+}  // namespace crdma::shm

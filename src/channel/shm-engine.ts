@@ -1,0 +1,92 @@
+// ShmEngine: the shared-memory ChannelEngine (shm:///path/to/rendezvous.sock) between
+// processes of one host. The server listens on a Unix socket; per connection it creates a
+// sealed memfd region holding one ring per direction and passes it with SCM_RIGHTS
+// (docs/CHANNELS.md §5). Each side maps it once, as ONE ArrayBuffer per connection:
+// received frames are views into that mapping (read in place); a sent frame is copied
+// once from its lease into the ring. Peers must run as the same user unless
+// `allowOtherUsers` says otherwise.
+import { native, type NativeShmEngine, type NativeShmEngineStats } from "../binding.js";
+import type { Lease, Region } from "../region.js";
+import type { ChannelAddress } from "./address.js";
+import { HeldLease } from "./native-channel.js";
+import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
+import { systemError } from "./system-error.js";
+
+/** Options of an shm engine. */
+export interface ShmEngineOptions extends NativeEngineOptions {
+  /**
+   * Bytes of each ring (one per direction) of the connections this engine accepts: a power
+   * of two in [64 KiB, 1 GiB] (default 8 MiB). The accepting side's value applies to a
+   * connection. A frame must fit in half a ring: maxFrameBytes defaults to ringBytes/2 - 8.
+   */
+  ringBytes?: number;
+  /** Accept and connect to peers running as another user (default false: SO_PEERCRED must match). */
+  allowOtherUsers?: boolean;
+}
+
+const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
+
+/** The shared-memory engine. */
+export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
+  /** Always "shm". */
+  readonly name = "shm" as const;
+
+  constructor(options: ShmEngineOptions = {}) {
+    const ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
+    if (!Number.isInteger(ringBytes) || ringBytes < 65536 || ringBytes > 2 ** 30 || (ringBytes & (ringBytes - 1)) !== 0) {
+      throw new RangeError(`ringBytes must be a power of two in [64 KiB, 1 GiB], got ${options.ringBytes}`);
+    }
+    const largest = ringBytes / 2 - 8;
+    const maxFrameBytes = options.maxFrameBytes ?? largest;
+    if (maxFrameBytes > largest) throw new RangeError(`maxFrameBytes ${maxFrameBytes} does not fit half a ring of ${ringBytes} bytes (at most ${largest})`);
+    const sameUserOnly = options.allowOtherUsers !== true;
+    // No receive slots: frames arrive in the connections' rings. The lease area holds
+    // frames being written before they are copied into a ring.
+    const region = { slotSize: 4096, recvSlots: 1, ...options.region };
+    // Like io_uring: answers queued by each chunk of 16 frames are published (and the peer
+    // woken) before the next chunk is handed to JS, so both processes work at once.
+    const dispatchChunk = options.dispatchChunk ?? 16;
+    super({ ...options, region, maxFrameBytes, dispatchChunk }, 0, (r: Region, max, events, onEvents) =>
+      new (native().ShmEngine)(r.native, ringBytes, max, sameUserOnly, events, onEvents),
+    );
+  }
+
+  protected async startConnect(address: ChannelAddress): Promise<number> {
+    if (address.scheme !== "shm") throw new TypeError(`the shm engine carries shm:// URLs, not ${address.scheme}://`);
+    return this.native.connect(address.path);
+  }
+
+  protected async startListen(address: ChannelAddress): Promise<OpenedListener> {
+    if (address.scheme !== "shm") throw new TypeError(`the shm engine listens on shm:// URLs, not ${address.scheme}://`);
+    const id = this.native.listen(address.path, this.backlog);
+    return { id, bound: address, unixPath: address.path };
+  }
+
+  /** @internal The connection's one ArrayBuffer (asked once, by its channel). */
+  bufferOf(id: number): ArrayBuffer | undefined {
+    return this.native.buffer(id);
+  }
+
+  /** @internal Keeps a frame read in place: its ring space stays taken until release(). */
+  holdInPlace(id: number, frame: Uint8Array): Lease {
+    const token = this.native.holdFrame(id, frame.byteOffset);
+    if (token < 0) throw systemError(token, "holdFrame");
+    // The ring space stays taken until release().
+    return new HeldLease(frame, () => {
+      if (!this.closed) this.native.releaseFrame(id, token);
+    });
+  }
+
+  /** Engine-wide counters. */
+  stats(): NativeShmEngineStats & {
+    /** Channels open right now. */
+    channels: number;
+    /** The region's sizes and lease counters (frames being written before their copy into a ring). */
+    region: ReturnType<Region["stats"]>;
+    /** The channel-wide names: shm never reassembles (frames are read in place). */
+    reassembled: number;
+    reassembledBytes: number;
+  } {
+    return { ...this.native.stats(), channels: this.channelCount, region: this.region.stats(), reassembled: 0, reassembledBytes: 0 };
+  }
+}
