@@ -58,7 +58,10 @@ export function writeUtf8(target: Uint8Array, pos: number, text: string, byteLen
     return end - pos === byteLength ? end : -1;
   }
   // Room for one more character than measured: a longer string shows as a longer write.
+  // Where the target ends before that room (the string is the last thing in it), a longer
+  // string would be cut to fit and pass for the measured one: measure it again.
   const room = Math.min(byteLength + 4, target.length - pos);
+  if (room < byteLength + 4 && utf8Length(text) !== byteLength) return -1;
   const written =
     nativeWrite !== undefined
       ? nativeWrite.call(target, text, pos, room)

@@ -108,13 +108,9 @@ describe("encodeMessage", () => {
     expect(margin).toEqual(new Array(8).fill(0));
   });
 
-  // Encoder bug (src/protobuf/utf8.ts writeUtf8, reported to the encoder's engineer): when
-  // a changed string is the last thing in an exactly sized target, the native writer's
-  // room is cut to the measured length, the longer string is written truncated and the
-  // write is accepted. The send path never writes a message changed since its size pass
-  // (payloads of frames that wait are detached, a unary request waiting for a connection
-  // is measured again), so this stays a known encoder gap; it flips when fixed.
-  it.fails("a changed string that ends the target is refused too (fails until the encoder checks it)", () => {
+  // The string is the last field: the native writer has no room past the measured
+  // length, so the encoder must measure it again to see that it grew.
+  it("a changed string that ends the target is refused too", () => {
     const { error } = writeChanged(create(QuoteSchema, { symbol: "A" }));
     expect(error).toBeInstanceOf(ConnectError);
   });
