@@ -14,7 +14,7 @@ import { MarketService } from "../gen/market/v1/market_pb.js";
 
 const BOUND_MS = 60_000;
 const netdev = process.env.SOFTROCE_CLIENT_NETDEV;
-const report = { downAfterMs: undefined, stream: undefined, unary: undefined, after: undefined, callsBefore: 0, quotesBefore: 0 };
+const report = { firstCallMs: undefined, downAfterMs: undefined, stream: undefined, unary: undefined, after: undefined, callsBefore: 0, quotesBefore: 0 };
 const started = performance.now();
 const since = () => Math.round(performance.now() - started);
 const linkUp = () => readFileSync(`/sys/class/net/${netdev}/operstate`, "utf8").trim() === "up";
@@ -55,6 +55,7 @@ const unary = ended(
   (async () => {
     for (;;) {
       await client.getQuote({ symbol: "ACME" });
+      report.firstCallMs ??= since();
       if (linkUp()) report.callsBefore++;
       await sleep(10);
     }
