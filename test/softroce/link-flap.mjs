@@ -14,18 +14,22 @@ import { MarketService } from "../gen/market/v1/market_pb.js";
 
 const BOUND_MS = 60_000;
 const netdev = process.env.SOFTROCE_CLIENT_NETDEV;
-const report = { downAfterMs: undefined, stream: undefined, unary: undefined, after: undefined, callsBefore: 0, quotesBefore: 0 };
+const report = { firstCallMs: undefined, downAfterMs: undefined, stream: undefined, unary: undefined, after: undefined, callsBefore: 0, quotesBefore: 0 };
 const started = performance.now();
 const since = () => Math.round(performance.now() - started);
 const linkUp = () => readFileSync(`/sys/class/net/${netdev}/operstate`, "utf8").trim() === "up";
 const outcome = (error) => ({ code: error instanceof ConnectError ? ConnectError.from(error).code : undefined, message: String(error?.message ?? error).slice(0, 200) });
+/** Resolves when the link has been seen down (the main loop below watches it). */
+let sawDown;
+const down = new Promise((resolve) => (sawDown = resolve));
+/** How `promise` ended: "hung" when it had not ended BOUND_MS after the link went down. */
 const ended = (promise) =>
   Promise.race([
     promise.then(
       () => ({ result: "ok", atMs: since() }),
       (error) => ({ result: "error", atMs: since(), ...outcome(error) }),
     ),
-    sleep(BOUND_MS).then(() => ({ result: "hung", atMs: since() })),
+    down.then(() => sleep(BOUND_MS)).then(() => ({ result: "hung", atMs: since() })),
   ]);
 
 const server = createServer({
@@ -55,6 +59,7 @@ const unary = ended(
   (async () => {
     for (;;) {
       await client.getQuote({ symbol: "ACME" });
+      report.firstCallMs ??= since();
       if (linkUp()) report.callsBefore++;
       await sleep(10);
     }
@@ -62,6 +67,7 @@ const unary = ended(
 );
 while (linkUp() && since() < BOUND_MS) await sleep(5);
 report.downAfterMs = linkUp() ? undefined : since();
+sawDown();
 report.stream = await stream;
 report.unary = await unary;
 report.after = await ended(client.getQuote({ symbol: "LATE" }));
