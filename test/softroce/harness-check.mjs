@@ -81,7 +81,11 @@ await step("unprivileged", () => {
   return { status: r.status, stderr: r.stderr, error: r.error?.message };
 });
 await step("program", () => cli(["run", "--", "node", "examples/softroce/rdma-quote.mjs"]));
-await step("loss", () => {
+// The link faults (a transport suite under loss, a link flap) take most of a guest run's
+// time (~11 minutes here for the loss run alone): `npm run test:softroce:faults` runs them,
+// npm test does not (docs/SOFTROCE.md, "Faults on the link").
+const linkFaults = process.env.SOFTROCE_LINK_FAULTS === "1";
+if (linkFaults) await step("loss", () => {
   // Not the "deadlines and cancellation" group: it asserts sub-second timings (a 200 ms
   // deadline that must see a streamed message first), and one lost packet costs rxe a
   // retransmit timeout longer than that (rdma_cm's default for RoCE, ~0.5 s).
@@ -99,7 +103,7 @@ await step("loss", () => {
     stderr: r.stderr,
   };
 });
-await step("flap", () => {
+if (linkFaults) await step("flap", () => {
   // 45 s: under TCG on a loaded machine node took 7 s to start and had not connected 13 s
   // later (at 20 s): the flap must come when calls are going.
   const r = cli(["run", "--link-down-after", "45s", "--", "node", "test/softroce/link-flap.mjs"], { timeout: 300_000 });

@@ -47,7 +47,9 @@ const server = createServer({
     }),
 });
 const url = await server.listen(`rdma://${process.env.SOFTROCE_SERVER_IP}:0`);
-const transport = createRdmaTransport({ url, localAddress: process.env.SOFTROCE_CLIENT_IP });
+// Keepalive: a connection that only waits to receive cannot see a dead link by itself
+// (RC queue pairs report it on a send); a PING after 1 s of silence is that send.
+const transport = createRdmaTransport({ url, localAddress: process.env.SOFTROCE_CLIENT_IP, keepaliveMs: 1000, keepaliveTimeoutMs: 5000 });
 const client = createClient(MarketService, transport);
 
 const stream = ended(

@@ -207,7 +207,12 @@ describe("soft-RoCE guest", () => {
       expect(out.quotes).toEqual(["ACME 101.5/101.6 #4", "INITECH 101.5/101.6 #7", "HOOLI 101.5/101.6 #5"]);
     });
 
-    it("the RDMA transport suite passes under 1 % loss on the link (--loss 1; all but its sub-second deadline group)", (ctx) => {
+    // Opt-in (`npm run test:softroce:faults`): together they cost more than a whole
+    // npm test run here; npm test says so instead of running them.
+    const linkFaults = process.env.SOFTROCE_LINK_FAULTS === "1";
+    if (!linkFaults) console.warn("[softroce] link-fault tests (--loss, --link-down-after) not run: npm run test:softroce:faults runs them");
+
+    it.runIf(linkFaults)("the RDMA transport suite passes under 1 % loss on the link (--loss 1; all but its sub-second deadline group)", (ctx) => {
       requireGuest(ctx);
       const loss = step("loss");
       expect(loss.qdisc).toMatch(/netem .*loss 1%/);
@@ -216,7 +221,7 @@ describe("soft-RoCE guest", () => {
       expect(loss.summary.join(" ")).not.toMatch(/failed/);
     });
 
-    it("a link that goes down mid-stream (--link-down-after) gives Unavailable to every call in bounded time", (ctx) => {
+    it.runIf(linkFaults)("a link that goes down mid-stream (--link-down-after) gives Unavailable to every call in bounded time", (ctx) => {
       requireGuest(ctx);
       const { status, flap, stderr, after } = step("flap");
       expect(status, stderr).toBe(0);
