@@ -17,6 +17,8 @@ import type {
   Lease,
   Listener,
 } from "./channel.js";
+import { codedError } from "../errors.js";
+import { addChannelStats, emptyChannelStats } from "./channel-stats.js";
 
 /** Options of {@link createMemoryEngine}. */
 export interface MemoryEngineOptions {
@@ -47,10 +49,6 @@ const EMPTY = new Uint8Array(0);
 /** Listeners by name: process-wide, so that separate engines can reach each other. */
 const listeners = new Map<string, MemoryListener>();
 let anonymous = 0;
-
-function errorWithCode(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
 
 function parseName(url: string): string {
   if (!url.startsWith(SCHEME)) {
@@ -180,10 +178,6 @@ class MemoryLease implements Lease {
   }
 }
 
-function newStats(): ChannelStats {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
-}
-
 interface Outgoing {
   lease: Lease;
   byteLength: number;
@@ -207,7 +201,7 @@ export class MemoryChannel implements Channel {
   #closed = false;
   #closeNotified = false;
   #current: { frame: Uint8Array; lease: MemoryLease; held: boolean } | undefined;
-  #stats = newStats();
+  #stats = emptyChannelStats();
 
   /** @internal */
   constructor(owner: MemoryEngine, pool: SlotPool, maxFrameBytes: number) {
@@ -248,11 +242,11 @@ export class MemoryChannel implements Channel {
   }
 
   allocate(byteLength: number): Lease {
-    if (this.#closed) throw errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
+    if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
     this.#checkLength(byteLength);
     const slot = this.#pool.allocate(byteLength);
     if (slot === undefined) {
-      throw errorWithCode(`memory region full: no slot of ${byteLength} bytes free`, "ERR_REGION_FULL");
+      throw codedError("ERR_REGION_FULL", `memory region full: no slot of ${byteLength} bytes free`);
     }
     return new MemoryLease(this.#pool, slot, byteLength);
   }
@@ -267,7 +261,7 @@ export class MemoryChannel implements Channel {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         unregister();
-        reject(errorWithCode(`memory region full: no slot of ${byteLength} bytes within ${timeoutMs} ms`, "ERR_REGION_FULL"));
+        reject(codedError("ERR_REGION_FULL", `memory region full: no slot of ${byteLength} bytes within ${timeoutMs} ms`));
       }, timeoutMs);
       const unregister = this.#pool.onRelease(() => {
         if (!this.#pool.canAllocate(byteLength)) return;
@@ -281,9 +275,9 @@ export class MemoryChannel implements Channel {
   send(lease: Lease, byteLength?: number): void {
     if (this.#closed) {
       lease.release();
-      throw errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
+      throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
     }
-    if (lease.released) throw errorWithCode("lease was already released", "ERR_LEASE_RELEASED");
+    if (lease.released) throw codedError("ERR_LEASE_RELEASED", "lease was already released");
     const length = byteLength ?? lease.bytes.byteLength;
     if (!Number.isInteger(length) || length < 0 || length > lease.bytes.byteLength) {
       throw new RangeError(`send(): byteLength ${length} outside the lease (${lease.bytes.byteLength} bytes)`);
@@ -327,7 +321,7 @@ export class MemoryChannel implements Channel {
     this.#closed = true;
     this.#dropOutbox();
     const peer = this.#peer;
-    if (peer !== undefined) peer.#endByPeer(errorWithCode("connection reset by peer", "ECONNRESET"));
+    if (peer !== undefined) peer.#endByPeer(codedError("ECONNRESET", "connection reset by peer"));
     this.#notifyClose(error);
   }
 
@@ -458,7 +452,7 @@ export class MemoryEngine implements ChannelEngine {
   readonly #regionBytes: number;
   readonly #channels = new Set<MemoryChannel>();
   readonly #listeners = new Set<MemoryListener>();
-  readonly #closedStats = newStats();
+  readonly #closedStats = emptyChannelStats();
   #closed = false;
 
   constructor(options: MemoryEngineOptions = {}) {
@@ -478,7 +472,7 @@ export class MemoryEngine implements ChannelEngine {
     }
     const listener = listeners.get(name);
     if (listener === undefined) {
-      return Promise.reject(errorWithCode(`connect ECONNREFUSED ${url}`, "ECONNREFUSED"));
+      return Promise.reject(codedError("ECONNREFUSED", `connect ECONNREFUSED ${url}`));
     }
     const client = new MemoryChannel(this, this.#pool, this.#maxFrameBytes);
     const server = listener.engine.#newChannel();
@@ -507,7 +501,7 @@ export class MemoryEngine implements ChannelEngine {
     }
     if (name === "" || name === "*") name = `anonymous-${process.pid}-${++anonymous}`;
     if (listeners.has(name)) {
-      return Promise.reject(errorWithCode(`listen EADDRINUSE ${SCHEME}${name}`, "EADDRINUSE"));
+      return Promise.reject(codedError("EADDRINUSE", `listen EADDRINUSE ${SCHEME}${name}`));
     }
     const listener = new MemoryListener(name, this, onAccept);
     listeners.set(name, listener);
@@ -532,7 +526,7 @@ export class MemoryEngine implements ChannelEngine {
   /** Counters summed over every channel this engine made, plus its pool. */
   stats(): MemoryEngineStats {
     const s = { ...this.#closedStats };
-    for (const c of this.#channels) addStats(s, c.stats());
+    for (const c of this.#channels) addChannelStats(s, c.stats());
     return {
       ...s,
       regionBytes: this.#regionBytes,
@@ -544,7 +538,7 @@ export class MemoryEngine implements ChannelEngine {
 
   /** @internal */
   forget(channel: MemoryChannel): void {
-    if (this.#channels.delete(channel)) addStats(this.#closedStats, channel.stats());
+    if (this.#channels.delete(channel)) addChannelStats(this.#closedStats, channel.stats());
   }
 
   /** @internal */
@@ -559,17 +553,8 @@ export class MemoryEngine implements ChannelEngine {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw errorWithCode("memory engine is closed", "ERR_ENGINE_CLOSED");
+    if (this.#closed) throw codedError("ERR_ENGINE_CLOSED", "memory engine is closed");
   }
-}
-
-function addStats(into: ChannelStats, from: ChannelStats): void {
-  into.framesIn += from.framesIn;
-  into.framesOut += from.framesOut;
-  into.bytesIn += from.bytesIn;
-  into.bytesOut += from.bytesOut;
-  into.reassembled += from.reassembled;
-  into.reassembledBytes += from.reassembledBytes;
 }
 
 /** Creates an in-memory engine (URLs `memory://name`; `memory://` alone picks a free name). */

@@ -11,6 +11,7 @@ import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, Listener } f
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
 import { Region, type RegionOptions } from "../region.js";
 import { codedError } from "../errors.js";
+import { addChannelStats } from "./channel-stats.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
@@ -226,11 +227,6 @@ export class NetEngine implements ChannelEngine {
 }
 
 function addStats(into: NetChannelStats, from: NetChannelStats): void {
-  into.framesIn += from.framesIn;
-  into.framesOut += from.framesOut;
-  into.bytesIn += from.bytesIn;
-  into.bytesOut += from.bytesOut;
-  into.reassembled += from.reassembled;
-  into.reassembledBytes += from.reassembledBytes;
+  addChannelStats(into, from);
   into.reassembledOnHeap += from.reassembledOnHeap;
 }

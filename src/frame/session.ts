@@ -22,6 +22,7 @@
 //      a dead peer's kernel answers with a reset), then the session closes
 
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from "../channel/channel.js";
+import { emptyChannelStats } from "../channel/channel-stats.js";
 import { codedError } from "../errors.js";
 import { FrameKind, MAX_STREAM_ID, StatusCode } from "./constants.js";
 import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedByGoAwayError } from "./drain.js";
@@ -280,7 +281,7 @@ export class Session implements StreamHost {
 
   stats(): SessionStats {
     const c = this.#channel?.stats() ?? this.#finalStats;
-    const base = c ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
+    const base = c ?? emptyChannelStats();
     return { ...base, streamsOpened: this.#streamsOpened };
   }
 
