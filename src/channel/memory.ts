@@ -18,6 +18,7 @@ import type {
   Listener,
 } from "./channel.js";
 import { codedError } from "../errors.js";
+import { channelClosedError, checkFrameLength, checkSendLength, engineClosedError, holdMisuseError } from "./contract.js";
 import { addChannelStats, emptyChannelStats } from "./channel-stats.js";
 
 /** Options of {@link createMemoryEngine}. */
@@ -242,7 +243,7 @@ export class MemoryChannel implements Channel {
   }
 
   allocate(byteLength: number): Lease {
-    if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+    if (this.#closed) throw channelClosedError();
     this.#checkLength(byteLength);
     const slot = this.#pool.allocate(byteLength);
     if (slot === undefined) {
@@ -275,13 +276,11 @@ export class MemoryChannel implements Channel {
   send(lease: Lease, byteLength?: number): void {
     if (this.#closed) {
       lease.release();
-      throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+      throw channelClosedError();
     }
     if (lease.released) throw codedError("ERR_LEASE_RELEASED", "lease was already released");
     const length = byteLength ?? lease.bytes.byteLength;
-    if (!Number.isInteger(length) || length < 0 || length > lease.bytes.byteLength) {
-      throw new RangeError(`send(): byteLength ${length} outside the lease (${lease.bytes.byteLength} bytes)`);
-    }
+    checkSendLength(length, lease.bytes.byteLength);
     this.#outbox.push({ lease, byteLength: length });
     this.#unsent += length;
     this.#stats.framesOut++;
@@ -292,7 +291,7 @@ export class MemoryChannel implements Channel {
   hold(frame: Uint8Array): Lease {
     const current = this.#current;
     if (current === undefined || current.frame !== frame) {
-      throw new Error("hold() takes the frame of the onFrame() call in progress");
+      throw holdMisuseError();
     }
     current.held = true;
     return current.lease;
@@ -331,12 +330,7 @@ export class MemoryChannel implements Channel {
   }
 
   #checkLength(byteLength: number): void {
-    if (!Number.isInteger(byteLength) || byteLength < 0) {
-      throw new RangeError(`invalid frame length ${byteLength}`);
-    }
-    if (byteLength > this.maxFrameBytes) {
-      throw new RangeError(`frame of ${byteLength} bytes exceeds maxFrameBytes ${this.maxFrameBytes}`);
-    }
+    checkFrameLength(byteLength, this.maxFrameBytes);
   }
 
   #scheduleFlush(): void {
@@ -553,7 +547,7 @@ export class MemoryEngine implements ChannelEngine {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw codedError("ERR_ENGINE_CLOSED", "memory engine is closed");
+    if (this.#closed) throw engineClosedError();
   }
 }
 

@@ -6,12 +6,12 @@
 import { codedError } from "../errors.js";
 import { RegionLease, type Region } from "../region.js";
 import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
+import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
+import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
 import { systemError } from "./system-error.js";
 import { notifyPeerEnd } from "./peer-end.js";
 
-/** How long close() waits for queued frames to leave before it drops them. */
-const CLOSE_FLUSH_MS = 5000;
 
 /** What a NativeChannel needs from its engine. */
 export interface NativeChannelOwner {
@@ -22,6 +22,8 @@ export interface NativeChannelOwner {
   readonly headerBytes: number;
   /** What one connection may hold in unsent frames. */
   readonly share: SendShare;
+  /** Waiters for room in the region (waitForSpace). */
+  readonly space: RegionSpace;
   readonly closed: boolean;
   readonly native: {
     send(connection: number, leaseOffset: number, length: number): number;
@@ -134,7 +136,7 @@ export class NativeChannel implements Channel {
 
   allocate(byteLength: number): Lease {
     this.#checkLength(byteLength);
-    if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+    if (this.#closed) throw channelClosedError();
     if (!this.#withinShare(byteLength)) {
       throw codedError("ERR_REGION_FULL", `connection holds its share of the region in unsent frames (maxUnsentBytes ${this.#owner.share.limit})`);
     }
@@ -156,22 +158,8 @@ export class NativeChannel implements Channel {
       return Promise.reject(error);
     }
     const region = this.#owner.region;
-    const started = Date.now();
-    return new Promise<void>((resolve, reject) => {
-      const attempt = (): void => {
-        if (this.#closed || region.closed) return reject(codedError("ERR_CHANNEL_CLOSED", "channel is closed"));
-        const probe = this.#withinShare(byteLength) ? region.tryAllocate(byteLength, this.#owner.headerBytes) : null;
-        if (probe) {
-          probe.release();
-          return resolve();
-        }
-        if (Date.now() - started >= timeoutMs) {
-          return reject(codedError("ERR_REGION_FULL", `no ${byteLength} bytes of region memory became free within ${timeoutMs} ms`));
-        }
-        setTimeout(attempt, 1);
-      };
-      attempt();
-    });
+    const closed = (): Error | undefined => (this.#closed || region.closed ? channelClosedError() : undefined);
+    return this.#owner.space.wait(byteLength + this.#owner.headerBytes, timeoutMs, closed, () => this.#withinShare(byteLength));
   }
 
   send(lease: Lease, byteLength?: number): void {
@@ -179,12 +167,10 @@ export class NativeChannel implements Channel {
       throw new TypeError("send() takes a lease allocated from this channel");
     }
     const length = byteLength ?? lease.bytes.length;
-    if (!Number.isInteger(length) || length < 0 || length > lease.bytes.length) {
-      throw new RangeError(`send length ${byteLength} is outside the lease (${lease.bytes.length} bytes)`);
-    }
+    checkSendLength(length, lease.bytes.length);
     if (this.#closed) {
       lease.release();
-      throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+      throw channelClosedError();
     }
     const leaseBytes = this.#owner.share.size(lease.bytes.length + this.#owner.headerBytes);
     const rc = this.#owner.native.send(this.id, lease.transfer(), length);
@@ -198,7 +184,7 @@ export class NativeChannel implements Channel {
 
   hold(frame: Uint8Array): Lease {
     if (frame !== this.#current || this.#currentHeld) {
-      throw new RangeError("hold() takes the frame of the current onFrame() call, once");
+      throw holdMisuseError();
     }
     this.#currentHeld = true;
     const region = this.#owner.region;
@@ -219,13 +205,13 @@ export class NativeChannel implements Channel {
       this.#owner.native.closeConnection(this.id, false);
     } else if (!this.#owner.closed) {
       // Frames sent before close() still leave; a peer that stops reading cannot hold
-      // the connection open longer than CLOSE_FLUSH_MS.
+      // the connection open longer than CLOSE_DRAIN_MS.
       this.#owner.native.closeConnection(this.id, true);
       const owner = this.#owner;
       const id = this.id;
       setTimeout(() => {
         if (!owner.closed) owner.native.closeConnection(id, false);
-      }, CLOSE_FLUSH_MS).unref();
+      }, CLOSE_DRAIN_MS).unref();
     }
     const events = this.#events;
     queueMicrotask(() => events?.onClose(undefined));
@@ -287,8 +273,6 @@ export class NativeChannel implements Channel {
   }
 
   #checkLength(byteLength: number): void {
-    if (!Number.isInteger(byteLength) || byteLength < 0 || byteLength > this.maxFrameBytes) {
-      throw new RangeError(`frame length ${byteLength} is outside [0, maxFrameBytes=${this.maxFrameBytes}]`);
-    }
+    checkFrameLength(byteLength, this.maxFrameBytes);
   }
 }

@@ -12,6 +12,7 @@ import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./addres
 import { Region, type RegionOptions } from "../region.js";
 import { codedError } from "../errors.js";
 import { addChannelStats } from "./channel-stats.js";
+import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
@@ -222,7 +223,7 @@ export class NetEngine implements ChannelEngine {
   }
 
   #assertOpen(): void {
-    if (this.#closing) throw codedError("ERR_ENGINE_CLOSED", "Engine is closed");
+    if (this.#closing) throw engineClosedError();
   }
 }
 
