@@ -258,6 +258,7 @@ export class MemoryChannel implements Channel {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (this.#closed) return Promise.reject(channelClosedError());
     if (this.#pool.canAllocate(byteLength)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
