@@ -71,8 +71,7 @@ export class MemoryEngine implements ChannelEngine {
   connect(url: string, events: ChannelEvents): Promise<Channel> {
     let name: string;
     try {
-      name = parseName(url);
-      this.#assertOpen();
+      name = this.#nameOf(url);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -100,8 +99,7 @@ export class MemoryEngine implements ChannelEngine {
   listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
     let name: string;
     try {
-      name = parseName(url);
-      this.#assertOpen();
+      name = this.#nameOf(url);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -157,6 +155,13 @@ export class MemoryEngine implements ChannelEngine {
     const c = new MemoryChannel(this, this.#pool, this.#maxFrameBytes);
     this.#channels.add(c);
     return c;
+  }
+
+  /** The listener name of a `memory://name` URL, on an open engine (throws otherwise). */
+  #nameOf(url: string): string {
+    const name = parseName(url);
+    this.#assertOpen();
+    return name;
   }
 
   #assertOpen(): void {

@@ -7,6 +7,7 @@ import { codedError } from "../errors.js";
 import { RegionLease, type Region } from "../region.js";
 import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
 import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
+import { HeldFrame } from "./held-frame.js";
 import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
 import { systemError } from "./system-error.js";
@@ -37,34 +38,6 @@ export interface NativeChannelOwner {
     partialFrameBytes?(connection: number): number;
   };
   forget(id: number): void;
-}
-
-/** A held receive slot: keeps the slot out of the kernel's hands until release(). */
-class SlotLease implements Lease {
-  #engine: NativeChannelOwner;
-  #index: number;
-  #bytes: Uint8Array | undefined;
-
-  constructor(engine: NativeChannelOwner, index: number, bytes: Uint8Array) {
-    this.#engine = engine;
-    this.#index = index;
-    this.#bytes = bytes;
-  }
-
-  get bytes(): Uint8Array {
-    if (!this.#bytes) throw codedError("ERR_LEASE_RELEASED", "Lease was released");
-    return this.#bytes;
-  }
-
-  get released(): boolean {
-    return this.#bytes === undefined;
-  }
-
-  release(): void {
-    if (!this.#bytes) return;
-    this.#bytes = undefined;
-    if (!this.#engine.closed) this.#engine.native.releaseSlot(this.#index);
-  }
 }
 
 /** A connection of a native engine. */
@@ -193,7 +166,11 @@ export class NativeChannel implements Channel {
     }
     const index = this.#owner.native.holdSlot(frame.byteOffset);
     if (index < 0) throw systemError(index, "holdSlot");
-    return new SlotLease(this.#owner, index, frame);
+    // The slot stays out of the kernel's hands until release().
+    const owner = this.#owner;
+    return new HeldFrame(frame, () => {
+      if (!owner.closed) owner.native.releaseSlot(index);
+    });
   }
 
   close(discard = false): void {

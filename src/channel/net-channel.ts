@@ -21,6 +21,7 @@ import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, 
 import { FRAME_HEADER_BYTES, FrameReader, type FrameOrigin } from "./net-frame-reader.js";
 import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
+import { HeldFrame } from "./held-frame.js";
 import { notifyPeerEnd } from "./peer-end.js";
 
 /** @internal What a NetChannel needs from its engine. */
@@ -34,34 +35,6 @@ export interface NetChannelHost {
   readonly maxFrameBytes: number;
   /** Called once, when the channel's socket closed. */
   forget(channel: NetChannel): void;
-}
-
-/** A received frame that the application keeps (hold()); release() drops it. */
-class HeldFrame implements Lease {
-  #bytes: Uint8Array | undefined;
-  #onRelease: (() => void) | undefined;
-
-  constructor(bytes: Uint8Array, onRelease: (() => void) | undefined) {
-    this.#bytes = bytes;
-    this.#onRelease = onRelease;
-  }
-
-  get bytes(): Uint8Array {
-    if (!this.#bytes) throw codedError("ERR_LEASE_RELEASED", "Lease was released");
-    return this.#bytes;
-  }
-
-  get released(): boolean {
-    return this.#bytes === undefined;
-  }
-
-  release(): void {
-    if (!this.#bytes) return;
-    this.#bytes = undefined;
-    const onRelease = this.#onRelease;
-    this.#onRelease = undefined;
-    onRelease?.();
-  }
 }
 
 interface CurrentFrame {
