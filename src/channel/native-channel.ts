@@ -6,12 +6,13 @@
 import { codedError } from "../errors.js";
 import { RegionLease, type Region } from "../region.js";
 import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
+import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
+import { HeldFrame } from "./held-frame.js";
+import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
 import { systemError } from "./system-error.js";
 import { notifyPeerEnd } from "./peer-end.js";
 
-/** How long close() waits for queued frames to leave before it drops them. */
-const CLOSE_FLUSH_MS = 5000;
 
 /** What a NativeChannel needs from its engine. */
 export interface NativeChannelOwner {
@@ -22,6 +23,8 @@ export interface NativeChannelOwner {
   readonly headerBytes: number;
   /** What one connection may hold in unsent frames. */
   readonly share: SendShare;
+  /** Waiters for room in the region (waitForSpace). */
+  readonly space: RegionSpace;
   readonly closed: boolean;
   readonly native: {
     send(connection: number, leaseOffset: number, length: number): number;
@@ -39,32 +42,6 @@ export interface NativeChannelOwner {
   bufferOf?(id: number): ArrayBuffer | undefined;
   /** Engines that read frames in place in that memory: keeps one past onFrame(). */
   holdInPlace?(id: number, frame: Uint8Array): Lease;
-}
-
-/** A held received frame: `onRelease` gives its memory back (a receive slot, ring space), once. */
-export class HeldLease implements Lease {
-  #onRelease: () => void;
-  #bytes: Uint8Array | undefined;
-
-  constructor(bytes: Uint8Array, onRelease: () => void) {
-    this.#bytes = bytes;
-    this.#onRelease = onRelease;
-  }
-
-  get bytes(): Uint8Array {
-    if (!this.#bytes) throw codedError("ERR_LEASE_RELEASED", "Lease was released");
-    return this.#bytes;
-  }
-
-  get released(): boolean {
-    return this.#bytes === undefined;
-  }
-
-  release(): void {
-    if (!this.#bytes) return;
-    this.#bytes = undefined;
-    this.#onRelease();
-  }
 }
 
 /** A connection of a native engine. */
@@ -139,7 +116,7 @@ export class NativeChannel implements Channel {
 
   allocate(byteLength: number): Lease {
     this.#checkLength(byteLength);
-    if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+    if (this.#closed) throw channelClosedError();
     if (!this.#withinShare(byteLength)) {
       throw codedError("ERR_REGION_FULL", `connection holds its share of the region in unsent frames (maxUnsentBytes ${this.#owner.share.limit})`);
     }
@@ -161,22 +138,8 @@ export class NativeChannel implements Channel {
       return Promise.reject(error);
     }
     const region = this.#owner.region;
-    const started = Date.now();
-    return new Promise<void>((resolve, reject) => {
-      const attempt = (): void => {
-        if (this.#closed || region.closed) return reject(codedError("ERR_CHANNEL_CLOSED", "channel is closed"));
-        const probe = this.#withinShare(byteLength) ? region.tryAllocate(byteLength, this.#owner.headerBytes) : null;
-        if (probe) {
-          probe.release();
-          return resolve();
-        }
-        if (Date.now() - started >= timeoutMs) {
-          return reject(codedError("ERR_REGION_FULL", `no ${byteLength} bytes of region memory became free within ${timeoutMs} ms`));
-        }
-        setTimeout(attempt, 1);
-      };
-      attempt();
-    });
+    const closed = (): Error | undefined => (this.#closed || region.closed ? channelClosedError() : undefined);
+    return this.#owner.space.wait(byteLength + this.#owner.headerBytes, timeoutMs, closed, () => this.#withinShare(byteLength));
   }
 
   send(lease: Lease, byteLength?: number): void {
@@ -184,12 +147,10 @@ export class NativeChannel implements Channel {
       throw new TypeError("send() takes a lease allocated from this channel");
     }
     const length = byteLength ?? lease.bytes.length;
-    if (!Number.isInteger(length) || length < 0 || length > lease.bytes.length) {
-      throw new RangeError(`send length ${byteLength} is outside the lease (${lease.bytes.length} bytes)`);
-    }
+    checkSendLength(length, lease.bytes.length);
     if (this.#closed) {
       lease.release();
-      throw codedError("ERR_CHANNEL_CLOSED", "channel is closed");
+      throw channelClosedError();
     }
     const leaseBytes = this.#owner.share.size(lease.bytes.length + this.#owner.headerBytes);
     const rc = this.#owner.native.send(this.id, lease.transfer(), length);
@@ -203,7 +164,7 @@ export class NativeChannel implements Channel {
 
   hold(frame: Uint8Array): Lease {
     if (frame !== this.#current || this.#currentHeld) {
-      throw new RangeError("hold() takes the frame of the current onFrame() call, once");
+      throw holdMisuseError();
     }
     this.#currentHeld = true;
     const region = this.#owner.region;
@@ -213,8 +174,9 @@ export class NativeChannel implements Channel {
     if (this.#owner.holdInPlace) return this.#owner.holdInPlace(this.id, frame);
     const index = this.#owner.native.holdSlot(frame.byteOffset);
     if (index < 0) throw systemError(index, "holdSlot");
+    // The slot stays out of the kernel's hands until release().
     const owner = this.#owner;
-    return new HeldLease(frame, () => {
+    return new HeldFrame(frame, () => {
       if (!owner.closed) owner.native.releaseSlot(index);
     });
   }
@@ -228,13 +190,13 @@ export class NativeChannel implements Channel {
       this.#owner.native.closeConnection(this.id, false);
     } else if (!this.#owner.closed) {
       // Frames sent before close() still leave; a peer that stops reading cannot hold
-      // the connection open longer than CLOSE_FLUSH_MS.
+      // the connection open longer than CLOSE_DRAIN_MS.
       this.#owner.native.closeConnection(this.id, true);
       const owner = this.#owner;
       const id = this.id;
       setTimeout(() => {
         if (!owner.closed) owner.native.closeConnection(id, false);
-      }, CLOSE_FLUSH_MS).unref();
+      }, CLOSE_DRAIN_MS).unref();
     }
     const events = this.#events;
     queueMicrotask(() => events?.onClose(undefined));
@@ -296,8 +258,6 @@ export class NativeChannel implements Channel {
   }
 
   #checkLength(byteLength: number): void {
-    if (!Number.isInteger(byteLength) || byteLength < 0 || byteLength > this.maxFrameBytes) {
-      throw new RangeError(`frame length ${byteLength} is outside [0, maxFrameBytes=${this.maxFrameBytes}]`);
-    }
+    checkFrameLength(byteLength, this.maxFrameBytes);
   }
 }

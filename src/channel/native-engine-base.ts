@@ -16,7 +16,9 @@ import { codedError } from "../errors.js";
 import { Region, type RegionOptions } from "../region.js";
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
 import type { AcceptHandler, ChannelEngine, ChannelEvents, EngineName, Listener } from "./channel.js";
+import { engineClosedError } from "./contract.js";
 import { NativeChannel, type NativeChannelOwner } from "./native-channel.js";
+import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
 import { closeError, systemError } from "./system-error.js";
 
@@ -82,6 +84,8 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   readonly backlog: number;
   /** What one connection may hold in unsent frames. */
   readonly share: SendShare;
+  /** Waiters for room in the region (waitForSpace of every channel). */
+  readonly space: RegionSpace;
   readonly #native: N;
   readonly #events = new Int32Array(EVENT_CAPACITY * 4);
   readonly #channels = new Map<number, NativeChannel>();
@@ -106,6 +110,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     this.backlog = options.backlog ?? 511;
     this.headerBytes = headerBytes;
     this.region = new Region(options.region);
+    this.space = new RegionSpace(this.region);
     try {
       this.share = new SendShare(options.maxUnsentBytes, this.region.leaseBytes, this.region.leaseUnit);
       this.#native = open(this.region, this.maxFrameBytes, this.#events, this.#onEvents);
@@ -206,7 +211,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   }
 
   protected assertOpen(): void {
-    if (this.#closed || this.#closing) throw codedError("ERR_ENGINE_CLOSED", "engine is closed");
+    if (this.#closed || this.#closing) throw engineClosedError();
   }
 
   #open(id: number, events: ChannelEvents | undefined): NativeChannel {

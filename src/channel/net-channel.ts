@@ -17,13 +17,12 @@ import type { Socket } from "node:net";
 import type { Channel, ChannelEvents, ChannelStats, Lease } from "./channel.js";
 import { RegionLease, type Region } from "../region.js";
 import { codedError } from "../errors.js";
+import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
 import { FRAME_HEADER_BYTES, FrameReader, type FrameOrigin } from "./net-frame-reader.js";
 import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
+import { HeldFrame } from "./held-frame.js";
 import { notifyPeerEnd } from "./peer-end.js";
-
-/** How long a closing channel waits for its queued frames to drain before it resets. */
-const CLOSE_DRAIN_MS = 1000;
 
 /** @internal What a NetChannel needs from its engine. */
 export interface NetChannelHost {
@@ -36,34 +35,6 @@ export interface NetChannelHost {
   readonly maxFrameBytes: number;
   /** Called once, when the channel's socket closed. */
   forget(channel: NetChannel): void;
-}
-
-/** A received frame that the application keeps (hold()); release() drops it. */
-class HeldFrame implements Lease {
-  #bytes: Uint8Array | undefined;
-  #onRelease: (() => void) | undefined;
-
-  constructor(bytes: Uint8Array, onRelease: (() => void) | undefined) {
-    this.#bytes = bytes;
-    this.#onRelease = onRelease;
-  }
-
-  get bytes(): Uint8Array {
-    if (!this.#bytes) throw codedError("ERR_LEASE_RELEASED", "Lease was released");
-    return this.#bytes;
-  }
-
-  get released(): boolean {
-    return this.#bytes === undefined;
-  }
-
-  release(): void {
-    if (!this.#bytes) return;
-    this.#bytes = undefined;
-    const onRelease = this.#onRelease;
-    this.#onRelease = undefined;
-    onRelease?.();
-  }
 }
 
 interface CurrentFrame {
@@ -151,7 +122,7 @@ export class NetChannel implements Channel {
   }
 
   allocate(byteLength: number): Lease {
-    if (this.#closed) throw codedError("ERR_CHANNEL_CLOSED", "Channel is closed");
+    if (this.#closed) throw channelClosedError();
     this.#checkLength(byteLength);
     const share = this.#host.share;
     if (!share.admits(this.#unsent, byteLength + FRAME_HEADER_BYTES)) {
@@ -166,7 +137,7 @@ export class NetChannel implements Channel {
     } catch (error) {
       return Promise.reject(error);
     }
-    const closed = (): Error | undefined => (this.#closed ? codedError("ERR_CHANNEL_CLOSED", "Channel is closed") : undefined);
+    const closed = (): Error | undefined => (this.#closed ? channelClosedError() : undefined);
     const admits = (): boolean => this.#host.share.admits(this.#unsent, byteLength + FRAME_HEADER_BYTES);
     return this.#host.space.wait(byteLength + FRAME_HEADER_BYTES, timeoutMs, closed, admits);
   }
@@ -174,13 +145,11 @@ export class NetChannel implements Channel {
   send(lease: Lease, byteLength?: number): void {
     if (this.#closed) {
       lease.release();
-      throw codedError("ERR_CHANNEL_CLOSED", "Channel is closed");
+      throw channelClosedError();
     }
     const bytes = lease.bytes; // throws ERR_LEASE_RELEASED
     const length = byteLength ?? bytes.byteLength;
-    if (!Number.isInteger(length) || length < 0 || length > bytes.byteLength) {
-      throw new RangeError(`send(): byteLength ${length} is outside the lease (${bytes.byteLength} bytes)`);
-    }
+    checkSendLength(length, bytes.byteLength);
     this.#cork();
     const { region, headers } = this.#host;
     if (lease instanceof RegionLease && lease.region === region) {
@@ -212,7 +181,7 @@ export class NetChannel implements Channel {
   hold(frame: Uint8Array): Lease {
     const current = this.#current;
     if (current === undefined || current.frame !== frame) {
-      throw new Error("hold() takes the frame of the onFrame() call in progress");
+      throw holdMisuseError();
     }
     const lease = current.lease;
     if (lease === undefined) return new HeldFrame(frame, undefined); // a chunk view: GC owns it
@@ -242,12 +211,7 @@ export class NetChannel implements Channel {
   }
 
   #checkLength(byteLength: number): void {
-    if (!Number.isInteger(byteLength) || byteLength < 0) {
-      throw new RangeError(`frame length must be a non-negative integer, got ${byteLength}`);
-    }
-    if (byteLength > this.maxFrameBytes) {
-      throw new RangeError(`frame of ${byteLength} bytes exceeds maxFrameBytes ${this.maxFrameBytes}`);
-    }
+    checkFrameLength(byteLength, this.maxFrameBytes);
   }
 
   #cork(): void {

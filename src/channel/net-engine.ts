@@ -11,6 +11,8 @@ import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, Listener } f
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
 import { Region, type RegionOptions } from "../region.js";
 import { codedError } from "../errors.js";
+import { addChannelStats } from "./channel-stats.js";
+import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
@@ -221,16 +223,11 @@ export class NetEngine implements ChannelEngine {
   }
 
   #assertOpen(): void {
-    if (this.#closing) throw codedError("ERR_ENGINE_CLOSED", "Engine is closed");
+    if (this.#closing) throw engineClosedError();
   }
 }
 
 function addStats(into: NetChannelStats, from: NetChannelStats): void {
-  into.framesIn += from.framesIn;
-  into.framesOut += from.framesOut;
-  into.bytesIn += from.bytesIn;
-  into.bytesOut += from.bytesOut;
-  into.reassembled += from.reassembled;
-  into.reassembledBytes += from.reassembledBytes;
+  addChannelStats(into, from);
   into.reassembledOnHeap += from.reassembledOnHeap;
 }

@@ -10,9 +10,10 @@
 
 import type { Region, RegionLease } from "../region.js";
 import { codedError } from "../errors.js";
+import { STREAM_FRAME_HEADER_BYTES } from "./frame-headers.js";
 
-/** Bytes of the frame header: the body length, u32 little endian. */
-export const FRAME_HEADER_BYTES = 4;
+/** Bytes of the frame header: the body length, u32 little endian (frame-headers.ts). */
+export const FRAME_HEADER_BYTES = STREAM_FRAME_HEADER_BYTES;
 
 /** How a whole frame reached the reader. */
 export type FrameOrigin =

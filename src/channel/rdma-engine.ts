@@ -5,8 +5,9 @@
 import { native, type NativeRdmaEngine, type NativeRdmaEngineStats } from "../binding.js";
 import type { Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
+import { RDMA_MESSAGE_HEADER_BYTES } from "./frame-headers.js";
 import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
-import { resolveHost } from "./uring-engine.js";
+import { resolveHost } from "./resolve.js";
 
 /** Options of an RDMA engine. */
 export interface RdmaEngineOptions extends NativeEngineOptions {
@@ -32,7 +33,7 @@ export class RdmaEngine extends NativeEngineBase<NativeRdmaEngine> {
       throw new RangeError(`recvDepth must be an integer in [2, 4096], got ${recvDepth}`);
     }
     const regionOptions = { recvSlots: 2048, ...options.region };
-    super({ ...options, region: regionOptions }, 8, (region: Region, maxFrameBytes, events, onEvents) =>
+    super({ ...options, region: regionOptions }, RDMA_MESSAGE_HEADER_BYTES, (region: Region, maxFrameBytes, events, onEvents) =>
       new (native().RdmaEngine)(region.native, maxFrameBytes, recvDepth, events, onEvents),
     );
     this.#localAddress = options.localAddress ?? "";

@@ -8,7 +8,7 @@
 import { native, type NativeShmEngine, type NativeShmEngineStats } from "../binding.js";
 import type { Lease, Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
-import { HeldLease } from "./native-channel.js";
+import { HeldFrame } from "./held-frame.js";
 import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
 import { systemError } from "./system-error.js";
 
@@ -72,7 +72,7 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     const token = this.native.holdFrame(id, frame.byteOffset);
     if (token < 0) throw systemError(token, "holdFrame");
     // The ring space stays taken until release().
-    return new HeldLease(frame, () => {
+    return new HeldFrame(frame, () => {
       if (!this.closed) this.native.releaseFrame(id, token);
     });
   }

@@ -1,12 +1,12 @@
 // UringEngine: the io_uring ChannelEngine (tcp:// and unix://). One native ring and one
 // Region; frames are [u32 little-endian length][body] on the byte stream (docs/CHANNELS.md §1).
-import { lookup } from "node:dns/promises";
-
 import { native, type NativeEngineStats, type NativeUringEngine } from "../binding.js";
 import { codedError } from "../errors.js";
 import type { Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
+import { STREAM_FRAME_HEADER_BYTES } from "./frame-headers.js";
 import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
+import { resolveHost } from "./resolve.js";
 
 /** Options of an io_uring engine. */
 export interface UringEngineOptions extends NativeEngineOptions {
@@ -18,12 +18,6 @@ export interface UringEngineOptions extends NativeEngineOptions {
 
 /** Frames per JS callback when a burst arrives (docs/TUNING.md, "Dispatch chunks"). */
 const DEFAULT_DISPATCH_CHUNK = 16;
-
-/** Resolves a host name to a numeric IP for the native side. */
-export async function resolveHost(host: string): Promise<string> {
-  if (/^[\d.]+$/.test(host) || host.includes(":")) return host;
-  return (await lookup(host)).address;
-}
 
 /** The io_uring engine. */
 export class UringEngine extends NativeEngineBase<NativeUringEngine> {
@@ -39,7 +33,7 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
     if (!Number.isInteger(ringEntries) || ringEntries < 8 || ringEntries > 32768) {
       throw new RangeError(`ringEntries must be an integer in [8, 32768], got ${ringEntries}`);
     }
-    super({ ...options, dispatchChunk: options.dispatchChunk ?? DEFAULT_DISPATCH_CHUNK }, 4, (region: Region, maxFrameBytes, events, onEvents) =>
+    super({ ...options, dispatchChunk: options.dispatchChunk ?? DEFAULT_DISPATCH_CHUNK }, STREAM_FRAME_HEADER_BYTES, (region: Region, maxFrameBytes, events, onEvents) =>
       new (native().UringEngine)(region.native, ringEntries, maxFrameBytes, events, onEvents),
     );
   }

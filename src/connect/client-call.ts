@@ -7,7 +7,8 @@
 import type { BinaryReadOptions, DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Lease } from "../channel/channel.js";
-import { FrameKind, HEADER_BYTES } from "../frame/constants.js";
+import { FrameKind } from "../frame/constants.js";
+import { callStartBytes } from "../frame/frames.js";
 import { utf8Length } from "../frame/wire.js";
 import { prepareMetadata } from "../frame/metadata.js";
 import type { LiveMember, LiveSet } from "../frame/live-set.js";
@@ -168,7 +169,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
     this.#config.counters.callsStarted++;
     this.#config.counters.callsActive++;
     const maxFrame = this.#session.channel?.maxFrameBytes ?? Infinity;
-    if (message !== undefined && HEADER_BYTES + 6 + utf8Length(path) + metadata.byteLength + message.byteLength > maxFrame) {
+    if (message !== undefined && callStartBytes(utf8Length(path), metadata, timeoutMs, message) > maxFrame) {
       // Too big for one frame with its headers: CALL_START, then the message on its own.
       const start = stream.sendCallStart(path, metadata, timeoutMs, undefined, false);
       const rest = stream.sendMessage(message, endStream);

@@ -104,16 +104,4 @@ export class Counters implements CopyCounters, SendCounters {
   }
 }
 
-/** Sums channel counters. */
-export function addChannelStats(into: ChannelStats, from: ChannelStats): void {
-  into.framesIn += from.framesIn;
-  into.framesOut += from.framesOut;
-  into.bytesIn += from.bytesIn;
-  into.bytesOut += from.bytesOut;
-  into.reassembled += from.reassembled;
-  into.reassembledBytes += from.reassembledBytes;
-}
-
-export function emptyChannelStats(): ChannelStats {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
-}
+export { addChannelStats, emptyChannelStats } from "../channel/channel-stats.js";

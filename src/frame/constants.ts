@@ -92,3 +92,15 @@ export const MAX_REASON_BYTES = 4096;
 /** Frames a session's send queue may hold per stream (of the larger of both sides' limits), plus a base. */
 export const QUEUED_FRAMES_PER_STREAM = 8;
 export const QUEUED_FRAMES_BASE = 64;
+
+/**
+ * The Connect codes this layer puts on the wire (END status, CANCEL, GOAWAY) or on the
+ * errors it resets streams with: numeric, as the frame layer stays below src/connect/.
+ * The values are connect-es's `Code`.
+ */
+export const StatusCode = {
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;

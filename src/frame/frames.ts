@@ -94,6 +94,16 @@ export function encodeHello(h: Hello): OutFrame {
   };
 }
 
+/** Size of a CALL_START frame: header, optional u32 timeout, u16 path length, path, metadata, message. */
+export function callStartBytes(
+  pathLength: number,
+  metadata: PreparedMetadata,
+  timeoutMs: number | undefined,
+  message: Payload | undefined,
+): number {
+  return HEADER_BYTES + (timeoutMs !== undefined ? 4 : 0) + 2 + pathLength + metadata.byteLength + (message?.byteLength ?? 0);
+}
+
 export function encodeCallStart(
   streamId: number,
   path: string,
@@ -106,8 +116,7 @@ export function encodeCallStart(
   let flags = endStream ? Flag.END_STREAM : 0;
   if (message !== undefined) flags |= Flag.HAS_MESSAGE;
   if (timeoutMs !== undefined) flags |= Flag.HAS_TIMEOUT;
-  const byteLength =
-    HEADER_BYTES + (timeoutMs !== undefined ? 4 : 0) + 2 + pathLength + metadata.byteLength + (message?.byteLength ?? 0);
+  const byteLength = callStartBytes(pathLength, metadata, timeoutMs, message);
   return {
     byteLength,
     payload: message,

@@ -12,13 +12,13 @@
 // ResourceExhausted after sendTimeoutMs already; the rest get Unavailable).
 
 import type { Channel, Lease } from "../channel/channel.js";
+import { codedError } from "../errors.js";
+import { StatusCode } from "./constants.js";
 import { Fifo } from "./fifo.js";
 import { detachPayload } from "./payload.js";
 import type { OutFrame } from "./frames.js";
 import { StreamResetError } from "./protocol-error.js";
 
-const CODE_RESOURCE_EXHAUSTED = 8;
-const CODE_UNAVAILABLE = 14;
 /** The watchdog looks this many times per stall period. */
 const CHECKS_PER_PERIOD = 4;
 
@@ -41,10 +41,6 @@ interface Queued {
   since: number;
   resolve(): void;
   reject(e: unknown): void;
-}
-
-function errorWithCode(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
 }
 
 /** The frames of one session waiting for region space. */
@@ -96,7 +92,7 @@ export class SendQueue {
     if (this.#items.length >= this.maxQueued) {
       const error = new StreamResetError(
         "ERR_SLOW_PEER",
-        CODE_RESOURCE_EXHAUSTED,
+        StatusCode.RESOURCE_EXHAUSTED,
         `peer is not reading: ${this.#items.length} frames waiting to be sent (limit ${this.maxQueued})`,
       );
       this.#host.fail(error);
@@ -154,7 +150,7 @@ export class SendQueue {
         host.fail(
           new StreamResetError(
             "ERR_SLOW_PEER",
-            CODE_UNAVAILABLE,
+            StatusCode.UNAVAILABLE,
             `peer stopped reading: nothing written for ${Math.round(now - this.#lastProgress)} ms with ${unsent} bytes unsent (2 × sendTimeoutMs)`,
           ),
         );
@@ -179,7 +175,7 @@ export class SendQueue {
       }
       try {
         if (remaining <= 0) {
-          throw errorWithCode(`region full: no room for a ${head.out.byteLength}-byte frame within ${timeoutMs} ms`, "ERR_REGION_FULL");
+          throw codedError("ERR_REGION_FULL", `region full: no room for a ${head.out.byteLength}-byte frame within ${timeoutMs} ms`);
         }
         await channel.waitForSpace(head.out.byteLength, Math.ceil(remaining));
         if (host.closed) break;
@@ -206,7 +202,7 @@ export class SendQueue {
   }
 
   #rejectAll(): void {
-    const error = this.#host.closeError ?? errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED");
+    const error = this.#host.closeError ?? codedError("ERR_CHANNEL_CLOSED", "channel is closed");
     for (const q of this.#items.drain()) q.reject(error);
   }
 }

@@ -1,10 +1,13 @@
-// A protocol session over one channel: the HELLO handshake, the stream table and the
-// receive-side state machine of every stream, connection frames (PING/PONG, GOAWAY),
-// and the send queue that turns a full region into back-pressure (bounded waits, then
-// ERR_REGION_FULL). A malformed frame or a state violation closes this session only:
-// GOAWAY with the reason, then the channel; its streams are reset with that reason.
-// Silent peers: an optional keepalive (keepalive.ts) and, on byte-stream channels, a
-// bound on a frame left half-sent (receive-watchdog.ts).
+// A protocol session over one channel, the coordinator of its parts: it routes each
+// received frame (parsed by frames.ts) to the handshake (handshake.ts), the PING/PONG
+// bookkeeping (keepalive.ts), the drain on GOAWAY (drain.ts) or a stream, whose received
+// frames move by the transitions of receive-transitions.ts; it owns the stream table,
+// the stream slots (stream-slots.ts) and the send queue (send-queue.ts) that turns a
+// full region into back-pressure (bounded waits, then ERR_REGION_FULL). A malformed frame
+// or a state violation closes this session only: GOAWAY with the reason, then the
+// channel; its streams are reset with that reason. Silent peers: an optional keepalive
+// (keepalive.ts) and, on byte-stream channels, a bound on a frame left half-sent
+// (receive-watchdog.ts).
 //
 // The exchange (docs/PROTOCOL.md §2):
 //   1. client connects and sends HELLO (versions, its limits)
@@ -19,60 +22,29 @@
 //      a dead peer's kernel answers with a reset), then the session closes
 
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from "../channel/channel.js";
-import {
-  DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  DEFAULT_INITIAL_WINDOW_BYTES,
-  DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  DEFAULT_MAX_CONCURRENT_STREAMS,
-  DEFAULT_MAX_HEADER_BYTES,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_SEND_TIMEOUT_MS,
-  FrameKind,
-  MAX_STREAM_ID,
-  MIN_PROTOCOL_VERSION,
-  PROTOCOL_VERSION,
-  QUEUED_FRAMES_BASE,
-  QUEUED_FRAMES_PER_STREAM,
-} from "./constants.js";
-import { encodeEnd, encodeGoAway, encodeHello, encodePing, parseFrame } from "./frames.js";
+import { emptyChannelStats } from "../channel/channel-stats.js";
+import { codedError } from "../errors.js";
+import { FrameKind, MAX_STREAM_ID, StatusCode } from "./constants.js";
+import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedByGoAwayError } from "./drain.js";
+import { encodeEnd, encodeGoAway, encodeHello, parseFrame } from "./frames.js";
 import type { Frame, Hello, OutFrame } from "./frames.js";
+import { answerHello, checkServerHello, clientHello, maxQueuedFrames } from "./handshake.js";
+import { Keepalive, Pings } from "./keepalive.js";
 import { prepareMetadata } from "./metadata.js";
 import { ProtocolError, StreamResetError } from "./protocol-error.js";
-import { Stream } from "./stream.js";
-import type { StreamFrame, StreamHandler } from "./stream.js";
-import { Keepalive } from "./keepalive.js";
+import { clientReceive, serverReceive, serverStart } from "./receive-transitions.js";
 import { ReceiveWatchdog } from "./receive-watchdog.js";
+import { SendQueue } from "./send-queue.js";
+import { resolvedOptions } from "./session-options.js";
+import type { SessionOptions, SessionStats } from "./session-options.js";
+import { Stream } from "./stream.js";
+import type { StreamHandler, StreamHost } from "./stream.js";
 import { StreamSlots } from "./stream-slots.js";
 import { StreamTable } from "./stream-table.js";
-import { SendQueue } from "./send-queue.js";
 
-// Connect codes used by this layer (numeric, to stay below src/connect/).
-const CODE_RESOURCE_EXHAUSTED = 8;
-const CODE_FAILED_PRECONDITION = 9;
-const CODE_INTERNAL = 13;
-const CODE_UNAVAILABLE = 14;
+const CODE_UNAVAILABLE = StatusCode.UNAVAILABLE;
 
-/** Limits and timeouts of a session; every field has a safe default. */
-export interface SessionOptions {
-  /** Largest message accepted (announced in HELLO). Default 4 MiB. */
-  maxMessageBytes?: number;
-  /** Largest metadata block accepted (announced in HELLO). Default 64 KiB. */
-  maxHeaderBytes?: number;
-  /** Streams the peer may open at once (server; announced in HELLO). Default 1024. */
-  maxConcurrentStreams?: number;
-  /** Bytes of messages a peer may send on a stream before credit. Default 1 MiB. */
-  initialWindowBytes?: number;
-  /** HELLO must complete within this. Default 10 s. */
-  handshakeTimeoutMs?: number;
-  /** Bound on waiting for region space before a send fails. Default 10 s. */
-  sendTimeoutMs?: number;
-  /** Server: GOAWAY after this long without streams (0: never). Default 0. */
-  idleTimeoutMs?: number;
-  /** PING the peer after this long without a frame from it (0: never). Default 0. */
-  keepaliveMs?: number;
-  /** Close the connection when a keepalive PING gets no PONG within this. Default 20 s. */
-  keepaliveTimeoutMs?: number;
-}
+export type { SessionOptions, SessionStats } from "./session-options.js";
 
 /** Called by a server session for each new call; returns the stream's handler. */
 export type CallHandler = (stream: Stream, start: Extract<Frame, { kind: typeof FrameKind.CALL_START }>) => StreamHandler;
@@ -83,59 +55,8 @@ interface SessionHooks {
   onClose?: (error: StreamResetError) => void;
 }
 
-/** Counters of a session. */
-export interface SessionStats extends ChannelStats {
-  streamsOpened: number;
-}
-
-function resolved(options: SessionOptions): Required<SessionOptions> {
-  return {
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
-    maxConcurrentStreams: options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
-    initialWindowBytes: options.initialWindowBytes ?? DEFAULT_INITIAL_WINDOW_BYTES,
-    handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
-    idleTimeoutMs: options.idleTimeoutMs ?? 0,
-    keepaliveMs: options.keepaliveMs ?? 0,
-    keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  };
-}
-
-/** Size of a PING/PONG frame. */
-const PING_FRAME_BYTES = encodePing(FrameKind.PONG, 0).byteLength;
-
-/**
- * How many frames may wait for region space at once: a few per stream (a message, END or
- * CANCEL, CREDITs) plus connection frames. More means the peer makes this side answer
- * without reading the answers (docs/LIMITS.md, "send queue").
- */
-function maxQueuedFrames(streams: number): number {
-  return QUEUED_FRAMES_PER_STREAM * streams + QUEUED_FRAMES_BASE;
-}
-
-/**
- * While calls run for a peer that ended its side, how often it is PINGed. A killed
- * process's kernel also sends FIN; only data sent to it tells the two apart (it answers
- * with RST, and the send after that fails: onClose(error) resets the calls).
- */
-const PEER_END_PROBE_MS = 250;
-
-function peerEndedError(): StreamResetError {
-  return new StreamResetError("ERR_CONNECTION_CLOSED", CODE_UNAVAILABLE, "connection ended by peer");
-}
-
-/** What calls fail with when the peer closed the connection with GOAWAY(code ≠ 0, message). */
-function goAwayError(code: number, message: string): StreamResetError {
-  return new StreamResetError("ERR_PROTOCOL", code, `connection closed by peer: ${message === "" ? "error" : message}`);
-}
-
-function errorWithCode(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 /** A protocol session on one channel. */
-export class Session {
+export class Session implements StreamHost {
   readonly role: "client" | "server";
   readonly options: Required<SessionOptions>;
   readonly #hooks: SessionHooks;
@@ -143,27 +64,23 @@ export class Session {
   #peer: Hello | undefined;
   #ready: { promise: Promise<void>; resolve(): void; reject(e: unknown): void };
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When the current idle period began (performance.now()). */
-  #idleSince = 0;
+  /** Server with an idle timeout: GOAWAY after that long without streams. */
+  readonly #idle: IdleTimer | undefined;
   readonly #streams = new StreamTable<Stream>();
   #lastLocalId = 0;
   #lastPeerId = 0;
   #current: Uint8Array | undefined;
   readonly #sendQueue: SendQueue;
-  /** The PONG waiting in the send queue, if any: later PINGs only update its id. */
-  #pong: { id: number } | undefined;
+  readonly #pings: Pings = new Pings(this);
   #goAwaySent = false;
   #goAwayReceived = false;
   #goAwayError: StreamResetError | undefined;
   #peerEnded = false;
-  #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  #peerEndProbe: PeerEndProbe | undefined;
   #keepalive: Keepalive | undefined;
   #receiveWatchdog: ReceiveWatchdog | undefined;
   #closed = false;
   #closeError: StreamResetError | undefined;
-  #pings = new Map<number, { start: number; resolve(rtt: number): void; reject(e: unknown): void }>();
-  #nextPing = 1;
   readonly #slots: StreamSlots;
   #streamsOpened = 0;
   #finalStats: ChannelStats | undefined;
@@ -172,9 +89,16 @@ export class Session {
 
   constructor(role: "client" | "server", options: SessionOptions, hooks: SessionHooks = {}) {
     this.role = role;
-    this.options = resolved(options);
+    this.options = resolvedOptions(options);
     this.#hooks = hooks;
     this.#slots = new StreamSlots(() => this.#streams.size, this.options.maxConcurrentStreams);
+    if (role === "server" && this.options.idleTimeoutMs > 0) {
+      this.#idle = new IdleTimer(
+        this.options.idleTimeoutMs,
+        () => !this.#closed && this.#streams.size === 0,
+        () => this.goAway(0, "idle timeout"),
+      );
+    }
     const session = this;
     this.#sendQueue = new SendQueue(
       {
@@ -233,7 +157,7 @@ export class Session {
         this.#closeWith(new StreamResetError("ERR_SLOW_PEER", CODE_UNAVAILABLE, message)),
       );
     }
-    if (this.role === "client") this.sendQuietly(encodeHello(this.#localHello(PROTOCOL_VERSION, MIN_PROTOCOL_VERSION)));
+    if (this.role === "client") this.sendQuietly(encodeHello(clientHello(this.options)));
   }
 
   /** Resolves once HELLO was exchanged; rejects if the session closed first. */
@@ -347,32 +271,7 @@ export class Session {
    */
   ping(signal?: AbortSignal): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closeError);
-    if (signal?.aborted === true) return Promise.reject(signal.reason);
-    const id = this.#nextPing++;
-    return new Promise<number>((resolve, reject) => {
-      if (signal === undefined) {
-        this.#pings.set(id, { start: performance.now(), resolve, reject });
-      } else {
-        const onAbort = (): void => {
-          this.#pings.delete(id);
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        const settled = (): void => signal.removeEventListener("abort", onAbort);
-        this.#pings.set(id, {
-          start: performance.now(),
-          resolve: (rtt) => {
-            settled();
-            resolve(rtt);
-          },
-          reject: (e) => {
-            settled();
-            reject(e);
-          },
-        });
-      }
-      this.sendQuietly(encodePing(FrameKind.PING, id));
-    });
+    return this.#pings.ping(signal);
   }
 
   /** Closes the session and its channel; streams are reset with `error` (or "closed"). */
@@ -382,7 +281,7 @@ export class Session {
 
   stats(): SessionStats {
     const c = this.#channel?.stats() ?? this.#finalStats;
-    const base = c ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
+    const base = c ?? emptyChannelStats();
     return { ...base, streamsOpened: this.#streamsOpened };
   }
 
@@ -401,7 +300,7 @@ export class Session {
   send(out: OutFrame): Promise<void> | undefined {
     const channel = this.#channel;
     if (this.#closed || channel === undefined) {
-      return Promise.reject(this.#closeError ?? errorWithCode("channel is closed", "ERR_CHANNEL_CLOSED"));
+      return Promise.reject(this.#closeError ?? codedError("ERR_CHANNEL_CLOSED", "channel is closed"));
     }
     if (out.byteLength > channel.maxFrameBytes) {
       return Promise.reject(
@@ -433,17 +332,6 @@ export class Session {
   #addStream(stream: Stream): void {
     this.#streams.add(stream);
     this.#streamsOpened++;
-  }
-
-  #localHello(version: number, minVersion: number): Hello {
-    return {
-      version,
-      minVersion,
-      maxMessageBytes: this.options.maxMessageBytes,
-      maxHeaderBytes: this.options.maxHeaderBytes,
-      maxConcurrentStreams: this.options.maxConcurrentStreams,
-      initialWindowBytes: this.options.initialWindowBytes,
-    };
   }
 
   #onFrame(bytes: Uint8Array): void {
@@ -481,10 +369,10 @@ export class Session {
       case FrameKind.HELLO:
         throw new ProtocolError("second HELLO");
       case FrameKind.PING:
-        this.#answerPing(frame.id);
+        this.#pings.answer(frame.id);
         return;
       case FrameKind.PONG:
-        this.#onPong(frame.id);
+        this.#pings.onPong(frame.id);
         return;
       case FrameKind.GOAWAY:
         this.#onGoAway(frame.lastStreamId, frame.code, frame.message);
@@ -497,62 +385,19 @@ export class Session {
     }
   }
 
-  /**
-   * One PONG per PING while the channel takes them; while a PONG waits in the send queue
-   * (the peer does not read), later PINGs only move its id forward: a PING flood costs
-   * one queued frame, not one per PING (docs/PROTOCOL.md §3, PING / PONG).
-   */
-  #answerPing(id: number): void {
-    const waiting = this.#pong;
-    if (waiting !== undefined) {
-      waiting.id = id;
-      return;
-    }
-    const pong = { id };
-    this.#pong = pong;
-    const sent = this.send({
-      byteLength: PING_FRAME_BYTES,
-      write: (bytes) => {
-        if (this.#pong === pong) this.#pong = undefined;
-        encodePing(FrameKind.PONG, pong.id).write(bytes);
-      },
-    });
-    if (sent === undefined) return;
-    sent.catch(() => {
-      if (this.#pong === pong) this.#pong = undefined;
-    });
-  }
-
-  /**
-   * A PONG answers its PING and every earlier one still waiting (a peer may coalesce). A
-   * PONG for a PING this side sent but no longer waits for (abandoned, a probe) is fine.
-   */
-  #onPong(id: number): void {
-    if (id === 0 || id >= this.#nextPing) throw new ProtocolError(`PONG ${id} without a PING`);
-    const now = performance.now();
-    for (const [pending, p] of this.#pings) {
-      if (pending > id) continue;
-      this.#pings.delete(pending);
-      p.resolve(now - p.start);
-    }
-  }
-
   #onHello(hello: Hello): void {
     if (this.role === "server") {
-      const version = Math.min(PROTOCOL_VERSION, hello.version);
-      if (version < Math.max(MIN_PROTOCOL_VERSION, hello.minVersion)) {
-        const message = `unsupported protocol version: peer speaks ${hello.minVersion}..${hello.version}, this server ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`;
-        this.sendQuietly(encodeGoAway(0, CODE_FAILED_PRECONDITION, message));
-        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", CODE_FAILED_PRECONDITION, message));
+      const answer = answerHello(this.options, hello);
+      if (!answer.accept) {
+        this.sendQuietly(encodeGoAway(0, StatusCode.FAILED_PRECONDITION, answer.message));
+        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", StatusCode.FAILED_PRECONDITION, answer.message));
         return;
       }
       this.#peer = hello;
       this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
-      this.sendQuietly(encodeHello(this.#localHello(version, version)));
+      this.sendQuietly(encodeHello(answer.hello));
     } else {
-      if (hello.version > PROTOCOL_VERSION || hello.version < MIN_PROTOCOL_VERSION) {
-        throw new ProtocolError(`server chose unsupported protocol version ${hello.version}`);
-      }
+      checkServerHello(hello);
       this.#peer = hello;
       this.#slots.limit = hello.maxConcurrentStreams;
       this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
@@ -582,7 +427,7 @@ export class Session {
     if (this.role === "client") {
       for (const stream of this.#streams.values()) {
         if (stream.id > lastStreamId) {
-          const error = new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, `call refused: peer is shutting down (GOAWAY ${message})`.trim());
+          const error = refusedByGoAwayError(message);
           stream.close(error);
           stream.handler?.onReset(error);
         }
@@ -604,19 +449,16 @@ export class Session {
     }
     // Ended streams whose handlers still run count too (StreamSlots says why).
     if (!this.#slots.free) {
-      this.#refuse(frame.streamId, CODE_RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.options.maxConcurrentStreams})`);
+      this.#refuse(frame.streamId, StatusCode.RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.options.maxConcurrentStreams})`);
       return;
     }
     const stream = new Stream(this, frame.streamId, peer.initialWindowBytes, this.options.initialWindowBytes);
-    if (frame.message !== undefined && !stream.received(frame.message.byteLength)) {
-      throw new ProtocolError("flow-control window exceeded");
-    }
-    stream.remoteDone = frame.endStream;
+    if (!stream.receive(serverStart(frame))) throw new ProtocolError("flow-control window exceeded");
     this.#addStream(stream);
     const onCall = this.#hooks.onCall;
     if (onCall === undefined) {
       stream.close();
-      this.#refuse(frame.streamId, CODE_INTERNAL, "no call handler");
+      this.#refuse(frame.streamId, StatusCode.INTERNAL, "no call handler");
       return;
     }
     stream.handler = onCall(stream, frame);
@@ -645,85 +487,16 @@ export class Session {
       stream.grant(frame.increment);
       return;
     }
-    if (this.role === "client") this.#clientTransition(stream, frame);
-    else this.#serverTransition(stream, frame);
+    const transition = this.role === "client" ? clientReceive(stream.id, stream, frame) : serverReceive(stream.id, stream, frame);
+    if (!stream.receive(transition)) throw new ProtocolError("flow-control window exceeded");
     stream.handler?.onFrame(frame);
   }
 
-  /** Frames from the server: HEADERS? MESSAGE* END, or CANCEL at any point. */
-  #clientTransition(stream: Stream, frame: StreamFrame): void {
-    switch (frame.kind) {
-      case FrameKind.HEADERS:
-        if (stream.headersReceived) throw new ProtocolError(`second HEADERS on stream ${stream.id}`);
-        stream.headersReceived = true;
-        if (frame.message !== undefined && !stream.received(frame.message.byteLength)) {
-          throw new ProtocolError("flow-control window exceeded");
-        }
-        return;
-      case FrameKind.MESSAGE:
-        if (!stream.headersReceived) throw new ProtocolError(`MESSAGE before HEADERS on stream ${stream.id}`);
-        if (!stream.received(frame.message.byteLength)) throw new ProtocolError("flow-control window exceeded");
-        return;
-      case FrameKind.END:
-        if (frame.halfClose) throw new ProtocolError("client END sent by a server");
-        if (frame.headers !== undefined && stream.headersReceived) {
-          throw new ProtocolError(`END with headers after HEADERS on stream ${stream.id}`);
-        }
-        stream.remoteDone = true;
-        stream.close();
-        return;
-      case FrameKind.CANCEL:
-        stream.remoteDone = true;
-        stream.close();
-        return;
-      default:
-        throw new ProtocolError(`unexpected frame kind ${frame.kind} from a server`);
-    }
-  }
-
-  /** Frames from the client after CALL_START: MESSAGE* END(half-close), or CANCEL. */
-  #serverTransition(stream: Stream, frame: StreamFrame): void {
-    switch (frame.kind) {
-      case FrameKind.MESSAGE:
-        if (stream.remoteDone) throw new ProtocolError(`MESSAGE after half-close on stream ${stream.id}`);
-        if (!stream.received(frame.message.byteLength)) throw new ProtocolError("flow-control window exceeded");
-        stream.remoteDone = frame.endStream;
-        return;
-      case FrameKind.END:
-        if (stream.remoteDone) throw new ProtocolError(`second half-close on stream ${stream.id}`);
-        stream.remoteDone = true;
-        return;
-      case FrameKind.CANCEL:
-        stream.remoteDone = true;
-        stream.close();
-        return;
-      default:
-        throw new ProtocolError(`unexpected frame kind ${frame.kind} from a client`);
-    }
-  }
-
-  /**
-   * Server: the session became idle (no streams) now. One timer runs while idle periods
-   * come and go; when it fires it checks whether the idle period that is current (if
-   * any) has lasted idleTimeoutMs, else it waits for the rest of it. A timer per idle
-   * period would cost a setTimeout and a clearTimeout per call at 1 call in flight.
-   */
+  /** Server: the session became idle (no streams) now. */
   #armIdle(): void {
-    if (this.role !== "server" || this.options.idleTimeoutMs <= 0 || this.#closed || this.#peer === undefined) return;
+    if (this.#idle === undefined || this.#closed || this.#peer === undefined) return;
     if (this.#streams.size > 0) return;
-    this.#idleSince = performance.now();
-    if (this.#idleTimer === undefined) this.#startIdleTimer(this.options.idleTimeoutMs);
-  }
-
-  #startIdleTimer(ms: number): void {
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (this.#closed || this.#streams.size > 0) return; // the next idle period re-arms
-      const rest = this.options.idleTimeoutMs - (performance.now() - this.#idleSince);
-      if (rest <= 0) this.goAway(0, "idle timeout");
-      else this.#startIdleTimer(Math.ceil(rest));
-    }, ms);
-    this.#idleTimer.unref?.();
+    this.#idle.arm();
   }
 
   #closeIfDrained(): void {
@@ -731,9 +504,7 @@ export class Session {
     // Frames waiting for region space (an END, a CANCEL) go out before the channel closes.
     if (this.#sendQueue.length > 0) return;
     if (this.#goAwaySent || this.#goAwayReceived) {
-      this.#closeWith(
-        this.#goAwayError ?? new StreamResetError("ERR_GOAWAY", CODE_UNAVAILABLE, "connection drained (GOAWAY)"),
-      );
+      this.#closeWith(this.#goAwayError ?? drainedError());
     } else if (this.#peerEnded) {
       this.#closeWith(peerEndedError());
     }
@@ -761,19 +532,10 @@ export class Session {
       stream.handler?.onReset(error);
     }
     this.#closeIfDrained();
-    this.#probePeerLater();
-  }
-
-  /** PINGs a peer that ended its side while calls run for it, every PEER_END_PROBE_MS. */
-  #probePeerLater(): void {
     if (this.#closed) return;
-    this.#probeTimer = setTimeout(() => {
-      if (this.#closed) return;
-      // Not in #pings: a peer that ended its side cannot answer.
-      this.sendQuietly(encodePing(FrameKind.PING, this.#nextPing++));
-      this.#probePeerLater();
-    }, PEER_END_PROBE_MS);
-    this.#probeTimer.unref?.();
+    // While calls run for it (drain.ts, PEER_END_PROBE_MS says why).
+    this.#peerEndProbe = new PeerEndProbe(() => this.#pings.probe());
+    this.#peerEndProbe.start();
   }
 
   #protocolError(e: unknown): void {
@@ -781,8 +543,8 @@ export class Session {
     const message = e instanceof Error ? e.message : String(e);
     const isProtocol = e instanceof ProtocolError;
     const text = isProtocol ? `protocol error: ${message}` : `internal error: ${message}`;
-    this.sendQuietly(encodeGoAway(this.#lastPeerId, CODE_INTERNAL, text));
-    this.#closeWith(new StreamResetError("ERR_PROTOCOL", CODE_INTERNAL, text, e));
+    this.sendQuietly(encodeGoAway(this.#lastPeerId, StatusCode.INTERNAL, text));
+    this.#closeWith(new StreamResetError("ERR_PROTOCOL", StatusCode.INTERNAL, text, e));
   }
 
   #fail(error: StreamResetError): void {
@@ -808,8 +570,8 @@ export class Session {
     this.#closed = true;
     this.#closeError = error;
     clearTimeout(this.#handshakeTimer);
-    clearTimeout(this.#idleTimer);
-    clearTimeout(this.#probeTimer);
+    this.#idle?.stop();
+    this.#peerEndProbe?.stop();
     this.#keepalive?.stop();
     this.#receiveWatchdog?.stop();
     this.#ready.reject(error);
@@ -817,8 +579,7 @@ export class Session {
       stream.close(error);
       stream.handler?.onReset(error);
     }
-    for (const p of this.#pings.values()) p.reject(error);
-    this.#pings.clear();
+    this.#pings.rejectAll(error);
     this.#slots.dropAll();
     this.#sendQueue.close();
     if (closeChannel) {

@@ -1,6 +1,7 @@
 // One call's stream on a session: its send/receive flow-control windows and the frames
-// it may send. The session owns the state machine of received frames; this class owns
-// the sending side and the credit bookkeeping (docs/PROTOCOL.md §4.6):
+// it may send. Its receive state moves by the transitions of receive-transitions.ts,
+// which the session picks by role; this class owns the sending side and the credit
+// bookkeeping (docs/PROTOCOL.md §4.6):
 //   - a sender may send a message while its window is > 0; the window then drops by the
 //     message size plus MESSAGE_WINDOW_COST (it may go negative: one message is never
 //     split; an empty message still costs its frame header);
@@ -19,14 +20,27 @@ import {
   encodeMessage,
   fitStatus,
 } from "./frames.js";
-import type { EndInit, Frame, OutFrame } from "./frames.js";
+import type { EndInit, OutFrame } from "./frames.js";
 import type { PreparedMetadata } from "./metadata.js";
 import type { Payload } from "./payload.js";
 import type { StreamResetError } from "./protocol-error.js";
-import type { Session } from "./session.js";
+import type { StreamFrame, Transition } from "./receive-transitions.js";
 
-/** Frames a stream's handler receives (CREDIT is handled by the stream itself). */
-export type StreamFrame = Exclude<Frame, { streamId: 0 } | { kind: 7 }>;
+export type { StreamFrame } from "./receive-transitions.js";
+
+/** What a stream needs from its session (the session implements it). */
+export interface StreamHost {
+  /** The peer's HELLO limits, once known. */
+  readonly peer: { readonly maxHeaderBytes: number } | undefined;
+  /** Queues a frame: undefined when handed to the channel at once, else a promise. */
+  send(out: OutFrame): Promise<void> | undefined;
+  /** send() for a frame nobody awaits. */
+  sendQuietly(out: OutFrame): void;
+  /** Holds the frame being delivered. */
+  holdCurrent(): Lease;
+  /** The stream ended: out of the session's table. */
+  forget(stream: Stream): void;
+}
 
 /** Receives the frames of one stream. */
 export interface StreamHandler {
@@ -47,7 +61,7 @@ interface Waiter {
 /** One stream of a session. Created by Session.openStream() or for a received CALL_START. */
 export class Stream {
   readonly id: number;
-  readonly #session: Session;
+  readonly #session: StreamHost;
   handler: StreamHandler | undefined;
   #sendWindow: number;
   #recvWindow: number;
@@ -59,14 +73,14 @@ export class Stream {
   #closeError: Error | undefined;
   /** CALL_START never reached the channel: nothing else of this stream may follow it. */
   #startFailed = false;
-  /** Receive-side state, maintained by the session. */
-  headersReceived = false;
-  remoteDone = false;
+  /** Receive-side state (receive-transitions.ts), moved by receive(). */
+  #headersReceived = false;
+  #remoteDone = false;
   /** @internal Server: the stream's slot stays in use until its handler settled (Session.retainSlot). */
   slotRetained = false;
 
   /** @internal */
-  constructor(session: Session, id: number, sendWindow: number, recvWindow: number) {
+  constructor(session: StreamHost, id: number, sendWindow: number, recvWindow: number) {
     this.#session = session;
     this.id = id;
     this.#sendWindow = sendWindow;
@@ -156,7 +170,7 @@ export class Stream {
   /** The application consumed one received message of `bytes`: grant its cost back. */
   consumed(bytes: number): void {
     this.#pendingCredit += bytes + MESSAGE_WINDOW_COST;
-    if (this.#closed || this.remoteDone) return;
+    if (this.#closed || this.#remoteDone) return;
     if (this.#pendingCredit * 2 < this.#initialRecvWindow) return;
     const credit = this.#pendingCredit;
     this.#pendingCredit = 0;
@@ -164,8 +178,31 @@ export class Stream {
     this.#session.sendQuietly(encodeCredit(this.id, credit));
   }
 
-  /** @internal Receive accounting of one message of `bytes`; false when the peer overran its window. */
-  received(bytes: number): boolean {
+  /** Client: the response headers arrived. */
+  get headersReceived(): boolean {
+    return this.#headersReceived;
+  }
+
+  /** The peer sends nothing more on this stream. */
+  get remoteDone(): boolean {
+    return this.#remoteDone;
+  }
+
+  /**
+   * @internal A received frame's transition (receive-transitions.ts): charges its message
+   * to the receive window, then takes the new state. False when the peer overran its
+   * window (nothing changed then).
+   */
+  receive(transition: Transition): boolean {
+    if (transition.messageBytes !== undefined && !this.#received(transition.messageBytes)) return false;
+    this.#headersReceived = transition.headersReceived;
+    this.#remoteDone = transition.remoteDone;
+    if (transition.close) this.close();
+    return true;
+  }
+
+  /** Receive accounting of one message of `bytes`; false when the peer overran its window. */
+  #received(bytes: number): boolean {
     if (this.#recvWindow <= 0) return false;
     this.#recvWindow -= bytes + MESSAGE_WINDOW_COST;
     return true;

@@ -79,9 +79,11 @@ export function contractTests(options: ChannelSuiteOptions): void {
       const engine = make({ maxFrameBytes: 65536 });
       const { client, serverInbox } = await pair(engine);
       expect(client.maxFrameBytes).toBe(65536);
-      expect(() => client.allocate(65537)).toThrow(RangeError);
+      // The same class and message on every engine (src/channel/contract.ts).
+      expect(() => client.allocate(65537)).toThrow(new RangeError("frame length 65537 is outside [0, maxFrameBytes=65536]"));
       expect(() => client.allocate(-1)).toThrow(RangeError);
       expect(() => client.allocate(1.5)).toThrow(RangeError);
+      expect(() => client.hold(new Uint8Array(4))).toThrow(new RangeError("hold() takes the frame of the onFrame() call in progress"));
 
       const unsent = client.allocate(10);
       unsent.release();
@@ -91,7 +93,7 @@ export function contractTests(options: ChannelSuiteOptions): void {
 
       const lease = client.allocate(100);
       lease.bytes.set(pattern(100, 7));
-      expect(() => client.send(lease, 101)).toThrow(RangeError);
+      expect(() => client.send(lease, 101)).toThrow(new RangeError("send length 101 is outside the lease (100 bytes)"));
       client.send(lease, 40);
       expect(lease.released).toBe(true);
       expect(() => lease.bytes).toThrow(expect.objectContaining({ code: "ERR_LEASE_RELEASED" }));
@@ -132,8 +134,10 @@ export function contractTests(options: ChannelSuiteOptions): void {
       client.close();
       client.close();
       expect(client.closed).toBe(true);
-      expect(() => client.send(lease)).toThrow(expect.objectContaining({ code: "ERR_CHANNEL_CLOSED" }));
-      expect(() => client.allocate(8)).toThrow(expect.objectContaining({ code: "ERR_CHANNEL_CLOSED" }));
+      const closedError = expect.objectContaining({ code: "ERR_CHANNEL_CLOSED", message: "channel is closed" });
+      expect(() => client.send(lease)).toThrow(closedError);
+      expect(() => client.allocate(8)).toThrow(closedError);
+      await expect(client.waitForSpace(8, 10)).rejects.toEqual(closedError);
       expect(await clientInbox.closed()).toBeUndefined();
       expect(await serverInbox.closed()).toBeUndefined();
       expect(server.closed).toBe(true);

@@ -57,6 +57,19 @@ function send(c: Channel, bytes: number[]): void {
 }
 
 describe("memory engine", () => {
+  it("the contract's errors, as on every engine (src/channel/contract.ts); waitForSpace on a closed channel rejects", async () => {
+    const { client } = await pair({ maxFrameBytes: 1000 });
+    expect(() => client.allocate(1001)).toThrow(new RangeError("frame length 1001 is outside [0, maxFrameBytes=1000]"));
+    expect(() => client.hold(new Uint8Array(4))).toThrow(new RangeError("hold() takes the frame of the onFrame() call in progress"));
+    const lease = client.allocate(8);
+    expect(() => client.send(lease, 9)).toThrow(new RangeError("send length 9 is outside the lease (8 bytes)"));
+    client.close();
+    const closedError = expect.objectContaining({ code: "ERR_CHANNEL_CLOSED", message: "channel is closed" });
+    expect(() => client.allocate(8)).toThrow(closedError);
+    expect(() => client.send(lease)).toThrow(closedError);
+    await expect(client.waitForSpace(8, 10)).rejects.toEqual(closedError);
+  });
+
   it("delivers frames in order, each send one frame; stats count them", async () => {
     const { client, serverEvents, server } = await pair();
     for (let i = 0; i < 100; i++) send(client, [i, i + 1, i + 2]);
