@@ -27,6 +27,7 @@ import { requestHeaderOf, withRequestHeader } from "./lazy-header.js";
 import { checkTransportOptions } from "./foreign-options.js";
 import { checkWriteSize, resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions, MessageLimits } from "./message-limits.js";
+import { HeldSlotsGuard } from "./held-slots.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { BytesPolicy } from "./decode.js";
 import { toConnectError } from "./errors.js";
@@ -173,6 +174,7 @@ class ConnectRdmaTransport implements UringTransport {
   readonly #limits: MessageLimits;
   readonly #sessionOptions: SessionOptions;
   readonly #counters = new Counters();
+  readonly #heldSlots = new HeldSlotsGuard(this.#counters);
   readonly #callConfig: ClientCallConfig;
   readonly #calls = new LiveSet<ClientCall<DescMessage>>();
   readonly #sessions = new Set<Session>();
@@ -355,6 +357,7 @@ class ConnectRdmaTransport implements UringTransport {
     deadline: number | undefined,
   ): Promise<UnaryResponse<I, O>> {
     if (signal.aborted) throw signal.reason;
+    this.#heldSlots.check(this.#engine);
     let payload = this.#encode(req.method.input, req.message);
     const usable = this.#usableSession();
     const session = usable ?? (await this.#acquire(req.signal));
@@ -380,6 +383,7 @@ class ConnectRdmaTransport implements UringTransport {
   }
 
   async #stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I, O>, deadline: number | undefined): Promise<StreamResponse<I, O>> {
+    this.#heldSlots.check(this.#engine);
     const session = await this.#acquire(req.signal);
     const call = this.#newCall(session, req.method.output, "stream");
     // The abort listener stays for the life of the call: runStreamingCall aborts the
