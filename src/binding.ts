@@ -63,6 +63,8 @@ export interface NativeEngineHandle {
   /** 0 or -errno; the lease belongs to the engine afterwards either way. */
   send(connection: number, leaseOffset: number, length: number): number;
   closeConnection(connection: number, graceful: boolean): number;
+  /** false: the connection no longer keeps the event loop alive (true again: it does). */
+  setRef(connection: number, keepsAlive: boolean): void;
   closeListener(listener: number): number;
   holdSlot(offset: number): number;
   releaseSlot(index: number): void;

@@ -9,6 +9,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "common/addon.h"
@@ -38,6 +39,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
     using W = Napi::ObjectWrap<Wrap>;
     return {W::InstanceMethod("send", &Base::Send),
             W::InstanceMethod("closeConnection", &Base::CloseConnection),
+            W::InstanceMethod("setRef", &Base::SetRef),
             W::InstanceMethod("closeListener", &Base::CloseListener),
             W::InstanceMethod("holdSlot", &Base::HoldSlot),
             W::InstanceMethod("releaseSlot", &Base::ReleaseSlot),
@@ -76,8 +78,21 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
     return false;
   }
 
+  // The fd watchers keep the event loop alive while the engine has a listener or a
+  // connection JS did not unref (setRef): an idle connection alone lets the process exit,
+  // as an unref'd node:net socket does. Unref'd ids the engine no longer has are dropped.
   void RefreshRef() {
-    bool active = engine_ && engine_->active() > 0;
+    size_t unrefd = 0;
+    double unsent = 0, written = 0;
+    for (auto it = unrefd_.begin(); it != unrefd_.end();) {
+      if (engine_ && engine_->SendBacklog(*it, &unsent, &written)) {
+        ++unrefd;
+        ++it;
+      } else {
+        it = unrefd_.erase(it);
+      }
+    }
+    bool active = engine_ && engine_->active() > unrefd;
     for (auto& w : watchers_) w->SetRef(active);
   }
 
@@ -96,9 +111,20 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
   Napi::Value CloseConnection(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!engine_) return Napi::Number::New(env, -EBADF);
-    int rc = engine_->CloseConnection(info[0].As<Napi::Number>().Uint32Value(), info[1].ToBoolean().Value());
+    uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+    unrefd_.erase(id);
+    int rc = engine_->CloseConnection(id, info[1].ToBoolean().Value());
     RefreshRef();
     return Napi::Number::New(env, rc);
+  }
+  // setRef(connection, keepsAlive): false lets the loop exit while this connection is
+  // the engine's only activity; a connection being closed always counts (its queued frames leave).
+  Napi::Value SetRef(const Napi::CallbackInfo& info) {
+    uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+    if (info[1].ToBoolean().Value()) unrefd_.erase(id);
+    else unrefd_.insert(id);
+    RefreshRef();
+    return info.Env().Undefined();
   }
   Napi::Value CloseListener(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -163,6 +189,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<EngineDriver> driver_;
   std::vector<std::unique_ptr<UvPoll>> watchers_;
+  std::unordered_set<uint32_t> unrefd_;  // connections that do not keep the loop alive
   bool close_pending_ = false;
 };
 

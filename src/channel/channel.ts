@@ -103,6 +103,12 @@ export interface Channel {
   close(discard?: boolean): void;
   /** Counters of this channel since it opened. */
   stats(): ChannelStats;
+  /**
+   * Whether this connection keeps the process alive (default true), as a node:net
+   * socket's ref()/unref(): the session clears it while no stream is open, so an idle
+   * connection alone lets the process exit (docs/LIFETIMES.md, "What keeps the process alive").
+   */
+  keepAlive(on: boolean): void;
 }
 
 /** A listening endpoint. */

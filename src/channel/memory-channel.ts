@@ -133,6 +133,9 @@ export class MemoryChannel implements Channel {
     return current.lease;
   }
 
+  /** Nothing to unref: a memory channel holds no handle of the event loop. */
+  keepAlive(_on: boolean): void {}
+
   close(discard = false): void {
     if (this.#closed) return;
     this.#closed = true;

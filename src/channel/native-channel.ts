@@ -30,6 +30,7 @@ export interface NativeChannelOwner {
     send(connection: number, leaseOffset: number, length: number): number;
     /** graceful: frames already queued are sent first. */
     closeConnection(connection: number, graceful: boolean): number;
+    setRef(connection: number, keepsAlive: boolean): void;
     holdSlot(offset: number): number;
     releaseSlot(index: number): void;
     unsentBytes(connection: number): number;
@@ -179,6 +180,10 @@ export class NativeChannel implements Channel {
     return new HeldFrame(frame, () => {
       if (!owner.closed) owner.native.releaseSlot(index);
     });
+  }
+
+  keepAlive(on: boolean): void {
+    if (!this.#closed && !this.#owner.closed) this.#owner.native.setRef(this.id, on);
   }
 
   close(discard = false): void {

@@ -191,6 +191,11 @@ export class NetChannel implements Channel {
     });
   }
 
+  keepAlive(on: boolean): void {
+    if (on) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
   close(discard = false): void {
     if (this.#closed) return;
     this.#closed = true;

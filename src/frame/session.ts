@@ -324,12 +324,14 @@ export class Session implements StreamHost {
     if (stream.slotRetained) this.#slots.linger();
     else this.#slots.grant();
     if (this.#streams.size === 0) {
+      this.#channel?.keepAlive(false);
       this.#armIdle();
       this.#closeIfDrained();
     }
   }
 
   #addStream(stream: Stream): void {
+    if (this.#streams.size === 0) this.#channel?.keepAlive(true);
     this.#streams.add(stream);
     this.#streamsOpened++;
   }
@@ -404,6 +406,8 @@ export class Session implements StreamHost {
     }
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
+    // Idle from here until the first stream: the connection alone keeps no process alive.
+    if (this.#streams.size === 0) this.#channel?.keepAlive(false);
     this.#armIdle();
     this.#startKeepalive();
     this.#ready.resolve();

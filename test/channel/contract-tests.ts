@@ -75,6 +75,22 @@ export function contractTests(options: ChannelSuiteOptions): void {
       expect(firstDifference(await clientInbox.next(), pattern(301, 2))).toBe(-1);
     });
 
+    it("keepAlive(false) changes nothing but the process's lifetime: frames flow both ways, and after close it is a no-op", async () => {
+      const { client, clientInbox, server, serverInbox } = await pair();
+      client.keepAlive(false);
+      server.keepAlive(false);
+      await sendBytes(client, pattern(200, 3));
+      expect(firstDifference(await serverInbox.next(), pattern(200, 3))).toBe(-1);
+      await sendBytes(server, pattern(201, 4));
+      expect(firstDifference(await clientInbox.next(), pattern(201, 4))).toBe(-1);
+      client.keepAlive(true);
+      await sendBytes(client, pattern(202, 5));
+      expect(firstDifference(await serverInbox.next(), pattern(202, 5))).toBe(-1);
+      client.close();
+      expect(() => client.keepAlive(false)).not.toThrow();
+      expect(() => client.keepAlive(true)).not.toThrow();
+    });
+
     it("lease rules: sizes checked, send takes ownership, release is idempotent, byteLength sends a prefix", async () => {
       const engine = make({ maxFrameBytes: 65536 });
       const { client, serverInbox } = await pair(engine);
