@@ -15,6 +15,7 @@ import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import type { StreamHandler } from "../frame/stream.js";
 import type { BytesPolicy } from "./decode.js";
+import { bindError } from "./bind-error.js";
 import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions } from "./message-limits.js";
@@ -171,7 +172,7 @@ class ConnectRdmaServer implements Server {
       base.url = listener.url.replace(/\/$/, "");
     } catch (e) {
       if (owned) await engine.close();
-      throw e;
+      throw bindError(url, e);
     }
     this.#bound.push({ listener, engine, owned });
     return listener.url;
