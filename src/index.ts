@@ -23,7 +23,7 @@ export {
   type UringTransportOptions,
 } from "./connect/transport.js";
 export { createTransport, type TransportOptions } from "./connect/create-transport.js";
-export { createServer, type Server, type ServerOptions } from "./connect/server.js";
+export { createServer, type Server, type ServerOptions, type ServerRequestInfo } from "./connect/server.js";
 export { type MessageLimitOptions } from "./connect/message-limits.js";
 export { releaseMessage, type BytesPolicy } from "./connect/decode.js";
 export { type RpcStats } from "./connect/stats.js";

@@ -30,6 +30,8 @@ const SERVER_FOREIGN: Readonly<Record<string, string>> = {
   connect: "connect-rdma serves its own protocol only",
   fallback: "there is no HTTP here: unknown methods are answered Unimplemented",
   shutdownSignal: "call server.close() (graceful: calls in flight get gracePeriodMs)",
+  requestPathPrefix:
+    "there are no HTTP paths here: a call names /package.Service/Method and a client cannot add a prefix; serve separate route sets on separate URLs (listen() on each)",
 };
 
 function rejectForeign(factory: string, options: object, foreign: Readonly<Record<string, string>>): void {

@@ -12,7 +12,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
-import type { HandlerContext, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import type { ContextValues, HandlerContext, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { withSignal } from "./call-signal.js";
 import type { CallSignal } from "./call-signal.js";
@@ -28,6 +28,8 @@ export interface HandlerContextInit {
   timeoutMs: number | undefined;
   requestHeader: Headers;
   signal: CallSignal;
+  /** The call's context values (the server's `contextValues` option); undefined: new, empty ones. */
+  values?: ContextValues | undefined;
 }
 
 /** The response headers and trailers of a call, each made on first read. */
@@ -75,7 +77,7 @@ class CallContext {
   readonly url: string;
   readonly timeoutMs: () => number | undefined;
   readonly requestHeader: Headers;
-  readonly values = createCallValues();
+  readonly values: ContextValues;
   readonly [kResponseMetadata] = new ResponseMetadata();
 
   constructor(init: HandlerContextInit, timeoutMs: () => number | undefined) {
@@ -84,6 +86,7 @@ class CallContext {
     this.url = init.url;
     this.timeoutMs = timeoutMs;
     this.requestHeader = init.requestHeader;
+    this.values = init.values ?? createCallValues();
   }
 }
 

@@ -23,7 +23,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { HandlerContext, Interceptor } from "@connectrpc/connect";
+import type { ContextValues, HandlerContext, Interceptor } from "@connectrpc/connect";
 import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import type { Lease } from "../channel/channel.js";
 import { FrameKind } from "../frame/constants.js";
@@ -60,6 +60,8 @@ export interface ServerCallConfig {
   readOptions: Partial<BinaryReadOptions> | undefined;
   writeOptions: Partial<BinaryWriteOptions> | undefined;
   interceptors: Interceptor[];
+  /** Longest deadline a call gets (a client asking for more, or none, gets this); undefined: none. */
+  maxTimeoutMs: number | undefined;
   /** The call settled (handler done, resources released). */
   onSettled(call: ServerCall): void;
 }
@@ -73,16 +75,17 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
-/** Answers a call for a path nobody registered. */
-export function refuseUnknown(stream: Stream, path: string): void {
+/** Answers a call with `error` before any handler ran (unknown path, contextValues threw). */
+export function refuseCall(stream: Stream, error: ConnectError): void {
   stream
-    .sendEnd({
-      headers: undefined,
-      message: undefined,
-      status: { code: Code.Unimplemented, message: `unknown method ${path}`, details: [] },
-      trailers: prepareMetadata(undefined),
-    })
+    .sendEnd({ headers: undefined, message: undefined, status: statusFromError(error), trailers: prepareMetadata(undefined) })
     ?.catch(() => undefined);
+}
+
+/** The deadline a call gets: the client's, at most `max` (a client without one gets `max`). */
+function clampTimeout(requested: number | undefined, max: number | undefined): number | undefined {
+  if (max === undefined) return requested;
+  return requested === undefined ? max : Math.min(requested, max);
 }
 
 /** One call on the server. */
@@ -106,15 +109,24 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
   /** Settles when the handler settled and the call's resources are released. */
   readonly settled: Promise<void>;
 
-  constructor(config: ServerCallConfig, session: Session, stream: Stream, start: CallStart, route: Route, url: string) {
+  constructor(
+    config: ServerCallConfig,
+    session: Session,
+    stream: Stream,
+    start: CallStart,
+    route: Route,
+    url: string,
+    values: ContextValues | undefined,
+  ) {
     this.#config = config;
     this.#session = session;
     this.#stream = stream;
     this.#route = route;
     // The stream's slot stays in use until the handler settled, even after a CANCEL.
     session.retainSlot(stream);
-    this.#signal = new CallSignal(undefined, start.timeoutMs);
-    this.#context = createCallContext({ method: route.spec.method, url, timeoutMs: start.timeoutMs, requestHeader: start.metadata, signal: this.#signal });
+    const timeoutMs = clampTimeout(start.timeoutMs, config.maxTimeoutMs);
+    this.#signal = new CallSignal(undefined, timeoutMs);
+    this.#context = createCallContext({ method: route.spec.method, url, timeoutMs, requestHeader: start.metadata, signal: this.#signal, values });
     this.#input = new MessageQueue(this);
     config.counters.callsStarted++;
     config.counters.callsActive++;

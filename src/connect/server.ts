@@ -7,7 +7,7 @@
 
 import type { BinaryReadOptions, BinaryWriteOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
 import { LiveSet } from "../frame/live-set.js";
@@ -21,7 +21,7 @@ import { resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
 import type { Route } from "./routes.js";
-import { ServerCall, refuseUnknown } from "./server-call.js";
+import { ServerCall, refuseCall } from "./server-call.js";
 import type { ServerCallConfig } from "./server-call.js";
 import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
 import type { RpcStats } from "./stats.js";
@@ -29,12 +29,32 @@ import type { RpcStats } from "./stats.js";
 /** Connections a server keeps open at once unless told otherwise. */
 const DEFAULT_MAX_CONNECTIONS = 10_000;
 
+/** What {@link ServerOptions.contextValues} is told about a call (there is no HTTP request here). */
+export interface ServerRequestInfo {
+  /** The call's URL: the bound URL plus `/package.Service/Method` (the handler's ctx.url). */
+  readonly url: string;
+  /** The request headers (the handler's ctx.requestHeader). */
+  readonly header: Headers;
+}
+
 /** Options of {@link createServer}. */
 export interface ServerOptions extends MessageLimitOptions {
   /** Registers the services: the same function connect-node's adapters take. */
   routes: (router: ConnectRouter) => void;
   /** Server interceptors (a registration's own `interceptors` option overrides them). */
   interceptors?: Interceptor[];
+  /**
+   * Creates each call's context values (ctx.values of interceptors and handler), as
+   * connect-node's adapter option; it gets the call's URL and request headers. A throw
+   * answers the call as a handler's throw would (a ConnectError as it is, else Internal).
+   */
+  contextValues?: (req: ServerRequestInfo) => ContextValues;
+  /**
+   * Longest deadline a call gets, in ms: a client asking for a longer one, or for none,
+   * gets this one (ctx.signal aborts with DeadlineExceeded when it passes). Default: none.
+   * connect-node answers a longer request InvalidArgument instead (docs/LIMITS.md).
+   */
+  maxTimeoutMs?: number;
   /** `bytes`/unknown fields of requests: copied out (default) or views held until the handler settled. */
   bytes?: BytesPolicy;
   /** An engine instance (shared, not closed by the server), or which one to pick per URL. */
@@ -99,6 +119,9 @@ export function createServer(options: ServerOptions): Server {
   return new ConnectRdmaServer(options);
 }
 
+/** The handler of a stream answered before any call ran: its further frames mean nothing. */
+const IGNORED: StreamHandler = { onFrame: () => undefined, onReset: () => undefined };
+
 interface Bound {
   listener: Listener;
   engine: ChannelEngine;
@@ -131,6 +154,7 @@ class ConnectRdmaServer implements Server {
       readOptions: options.binaryOptions,
       writeOptions: options.binaryOptions,
       interceptors: options.interceptors ?? [],
+      maxTimeoutMs: options.maxTimeoutMs,
       onSettled: (call) => this.#calls.delete(call),
     };
     this.#sessionOptions = {
@@ -147,6 +171,13 @@ class ConnectRdmaServer implements Server {
     this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 1) {
       throw new RangeError(`maxConnections must be a positive integer, got ${options.maxConnections}`);
+    }
+    const max = options.maxTimeoutMs;
+    if (max !== undefined && !(typeof max === "number" && max > 0 && Number.isFinite(max))) {
+      throw new RangeError(`maxTimeoutMs must be a positive number of ms, got ${String(max)}`);
+    }
+    if (options.contextValues !== undefined && typeof options.contextValues !== "function") {
+      throw new TypeError('createServer: option "contextValues" must be a function (req) => ContextValues');
     }
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
@@ -199,10 +230,19 @@ class ConnectRdmaServer implements Server {
       onCall: (stream, start): StreamHandler => {
         const route = this.#routes.get(start.path);
         if (route === undefined) {
-          refuseUnknown(stream, start.path);
-          return { onFrame: () => undefined, onReset: () => undefined };
+          refuseCall(stream, new ConnectError(`unknown method ${start.path}`, Code.Unimplemented));
+          return IGNORED;
         }
-        const call: ServerCall = new ServerCall(this.#config, session, stream, start, route, base.url + start.path);
+        const url = base.url + start.path;
+        let values: ContextValues | undefined;
+        try {
+          values = this.#options.contextValues?.({ url, header: start.metadata });
+        } catch (e) {
+          // As a handler's throw: a ConnectError as it is, anything else "internal error".
+          refuseCall(stream, e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e));
+          return IGNORED;
+        }
+        const call: ServerCall = new ServerCall(this.#config, session, stream, start, route, url, values);
         // A unary call may have been answered and settled inside its constructor.
         if (!call.done) this.#calls.add(call);
         return call;

@@ -55,7 +55,7 @@ describe("transport options", () => {
 });
 
 describe("server options", () => {
-  it.each(["jsonOptions", "acceptCompression", "compressMinBytes", "grpc", "grpcWeb", "connect", "fallback", "shutdownSignal"])(
+  it.each(["jsonOptions", "acceptCompression", "compressMinBytes", "grpc", "grpcWeb", "connect", "fallback", "shutdownSignal", "requestPathPrefix"])(
     "connect-node's %s is refused at createServer()",
     (option) => {
       expect(() => createServer(asServerOptions({ routes, [option]: true }))).toThrow(new RegExp(`^createServer: option "${option}" is connect-node's and has no meaning here: .+`));
