@@ -84,9 +84,19 @@ guest_rdma=(--exclude "test/softroce/rdma-suite.test.ts")
 status=0
 LD_PRELOAD="$libasan" npx --no-install vitest run --exclude "test/softroce/softroce.test.ts" "${guest_rdma[@]}" --exclude "test/package/**" "$@" || status=$?
 
+# A report file that holds only ASan's stack-switching warnings (a process that switched
+# stacks: "ASan doesn't fully support makecontext/swapcontext", "ignoring requested
+# __asan_handle_no_return", and their two explanation lines) reports no error: it is shown,
+# not fatal. Any other line — an ERROR, a UBSan "runtime error", a SUMMARY — fails the pass.
+benign='WARNING: ASan (doesn.t fully support makecontext/swapcontext|is ignoring requested __asan_handle_no_return)|^False positive error reports may follow|^For details see https://github.com/google/sanitizers/issues/189'
+fatal=0
 if compgen -G "$reports/*" >/dev/null; then
   echo "[asan] sanitizer reports:" >&2
-  for f in "$reports"/*; do echo "--- $f" >&2; head -n 60 "$f" >&2; done
-  exit 1
+  for f in "$reports"/*; do
+    echo "--- $f" >&2
+    head -n 60 "$f" >&2
+    if grep -Evq "$benign" "$f"; then fatal=1; else echo "[asan] (only stack-switching warnings: not an error report)" >&2; fi
+  done
 fi
+[ "$fatal" = 1 ] && exit 1
 exit $status

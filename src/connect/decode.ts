@@ -1,4 +1,4 @@
-// The message codec, and the single place of the copy-vs-alias policy (DESIGN.md §4).
+// The message codec, and the single place of the copy-vs-alias policy (docs/LIFETIMES.md).
 // Decoding runs protobuf-es `fromBinary` straight on the received frame's view: no copy
 // of the message bytes. protobuf-es decodes `bytes` fields and unknown fields as
 // `subarray` views of its input, i.e. views into a region slot, so:

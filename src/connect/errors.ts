@@ -1,6 +1,6 @@
 // Error mapping between the wire and ConnectError: statuses in END frames (code,
 // message, details), and failures of lower layers (connection lost, protocol errors,
-// region full, frame too large) to the Connect codes DESIGN.md §5 assigns them.
+// region full, frame too large) to their Connect codes (docs/LIMITS.md lists each limit and its code).
 
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";

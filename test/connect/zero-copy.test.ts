@@ -1,4 +1,4 @@
-// Zero-copy lifetime proofs (DESIGN.md §4) on the memory engine, whose released slots are
+// Zero-copy lifetime proofs (docs/LIFETIMES.md) on the memory engine, whose released slots are
 // poisoned and reused LIFO: a decoded message that still pointed into a released slot
 // would change. Under both policies, thousands of messages are kept alive while traffic
 // continues, and must never change; under "alias" the tests also show the views really

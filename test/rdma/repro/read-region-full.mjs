@@ -1,6 +1,6 @@
 // Repro (RDMA engine): a READ_REQUEST that arrives while the reader's lease area is full
 // closes the connection with ERR_REGION_FULL, where the io_uring engine parks the receive
-// and resumes once leases come back (back-pressure, DESIGN.md §4). The channel suite's
+// and resumes once leases come back (back-pressure, docs/LIFETIMES.md). The channel suite's
 // "pipelines 80 x 1 MiB frames" test fails this way on RDMA.
 //   softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/read-region-full.mjs
 // Expected: the 1 MiB frame is delivered once the held lease is released.
