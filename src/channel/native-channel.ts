@@ -182,8 +182,14 @@ export class NativeChannel implements Channel {
     });
   }
 
+  /** What the native engine was last told: a new connection keeps the loop alive. */
+  #keepsAlive = true;
+
   keepAlive(on: boolean): void {
-    if (!this.#closed && !this.#owner.closed) this.#owner.native.setRef(this.id, on);
+    // One native call per change of state, not per call of this method.
+    if (on === this.#keepsAlive || this.#closed || this.#owner.closed) return;
+    this.#keepsAlive = on;
+    this.#owner.native.setRef(this.id, on);
   }
 
   close(discard = false): void {
