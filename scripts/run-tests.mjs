@@ -79,6 +79,10 @@ if (results.length > 1) {
 } else if (notes.length) {
   summary += ` (${results[0].note})`;
 }
+// CI logs are often read from the tail: name every failure right above the summary.
+for (const r of results) {
+  for (const f of r.failures ?? []) console.log(`[tests] FAILED (${r.label}) ${f}`);
+}
 console.log(summary);
 process.exit(results.find((r) => r.status !== 0)?.status ?? 0);
 
@@ -99,6 +103,7 @@ function vitestCounts(report, status) {
     failed: r.numFailedTests,
     skipped: (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0),
     note: undefined,
+    failures: vitestFailures(r),
   };
   if (r.numFailedTestSuites > 0 && r.numFailedTests === 0) {
     result.note = `${r.numFailedTestSuites} test files failed to run`;
@@ -108,6 +113,20 @@ function vitestCounts(report, status) {
     result.note = `exit code ${status} with no failed test (sanitizer reports?)`;
   }
   return result;
+}
+
+/** "file > test: first line of the failure" for each failed test or file that failed to run. */
+function vitestFailures(r) {
+  const cwd = process.cwd() + "/";
+  const firstLine = (messages) => String(messages?.[0] ?? "").split("\n").find((l) => l.trim()) ?? "";
+  const out = [];
+  for (const file of r.testResults ?? []) {
+    const name = String(file.name).replace(cwd, "");
+    const failed = (file.assertionResults ?? []).filter((t) => t.status === "failed");
+    for (const t of failed) out.push(`${name} > ${t.fullName}: ${firstLine(t.failureMessages).slice(0, 300)}`);
+    if (failed.length === 0 && file.status === "failed") out.push(`${name}: ${firstLine([file.message]).slice(0, 300)}`);
+  }
+  return out;
 }
 
 /**
