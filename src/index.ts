@@ -24,6 +24,8 @@ export {
 } from "./connect/transport.js";
 export { createTransport, type TransportOptions } from "./connect/create-transport.js";
 export { createServer, type Server, type ServerOptions, type ServerRequestInfo } from "./connect/server.js";
+export { peerKey, type Peer } from "./connect/peer.js";
+export type { ChannelPeer, PeerCredentials } from "./channel/channel-peer.js";
 export { type MessageLimitOptions } from "./connect/message-limits.js";
 export { releaseMessage, type BytesPolicy } from "./connect/decode.js";
 export { type RpcStats } from "./connect/stats.js";

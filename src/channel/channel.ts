@@ -14,6 +14,7 @@ export type EngineName = "uring" | "net" | "memory" | "rdma" | "shm";
 
 export type { Lease } from "../region.js";
 import type { Lease } from "../region.js";
+import type { ChannelPeer } from "./channel-peer.js";
 
 /** Callbacks of one channel; each channel has exactly one set. */
 export interface ChannelEvents {
@@ -60,6 +61,8 @@ export interface Channel {
   readonly engine: EngineName;
   /** Largest frame this channel sends or accepts, in bytes. */
   readonly maxFrameBytes: number;
+  /** What this channel knows about its peer (src/channel/channel-peer.ts); engines fill what their transport tells. */
+  readonly peer?: ChannelPeer;
   /** True once closed (locally or by the peer). */
   readonly closed: boolean;
   /** True once the peer ended its side (onEnd): no more frames arrive. */

@@ -15,6 +15,9 @@ import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import type { StreamHandler } from "../frame/stream.js";
 import type { BytesPolicy } from "./decode.js";
+import { createCallValues } from "./context-values.js";
+import { peerKey, peerOf } from "./peer.js";
+import type { Peer } from "./peer.js";
 import { bindError } from "./bind-error.js";
 import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
@@ -35,6 +38,8 @@ export interface ServerRequestInfo {
   readonly url: string;
   /** The request headers (the handler's ctx.requestHeader). */
   readonly header: Headers;
+  /** Who is at the other end of the call's connection (also in every call's ctx.values under `peerKey`). */
+  readonly peer: Peer;
 }
 
 /** Options of {@link createServer}. */
@@ -226,6 +231,8 @@ class ConnectRdmaServer implements Server {
 
   #accept(channel: Channel, base: { readonly url: string }): ChannelEvents {
     const holder: { session?: Session } = {};
+    // Made at the first call: by then the handshake (and any authentication) is over.
+    let peer: Peer | undefined;
     const session: Session = new Session("server", this.#sessionOptions, {
       onCall: (stream, start): StreamHandler => {
         const route = this.#routes.get(start.path);
@@ -234,9 +241,11 @@ class ConnectRdmaServer implements Server {
           return IGNORED;
         }
         const url = base.url + start.path;
-        let values: ContextValues | undefined;
+        peer ??= peerOf(channel.engine, channel.peer, undefined);
+        let values: ContextValues;
         try {
-          values = this.#options.contextValues?.({ url, header: start.metadata });
+          values = this.#options.contextValues?.({ url, header: start.metadata, peer }) ?? createCallValues();
+          values.set(peerKey, peer);
         } catch (e) {
           // As a handler's throw: a ConnectError as it is, anything else "internal error".
           refuseCall(stream, e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e));
