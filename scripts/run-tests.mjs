@@ -10,7 +10,10 @@
 //      same suite minus the soft-RoCE guest runs and test/package). A sanitizer report
 //      fails that pass even when every test passed: it counts as one failed test. So does
 //      a run in which test/loaded-addon.test.ts did not prove the sanitized addon was loaded.
-//   3. under CI=true (or CONNECT_RDMA_FUZZ=1; CONNECT_RDMA_FUZZ=0 turns it off), and only
+//   3. with pass 2, for a whole run: the RDMA channel suite in the soft-RoCE guest against
+//      that sanitized build (test/softroce/rdma-suite.test.ts with CONNECT_RDMA_ASAN_RDMA=1,
+//      what `npm run test:asan:rdma` runs alone);
+//   4. under CI=true (or CONNECT_RDMA_FUZZ=1; CONNECT_RDMA_FUZZ=0 turns it off), and only
 //      for a whole run (no extra arguments): the fuzz targets (fuzz/run.sh --runs), built
 //      with ASan+UBSan, each replaying fuzz/corpus and fuzzing FUZZ_RUNS inputs; each target
 //      counts as one test, failed by a build error, a crash or a sanitizer report.
@@ -43,6 +46,20 @@ if (enabled(process.env.CONNECT_RDMA_ASAN)) {
     counts: (report, status) => requireSanitizedAddon(vitestCounts(report, status), report),
   });
 }
+if (enabled(process.env.CONNECT_RDMA_ASAN) && extra.length === 0) {
+  // The RDMA engine's native code under the sanitizers: the channel suite in the soft-RoCE
+  // guest against build-asan (docs/SOFTROCE.md, "Under the sanitizers"). A pass of its own,
+  // after the host's ASan pass: the guest takes both cores, and timing-sensitive host tests
+  // must not run beside it.
+  passes.push({
+    label: "RDMA under ASan+UBSan (guest)",
+    report: ".cache/vitest-asan-rdma-report.json",
+    command: "bash",
+    env: { CONNECT_RDMA_ASAN_RDMA: "1" },
+    args: (report) => ["scripts/test-asan.sh", ...vitestReport(report), "test/softroce/rdma-suite.test.ts"],
+    counts: vitestCounts,
+  });
+}
 if (enabled(process.env.CONNECT_RDMA_FUZZ) && extra.length === 0) {
   passes.push({
     label: "fuzz targets",
@@ -58,7 +75,7 @@ const results = passes.map((pass, i) => {
   console.log(`[tests] pass ${i + 1}/${passes.length}: ${pass.label}`);
   const started = Date.now();
   rmSync(pass.report, { force: true });
-  const run = spawnSync(pass.command, pass.args(pass.report), { stdio: "inherit" });
+  const run = spawnSync(pass.command, pass.args(pass.report), { stdio: "inherit", env: { ...process.env, ...pass.env } });
   const result = pass.counts(pass.report, run.status ?? 1);
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`[tests] pass ${i + 1}/${passes.length} (${pass.label}, ${seconds} s): ${format(result)}`);

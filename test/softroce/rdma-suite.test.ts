@@ -14,11 +14,12 @@
 // A file whose tests were all skipped counts as "passed" in vitest's report: every file
 // must have passed tests, and the tests skipped in the guest must be exactly those listed
 // in docs/SOFTROCE.md ("Skips the guest run allows").
-// Under `npm run test:asan:rdma` (scripts/test-asan.sh sets CONNECT_RDMA_ASAN_PRELOAD) the
+// Under the sanitizers (npm test's third pass under CI=true, or `npm run test:asan:rdma`;
+// scripts/test-asan.sh sets CONNECT_RDMA_ASAN_PRELOAD) the
 // guest runs the RDMA channel suite against build-asan/ with the ASan runtime preloaded,
 // plus test/loaded-addon.test.ts to prove it; sanitizer reports land in the host's report
 // directory (shared --rw), which fails the run (docs/SOFTROCE.md, "Under the sanitizers",
-// says why only that file, and why not in npm test).
+// says why only that file).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
