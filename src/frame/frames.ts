@@ -314,11 +314,23 @@ function reasonLength(r: WireReader, field: string): number {
  * Message payloads and detail values are views into `bytes`; everything else is copied.
  * Throws ProtocolError on any malformation.
  */
+const MESSAGE_FLAGS = ALLOWED_FLAGS[FrameKind.MESSAGE] as number;
+
 export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderBytes = Infinity): Frame {
   if (bytes.byteLength < HEADER_BYTES) {
     throw new ProtocolError(`malformed frame: ${bytes.byteLength} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
   const kind = bytes[0] as number;
+  if (kind === FrameKind.MESSAGE) {
+    // The data path's frame: a valid header read in place, without a WireReader; anything
+    // wrong with it goes the general way below, which names the fault.
+    const flags = bytes[1] as number;
+    const streamId = ((bytes[4] as number) | ((bytes[5] as number) << 8) | ((bytes[6] as number) << 16)) + (bytes[7] as number) * 0x1000000;
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if ((flags & ~MESSAGE_FLAGS) === 0 && bytes[2] === 0 && bytes[3] === 0 && streamId !== 0 && !(endStream && fromServer)) {
+      return { kind, streamId, endStream, message: bytes.subarray(HEADER_BYTES) };
+    }
+  }
   const name = frameKindName[kind];
   if (name === undefined) throw new ProtocolError(`malformed frame: unknown frame kind ${kind}`);
   const r = new WireReader(bytes, 1, name);

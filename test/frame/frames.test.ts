@@ -143,6 +143,17 @@ describe("frames", () => {
     }
   });
 
+  it("reads a MESSAGE frame's header in place: stream ids up to 2^32-1, END_STREAM, the payload view", () => {
+    for (const id of [1, 0x7fffffff, 0x80000001, 0xffffffff]) {
+      for (const end of [false, true]) {
+        const frame = bytes(encodeMessage(id, Uint8Array.of(7, 8, 9), end));
+        const parsed = parseFrame(frame, false);
+        expect(parsed).toEqual({ kind: FrameKind.MESSAGE, streamId: id, endStream: end, message: Uint8Array.of(7, 8, 9) });
+        if (parsed.kind === FrameKind.MESSAGE) expect(parsed.message.buffer).toBe(frame.buffer); // a view, no copy
+      }
+    }
+  });
+
   it("rejects bad flags, reserved bits, stream ids, directions, invalid UTF-8 and header values", () => {
     const msg = bytes(encodeMessage(1, new Uint8Array(1), false));
     const badFlag = msg.slice();
