@@ -41,6 +41,8 @@ import { Stream } from "./stream.js";
 import type { StreamHandler, StreamHost } from "./stream.js";
 import { StreamSlots } from "./stream-slots.js";
 import { StreamTable } from "./stream-table.js";
+import { atTurnEnd } from "./turn-end.js";
+import type { TurnEndTask } from "./turn-end.js";
 
 const CODE_UNAVAILABLE = StatusCode.UNAVAILABLE;
 
@@ -64,6 +66,12 @@ export class Session implements StreamHost {
   #peer: Hello | undefined;
   #ready: { promise: Promise<void>; resolve(): void; reject(e: unknown): void };
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Lets go of the event loop at the end of the turn in which the last stream ended, if none started since. */
+  readonly #loopRelease: TurnEndTask = {
+    runAtTurnEnd: () => {
+      if (this.#streams.size === 0) this.#channel?.keepAlive(false);
+    },
+  };
   /** Server with an idle timeout: GOAWAY after that long without streams. */
   readonly #idle: IdleTimer | undefined;
   readonly #streams = new StreamTable<Stream>();
@@ -324,7 +332,7 @@ export class Session implements StreamHost {
     if (stream.slotRetained) this.#slots.linger();
     else this.#slots.grant();
     if (this.#streams.size === 0) {
-      this.#channel?.keepAlive(false);
+      atTurnEnd(this.#loopRelease);
       this.#armIdle();
       this.#closeIfDrained();
     }
