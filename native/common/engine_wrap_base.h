@@ -63,13 +63,17 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
     registry_->Add(this);
   }
 
-  // Watch one more fd of the engine (a ring fd, a completion channel, a CM channel).
-  void Watch(Napi::Env env, int fd, std::function<void()> drain = nullptr) {
-    watchers_.push_back(std::make_unique<UvPoll>(env, fd, [this, drain] {
+  // Watch one more fd of the engine (a ring fd, a completion channel, a CM channel):
+  // 0, or the negative errno of uv_poll_init (nothing is watched; the caller reports it).
+  int Watch(Napi::Env env, int fd, std::function<void()> drain = nullptr) {
+    auto poll = std::make_unique<UvPoll>(env, fd, [this, drain] {
       if (drain) drain();
       if (driver_) driver_->OnReadable();
-    }));
+    });
+    if (int rc = poll->error(); rc != 0) return rc;
+    watchers_.push_back(std::move(poll));
     RefreshRef();
+    return 0;
   }
 
   bool Usable(Napi::Env env) {

@@ -35,6 +35,12 @@ class UvHandle {
 class UvPoll : public UvHandle {
  public:
   UvPoll(Napi::Env env, int fd, std::function<void()> on_readable);
+  // uv_poll_init's result: 0, or a negative errno (the fd cannot be watched; the handle is
+  // inert and its owner must report the failure).
+  int error() const { return error_; }
+
+ private:
+  int error_ = 0;
 };
 
 class UvPrepare : public UvHandle {

@@ -5,6 +5,7 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include "rdma/cm_owners.h"
 #include "rdma/inbound_frames.h"
 #include "rdma/rdma_wire.h"
 
@@ -22,14 +23,13 @@ struct RdmaConnection {
   enum class State { kResolving, kConnecting, kOpen, kClosing };
 
   uint32_t id = 0;
-  rdma_cm_id* cm_id = nullptr;
+  CmId cm_id;  // and its queue pair: destroyed first by RdmaEngine::Destroy
   DeviceResources* device = nullptr;
   State state = State::kResolving;
   bool passive = false;    // accepted by a listener
   uint32_t listener = 0;   // for passive connections
   bool reported = false;   // the end (or a failed connect) went to JS
   bool dirty = false;
-  bool qp_created = false;
   bool close_after_send = false;  // closed by JS: disconnect once queued frames were taken
 
   // Flow control.
@@ -41,7 +41,7 @@ struct RdmaConnection {
   uint32_t recv_deficit = 0; // receives to re-post once slots are free (listed while > 0)
   int send_failed = 0;       // errno of a failed ibv_post_send: the connection is failed next Reap
   uint32_t sends_in_flight = 0;
-  bool read_waiting = false;  // listed in RdmaEngine::read_waiters_
+  bool read_waiting = false;  // waiting in RdmaEngine's ReadScheduler
   uint32_t max_send_wr = 0;
   uint32_t cq_reserved = 0;  // entries of the device's CQ this queue pair holds (Reserve)
 
@@ -75,7 +75,7 @@ struct RdmaConnection {
   std::deque<ReadRequest> pending_reads;               // READ_REQUESTs waiting for a lease
   struct Export {
     size_t lease_offset;
-    ibv_mr* mr;
+    MemoryRegistration mr;  // revoked (deregistered) before the lease is freed
   };
   std::unordered_map<uint32_t, Export> exports;        // token -> lease the peer reads
   uint32_t next_token = 1;
@@ -83,7 +83,7 @@ struct RdmaConnection {
 
 struct RdmaListener {
   uint32_t id = 0;
-  rdma_cm_id* cm_id = nullptr;
+  CmId cm_id;
 };
 
 }  // namespace crdma

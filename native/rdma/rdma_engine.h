@@ -5,11 +5,16 @@
 // remote read, the receiver reads it into a lease of its own and says so, and the
 // sender deregisters it (revoking the key). Credits in every header keep each side below
 // the other's posted receives, so there are no RNR retries in normal operation.
-// Plain C++ (no napi.h); rdma_engine_wrap.cc is the JS surface.
+// Plain C++ (no napi.h); rdma_engine_wrap.cc is the JS surface. The engine is written in
+// three files: rdma_engine.cc (setup and teardown), rdma_cm_events.cc (the connection
+// manager's events: connect, accept, establish, disconnect) and rdma_data_path.cc
+// (sends, receives, READ transfers, completions); read_scheduler.h owns the READ window.
 //
 // Destruction order: connections (queue pairs destroyed first, then every slot and
-// lease they held returned), listeners, device resources (CQ, channel, MR, PD), the
-// rdma_cm event channel, and last the reference to the region.
+// lease they held returned, then their rdma_cm ids), listeners (their ids), device
+// resources (CQ, channel, MR, PD), the rdma_cm event channel, and last the reference to
+// the region. Members are declared in that order reversed (cm_owners.h owns the ids, the
+// channel and the per-transfer registrations).
 #pragma once
 #include <sys/socket.h>
 
@@ -19,28 +24,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/dirty_list.h"
 #include "common/driven_engine.h"
 #include "common/events.h"
+#include "rdma/cm_owners.h"
 #include "rdma/device_resources.h"
 #include "rdma/rdma_connection.h"
 #include "rdma/rdma_wire.h"
+#include "rdma/read_scheduler.h"
 #include "rdma/verbs_api.h"
 #include "region/memory_region.h"
 
 namespace crdma {
-
-// A large frame is read in chunks of kReadChunk bytes. At most kReadsInFlight chunks are
-// in flight on the whole engine — every connection and transfer together, not each: the
-// responder sends a READ's response packets unpaced (soft-RoCE: one per 1024 B of MTU),
-// and when it fails to transmit one (a veth's receive backlog, 1000 packets, overflowed)
-// rxe answers with an RNR NAK that breaks the reading queue pair (ECONNRESET). 64
-// connections with 4 x 64 KiB each did that (issue 4, test/rdma/repro/read-burst.mjs);
-// so did two engines with 4 x 64 KiB each once lost packets were retried and replayed.
-// 8 x 16 KiB keeps a burst at 128 packets per engine; smaller windows made small frames
-// queued behind a large one (delivery is in order) wait too long (transport suite: "a
-// large, slowly consumed stream does not starve small calls").
-constexpr uint32_t kReadChunk = 16 * 1024;
-constexpr uint32_t kReadsInFlight = 8;
 
 struct RdmaEngineOptions {
   uint32_t max_frame_bytes = 32u << 20;
@@ -58,9 +53,10 @@ struct RdmaEngineStats {
 
 class RdmaEngine : public DrivenEngine {
  public:
-  // Throws SysError; `on_new_fd` is told about every fd Node's loop must watch.
+  // Throws SysError; `on_new_fd` is told about every fd Node's loop must watch and
+  // answers 0, or a negative errno when it cannot watch it.
   RdmaEngine(const VerbsApi& api, std::shared_ptr<MemoryRegion> region, const RdmaEngineOptions& options,
-             std::function<void(int)> on_new_fd);
+             std::function<int(int)> on_new_fd);
   ~RdmaEngine() override;
   RdmaEngine(const RdmaEngine&) = delete;
   RdmaEngine& operator=(const RdmaEngine&) = delete;
@@ -115,6 +111,12 @@ class RdmaEngine : public DrivenEngine {
 
   DeviceResources& DeviceFor(ibv_context* context);
   void SetUpQueuePair(RdmaConnection& c);  // throws SysError
+  // What this side announces in rdma_connect / rdma_accept: its HELLO and the retry policy.
+  struct ConnParam {
+    Hello hello;
+    rdma_conn_param param;
+  };
+  void FillConnParam(const RdmaConnection& c, ConnParam* out) const;
   bool PostRecv(RdmaConnection& c);
   bool PostSend(RdmaConnection& c, size_t lease_offset, uint32_t bytes, Op op, uint32_t value, bool allow_inline);
   bool SendControl(RdmaConnection& c, RdmaKind kind, const void* body, uint32_t body_bytes);
@@ -122,7 +124,7 @@ class RdmaEngine : public DrivenEngine {
   // link with one burst of responses); false when posting failed.
   bool PostReads(RdmaConnection& c, uint32_t token, RdmaConnection::Reading& r);
   // A READ chunk finished (or was dropped with its connection): connections whose
-  // transfers wait for the engine-wide budget get pumped again.
+  // transfers wait for the engine-wide window get pumped again.
   void ReadChunkDone();
   void Pump(RdmaConnection& c);
   // A frame left the credit queue (posted or exported): its bytes count as written.
@@ -147,21 +149,20 @@ class RdmaEngine : public DrivenEngine {
   const VerbsApi& api_;
   std::shared_ptr<MemoryRegion> region_;
   RdmaEngineOptions options_;
-  std::function<void(int)> on_new_fd_;
-  rdma_event_channel* cm_channel_ = nullptr;
+  std::function<int(int)> on_new_fd_;
+  CmEventChannel cm_channel_;
   std::unordered_map<ibv_context*, std::unique_ptr<DeviceResources>> devices_;
   std::unordered_map<uint32_t, RdmaListener> listeners_;
   std::unordered_map<uint32_t, RdmaConnection> connections_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> batch_pins_;
-  std::vector<uint32_t> dirty_;
+  DirtyList dirty_;
   std::vector<uint32_t> to_destroy_;
   std::vector<uint32_t> waiting_for_leases_;  // connections with READ_REQUESTs parked
   std::vector<uint32_t> disconnected_;        // peers that left: closed once the CQ is drained
-  std::vector<uint32_t> read_waiters_;        // connections with READ chunks left to post
   std::vector<uint32_t> short_of_receives_;   // connections with receives to re-post (recv_deficit)
   std::vector<uint32_t> send_failed_;         // ibv_post_send failed: closed by the next Reap
-  uint32_t reads_in_flight_ = 0;              // READ chunks posted engine-wide (<= kReadsInFlight)
+  ReadScheduler reads_;                       // the engine-wide window of READ chunks in flight
   bool cm_signaled_ = true;                   // the rdma_cm fd fired since the last Reap
   static constexpr uint32_t kAsyncCheckReaps = 4096;
   uint32_t reaps_since_async_check_ = kAsyncCheckReaps - 1;  // the first Reap checks

@@ -41,8 +41,9 @@ RdmaEngineWrap::RdmaEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   try {
     // Fds found during construction are watched once the driver exists; later ones at once.
     created = std::make_unique<RdmaEngine>(*api, region->region(), options, [this, env, &fds](int fd) {
-      if (this->engine()) WatchFd(env, fd);
-      else fds.push_back(fd);
+      if (this->engine()) return WatchFd(env, fd);
+      fds.push_back(fd);
+      return 0;
     });
   } catch (const SysError& e) {
     Napi::Error error = MakeSysError(env, e.err, e.op);
@@ -53,12 +54,17 @@ RdmaEngineWrap::RdmaEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
     return;
   }
   Start(env, std::move(created), info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(), "connect-rdma:rdma");
-  for (int fd : fds) WatchFd(env, fd);
+  for (int fd : fds) {
+    if (int rc = WatchFd(env, fd); rc != 0) {
+      ThrowSysError(env, SysError{-rc, "uv_poll_init (watching an rdma_cm or completion channel)"});
+      return;
+    }
+  }
 }
 
 // Tells the engine which fd fired before the driver pumps it (RdmaEngine::FdReadable).
-void RdmaEngineWrap::WatchFd(Napi::Env env, int fd) {
-  Watch(env, fd, [this, fd] {
+int RdmaEngineWrap::WatchFd(Napi::Env env, int fd) {
+  return Watch(env, fd, [this, fd] {
     if (engine()) engine()->FdReadable(fd);
   });
 }

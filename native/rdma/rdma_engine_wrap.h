@@ -20,7 +20,7 @@ class RdmaEngineWrap : public EngineWrapBase<RdmaEngineWrap, RdmaEngine> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ProbeRead(const Napi::CallbackInfo& info);
-  void WatchFd(Napi::Env env, int fd);
+  int WatchFd(Napi::Env env, int fd);  // 0, or the negative errno of uv_poll_init
 };
 
 }  // namespace crdma

@@ -11,6 +11,7 @@
 // lease after FreeLease() is reported.
 // Plain C++ (no napi.h).
 #pragma once
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -51,6 +52,22 @@ class MemoryRegion {
   // Returns the remaining pin count.
   uint32_t UnpinSlot(uint32_t index) { return --slot_pins_[index]; }
   uint32_t SlotPins(uint32_t index) const { return slot_pins_[index]; }
+  // JS holds a received frame (channel.hold): one more pin on the slot under `offset`, if
+  // that slot is pinned already (only slots of frames being delivered are): its index,
+  // or -EINVAL.
+  int HoldReceivedSlot(size_t offset) {
+    if (offset >= recv_area_bytes()) return -EINVAL;
+    uint32_t index = static_cast<uint32_t>(offset / layout_.slot_size);
+    if (slot_pins_[index] == 0) return -EINVAL;
+    ++slot_pins_[index];
+    return static_cast<int>(index);
+  }
+  // One pin of slot `index` dropped (an unknown or unpinned index is ignored): true when
+  // it was the last one and the engine must take the slot back.
+  bool ReleaseSlotPin(uint32_t index) {
+    if (index >= layout_.recv_slots || slot_pins_[index] == 0) return false;
+    return --slot_pins_[index] == 0;
+  }
 
   // Test aid: overwrite memory that was given back, so a stale view shows garbage.
   void set_poison(bool on) { poison_ = on; }

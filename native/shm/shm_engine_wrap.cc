@@ -41,9 +41,10 @@ ShmEngineWrap::ShmEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   }
   int poll_fd = made->poll_fd();
   Start(env, std::move(made), info[4].As<Napi::Int32Array>(), info[5].As<Napi::Function>(), "connect-rdma:shm");
-  Watch(env, poll_fd, [this] {
+  int rc = Watch(env, poll_fd, [this] {
     if (engine()) engine()->MarkIoReady();
   });
+  if (rc != 0) ThrowSysError(env, SysError{-rc, "uv_poll_init (watching the engine's fd)"});
 }
 
 // listen(path, backlog) -> id

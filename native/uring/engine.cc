@@ -118,12 +118,7 @@ void UringEngine::MarkStarved(Connection& c) {
   }
 }
 
-void UringEngine::MarkDirty(Connection& c) {
-  if (!c.dirty) {
-    c.dirty = true;
-    dirty_.push_back(c.id);
-  }
-}
+void UringEngine::MarkDirty(Connection& c) { dirty_.Mark(c); }
 
 int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
   auto it = connections_.find(connection);
@@ -160,20 +155,19 @@ void UringEngine::PrepSend(Connection& c) {
 }
 
 void UringEngine::PrepDirtySends() {
-  for (uint32_t id : dirty_) {
+  dirty_.Serve([this](uint32_t id) {
     auto it = connections_.find(id);
-    if (it == connections_.end()) continue;
+    if (it == connections_.end()) return;
     Connection& c = it->second;
     c.dirty = false;
-    if (c.state != Connection::State::kOpen || c.send_inflight || c.queued_iov.empty()) continue;
+    if (c.state != Connection::State::kOpen || c.send_inflight || c.queued_iov.empty()) return;
     c.sending_iov.swap(c.queued_iov);
     c.sending_leases.swap(c.queued_leases);
     c.queued_iov.clear();
     c.queued_leases.clear();
     c.sending_first = 0;
     PrepSend(c);
-  }
-  dirty_.clear();
+  });
 }
 
 void UringEngine::FlushSends() {
@@ -653,17 +647,10 @@ int UringEngine::CloseListener(uint32_t listener) {
   return 0;
 }
 
-int UringEngine::HoldSlot(size_t offset) {
-  if (offset >= region_->recv_area_bytes()) return -EINVAL;
-  uint32_t index = static_cast<uint32_t>(offset / region_->slot_size());
-  if (region_->SlotPins(index) == 0) return -EINVAL;  // only slots of the current batch
-  region_->PinSlot(index);
-  return static_cast<int>(index);
-}
+int UringEngine::HoldSlot(size_t offset) { return region_->HoldReceivedSlot(offset); }
 
 void UringEngine::ReleaseSlot(uint32_t index) {
-  if (index >= region_->recv_slots() || region_->SlotPins(index) == 0) return;
-  if (region_->UnpinSlot(index) == 0) buffers_.Recycle(static_cast<uint16_t>(index));
+  if (region_->ReleaseSlotPin(index)) buffers_.Recycle(static_cast<uint16_t>(index));
 }
 
 void UringEngine::WakeSoon() {

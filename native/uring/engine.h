@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/dirty_list.h"
 #include "common/driven_engine.h"
 #include "common/events.h"
 #include "region/memory_region.h"
@@ -142,7 +143,7 @@ class UringEngine : public DrivenEngine {
   ProvidedBuffers buffers_;
   std::unordered_map<uint32_t, Listener> listeners_;
   std::unordered_map<uint32_t, Connection> connections_;
-  std::vector<uint32_t> dirty_;
+  DirtyList dirty_;
   std::vector<uint32_t> closing_;
   std::vector<uint32_t> stalled_;  // connections with a receive backlog
   std::vector<uint32_t> starved_;  // connections whose recv waits for free slots

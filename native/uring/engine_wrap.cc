@@ -49,7 +49,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   int poll_fd = engine->poll_fd();
   Start(env, std::move(engine), info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(), "connect-rdma:uring");
   // Nothing to drain: the ring fd stops being readable once Reap() emptied the CQ.
-  Watch(env, poll_fd);
+  if (int rc = Watch(env, poll_fd); rc != 0) ThrowSysError(env, SysError{-rc, "uv_poll_init (watching the ring fd)"});
 }
 
 Napi::Value EngineWrap::Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog,
