@@ -271,8 +271,8 @@ class ConnectRdmaServer implements Server {
     this.#authFailures++;
     const callback = this.#options.onAuthFailure;
     if (callback === undefined) return;
-    const info: AuthFailureInfo = { reason, ...(keyId !== undefined ? { keyId } : {}), peer: peerOf(channel.engine, channel.peer, undefined) };
     try {
+      const info: AuthFailureInfo = { reason, ...(keyId !== undefined ? { keyId } : {}), peer: peerOf(channel.engine, channel.peer, undefined) };
       const result: unknown = callback(info);
       if (result instanceof Promise) result.catch(() => undefined);
     } catch {
