@@ -23,7 +23,9 @@ export {
   type UringTransportOptions,
 } from "./connect/transport.js";
 export { createTransport, type TransportOptions } from "./connect/create-transport.js";
-export { createServer, type Server, type ServerOptions, type ServerRequestInfo } from "./connect/server.js";
+export { createServer, type AuthFailureInfo, type Server, type ServerOptions, type ServerRequestInfo, type ServerStats } from "./connect/server.js";
+export type { ClientAuth, ServerAuthOptions } from "./frame/auth.js";
+export type { AuthFailureReason } from "./frame/auth-handshake.js";
 export { peerKey, type Peer } from "./connect/peer.js";
 export type { ChannelPeer, PeerCredentials } from "./channel/channel-peer.js";
 export { type MessageLimitOptions } from "./connect/message-limits.js";

@@ -3,13 +3,18 @@
 // server session (src/frame/); each CALL_START becomes a ServerCall that runs the
 // implementation directly. close() is graceful: listeners stop, sessions send GOAWAY
 // (new calls → Unavailable), calls in flight get a grace period, then their signals
-// abort with Unavailable and the connections close.
+// abort with Unavailable and the connections close. With `auth`, a session takes calls
+// only once the client proved a key (src/frame/auth-handshake.ts); failures are counted
+// and reported to `onAuthFailure`.
 
 import type { BinaryReadOptions, BinaryWriteOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
+import { checkServerAuth } from "../frame/auth.js";
+import type { ServerAuthOptions } from "../frame/auth.js";
+import type { AuthFailureReason } from "../frame/auth-handshake.js";
 import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
@@ -42,6 +47,22 @@ export interface ServerRequestInfo {
   readonly peer: Peer;
 }
 
+/** What {@link ServerOptions.onAuthFailure} is told about a connection refused by `auth`. */
+export interface AuthFailureInfo {
+  /** Why (src/frame/auth-handshake.ts lists each reason; docs/SECURITY.md). */
+  readonly reason: AuthFailureReason;
+  /** The key id the client named, if it named one (unverified: the client chose it). */
+  readonly keyId?: string;
+  /** Who connected (no `keyId`: nothing was authenticated). */
+  readonly peer: Peer;
+}
+
+/** Counters of a server: those of every transport, plus authentication failures. */
+export interface ServerStats extends RpcStats {
+  /** With `auth`: connections that ended before the handshake authenticated them. */
+  authFailures: number;
+}
+
 /** Options of {@link createServer}. */
 export interface ServerOptions extends MessageLimitOptions {
   /** Registers the services: the same function connect-node's adapters take. */
@@ -72,8 +93,19 @@ export interface ServerOptions extends MessageLimitOptions {
   maxConcurrentStreams?: number;
   /** Flow-control window per stream for requests. Default 1 MiB. */
   initialWindowBytes?: number;
-  /** A new connection must complete HELLO within this. Default 10 s. */
+  /** A new connection must complete the handshake (HELLO, and AUTH with `auth`) within this. Default 10 s. */
   handshakeTimeoutMs?: number;
+  /**
+   * Pre-shared keys: clients must prove one in the handshake (mutual HMAC-SHA-256
+   * challenge–response) before any call is taken; `required: false` also admits clients
+   * that send no key. Secrets: Uint8Arrays of at least 32 bytes. docs/SECURITY.md.
+   */
+  auth?: ServerAuthOptions;
+  /**
+   * With `auth`: called for each connection that ended before it was authenticated (also
+   * counted in `stats().authFailures`). A throw (or a rejected promise) is ignored.
+   */
+  onAuthFailure?: (failure: AuthFailureInfo) => void;
   /** Connections without calls for this long are closed (GOAWAY). Default 300 s; 0: never. */
   idleTimeoutMs?: number;
   /** Bound on waiting for region space when sending; then the call fails. Default 10 s. */
@@ -115,7 +147,7 @@ export interface Server extends AsyncDisposable {
    */
   close(gracePeriodMs?: number): Promise<void>;
   /** Counters since creation. */
-  stats(): RpcStats;
+  stats(): ServerStats;
 }
 
 /** Creates a server for the routes; call listen() to serve them. */
@@ -144,6 +176,7 @@ class ConnectRdmaServer implements Server {
   readonly #calls = new LiveSet<ServerCall>();
   readonly #pastChannels: ChannelStats = emptyChannelStats();
   readonly #maxConnections: number;
+  #authFailures = 0;
   #sharedEngine: ChannelEngine | undefined;
   #closing: Promise<void> | undefined;
 
@@ -172,7 +205,11 @@ class ConnectRdmaServer implements Server {
       ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
       ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
       ...(options.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: options.keepaliveTimeoutMs } : {}),
+      ...(options.auth !== undefined ? { serverAuth: checkServerAuth(options.auth, "createServer") } : {}),
     };
+    if (options.onAuthFailure !== undefined && typeof options.onAuthFailure !== "function") {
+      throw new TypeError('createServer: option "onAuthFailure" must be a function ({ reason, keyId, peer }) => void');
+    }
     this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 1) {
       throw new RangeError(`maxConnections must be a positive integer, got ${options.maxConnections}`);
@@ -223,10 +260,24 @@ class ConnectRdmaServer implements Server {
     return this.close();
   }
 
-  stats(): RpcStats {
+  stats(): ServerStats {
     const channels = { ...this.#pastChannels };
     for (const s of this.#sessions) addChannelStats(channels, s.stats());
-    return this.#counters.snapshot(this.#sessions.size, channels);
+    return { ...this.#counters.snapshot(this.#sessions.size, channels), authFailures: this.#authFailures };
+  }
+
+  /** Counts a refused connection and tells `onAuthFailure`, whose throws and rejections are dropped. */
+  #onAuthFailure(channel: Channel, reason: AuthFailureReason, keyId: string | undefined): void {
+    this.#authFailures++;
+    const callback = this.#options.onAuthFailure;
+    if (callback === undefined) return;
+    try {
+      const info: AuthFailureInfo = { reason, ...(keyId !== undefined ? { keyId } : {}), peer: peerOf(channel.engine, channel.peer, undefined) };
+      const result: unknown = callback(info);
+      if (result instanceof Promise) result.catch(() => undefined);
+    } catch {
+      // The server's job goes on: a failing observer must not take connections down.
+    }
   }
 
   #accept(channel: Channel, base: { readonly url: string }): ChannelEvents {
@@ -241,7 +292,7 @@ class ConnectRdmaServer implements Server {
           return IGNORED;
         }
         const url = base.url + start.path;
-        peer ??= peerOf(channel.engine, channel.peer, undefined);
+        peer ??= peerOf(channel.engine, channel.peer, session.authenticatedKeyId);
         let values: ContextValues;
         try {
           values = this.#options.contextValues?.({ url, header: start.metadata, peer }) ?? createCallValues();
@@ -256,6 +307,7 @@ class ConnectRdmaServer implements Server {
         if (!call.done) this.#calls.add(call);
         return call;
       },
+      onAuthFailure: (failure) => this.#onAuthFailure(channel, failure.reason, failure.keyId),
       onClose: () => {
         const s = holder.session;
         if (s === undefined) return;

@@ -14,6 +14,8 @@ import { parseChannelUrl } from "../channel/address.js";
 import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
 import { engineForUrl } from "../channel/engines.js";
 import type { EngineOptions } from "../channel/engines.js";
+import { checkClientAuth } from "../frame/auth.js";
+import type { ClientAuth } from "../frame/auth.js";
 import { LiveSet } from "../frame/live-set.js";
 import { StreamResetError } from "../frame/protocol-error.js";
 import { Session } from "../frame/session.js";
@@ -58,6 +60,12 @@ export interface UringTransportOptions extends MessageLimitOptions {
   initialWindowBytes?: number;
   /** Connecting plus handshake must complete within this. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * A pre-shared key to prove in the handshake, and to require the server to prove:
+   * `{ keyId, secret }` (secret: a Uint8Array of at least 32 bytes). A server that does
+   * not hold the key, or has no keys, fails the calls with Unauthenticated. docs/SECURITY.md.
+   */
+  auth?: ClientAuth;
   /** Bound on waiting for region space when sending; then ResourceExhausted. Default 10 s. */
   sendTimeoutMs?: number;
   /**
@@ -100,7 +108,7 @@ const DEFAULT_PING_TIMEOUT_MS = 10_000;
 /** Creates a Connect Transport that carries calls over io_uring/RDMA/memory channels. */
 export function createUringTransport(options: UringTransportOptions): UringTransport {
   checkTransportOptions("createUringTransport", options);
-  return new ConnectRdmaTransport(options, {});
+  return new ConnectRdmaTransport(options, {}, "createUringTransport");
 }
 
 /** Options of {@link createRdmaTransport}. */
@@ -143,7 +151,7 @@ export function createRdmaTransport(options: RdmaTransportOptions): RdmaTranspor
   if (localAddress !== undefined && isIP(localAddress) === 0) {
     throw new TypeError(`localAddress must be an IPv4 or IPv6 address, got "${localAddress}"`);
   }
-  return new ConnectRdmaTransport(options, localAddress !== undefined ? { localAddress } : {});
+  return new ConnectRdmaTransport(options, localAddress !== undefined ? { localAddress } : {}, "createRdmaTransport");
 }
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -185,7 +193,7 @@ class ConnectRdmaTransport implements UringTransport {
   #connecting: Promise<Session> | undefined;
   #closed = false;
 
-  constructor(options: UringTransportOptions, engineOptions: Pick<EngineOptions, "localAddress">) {
+  constructor(options: UringTransportOptions, engineOptions: Pick<EngineOptions, "localAddress">, factory: string) {
     this.#options = options;
     this.#engineOptions = engineOptions;
     this.#url = options.url;
@@ -199,6 +207,7 @@ class ConnectRdmaTransport implements UringTransport {
       ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
       ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
       ...(options.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: options.keepaliveTimeoutMs } : {}),
+      ...(options.auth !== undefined ? { clientAuth: checkClientAuth(options.auth, factory) } : {}),
     };
     this.#callConfig = {
       policy: options.bytes ?? "copy",

@@ -2,7 +2,7 @@
 // layout, protocol versions and default limits. Nothing here has behaviour.
 
 /** Protocol versions this implementation speaks (inclusive range). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const MIN_PROTOCOL_VERSION = 2;
 
 /** Every frame starts with: u8 kind, u8 flags, u16 reserved (0), u32 stream id. */
@@ -20,6 +20,7 @@ export const FrameKind = {
   PING: 8,
   PONG: 9,
   GOAWAY: 10,
+  AUTH: 11,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -35,6 +36,7 @@ export const frameKindName: Record<number, string> = {
   8: "PING",
   9: "PONG",
   10: "GOAWAY",
+  11: "AUTH",
 };
 
 /** Flag bits. Which bits a kind allows is listed in ALLOWED_FLAGS. */
@@ -47,10 +49,12 @@ export const Flag = {
   HAS_TIMEOUT: 0x04,
   /** END: the response headers are in this frame (no HEADERS frame was sent). */
   HAS_HEADERS: 0x08,
+  /** HELLO: the frame carries authentication (client: key id and nonce; server: nonce and proof). */
+  HAS_AUTH: 0x10,
 } as const;
 
 export const ALLOWED_FLAGS: Record<number, number> = {
-  [FrameKind.HELLO]: 0,
+  [FrameKind.HELLO]: Flag.HAS_AUTH,
   [FrameKind.CALL_START]: Flag.END_STREAM | Flag.HAS_MESSAGE | Flag.HAS_TIMEOUT,
   [FrameKind.HEADERS]: Flag.HAS_MESSAGE,
   [FrameKind.MESSAGE]: Flag.END_STREAM,
@@ -60,6 +64,7 @@ export const ALLOWED_FLAGS: Record<number, number> = {
   [FrameKind.PING]: 0,
   [FrameKind.PONG]: 0,
   [FrameKind.GOAWAY]: 0,
+  [FrameKind.AUTH]: 0,
 };
 
 /** Largest stream id (u32). */
@@ -103,4 +108,5 @@ export const StatusCode = {
   FAILED_PRECONDITION: 9,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;

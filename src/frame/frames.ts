@@ -3,6 +3,7 @@
 // exact byte layout is specified in docs/PROTOCOL.md §3; this file and that section
 // change together.
 
+import { AUTH_MIN_VERSION, AUTH_NONCE_BYTES, AUTH_PROOF_BYTES, MAX_KEY_ID_BYTES } from "./auth.js";
 import { ALLOWED_FLAGS, Flag, FrameKind, HEADER_BYTES, MAX_REASON_BYTES, frameKindName } from "./constants.js";
 import type { PreparedMetadata } from "./metadata.js";
 import type { Payload } from "./payload.js";
@@ -18,6 +19,22 @@ export interface Hello {
   maxHeaderBytes: number;
   maxConcurrentStreams: number;
   initialWindowBytes: number;
+  /** Client HELLO with HAS_AUTH: the key it will prove and its nonce. */
+  authRequest?: AuthRequest;
+  /** Server HELLO with HAS_AUTH: its nonce and its proof of the key. */
+  authAnswer?: AuthAnswer;
+}
+
+/** What a client's HELLO asks authentication with (docs/PROTOCOL.md §3). */
+export interface AuthRequest {
+  keyId: string;
+  nonce: Uint8Array;
+}
+
+/** What a server's HELLO answers an AuthRequest with. */
+export interface AuthAnswer {
+  nonce: Uint8Array;
+  proof: Uint8Array;
 }
 
 /** An error detail on the wire: a protobuf type name and its binary encoding. */
@@ -59,7 +76,8 @@ export type Frame =
   | { kind: typeof FrameKind.CANCEL; streamId: number; code: number; reason: string }
   | { kind: typeof FrameKind.CREDIT; streamId: number; increment: number }
   | { kind: typeof FrameKind.PING | typeof FrameKind.PONG; streamId: 0; id: number }
-  | { kind: typeof FrameKind.GOAWAY; streamId: 0; lastStreamId: number; code: number; message: string };
+  | { kind: typeof FrameKind.GOAWAY; streamId: 0; lastStreamId: number; code: number; message: string }
+  | { kind: typeof FrameKind.AUTH; streamId: 0; proof: Uint8Array };
 
 /** A frame ready to be written: its exact size and a writer. */
 export interface OutFrame {
@@ -79,17 +97,41 @@ function header(w: WireWriter, kind: number, flags: number, streamId: number): v
 }
 
 export function encodeHello(h: Hello): OutFrame {
+  const { authRequest, authAnswer } = h;
+  const keyIdLength = authRequest !== undefined ? utf8Length(authRequest.keyId) : 0;
+  const authBytes =
+    authRequest !== undefined ? 2 + keyIdLength + AUTH_NONCE_BYTES : authAnswer !== undefined ? AUTH_NONCE_BYTES + AUTH_PROOF_BYTES : 0;
   return {
-    byteLength: HEADER_BYTES + 20,
+    byteLength: HEADER_BYTES + 20 + authBytes,
     write(bytes) {
       const w = new WireWriter(bytes);
-      header(w, FrameKind.HELLO, 0, 0);
+      header(w, FrameKind.HELLO, authBytes > 0 ? Flag.HAS_AUTH : 0, 0);
       w.u16(h.version);
       w.u16(h.minVersion);
       w.u32(h.maxMessageBytes);
       w.u32(h.maxHeaderBytes);
       w.u32(h.maxConcurrentStreams);
       w.u32(h.initialWindowBytes);
+      if (authRequest !== undefined) {
+        w.u16(keyIdLength);
+        w.string(authRequest.keyId, keyIdLength);
+        w.raw(authRequest.nonce);
+      } else if (authAnswer !== undefined) {
+        w.raw(authAnswer.nonce);
+        w.raw(authAnswer.proof);
+      }
+    },
+  };
+}
+
+/** AUTH (client → server): the client's proof of its key. */
+export function encodeAuth(proof: Uint8Array): OutFrame {
+  return {
+    byteLength: HEADER_BYTES + AUTH_PROOF_BYTES,
+    write(bytes) {
+      const w = new WireWriter(bytes);
+      header(w, FrameKind.AUTH, 0, 0);
+      w.raw(proof);
     },
   };
 }
@@ -338,7 +380,8 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
   if ((flags & ~(ALLOWED_FLAGS[kind] as number)) !== 0) r.fail(`flags 0x${flags.toString(16)} not allowed`);
   if (r.u16("reserved") !== 0) r.fail("reserved bits set");
   const streamId = r.u32("stream id");
-  const connectionLevel = kind === FrameKind.HELLO || kind === FrameKind.PING || kind === FrameKind.PONG || kind === FrameKind.GOAWAY;
+  const connectionLevel =
+    kind === FrameKind.HELLO || kind === FrameKind.PING || kind === FrameKind.PONG || kind === FrameKind.GOAWAY || kind === FrameKind.AUTH;
   if (connectionLevel && streamId !== 0) r.fail(`stream id must be 0, got ${streamId}`);
   if (!connectionLevel && streamId === 0) r.fail("stream id 0 is reserved for connection frames");
   switch (kind) {
@@ -351,6 +394,16 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
         maxConcurrentStreams: r.u32("max concurrent streams"),
         initialWindowBytes: r.u32("initial window bytes"),
       };
+      if ((flags & Flag.HAS_AUTH) !== 0) {
+        if (hello.version < AUTH_MIN_VERSION) r.fail(`authentication needs protocol version ${AUTH_MIN_VERSION}, HELLO says ${hello.version}`);
+        if (fromServer) {
+          hello.authAnswer = { nonce: r.view(AUTH_NONCE_BYTES, "nonce").slice(), proof: r.view(AUTH_PROOF_BYTES, "proof").slice() };
+        } else {
+          const keyIdLength = r.u16("key id length");
+          if (keyIdLength === 0 || keyIdLength > MAX_KEY_ID_BYTES) r.fail(`key id of ${keyIdLength} bytes (1 to ${MAX_KEY_ID_BYTES})`);
+          hello.authRequest = { keyId: r.string(keyIdLength, "key id"), nonce: r.view(AUTH_NONCE_BYTES, "nonce").slice() };
+        }
+      }
       r.end();
       if (hello.minVersion > hello.version) r.fail(`min version ${hello.minVersion} above version ${hello.version}`);
       // max_header_bytes 0 would refuse every call: a request always carries metadata.
@@ -439,6 +492,12 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
       const message = r.string(reasonLength(r, "message"), "message");
       r.end();
       return { kind, streamId: 0, lastStreamId, code, message };
+    }
+    case FrameKind.AUTH: {
+      if (fromServer) r.fail("sent by a server");
+      const proof = r.view(AUTH_PROOF_BYTES, "proof").slice();
+      r.end();
+      return { kind, streamId: 0, proof };
     }
     default:
       throw new ProtocolError(`malformed frame: unknown frame kind ${kind}`);

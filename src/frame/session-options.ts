@@ -1,7 +1,9 @@
-// The options of a session (limits and timeouts, each with its default) and its
-// counters. Limits are announced in HELLO (handshake.ts); timeouts stay local.
+// The options of a session (limits and timeouts, each with its default; the keys it
+// authenticates with) and its counters. Limits are announced in HELLO (handshake.ts);
+// timeouts stay local; keys never travel (auth.ts).
 
 import type { ChannelStats } from "../channel/channel.js";
+import type { ClientAuth, ServerKeys } from "./auth.js";
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_INITIAL_WINDOW_BYTES,
@@ -22,7 +24,7 @@ export interface SessionOptions {
   maxConcurrentStreams?: number;
   /** Bytes of messages a peer may send on a stream before credit. Default 1 MiB. */
   initialWindowBytes?: number;
-  /** HELLO must complete within this. Default 10 s. */
+  /** The handshake (HELLO, and AUTH with authentication) must complete within this. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** Bound on waiting for region space before a send fails. Default 10 s. */
   sendTimeoutMs?: number;
@@ -32,7 +34,14 @@ export interface SessionOptions {
   keepaliveMs?: number;
   /** Close the connection when a keepalive PING gets no PONG within this. Default 20 s. */
   keepaliveTimeoutMs?: number;
+  /** Client: the key it proves in the handshake (checked: auth.ts checkClientAuth). */
+  clientAuth?: ClientAuth;
+  /** Server: the keys clients may prove (checked: auth.ts checkServerAuth). */
+  serverAuth?: ServerKeys;
 }
+
+/** Options with every default filled in; the keys stay optional. */
+export type ResolvedSessionOptions = Required<Omit<SessionOptions, "clientAuth" | "serverAuth">> & Pick<SessionOptions, "clientAuth" | "serverAuth">;
 
 /** Counters of a session. */
 export interface SessionStats extends ChannelStats {
@@ -40,7 +49,7 @@ export interface SessionStats extends ChannelStats {
 }
 
 /** Every option, defaults filled in. */
-export function resolvedOptions(options: SessionOptions): Required<SessionOptions> {
+export function resolvedOptions(options: SessionOptions): ResolvedSessionOptions {
   return {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
@@ -51,5 +60,7 @@ export function resolvedOptions(options: SessionOptions): Required<SessionOption
     idleTimeoutMs: options.idleTimeoutMs ?? 0,
     keepaliveMs: options.keepaliveMs ?? 0,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+    ...(options.clientAuth !== undefined ? { clientAuth: options.clientAuth } : {}),
+    ...(options.serverAuth !== undefined ? { serverAuth: options.serverAuth } : {}),
   };
 }

@@ -9,10 +9,13 @@
 // (keepalive.ts) and, on byte-stream channels, a bound on a frame left half-sent
 // (receive-watchdog.ts).
 //
-// The exchange (docs/PROTOCOL.md §2):
-//   1. client connects and sends HELLO (versions, its limits)
-//   2. server answers HELLO (chosen version, its limits), or GOAWAY if none fits (the
-//      client then fails with the GOAWAY's code and message)
+// The exchange (docs/PROTOCOL.md §4):
+//   1. client connects and sends HELLO (versions, its limits; with `auth` its key id and nonce)
+//   2. server answers HELLO (chosen version, its limits; with `auth` its nonce and proof),
+//      or GOAWAY if none fits or the key is refused (the client then fails with the
+//      GOAWAY's code and message); with `auth` the client checks the server's proof and
+//      sends AUTH (its proof) before any call, and the server takes calls only after a
+//      valid AUTH (auth-handshake.ts decides each step)
 //   3. client opens streams with CALL_START (ids increase), both sides send MESSAGE /
 //      CREDIT, the client half-closes with END (or a flag), the server ends with END
 //   4. either side may CANCEL a stream; PING is answered with PONG
@@ -26,8 +29,10 @@ import { emptyChannelStats } from "../channel/channel-stats.js";
 import { codedError } from "../errors.js";
 import { FrameKind, MAX_STREAM_ID, StatusCode } from "./constants.js";
 import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedByGoAwayError } from "./drain.js";
-import { encodeEnd, encodeGoAway, encodeHello, parseFrame } from "./frames.js";
-import type { Frame, Hello, OutFrame } from "./frames.js";
+import { authRequest, checkClientProof, clientAuthCheck, serverAuthStep } from "./auth-handshake.js";
+import type { AuthFailure, AuthFailureReason, AuthRefusal, PendingAuth } from "./auth-handshake.js";
+import { encodeAuth, encodeEnd, encodeGoAway, encodeHello, parseFrame } from "./frames.js";
+import type { AuthRequest, Frame, Hello, OutFrame } from "./frames.js";
 import { answerHello, checkServerHello, clientHello, maxQueuedFrames } from "./handshake.js";
 import { Keepalive, Pings } from "./keepalive.js";
 import { prepareMetadata } from "./metadata.js";
@@ -36,7 +41,7 @@ import { clientReceive, serverReceive, serverStart } from "./receive-transitions
 import { ReceiveWatchdog } from "./receive-watchdog.js";
 import { SendQueue } from "./send-queue.js";
 import { resolvedOptions } from "./session-options.js";
-import type { SessionOptions, SessionStats } from "./session-options.js";
+import type { ResolvedSessionOptions, SessionOptions, SessionStats } from "./session-options.js";
 import { Stream } from "./stream.js";
 import type { StreamHandler, StreamHost } from "./stream.js";
 import { StreamSlots } from "./stream-slots.js";
@@ -45,6 +50,7 @@ import { atTurnEnd } from "./turn-end.js";
 import type { TurnEndTask } from "./turn-end.js";
 
 const CODE_UNAVAILABLE = StatusCode.UNAVAILABLE;
+const CODE_UNAUTHENTICATED = StatusCode.UNAUTHENTICATED;
 
 export type { SessionOptions, SessionStats } from "./session-options.js";
 
@@ -55,15 +61,24 @@ interface SessionHooks {
   onCall?: CallHandler;
   /** Once, when the session ended, with the error its streams were reset with. */
   onClose?: (error: StreamResetError) => void;
+  /** Server with `serverAuth`: once, when the session ended before the handshake authenticated it. */
+  onAuthFailure?: (failure: AuthFailure) => void;
 }
 
 /** A protocol session on one channel. */
 export class Session implements StreamHost {
   readonly role: "client" | "server";
-  readonly options: Required<SessionOptions>;
+  readonly options: ResolvedSessionOptions;
   readonly #hooks: SessionHooks;
   #channel: Channel | undefined;
   #peer: Hello | undefined;
+  /** Client with auth: what its HELLO asked. */
+  #authRequest: AuthRequest | undefined;
+  /** Server: the peer's HELLO while its AUTH is awaited. */
+  #pendingAuth: { hello: Hello; auth: PendingAuth } | undefined;
+  /** Why the handshake failed, when a step knew (else #closeWith infers it). */
+  #authFailure: AuthFailure | undefined;
+  #keyId: string | undefined;
   #ready: { promise: Promise<void>; resolve(): void; reject(e: unknown): void };
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Lets go of the event loop at the end of the turn in which the last stream ended, if none started since. */
@@ -157,6 +172,7 @@ export class Session implements StreamHost {
       return;
     }
     this.#handshakeTimer = setTimeout(() => {
+      this.#authFailure ??= this.#failureOf("timeout");
       this.#fail(new StreamResetError("ERR_HANDSHAKE", CODE_UNAVAILABLE, `handshake not completed within ${this.options.handshakeTimeoutMs} ms`));
     }, this.options.handshakeTimeoutMs);
     // Byte-stream channels reassemble frames: a peer must not park one half-sent.
@@ -165,7 +181,11 @@ export class Session implements StreamHost {
         this.#closeWith(new StreamResetError("ERR_SLOW_PEER", CODE_UNAVAILABLE, message)),
       );
     }
-    if (this.role === "client") this.sendQuietly(encodeHello(clientHello(this.options)));
+    if (this.role === "client") {
+      const auth = this.options.clientAuth;
+      this.#authRequest = auth !== undefined ? authRequest(auth) : undefined;
+      this.sendQuietly(encodeHello({ ...clientHello(this.options), ...(this.#authRequest !== undefined ? { authRequest: this.#authRequest } : {}) }));
+    }
   }
 
   /** Resolves once HELLO was exchanged; rejects if the session closed first. */
@@ -176,6 +196,11 @@ export class Session implements StreamHost {
   /** The peer's HELLO (undefined before the handshake). */
   get peer(): Hello | undefined {
     return this.#peer;
+  }
+
+  /** The key id both sides proved in the handshake (undefined without authentication, or before it). */
+  get authenticatedKeyId(): string | undefined {
+    return this.#keyId;
   }
 
   get channel(): Channel | undefined {
@@ -366,9 +391,16 @@ export class Session implements StreamHost {
   #dispatch(frame: Frame): void {
     if (this.#peer === undefined) {
       if (frame.kind === FrameKind.GOAWAY) {
-        // A refusal instead of HELLO (no common version, a limit): its reason is the error.
+        // A refusal instead of HELLO (no common version, a limit, a key): its reason is the
+        // error. From a client awaiting AUTH: it found the server's proof wrong.
         const code = frame.code === 0 ? CODE_UNAVAILABLE : frame.code;
+        if (this.#pendingAuth !== undefined && code === CODE_UNAUTHENTICATED) this.#authFailure = this.#failureOf("proof-rejected");
         this.#closeWith(new StreamResetError("ERR_HANDSHAKE", code, `connection refused by peer: ${frame.message === "" ? "GOAWAY" : frame.message}`));
+        return;
+      }
+      if (this.#pendingAuth !== undefined) {
+        if (frame.kind !== FrameKind.AUTH) throw new ProtocolError(`expected AUTH, got frame kind ${frame.kind}`);
+        this.#onAuth(this.#pendingAuth, frame.proof);
         return;
       }
       if (frame.kind !== FrameKind.HELLO) throw new ProtocolError(`expected HELLO, got frame kind ${frame.kind}`);
@@ -378,6 +410,8 @@ export class Session implements StreamHost {
     switch (frame.kind) {
       case FrameKind.HELLO:
         throw new ProtocolError("second HELLO");
+      case FrameKind.AUTH:
+        throw new ProtocolError("AUTH after the handshake");
       case FrameKind.PING:
         this.#pings.answer(frame.id);
         return;
@@ -399,19 +433,72 @@ export class Session implements StreamHost {
     if (this.role === "server") {
       const answer = answerHello(this.options, hello);
       if (!answer.accept) {
+        this.#authFailure = this.#failureOf("unsupported-version");
         this.sendQuietly(encodeGoAway(0, StatusCode.FAILED_PRECONDITION, answer.message));
         this.#closeWith(new StreamResetError("ERR_HANDSHAKE", StatusCode.FAILED_PRECONDITION, answer.message));
         return;
       }
-      this.#peer = hello;
+      const step = serverAuthStep(this.options.serverAuth, hello.authRequest, answer.version);
+      if (step.kind === "refuse") {
+        this.#refuseAuth(step.refusal);
+        return;
+      }
       this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
+      if (step.kind === "challenge") {
+        // No call is taken (and no peer set) until the client's AUTH proves the key.
+        this.#pendingAuth = { hello, auth: step.pending };
+        this.sendQuietly(encodeHello({ ...answer.hello, authAnswer: step.answer }));
+        return;
+      }
+      this.#peer = hello;
       this.sendQuietly(encodeHello(answer.hello));
     } else {
       checkServerHello(hello);
+      const check = clientAuthCheck(this.options.clientAuth, this.#authRequest, hello.authAnswer, hello.version);
+      if (!check.ok) {
+        // The server learns why, then the connection closes: no call was sent.
+        this.sendQuietly(encodeGoAway(0, CODE_UNAUTHENTICATED, check.message));
+        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", CODE_UNAUTHENTICATED, check.message));
+        return;
+      }
       this.#peer = hello;
+      this.#keyId = check.proof !== undefined ? this.#authRequest?.keyId : undefined;
       this.#slots.limit = hello.maxConcurrentStreams;
       this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
+      // Queued ahead of every CALL_START: the server reads AUTH first.
+      if (check.proof !== undefined) this.sendQuietly(encodeAuth(check.proof));
     }
+    this.#handshakeDone();
+  }
+
+  /** Server: the client's AUTH for the challenge it was sent. */
+  #onAuth(pending: { hello: Hello; auth: PendingAuth }, proof: Uint8Array): void {
+    const refusal = checkClientProof(pending.auth, proof);
+    if (refusal !== undefined) {
+      this.#refuseAuth(refusal);
+      return;
+    }
+    this.#pendingAuth = undefined;
+    this.#keyId = pending.auth.transcript.keyId;
+    this.#peer = pending.hello;
+    this.#handshakeDone();
+  }
+
+  /** Server: GOAWAY(Unauthenticated) with the refusal's message, then close. */
+  #refuseAuth(refusal: AuthRefusal): void {
+    this.#authFailure = refusal.keyId !== undefined ? { reason: refusal.reason, keyId: refusal.keyId } : { reason: refusal.reason };
+    this.sendQuietly(encodeGoAway(0, CODE_UNAUTHENTICATED, refusal.message));
+    this.#closeWith(new StreamResetError("ERR_HANDSHAKE", CODE_UNAUTHENTICATED, refusal.message));
+  }
+
+  /** A failure for `reason`, with the key id of a challenge in progress. */
+  #failureOf(reason: AuthFailureReason): AuthFailure {
+    const keyId = this.#pendingAuth?.auth.transcript.keyId;
+    return keyId !== undefined ? { reason, keyId } : { reason };
+  }
+
+  /** Both HELLOs (and AUTH, with authentication) went through: calls may start. */
+  #handshakeDone(): void {
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
     // Idle from here until the first stream: the connection alone keeps no process alive.
@@ -439,7 +526,8 @@ export class Session implements StreamHost {
     if (this.role === "client") {
       for (const stream of this.#streams.values()) {
         if (stream.id > lastStreamId) {
-          const error = refusedByGoAwayError(message);
+          // A server that refused this side's AUTH: the calls fail for that reason, not as retryable.
+          const error = code === CODE_UNAUTHENTICATED ? goAwayError(code, message) : refusedByGoAwayError(message);
           stream.close(error);
           stream.handler?.onReset(error);
         }
@@ -582,6 +670,7 @@ export class Session implements StreamHost {
     this.#closed = true;
     this.#closeError = error;
     clearTimeout(this.#handshakeTimer);
+    this.#reportAuthFailure(error);
     this.#idle?.stop();
     this.#peerEndProbe?.stop();
     this.#keepalive?.stop();
@@ -604,5 +693,15 @@ export class Session implements StreamHost {
       if (channel !== undefined) setImmediate(() => channel.close(discard));
     }
     this.#hooks.onClose?.(error);
+  }
+
+  /**
+   * Server with keys: a connection that ends before it was authenticated is a failure,
+   * unless this side ended it (shutdown). The reason is the step's, else the close's.
+   */
+  #reportAuthFailure(error: StreamResetError): void {
+    if (this.role !== "server" || this.options.serverAuth === undefined || this.#peer !== undefined || this.#goAwaySent) return;
+    const inferred = error.code === "ERR_PROTOCOL" ? "malformed" : error.code === "ERR_SLOW_PEER" ? "timeout" : "closed";
+    this.#hooks.onAuthFailure?.(this.#authFailure ?? this.#failureOf(inferred));
   }
 }

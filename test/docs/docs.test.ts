@@ -1,5 +1,5 @@
-// The documentation must stay true to the code: the code block TUNING.md marks as tested
-// runs (plain node, "connect-rdma" through the package's exports map), the stats field
+// The documentation must stay true to the code: the code blocks TUNING.md and SECURITY.md
+// mark as tested run (plain node, "connect-rdma" through the package's exports map), the stats field
 // tables of OBSERVABILITY.md list exactly the fields the objects have, and every relative
 // link in README.md, docs/*.md and examples/README.md points at a file (and heading) that
 // exists.
@@ -133,24 +133,36 @@ describe("docs/LIMITS.md", () => {
   });
 });
 
+/** Runs the code block a doc marks as tested (plain node, "connect-rdma" from dist/); returns its stdout. */
+function runTestedBlock(doc: string): string {
+  requireDist(["index", "channel", "connect", "region"]);
+  const text = read(doc);
+  const marker = text.indexOf("<!-- The block below runs in test/docs/docs.test.ts. -->");
+  expect(marker).toBeGreaterThan(0);
+  const code = /```ts\n([\s\S]*?)```/.exec(text.slice(marker))?.[1];
+  expect(code).toBeTruthy();
+  const dir = `${root}test/.tmp`;
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/${doc.replace(/\W/g, "-")}-${process.pid}.mjs`;
+  writeFileSync(file, code!.replace("./gen/market/v1/market_pb.js", "../gen/market/v1/market_pb.js"));
+  try {
+    return execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 30_000 });
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 describe("docs/TUNING.md", () => {
   it("the tested code block runs: a shared engine with explicit region sizes and spin polling", () => {
-    requireDist(["index", "channel", "connect", "region"]);
-    const tuning = read("docs/TUNING.md");
-    const marker = tuning.indexOf("<!-- The block below runs in test/docs/docs.test.ts. -->");
-    expect(marker).toBeGreaterThan(0);
-    const code = /```ts\n([\s\S]*?)```/.exec(tuning.slice(marker))?.[1];
-    expect(code).toBeTruthy();
-    const dir = `${root}test/.tmp`;
-    mkdirSync(dir, { recursive: true });
-    const file = `${dir}/tuning-${process.pid}.mjs`;
-    writeFileSync(file, code!.replace("./gen/market/v1/market_pb.js", "../gen/market/v1/market_pb.js"));
-    try {
-      const out = execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 30_000 });
-      expect(out.trim()).toBe(`ACME ${autoEngine().engine} ${64 * 1024}`);
-    } finally {
-      rmSync(file, { force: true });
-    }
+    expect(runTestedBlock("docs/TUNING.md").trim()).toBe(`ACME ${autoEngine().engine} ${64 * 1024}`);
+  });
+});
+
+describe("docs/SECURITY.md", () => {
+  it("the tested code block runs: two keys valid at once, the handler reads the key id, an impostor is refused and reported", () => {
+    const out = runTestedBlock("docs/SECURITY.md");
+    expect(out.trim().split("\n")).toEqual(["ACME for 2027-01", "Unauthenticated", "proof-rejected 2026-12 1"]);
+    expect(read("docs/SECURITY.md")).toContain("It prints `ACME for 2027-01`, `Unauthenticated`, then `proof-rejected 2026-12 1`.");
   });
 });
 

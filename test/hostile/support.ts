@@ -16,7 +16,7 @@ import { FrameKind, PROTOCOL_VERSION } from "../../src/frame/constants.js";
 import { encodeHello, encodePing, parseFrame } from "../../src/frame/frames.js";
 import type { Frame, Hello, OutFrame } from "../../src/frame/frames.js";
 import { createServer, createUringTransport } from "../../src/index.js";
-import type { Server, ServerOptions, UringTransport } from "../../src/index.js";
+import type { Server, ServerOptions, UringTransport, UringTransportOptions } from "../../src/index.js";
 import { listenUrl, uringUnavailable } from "../channel/engines.js";
 import { ServerLog, marketRoutes } from "../connect/market-service.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
@@ -148,7 +148,8 @@ export async function liveServer(
   return { server, url, engine, log };
 }
 
-function socketOptions(url: string): net.NetConnectOpts {
+/** The node:net connect options of a tcp:// or unix:// URL. */
+export function socketOptions(url: string): net.NetConnectOpts {
   const unix = /^unix:\/\/(\/.*)$/.exec(url);
   if (unix) return { path: unix[1] as string };
   const tcp = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
@@ -303,9 +304,9 @@ export class SteadyClient {
 
   readonly #callTimeoutMs: number;
 
-  constructor(url: string, engine: "uring" | "net", callTimeoutMs = 10_000) {
+  constructor(url: string, engine: "uring" | "net", callTimeoutMs = 10_000, options: Partial<UringTransportOptions> = {}) {
     this.#callTimeoutMs = callTimeoutMs;
-    this.transport = createUringTransport({ url, engine });
+    this.transport = createUringTransport({ ...options, url, engine });
     onTestFinished(() => this.transport.close());
   }
 
