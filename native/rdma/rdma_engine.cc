@@ -305,6 +305,11 @@ void RdmaEngine::Dequeued(RdmaConnection& c, size_t lease_offset) {
   c.written_bytes += static_cast<double>(size);
 }
 
+const PeerIdentity* RdmaEngine::PeerOf(uint32_t connection) const {
+  auto it = connections_.find(connection);
+  return it == connections_.end() ? nullptr : &it->second.identity;
+}
+
 bool RdmaEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return false;
@@ -570,6 +575,7 @@ void RdmaEngine::HandleCmEvent(rdma_cm_event* event, EventSink& sink) {
         c.peer_recv_depth = hello.recv_depth;
       }
       c.state = RdmaConnection::State::kOpen;
+      c.identity = PeerIdentityOfAddress(rdma_get_peer_addr(c.cm_id));
       if (c.passive) {
         sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(c.listener), 0});
       } else {

@@ -23,6 +23,10 @@ import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
+import { unixAdmission } from "./unix-admission.js";
+import type { Admission, UnixServerOptions } from "./unix-admission.js";
+import { warnIfUnprotected } from "./unprotected-warning.js";
+import type { ProtectionOptions } from "./unprotected-warning.js";
 import type { Route } from "./routes.js";
 import { ServerCall, refuseCall } from "./server-call.js";
 import type { ServerCallConfig } from "./server-call.js";
@@ -95,6 +99,24 @@ export interface ServerOptions extends MessageLimitOptions {
   gracePeriodMs?: number;
   /** protobuf-es binary options. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
+  /**
+   * unix:// (and shm://) listeners: admit only peers running as one of `allowUids` or with
+   * a primary gid in `allowGids` (SO_PEERCRED at accept; a refused connection is closed
+   * before any frame of it is read and counted in `stats().refusedPeers`), and the socket
+   * file's `mode` (default 0o600, owner only). docs/SECURITY.md, "Unix sockets".
+   */
+  unix?: UnixServerOptions;
+  /**
+   * Listening on a tcp:// or rdma:// address other hosts can reach, without `auth` or
+   * `tls`, is intended: no CONNECT_RDMA_UNPROTECTED warning. Default false.
+   */
+  allowUnprotected?: boolean;
+}
+
+/** Counters of a server: the calls' and channels' ones, and the connections it refused. */
+export interface ServerStats extends RpcStats {
+  /** Connections refused at accept: unix:// or shm:// peers the `unix` option does not admit. */
+  refusedPeers: number;
 }
 
 /** A Connect server on connect-rdma channels. */
@@ -115,7 +137,7 @@ export interface Server extends AsyncDisposable {
    */
   close(gracePeriodMs?: number): Promise<void>;
   /** Counters since creation. */
-  stats(): RpcStats;
+  stats(): ServerStats;
 }
 
 /** Creates a server for the routes; call listen() to serve them. */
@@ -123,6 +145,9 @@ export function createServer(options: ServerOptions): Server {
   checkServerOptions(options);
   return new ConnectRdmaServer(options);
 }
+
+/** The events of a connection refused at accept: nothing of it is read. */
+const REFUSED: ChannelEvents = { onFrame: () => undefined, onEnd: () => undefined, onClose: () => undefined };
 
 /** The handler of a stream answered before any call ran: its further frames mean nothing. */
 const IGNORED: StreamHandler = { onFrame: () => undefined, onReset: () => undefined };
@@ -144,6 +169,9 @@ class ConnectRdmaServer implements Server {
   readonly #calls = new LiveSet<ServerCall>();
   readonly #pastChannels: ChannelStats = emptyChannelStats();
   readonly #maxConnections: number;
+  readonly #admission: Admission | undefined;
+  #refusedPeers = 0;
+  #warnedUnprotected = false;
   #sharedEngine: ChannelEngine | undefined;
   #closing: Promise<void> | undefined;
 
@@ -184,6 +212,7 @@ class ConnectRdmaServer implements Server {
     if (options.contextValues !== undefined && typeof options.contextValues !== "function") {
       throw new TypeError('createServer: option "contextValues" must be a function (req) => ContextValues');
     }
+    this.#admission = unixAdmission(options.unix);
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
 
@@ -204,13 +233,16 @@ class ConnectRdmaServer implements Server {
     try {
       // Calls' URLs (ctx.url) are the bound URL plus the method path.
       const base = { url: url.replace(/\/$/, "") };
-      listener = await engine.listen(url, (channel) => this.#accept(channel, base));
+      const socketMode = this.#options.unix?.mode;
+      listener = await engine.listen(url, (channel) => this.#accept(channel, base), socketMode !== undefined ? { socketMode } : undefined);
       base.url = listener.url.replace(/\/$/, "");
     } catch (e) {
       if (owned) await engine.close();
       throw bindError(url, e);
     }
     this.#bound.push({ listener, engine, owned });
+    // `auth` and `tls` are read as the options that carry them define them.
+    this.#warnedUnprotected ||= warnIfUnprotected(listener.url, this.#options as ProtectionOptions, this.#warnedUnprotected);
     return listener.url;
   }
 
@@ -223,13 +255,19 @@ class ConnectRdmaServer implements Server {
     return this.close();
   }
 
-  stats(): RpcStats {
+  stats(): ServerStats {
     const channels = { ...this.#pastChannels };
     for (const s of this.#sessions) addChannelStats(channels, s.stats());
-    return this.#counters.snapshot(this.#sessions.size, channels);
+    return { ...this.#counters.snapshot(this.#sessions.size, channels), refusedPeers: this.#refusedPeers };
   }
 
   #accept(channel: Channel, base: { readonly url: string }): ChannelEvents {
+    if (this.#admission !== undefined && /^(unix|shm):/.test(base.url) && this.#admission(channel.peer) !== undefined) {
+      // Closed before any frame of it is read: its client sees the connection refused.
+      this.#refusedPeers++;
+      queueMicrotask(() => channel.close(true));
+      return REFUSED;
+    }
     const holder: { session?: Session } = {};
     // Made at the first call: by then the handshake (and any authentication) is over.
     let peer: Peer | undefined;

@@ -558,12 +558,21 @@ export class Session implements StreamHost {
   #onChannelClose(error: Error | undefined): void {
     this.#finalStats = this.#channel?.stats();
     if (this.#closed) return;
+    // A server closing a connection before answering HELLO refused it (a unix:// peer its
+    // `unix` option does not admit, ...): nothing else ends a connection that early cleanly.
+    // (A Unix socket closed with our HELLO unread reports ECONNRESET, TCP an RST: the same refusal.)
+    const code = (error as { code?: unknown } | undefined)?.code;
+    const refused = this.role === "client" && this.#peer === undefined && (error === undefined || code === "ECONNRESET" || code === "EPIPE");
     const reason =
       this.#goAwayError ??
       new StreamResetError(
         "ERR_CONNECTION_CLOSED",
         CODE_UNAVAILABLE,
-        error === undefined ? "connection closed by peer" : `connection lost: ${error.message}`,
+        refused
+          ? "the server refused the connection: it closed it before answering the handshake (a unix:// server admits only the uids/gids of its unix option; see its stats().refusedPeers)"
+          : error === undefined
+            ? "connection closed by peer"
+            : `connection lost: ${error.message}`,
         error,
       );
     this.#closeWith(reason, false);

@@ -1,0 +1,15 @@
+// BindUnixSocket: binds a Unix socket so that its file never has more permissions than
+// the caller asked for, not even for an instant. Linux creates the socket file with the
+// socket inode's mode minus the umask, so fchmod() on the fd BEFORE bind() restricts the
+// file from its creation (no window in which another user could connect); a chmod() of
+// the path after bind() then only adds back bits the umask removed. Plain C++ (no napi.h).
+#pragma once
+#include <sys/socket.h>
+#include <sys/un.h>
+
+namespace crdma {
+
+// Throws SysError ("fchmod", "bind", "chmod") on failure.
+void BindUnixSocket(int fd, const sockaddr_un& addr, socklen_t len, unsigned mode);
+
+}  // namespace crdma
