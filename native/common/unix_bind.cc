@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "common/sys_error.h"
 
@@ -11,7 +12,15 @@ namespace crdma {
 void BindUnixSocket(int fd, const sockaddr_un& addr, socklen_t len, unsigned mode) {
   CheckSys(fchmod(fd, static_cast<mode_t>(mode & 0777)), "fchmod");
   CheckSys(bind(fd, reinterpret_cast<const sockaddr*>(&addr), len), "bind");
-  CheckSys(chmod(addr.sun_path, static_cast<mode_t>(mode & 0777)), "chmod");
+  struct stat st{};
+  CheckSys(stat(addr.sun_path, &st), "stat");
+  mode_t want = static_cast<mode_t>(mode & 0777), have = st.st_mode & 0777;
+  if (have & ~want) {
+    // The kernel ignored the fchmod: the file was open to more than asked. Never serve on it.
+    unlink(addr.sun_path);
+    throw SysError{EPERM, "bind (the socket file was created with more permissions than its mode)"};
+  }
+  if (have != want) CheckSys(chmod(addr.sun_path, want), "chmod");  // adds back what the umask removed
 }
 
 }  // namespace crdma

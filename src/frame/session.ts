@@ -25,7 +25,7 @@ import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from 
 import { emptyChannelStats } from "../channel/channel-stats.js";
 import { codedError } from "../errors.js";
 import { FrameKind, MAX_STREAM_ID, StatusCode } from "./constants.js";
-import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedByGoAwayError } from "./drain.js";
+import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedBeforeHelloError, refusedByGoAwayError } from "./drain.js";
 import { encodeEnd, encodeGoAway, encodeHello, parseFrame } from "./frames.js";
 import type { Frame, Hello, OutFrame } from "./frames.js";
 import { answerHello, checkServerHello, clientHello, maxQueuedFrames } from "./handshake.js";
@@ -526,7 +526,7 @@ export class Session implements StreamHost {
     if (this.#closed || this.#peerEnded) return;
     this.#peerEnded = true;
     if (this.#peer === undefined) {
-      this.#closeWith(peerEndedError());
+      this.#closeWith(this.role === "client" ? refusedBeforeHelloError() : peerEndedError());
       return;
     }
     const error = peerEndedError();
@@ -558,23 +558,20 @@ export class Session implements StreamHost {
   #onChannelClose(error: Error | undefined): void {
     this.#finalStats = this.#channel?.stats();
     if (this.#closed) return;
-    // A server closing a connection before answering HELLO refused it (a unix:// peer its
-    // `unix` option does not admit, ...): nothing else ends a connection that early cleanly.
-    // (A Unix socket closed with our HELLO unread reports ECONNRESET, TCP an RST: the same refusal.)
+    // A server closing a connection before answering HELLO refused it. A socket closed
+    // with our HELLO unread reports ECONNRESET (or EPIPE on our send): the same refusal.
     const code = (error as { code?: unknown } | undefined)?.code;
     const refused = this.role === "client" && this.#peer === undefined && (error === undefined || code === "ECONNRESET" || code === "EPIPE");
     const reason =
       this.#goAwayError ??
-      new StreamResetError(
-        "ERR_CONNECTION_CLOSED",
-        CODE_UNAVAILABLE,
-        refused
-          ? "the server refused the connection: it closed it before answering the handshake (a unix:// server admits only the uids/gids of its unix option; see its stats().refusedPeers)"
-          : error === undefined
-            ? "connection closed by peer"
-            : `connection lost: ${error.message}`,
-        error,
-      );
+      (refused
+        ? refusedBeforeHelloError(error)
+        : new StreamResetError(
+            "ERR_CONNECTION_CLOSED",
+            CODE_UNAVAILABLE,
+            error === undefined ? "connection closed by peer" : `connection lost: ${error.message}`,
+            error,
+          ));
     this.#closeWith(reason, false);
   }
 
