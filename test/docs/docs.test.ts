@@ -1,5 +1,5 @@
-// The documentation must stay true to the code: the code block TUNING.md marks as tested
-// runs (plain node, "connect-rdma" through the package's exports map), the stats field
+// The documentation must stay true to the code: the code blocks TUNING.md and SECURITY.md
+// mark as tested run (plain node, "connect-rdma" through the package's exports map), the stats field
 // tables of OBSERVABILITY.md list exactly the fields the objects have, and every relative
 // link in README.md, docs/*.md and examples/README.md points at a file (and heading) that
 // exists.
@@ -133,24 +133,44 @@ describe("docs/LIMITS.md", () => {
   });
 });
 
+/**
+ * Runs the code block that follows `marker` in a doc as a plain node module ("connect-rdma"
+ * through the package's exports map, ./gen/ as the tests' generated code); returns its output.
+ */
+function runMarkedBlock(doc: string, marker: string, name: string): string {
+  requireDist(["index", "channel", "connect", "region"]);
+  const text = read(doc);
+  const at = text.indexOf(marker);
+  expect(at).toBeGreaterThan(0);
+  const code = /```ts\n([\s\S]*?)```/.exec(text.slice(at))?.[1];
+  expect(code).toBeTruthy();
+  const dir = `${root}test/.tmp`;
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/${name}-${process.pid}.mjs`;
+  writeFileSync(file, code!.replace("./gen/market/v1/market_pb.js", "../gen/market/v1/market_pb.js"));
+  try {
+    return execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 30_000 }).trim();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 describe("docs/TUNING.md", () => {
   it("the tested code block runs: a shared engine with explicit region sizes and spin polling", () => {
-    requireDist(["index", "channel", "connect", "region"]);
-    const tuning = read("docs/TUNING.md");
-    const marker = tuning.indexOf("<!-- The block below runs in test/docs/docs.test.ts. -->");
-    expect(marker).toBeGreaterThan(0);
-    const code = /```ts\n([\s\S]*?)```/.exec(tuning.slice(marker))?.[1];
-    expect(code).toBeTruthy();
-    const dir = `${root}test/.tmp`;
-    mkdirSync(dir, { recursive: true });
-    const file = `${dir}/tuning-${process.pid}.mjs`;
-    writeFileSync(file, code!.replace("./gen/market/v1/market_pb.js", "../gen/market/v1/market_pb.js"));
-    try {
-      const out = execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 30_000 });
-      expect(out.trim()).toBe(`ACME ${autoEngine().engine} ${64 * 1024}`);
-    } finally {
-      rmSync(file, { force: true });
-    }
+    const out = runMarkedBlock("docs/TUNING.md", "<!-- The block below runs in test/docs/docs.test.ts. -->", "tuning");
+    expect(out).toBe(`ACME ${autoEngine().engine} ${64 * 1024}`);
+  });
+});
+
+describe("docs/SECURITY.md", () => {
+  it("the Unix sockets block runs: allowUids admits this user, the handler sees its pid and uid", () => {
+    const out = runMarkedBlock("docs/SECURITY.md", "<!-- The block below runs in test/docs/docs.test.ts: security-unix. -->", "security-unix");
+    expect(out).toBe("true 0");
+  });
+
+  it("the Who is the peer block runs: an interceptor sees the client's tcp:// address", () => {
+    const out = runMarkedBlock("docs/SECURITY.md", "<!-- The block below runs in test/docs/docs.test.ts: security-peer. -->", "security-peer");
+    expect(out).toBe("true");
   });
 });
 
