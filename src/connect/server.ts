@@ -241,8 +241,8 @@ class ConnectRdmaServer implements Server {
       throw bindError(url, e);
     }
     this.#bound.push({ listener, engine, owned });
-    // `auth` and `tls` are read as the options that carry them define them.
-    this.#warnedUnprotected ||= warnIfUnprotected(listener.url, this.#options as ProtectionOptions, this.#warnedUnprotected);
+    // One warning per server. `auth` and `tls` are read as the options that carry them define them.
+    if (!this.#warnedUnprotected) this.#warnedUnprotected = warnIfUnprotected(listener.url, this.#options as ProtectionOptions);
     return listener.url;
   }
 

@@ -30,9 +30,9 @@ function isLoopbackHost(host: string): boolean {
   return /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-/** Emits the warning for a listen on `url` unless protected, allowed, or `alreadyWarned`; returns whether it warned. */
-export function warnIfUnprotected(url: string, options: ProtectionOptions, alreadyWarned: boolean): boolean {
-  if (alreadyWarned || options.allowUnprotected === true) return false;
+/** Emits the warning for a listen on `url` unless protected or allowed; returns whether it warned. */
+export function warnIfUnprotected(url: string, options: ProtectionOptions): boolean {
+  if (options.allowUnprotected === true) return false;
   if (options.auth !== undefined || options.tls !== undefined) return false;
   if (!isExposed(url)) return false;
   process.emitWarning(

@@ -15,9 +15,11 @@ import { MarketService } from "../gen/market/v1/market_pb.js";
 import { uringUnavailable } from "../channel/engines.js";
 import { shmUnavailable, shmUrl } from "../channel/shm-suite.js";
 import { Fixture, requireDist } from "../channel/support/processes.js";
-import { gatedDescribe } from "../support/capability-gate.js";
+import { gatedDescribe, gatedIt } from "../support/capability-gate.js";
+import { loopback6Unavailable } from "../channel/support/loopback6.js";
 
 let sockets = 0;
+const noLoopback6 = await loopback6Unavailable();
 const unixUrl = () => `unix://${tmpdir()}/crdma-peer-${process.pid}-${++sockets}.sock`;
 
 /** A server on `listenUrl` whose getQuote records the Peer of each call; its bound URL. */
@@ -61,7 +63,7 @@ function socketCases(engine: "uring" | "net"): void {
     expect(peer.credentials).toBeUndefined();
   });
 
-  it("tcp:// over IPv6: the address is bracketed (tcp://[::1]:port)", async () => {
+  gatedIt("tcp:// over IPv6: the address is bracketed (tcp://[::1]:port)", noLoopback6, async () => {
     const { peer } = await peerOfOneCall("tcp://[::1]:0", engine);
     expect(peer.address).toMatch(/^tcp:\/\/\[::1\]:\d+$/);
   });
