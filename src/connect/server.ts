@@ -262,7 +262,7 @@ class ConnectRdmaServer implements Server {
   }
 
   #accept(channel: Channel, base: { readonly url: string }): ChannelEvents {
-    if (this.#admission !== undefined && /^(unix|shm):/.test(base.url) && this.#admission(channel.peer) !== undefined) {
+    if (this.#admission !== undefined && /^(unix|shm):/.test(base.url) && !this.#admission(channel.peer)) {
       // Closed before any frame of it is read: its client sees the connection refused.
       this.#refusedPeers++;
       queueMicrotask(() => channel.close(true));

@@ -16,8 +16,8 @@ export interface UnixServerOptions {
   mode?: number;
 }
 
-/** Decides admission: undefined for an admitted peer, else why it was refused. */
-export type Admission = (peer: ChannelPeer | undefined) => string | undefined;
+/** True when the peer of a unix:// or shm:// connection is admitted. */
+export type Admission = (peer: ChannelPeer | undefined) => boolean;
 
 /** The admission check of `options`, or undefined when every peer is admitted (neither list given). */
 export function unixAdmission(options: UnixServerOptions | undefined): Admission | undefined {
@@ -29,10 +29,9 @@ export function unixAdmission(options: UnixServerOptions | undefined): Admission
   const gids = idSet("allowGids", options.allowGids);
   if (uids === undefined && gids === undefined) return undefined;
   return (peer) => {
+    // No credentials (a transport that cannot tell them): not admitted.
     const credentials = peer?.credentials;
-    if (credentials === undefined) return "the peer's credentials are unknown";
-    if (uids?.has(credentials.uid) || gids?.has(credentials.gid)) return undefined;
-    return `uid ${credentials.uid} / gid ${credentials.gid} (pid ${credentials.pid}) is not admitted by allowUids/allowGids`;
+    return credentials !== undefined && (uids?.has(credentials.uid) === true || gids?.has(credentials.gid) === true);
   };
 }
 
