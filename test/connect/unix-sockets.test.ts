@@ -14,6 +14,10 @@ import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 
 import { native } from "../../src/binding.js";
+import type { ChannelEngine } from "../../src/channel/channel.js";
+import { NetEngine } from "../../src/channel/net-engine.js";
+import { ShmEngine } from "../../src/channel/shm-engine.js";
+import { UringEngine } from "../../src/channel/uring-engine.js";
 import { createServer, createUringTransport } from "../../src/index.js";
 import type { ServerOptions } from "../../src/index.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
@@ -38,12 +42,14 @@ interface Case {
   /** The server's and client's `engine` option (undefined: what the scheme picks). */
   engine?: "uring" | "net";
   unavailable: string | undefined;
+  /** An engine instance of the case, for a server to share. */
+  makeEngine: () => ChannelEngine & { stats(): { channels: number } };
 }
 
 const cases: Case[] = [
-  { name: "io_uring engine", scheme: "unix", engine: "uring", unavailable: uringUnavailable() },
-  { name: "node:net engine", scheme: "unix", engine: "net", unavailable: undefined },
-  { name: "shm engine (rendezvous socket)", scheme: "shm", unavailable: shmUnavailable() },
+  { name: "io_uring engine", scheme: "unix", engine: "uring", unavailable: uringUnavailable(), makeEngine: () => new UringEngine() },
+  { name: "node:net engine", scheme: "unix", engine: "net", unavailable: undefined, makeEngine: () => new NetEngine() },
+  { name: "shm engine (rendezvous socket)", scheme: "shm", unavailable: shmUnavailable(), makeEngine: () => new ShmEngine() },
 ];
 
 for (const c of cases) {
@@ -111,6 +117,22 @@ for (const c of cases) {
       const byGroup = await serve({ unix: { allowUids: [uid + 1], allowGids: [gid] } });
       expect((await call(byGroup.url)).symbol).toBe("ACME");
       expect(byGroup.server.stats().refusedPeers).toBe(0);
+    });
+
+    it("20 refused clients at once: each closed, none left open, an admitted client served meanwhile", async () => {
+      const engine = c.makeEngine();
+      onTestFinished(() => engine.close());
+      const refusing = await serve({ engine, unix: { allowUids: [uid + 1] } });
+      const admitting = await serve({ engine });
+      const refused = Array.from({ length: 20 }, () => call(refusing.url).then(() => "served", (e: unknown) => ConnectError.from(e).message));
+      const [answer, ...errors] = await Promise.all([call(admitting.url), ...refused]);
+      expect((answer as { symbol: string }).symbol).toBe("ACME");
+      for (const message of errors) expect(message).toContain("the server refused the connection");
+      expect(refusing.server.stats().refusedPeers).toBe(20);
+      expect(refusing.handled.calls).toBe(0);
+      // The refused connections close; the admitted one stays (its transport is open).
+      for (let i = 0; i < 500 && engine.stats().channels > 1; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(engine.stats().channels).toBe(1);
     });
 
     it("a regular file, a directory or a symbolic link at the path: an error naming it, left as it was", async () => {
