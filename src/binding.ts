@@ -58,6 +58,20 @@ export const NativeCloseReason = {
   ProtocolError: 4,
 } as const;
 
+/**
+ * What the kernel told about a connection's other end, read once at accept/connect
+ * (native/common/peer_identity.h): an IP address and port, a Unix peer's bound path (a
+ * client's socket usually has none), a Unix peer's credentials (SO_PEERCRED).
+ */
+export interface NativePeer {
+  ip?: string;
+  port?: number;
+  path?: string;
+  pid?: number;
+  uid?: number;
+  gid?: number;
+}
+
 /** What every native engine (io_uring, RDMA) offers JS. */
 export interface NativeEngineHandle {
   /** 0 or -errno; the lease belongs to the engine afterwards either way. */
@@ -72,6 +86,8 @@ export interface NativeEngineHandle {
   unsentBytes(connection: number): number;
   /** Lease bytes written out on `connection` so far (only grows), or -errno. */
   writtenBytes(connection: number): number;
+  /** Who is at the other end of `connection` (read when it opened); undefined once it is gone. */
+  peerOf(connection: number): NativePeer | undefined;
   setPoll(spin: boolean, spinMicros: number): void;
   /** Events per JS callback while reaping, sends submitted after each (0: whole batches). */
   setDispatchChunk(events: number): void;
@@ -82,7 +98,8 @@ export interface NativeEngineHandle {
 /** Native `UringEngine`: one io_uring driving sockets on Node's loop. */
 export interface NativeUringEngine extends NativeEngineHandle {
   listenTcp(ip: string, port: number, backlog: number): [id: number, port: number];
-  listenUnix(path: string, backlog: number): number;
+  /** The socket file gets permissions `mode` from its creation on (native/common/unix_bind.h). */
+  listenUnix(path: string, backlog: number, mode: number): number;
   connectTcp(ip: string, port: number): number;
   connectUnix(path: string): number;
   stats(): NativeEngineStats;
@@ -92,8 +109,8 @@ export interface NativeUringEngine extends NativeEngineHandle {
 
 /** Native `ShmEngine`: shared-memory rings between processes of one host (shm://). */
 export interface NativeShmEngine extends NativeEngineHandle {
-  /** Listens on a Unix rendezvous socket; returns the listener id. */
-  listen(path: string, backlog: number): number;
+  /** Listens on a Unix rendezvous socket whose file gets permissions `mode`; returns the listener id. */
+  listen(path: string, backlog: number, mode: number): number;
   /** Connects to a rendezvous socket; returns the connection id (a Connected event follows). */
   connect(path: string): number;
   /** The one ArrayBuffer over the connection's shared region (the first call only). */
@@ -266,6 +283,10 @@ export interface NativeAddon {
   ) => NativeShmEngine;
   capabilities(): NativeCapabilities;
   counters(): { liveRegions: number; liveResources: number };
+  /** The peer of a connected socket the caller owns (node:net's accepted sockets). */
+  peerOfFd(fd: number): NativePeer;
+  /** A listening Unix socket bound at `path` with permissions `mode` from its creation on; the caller owns the fd. */
+  listenUnixFd(path: string, mode: number, backlog: number): number;
 }
 
 let addon: NativeAddon | undefined;

@@ -3,7 +3,7 @@
 export { capabilities, type Capabilities, type RdmaDeviceInfo, type RdmaPortInfo, type RdmaPortState } from "./capabilities.js";
 export { Region, RegionLease, type RegionOptions } from "./region.js";
 export { type CodedError, type ChannelErrorCode } from "./errors.js";
-export type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease, Listener, AcceptHandler, EngineName } from "./channel/channel.js";
+export type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease, Listener, ListenOptions, AcceptHandler, EngineName } from "./channel/channel.js";
 export { UringEngine, type UringEngineOptions } from "./channel/uring-engine.js";
 export { RdmaEngine, type RdmaEngineOptions } from "./channel/rdma-engine.js";
 export { ShmEngine, type ShmEngineOptions } from "./channel/shm-engine.js";
@@ -26,6 +26,7 @@ export { createTransport, type TransportOptions } from "./connect/create-transpo
 export { createServer, type AuthFailureInfo, type Server, type ServerOptions, type ServerRequestInfo, type ServerStats } from "./connect/server.js";
 export type { ClientAuth, ServerAuthOptions } from "./frame/auth.js";
 export type { AuthFailureReason } from "./frame/auth-handshake.js";
+export type { UnixServerOptions } from "./connect/unix-admission.js";
 export { peerKey, type Peer } from "./connect/peer.js";
 export type { ChannelPeer, PeerCredentials } from "./channel/channel-peer.js";
 export { type MessageLimitOptions } from "./connect/message-limits.js";

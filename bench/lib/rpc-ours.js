@@ -51,6 +51,8 @@ export async function startServer(driver, address) {
     routes: (router) => router.service(BenchService, benchServiceImpl),
     engine: own ?? (driver.engine === "rdma" || driver.engine === "shm" ? "auto" : driver.engine),
     poll: driver.poll,
+    // rdma:// benchmarks listen on the soft-RoCE devices' private addresses, on purpose.
+    allowUnprotected: true,
   });
   const endpoint = await server.listen(channelUrl(driver, address));
   const close = async () => {

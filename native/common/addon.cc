@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "common/socket_functions_js.h"
 #include "rdma/rdma_engine_wrap.h"
 #include "rdma/rdma_probe.h"
 #include "region/memory_region.h"
@@ -25,6 +26,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("UringEngine", EngineWrap::Define(env));
   exports.Set("RdmaEngine", RdmaEngineWrap::Define(env));
   exports.Set("ShmEngine", ShmEngineWrap::Define(env));
+  exports.Set("peerOfFd", Napi::Function::New(env, PeerOfFd, "peerOfFd"));
+  exports.Set("listenUnixFd", Napi::Function::New(env, ListenUnixFd, "listenUnixFd"));
 }
 
 Addon::~Addon() { registry_->CloseAll(); }

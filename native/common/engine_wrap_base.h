@@ -15,6 +15,7 @@
 #include "common/addon.h"
 #include "common/engine_driver.h"
 #include "common/js_error.h"
+#include "common/peer_identity_js.h"
 #include "common/resource_registry.h"
 #include "common/uv_handles.h"
 
@@ -45,6 +46,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
             W::InstanceMethod("releaseSlot", &Base::ReleaseSlot),
             W::InstanceMethod("unsentBytes", &Base::UnsentBytes),
             W::InstanceMethod("writtenBytes", &Base::WrittenBytes),
+            W::InstanceMethod("peerOf", &Base::PeerOf),
             W::InstanceMethod("setPoll", &Base::SetPoll),
             W::InstanceMethod("setDispatchChunk", &Base::SetDispatchChunk),
             W::InstanceMethod("close", &Base::Close)};
@@ -157,6 +159,13 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
       return Napi::Number::New(env, -ENOTCONN);
     }
     return Napi::Number::New(env, unsent ? unsent_bytes : written_bytes);
+  }
+  // peerOf(connection) -> NativePeer read at accept/connect, or undefined when gone or unknown.
+  Napi::Value PeerOf(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const PeerIdentity* peer = engine_ ? engine_->PeerOf(info[0].As<Napi::Number>().Uint32Value()) : nullptr;
+    if (peer == nullptr) return env.Undefined();
+    return PeerIdentityToJs(env, *peer);
   }
   // setPoll(spin: boolean, spinMicros: number)
   Napi::Value SetPoll(const Napi::CallbackInfo& info) {

@@ -141,6 +141,7 @@ void RdmaEngine::HandleCmEvent(rdma_cm_event* event, EventSink& sink) {
         c.peer_recv_depth = hello.recv_depth;
       }
       c.state = RdmaConnection::State::kOpen;
+      c.identity = PeerIdentityOfAddress(rdma_get_peer_addr(c.cm_id.get()));
       if (c.passive) {
         sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(c.listener), 0});
       } else {

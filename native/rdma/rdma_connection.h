@@ -5,6 +5,7 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include "common/peer_identity.h"
 #include "rdma/cm_owners.h"
 #include "rdma/inbound_frames.h"
 #include "rdma/rdma_wire.h"
@@ -27,6 +28,7 @@ struct RdmaConnection {
   DeviceResources* device = nullptr;
   State state = State::kResolving;
   bool passive = false;    // accepted by a listener
+  PeerIdentity identity;   // the CM's destination address, copied when established
   uint32_t listener = 0;   // for passive connections
   bool reported = false;   // the end (or a failed connect) went to JS
   bool dirty = false;

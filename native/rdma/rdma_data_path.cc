@@ -136,6 +136,11 @@ void RdmaEngine::Dequeued(RdmaConnection& c, size_t lease_offset) {
   c.written_bytes += static_cast<double>(size);
 }
 
+const PeerIdentity* RdmaEngine::PeerOf(uint32_t connection) const {
+  auto it = connections_.find(connection);
+  return it == connections_.end() ? nullptr : &it->second.identity;
+}
+
 bool RdmaEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return false;

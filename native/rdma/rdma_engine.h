@@ -73,6 +73,8 @@ class RdmaEngine : public DrivenEngine {
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
   // Lease bytes waiting for credits, and bytes sent from that queue so far; false if unknown.
   bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
+  // The peer's address (the CM's destination, copied when established); nullptr when gone.
+  const PeerIdentity* PeerOf(uint32_t connection) const;
   // graceful: queued frames are delivered first (reads of exported leases included);
   // the caller bounds the wait and may call again with graceful=false.
   int CloseConnection(uint32_t connection, bool graceful);

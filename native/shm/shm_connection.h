@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "common/events.h"
+#include "common/peer_identity.h"
 #include "common/unique_fd.h"
 #include "shm/shm_mapping.h"
 #include "shm/shm_ring.h"
@@ -44,6 +45,7 @@ struct ShmConnection {
   UniqueFd socket;
   std::shared_ptr<ShmMapping> mapping;
   UniqueFd peer_wake;
+  PeerIdentity identity;  // the rendezvous socket's peer, read once at accept/connect
   std::optional<RingReader> reader;
   std::optional<RingWriter> writer;
 

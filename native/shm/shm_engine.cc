@@ -12,6 +12,7 @@
 
 #include "common/cpu_relax.h"
 #include "common/sys_error.h"
+#include "common/unix_bind.h"
 #include "shm/rendezvous.h"
 
 namespace crdma::shm {
@@ -60,10 +61,10 @@ void ShmEngine::AddToEpoll(int fd, uint64_t tag) {
   CheckSys(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "epoll_ctl");
 }
 
-uint32_t ShmEngine::Listen(const std::string& path, int backlog) {
+uint32_t ShmEngine::Listen(const std::string& path, int backlog, unsigned mode) {
   sockaddr_un addr = UnixAddress(path);
   UniqueFd fd(CheckSys(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
-  CheckSys(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind");
+  BindUnixSocket(fd.get(), addr, sizeof addr, mode);
   CheckSys(listen(fd.get(), backlog), "listen");
   uint32_t id = next_id_++;
   AddToEpoll(fd.get(), Tag(kTagListener, id));
@@ -80,7 +81,9 @@ uint32_t ShmEngine::Connect(const std::string& path) {
   }
   uint32_t id = next_id_++;
   AddToEpoll(fd.get(), Tag(kTagConnection, id));
-  connections_.emplace(id, std::make_unique<ShmConnection>(id, 1, std::move(fd)));
+  auto c = std::make_unique<ShmConnection>(id, 1, std::move(fd));
+  c->identity = ReadPeerIdentity(c->socket.get());
+  connections_.emplace(id, std::move(c));
   return id;
 }
 
@@ -104,6 +107,7 @@ void ShmEngine::Accept(uint32_t listener, EventSink& sink) {
       uint32_t id = next_id_++;
       AddToEpoll(fd.get(), Tag(kTagConnection, id));
       auto c = std::make_unique<ShmConnection>(id, 0, std::move(fd));
+      c->identity = ReadPeerIdentity(c->socket.get());
       c->mapping = std::move(mapping);
       c->listener = listener;
       c->state = ShmConnection::State::kAwaitReply;
@@ -475,6 +479,11 @@ int ShmEngine::CloseConnection(uint32_t connection, bool graceful) {
 }
 
 int ShmEngine::CloseListener(uint32_t listener) { return listeners_.erase(listener) ? 0 : -ENOENT; }
+
+const PeerIdentity* ShmEngine::PeerOf(uint32_t connection) const {
+  auto it = connections_.find(connection);
+  return it == connections_.end() || !it->second->open() ? nullptr : &it->second->identity;
+}
 
 bool ShmEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
   auto it = connections_.find(connection);

@@ -49,7 +49,8 @@ class ShmEngine : public DrivenEngine {
   ShmEngine(const ShmEngine&) = delete;
   ShmEngine& operator=(const ShmEngine&) = delete;
 
-  uint32_t Listen(const std::string& path, int backlog);  // throws SysError
+  // `mode`: the rendezvous socket file's permissions (BindUnixSocket). Throws SysError.
+  uint32_t Listen(const std::string& path, int backlog, unsigned mode);
   uint32_t Connect(const std::string& path);              // throws SysError
 
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
@@ -58,6 +59,8 @@ class ShmEngine : public DrivenEngine {
   int HoldSlot(size_t) { return -ENOTSUP; }  // frames are held with HoldFrame
   void ReleaseSlot(uint32_t) {}
   bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
+  // The rendezvous socket's peer (read at accept/connect); nullptr for a connection not open.
+  const PeerIdentity* PeerOf(uint32_t connection) const;
 
   // Keeps the frame at `offset` of the connection's mapping beyond the batch; returns a
   // token for ReleaseFrame (>= 0) or -errno.

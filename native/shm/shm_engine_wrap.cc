@@ -47,12 +47,13 @@ ShmEngineWrap::ShmEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   if (rc != 0) ThrowSysError(env, SysError{-rc, "uv_poll_init (watching the engine's fd)"});
 }
 
-// listen(path, backlog) -> id
+// listen(path, backlog, mode) -> id
 Napi::Value ShmEngineWrap::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
   try {
-    uint32_t id = engine()->Listen(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value());
+    uint32_t id = engine()->Listen(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(),
+                                  info[2].As<Napi::Number>().Uint32Value());
     RefreshRef();
     return Napi::Number::New(env, id);
   } catch (const SysError& e) {

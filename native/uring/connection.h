@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/peer_identity.h"
 #include "common/unique_fd.h"
 #include "uring/frame_assembler.h"
 
@@ -29,6 +30,7 @@ struct Connection {
   bool dirty = false;        // in the engine's flush list
   sockaddr_storage peer{};   // connect target (must live until the CONNECT completes)
   socklen_t peer_len = 0;
+  PeerIdentity identity;     // read once when the connection opened (accept or connect)
   FrameAssembler rx;
   // Receive back-pressure: filled slots not parsed yet because no lease was free for a
   // frame that straddles slots. Each entry holds a pin on its slot; the multishot recv

@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "common/sys_error.h"
+#include "common/unix_bind.h"
 
 namespace crdma {
 namespace {
@@ -50,11 +51,15 @@ UringEngine::~UringEngine() {
 
 void UringEngine::FreeLease(size_t offset) { region_->FreeLease(offset); }
 
-uint32_t UringEngine::Listen(sockaddr_storage* addr, socklen_t* len, int backlog) {
+uint32_t UringEngine::Listen(sockaddr_storage* addr, socklen_t* len, int backlog, unsigned unix_mode) {
   UniqueFd fd(CheckSys(socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
   int one = 1;
-  if (addr->ss_family != AF_UNIX) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  CheckSys(bind(fd.get(), reinterpret_cast<sockaddr*>(addr), *len), "bind");
+  if (addr->ss_family == AF_UNIX) {
+    BindUnixSocket(fd.get(), reinterpret_cast<const sockaddr_un&>(*addr), *len, unix_mode);
+  } else {
+    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    CheckSys(bind(fd.get(), reinterpret_cast<sockaddr*>(addr), *len), "bind");
+  }
   CheckSys(listen(fd.get(), backlog), "listen");
   *len = sizeof(*addr);
   CheckSys(getsockname(fd.get(), reinterpret_cast<sockaddr*>(addr), len), "getsockname");
@@ -278,6 +283,7 @@ void UringEngine::AddAccepted(Listener& l, UniqueFd fd, EventSink& sink) {
   c.id = id;
   c.fd = std::move(fd);
   c.state = Connection::State::kOpen;
+  c.identity = ReadPeerIdentity(c.fd.get());
   ArmRecv(c);
   sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(l.id), 0});
 }
@@ -312,6 +318,7 @@ void UringEngine::OnConnect(Connection& c, int res, EventSink& sink) {
     return;
   }
   c.state = Connection::State::kOpen;
+  c.identity = ReadPeerIdentity(c.fd.get());
   ArmRecv(c);
   MarkDirty(c);  // frames queued while connecting
   sink.Push(Event{kEventConnected, static_cast<int32_t>(c.id), 0, 0});
@@ -598,6 +605,11 @@ void UringEngine::MaybeDestroy(uint32_t id) {
   if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
   for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
   connections_.erase(it);  // closes the fd
+}
+
+const PeerIdentity* UringEngine::PeerOf(uint32_t connection) const {
+  auto it = connections_.find(connection);
+  return it == connections_.end() ? nullptr : &it->second.identity;
 }
 
 bool UringEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {

@@ -48,7 +48,8 @@ class UringEngine : public DrivenEngine {
 
   // Setup (throws SysError). Listen returns the listener id; the bound address is
   // written back into *addr / *len.
-  uint32_t Listen(sockaddr_storage* addr, socklen_t* len, int backlog);
+  // `unix_mode`: the permissions of a Unix socket file (BindUnixSocket; ignored for TCP).
+  uint32_t Listen(sockaddr_storage* addr, socklen_t* len, int backlog, unsigned unix_mode);
   uint32_t Connect(const sockaddr_storage& addr, socklen_t len);
 
   // Hot path (-errno on failure). Send takes ownership of the lease in every case.
@@ -62,6 +63,8 @@ class UringEngine : public DrivenEngine {
   void ReleaseSlot(uint32_t index);
   // Lease bytes queued and not yet written, and bytes written so far; false if unknown.
   bool SendBacklog(uint32_t connection, double* unsent, double* written) const;
+  // Who is at the other end (read at accept/connect); nullptr for a connection that is gone.
+  const PeerIdentity* PeerOf(uint32_t connection) const;
   // Bytes of the frame `connection` is in the middle of receiving (FrameAssembler::
   // PartialBytes); -1 for a connection that is gone. JS bounds how long it may not grow,
   // so it is 0 while this side does not read (no receive buffer or lease free): that

@@ -3,6 +3,8 @@
 // by each engine when the connection is accepted or established; the Connect layer turns
 // it into the handler's view of the peer (src/connect/peer.ts).
 
+import { formatChannelUrl, type ChannelAddress } from "./address.js";
+
 /** A unix-socket peer's identity as the kernel reports it (SO_PEERCRED at connect time). */
 export interface PeerCredentials {
   readonly pid: number;
@@ -18,4 +20,37 @@ export interface ChannelPeer {
   readonly credentials?: PeerCredentials;
   /** TLS only: the certificate the peer presented (node:tls's getPeerCertificate(true)), when it presented one. */
   readonly certificate?: import("node:tls").DetailedPeerCertificate;
+}
+
+/** What the kernel told about a connection's other end (src/binding.ts NativePeer, or node:net's socket). */
+export interface PeerFacts {
+  readonly ip?: string | undefined;
+  readonly port?: number | undefined;
+  /** A Unix peer's own bound path (a client's socket usually has none). */
+  readonly path?: string | undefined;
+  readonly pid?: number | undefined;
+  readonly uid?: number | undefined;
+  readonly gid?: number | undefined;
+}
+
+/**
+ * The ChannelPeer of a connection of `scheme`. For tcp:// and rdma:// the address is the
+ * peer's IP and port. A Unix client has no address of its own, so for unix:// and shm://
+ * it is the socket file the connection goes through (`socketPath`: the listener's on the
+ * server, the connect target on the client), unless the peer bound a path of its own.
+ */
+export function channelPeer(scheme: ChannelAddress["scheme"], facts: PeerFacts | undefined, socketPath?: string): ChannelPeer {
+  let address: string | undefined;
+  if ((scheme === "tcp" || scheme === "rdma") && facts?.ip !== undefined && facts.port !== undefined) {
+    address = formatChannelUrl({ scheme, host: facts.ip, port: facts.port });
+  } else if (scheme === "unix" || scheme === "shm") {
+    const path = facts?.path ?? socketPath;
+    if (path !== undefined) address = formatChannelUrl({ scheme, path });
+  }
+  const { pid, uid, gid } = facts ?? {};
+  const credentials = pid !== undefined && uid !== undefined && gid !== undefined ? Object.freeze({ pid, uid, gid }) : undefined;
+  return Object.freeze({
+    ...(address !== undefined ? { address } : {}),
+    ...(credentials !== undefined ? { credentials } : {}),
+  });
 }

@@ -122,6 +122,15 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** How listen() makes its endpoint. */
+export interface ListenOptions {
+  /**
+   * unix:// and shm:// only: the permissions of the socket file, from its creation on
+   * (default 0o600: only the owner may connect). Engines without socket files ignore it.
+   */
+  socketMode?: number;
+}
+
 /** Called for each accepted connection; returns that channel's callbacks. */
 export type AcceptHandler = (channel: Channel) => ChannelEvents;
 
@@ -131,8 +140,12 @@ export interface ChannelEngine {
   readonly name: EngineName;
   /** Opens a connection to `url`; `events` receives its frames and its end. */
   connect(url: string, events: ChannelEvents): Promise<Channel>;
-  /** Listens on `url` (port 0: any free port; the Listener's url says which). */
-  listen(url: string, onAccept: AcceptHandler): Promise<Listener>;
+  /**
+   * Listens on `url` (port 0: any free port; the Listener's url says which). A unix://
+   * or shm:// path holding a stale socket file (nobody listens) is taken over; a live
+   * one is EADDRINUSE; anything else there is an error (src/channel/unix-socket-file.ts).
+   */
+  listen(url: string, onAccept: AcceptHandler, options?: ListenOptions): Promise<Listener>;
   /** Closes every listener and channel of this engine and frees its memory. */
   close(): Promise<void>;
 }

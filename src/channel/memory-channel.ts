@@ -1,6 +1,7 @@
 // One end of an in-memory connection: delivery copies a frame from the sender's lease
 // into a receive slot of the receiver's pool, like the kernel or a NIC would; a full
 // receiver pool stalls delivery (back-pressure) instead of growing.
+import type { ChannelPeer } from "./channel-peer.js";
 import type { Channel, ChannelEvents, ChannelStats, Lease } from "./channel.js";
 import { codedError } from "../errors.js";
 import { emptyChannelStats } from "./channel-stats.js";
@@ -24,6 +25,8 @@ export class MemoryChannel implements Channel {
   /** Always "memory". */
   readonly engine = "memory" as const;
   readonly maxFrameBytes: number;
+  /** The other end: its address is the listener's memory:// URL (the ends have no other name). */
+  readonly peer: ChannelPeer;
   #owner: MemoryChannelOwner;
   #pool: SlotPool;
   #peer: MemoryChannel | undefined;
@@ -40,8 +43,9 @@ export class MemoryChannel implements Channel {
   #stats = emptyChannelStats();
 
   /** @internal */
-  constructor(owner: MemoryChannelOwner, pool: SlotPool, maxFrameBytes: number) {
+  constructor(owner: MemoryChannelOwner, pool: SlotPool, maxFrameBytes: number, peer: ChannelPeer) {
     this.#owner = owner;
+    this.peer = peer;
     this.#pool = pool;
     this.maxFrameBytes = maxFrameBytes;
   }

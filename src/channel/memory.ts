@@ -6,6 +6,7 @@
 // file owns the engine and the process-wide registry of listener names; the channel,
 // listener, lease and pool have a file each.
 
+import type { ChannelPeer } from "./channel-peer.js";
 import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "./channel.js";
 import { codedError } from "../errors.js";
 import { addChannelStats, emptyChannelStats } from "./channel-stats.js";
@@ -79,8 +80,10 @@ export class MemoryEngine implements ChannelEngine {
     if (listener === undefined) {
       return Promise.reject(codedError("ECONNREFUSED", `connect ECONNREFUSED ${url}`));
     }
-    const client = new MemoryChannel(this, this.#pool, this.#maxFrameBytes);
-    const server = listener.engine.#newChannel();
+    // Both ends are known by the one name there is: the listener's URL.
+    const peer = Object.freeze({ address: `memory://${name}` });
+    const client = new MemoryChannel(this, this.#pool, this.#maxFrameBytes, peer);
+    const server = listener.engine.#newChannel(peer);
     this.#channels.add(client);
     let serverEvents: ChannelEvents;
     try {
@@ -151,8 +154,8 @@ export class MemoryEngine implements ChannelEngine {
     this.#listeners.delete(listener);
   }
 
-  #newChannel(): MemoryChannel {
-    const c = new MemoryChannel(this, this.#pool, this.#maxFrameBytes);
+  #newChannel(peer: ChannelPeer): MemoryChannel {
+    const c = new MemoryChannel(this, this.#pool, this.#maxFrameBytes, peer);
     this.#channels.add(c);
     return c;
   }

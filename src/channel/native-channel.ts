@@ -6,6 +6,7 @@
 import { codedError } from "../errors.js";
 import { RegionLease, type Region } from "../region.js";
 import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
+import type { ChannelPeer } from "./channel-peer.js";
 import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
 import { HeldFrame } from "./held-frame.js";
 import type { RegionSpace } from "./region-space.js";
@@ -52,6 +53,8 @@ export class NativeChannel implements Channel {
   /** The native connection id (unique within its engine). */
   readonly id: number;
   readonly maxFrameBytes: number;
+  /** Who is at the other end, as the engine read it when the connection opened. */
+  readonly peer: ChannelPeer | undefined;
   #owner: NativeChannelOwner;
   /** Where received frames are (the connection's own mapping on shm), else the region's buffer. */
   #buffer: ArrayBuffer | undefined;
@@ -68,10 +71,11 @@ export class NativeChannel implements Channel {
   #written = 0;
   #stats: ChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
 
-  constructor(owner: NativeChannelOwner, id: number) {
+  constructor(owner: NativeChannelOwner, id: number, peer?: ChannelPeer) {
     this.#owner = owner;
     this.engine = owner.name;
     this.id = id;
+    this.peer = peer;
     this.maxFrameBytes = owner.maxFrameBytes;
     this.#buffer = owner.bufferOf?.(id);
   }

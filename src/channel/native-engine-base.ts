@@ -1,7 +1,8 @@
 // NativeEngineBase: what the io_uring and RDMA ChannelEngines share — the JS end of a
 // native engine. The native side reports completions as 4-int events in a shared
 // Int32Array, once per batch; this class turns them into channel callbacks:
-//   1. Accepted / Connected -> a NativeChannel (its events set before any frame)
+//   1. Accepted / Connected -> a NativeChannel (its events set before any frame), with
+//                              the peer the native side read at accept/connect
 //   2. FrameView            -> onFrame(view into a receive slot), slot recycled after the batch
 //   3. FrameLease           -> onFrame(view into a lease), lease freed unless held
 //   4. Ended                -> onEnd() (the peer half-closed; the channel stays open for sends)
@@ -15,11 +16,13 @@ import { NativeEvent, type NativeEngineHandle } from "../binding.js";
 import { codedError } from "../errors.js";
 import { Region, type RegionOptions } from "../region.js";
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
-import type { AcceptHandler, ChannelEngine, ChannelEvents, EngineName, Listener } from "./channel.js";
+import { channelPeer } from "./channel-peer.js";
+import type { AcceptHandler, ChannelEngine, ChannelEvents, EngineName, ListenOptions, Listener } from "./channel.js";
 import { engineClosedError } from "./contract.js";
 import { NativeChannel, type NativeChannelOwner } from "./native-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
+import { claimSocketPath, socketModeOf } from "./unix-socket-file.js";
 import { closeError, systemError } from "./system-error.js";
 
 const EVENT_CAPACITY = 4096;
@@ -64,11 +67,13 @@ interface PendingConnect {
   reject: (error: Error) => void;
   events: ChannelEvents;
   url: string;
+  address: ChannelAddress;
 }
 
 interface ListenerState {
   onAccept: AcceptHandler;
   url: string;
+  bound: ChannelAddress;
   unixPath?: string;
 }
 
@@ -141,8 +146,8 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
 
   /** Opens a native connection to `address`; resolves its id (a Connected event follows). */
   protected abstract startConnect(address: ChannelAddress): Promise<number>;
-  /** Opens a native listener on `address`. */
-  protected abstract startListen(address: ChannelAddress): Promise<OpenedListener>;
+  /** Opens a native listener on `address`; a socket file gets `socketMode` (unix-socket-file.ts). */
+  protected abstract startListen(address: ChannelAddress, socketMode: number): Promise<OpenedListener>;
 
   /** Connects to `url`; resolves once the connection is established. */
   async connect(url: string, events: ChannelEvents): Promise<NativeChannel> {
@@ -150,16 +155,21 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     this.assertOpen();
     const id = await this.startConnect(address);
     return new Promise<NativeChannel>((resolve, reject) => {
-      this.#connecting.set(id, { resolve, reject, events, url });
+      this.#connecting.set(id, { resolve, reject, events, url, address });
     });
   }
 
   /** Listens on `url` (port 0: any free port). */
-  async listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
+  async listen(url: string, onAccept: AcceptHandler, options?: ListenOptions): Promise<Listener> {
     const address = parseChannelUrl(url);
+    const socketMode = socketModeOf(options?.socketMode);
     this.assertOpen();
-    const opened = await this.startListen(address);
-    const state: ListenerState = { onAccept, url: formatChannelUrl(opened.bound) };
+    if (address.scheme === "unix" || address.scheme === "shm") {
+      await claimSocketPath(address.path);
+      this.assertOpen();
+    }
+    const opened = await this.startListen(address, socketMode);
+    const state: ListenerState = { onAccept, url: formatChannelUrl(opened.bound), bound: opened.bound };
     if (opened.unixPath) state.unixPath = opened.unixPath;
     this.#listeners.set(opened.id, state);
     return {
@@ -214,8 +224,9 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     if (this.#closed || this.#closing) throw engineClosedError();
   }
 
-  #open(id: number, events: ChannelEvents | undefined): NativeChannel {
-    const channel = new NativeChannel(this, id);
+  #open(id: number, events: ChannelEvents | undefined, address: ChannelAddress): NativeChannel {
+    const socketPath = "path" in address ? address.path : undefined;
+    const channel = new NativeChannel(this, id, channelPeer(address.scheme, this.#native.peerOf(id), socketPath));
     this.#channels.set(id, channel);
     if (events) channel.setEvents(events);
     return channel;
@@ -246,7 +257,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
               this.#native.closeConnection(id, false);
               break;
             }
-            const channel = this.#open(id, undefined);
+            const channel = this.#open(id, undefined, listener.bound);
             channel.setEvents(listener.onAccept(channel));
             break;
           }
@@ -257,7 +268,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
               if (a === 0) this.#native.closeConnection(id, false);
               break;
             }
-            if (a === 0) pending.resolve(this.#open(id, pending.events));
+            if (a === 0) pending.resolve(this.#open(id, pending.events, pending.address));
             else {
               const error = systemError(a, "connect");
               error.message = `connect to ${pending.url} failed: ${error.code}`;

@@ -23,6 +23,7 @@ import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
 import { HeldFrame } from "./held-frame.js";
 import { notifyPeerEnd } from "./peer-end.js";
+import type { ChannelPeer } from "./channel-peer.js";
 
 /** @internal What a NetChannel needs from its engine. */
 export interface NetChannelHost {
@@ -57,6 +58,8 @@ function newStats(): NetChannelStats {
 export class NetChannel implements Channel {
   readonly engine = "net" as const;
   readonly maxFrameBytes: number;
+  /** Who is at the other end (net-peer.ts), read when the socket connected. */
+  readonly peer: ChannelPeer;
   /** Resolves once the socket closed and onClose was reported. */
   readonly whenClosed: Promise<void>;
   #host: NetChannelHost;
@@ -78,8 +81,9 @@ export class NetChannel implements Channel {
   #resolveClosed!: () => void;
 
   /** @internal */
-  constructor(host: NetChannelHost, socket: Socket) {
+  constructor(host: NetChannelHost, socket: Socket, peer: ChannelPeer) {
     this.#host = host;
+    this.peer = peer;
     this.#socket = socket;
     this.maxFrameBytes = host.maxFrameBytes;
     this.#reader = new FrameReader(host.region, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin));

@@ -3,11 +3,15 @@
 // URLs (tcp://host:port, unix:///path) and same wire format (u32 little-endian body
 // length + body) as the io_uring engine, so either end can run either engine. Owns the
 // Region its channels send from and reassemble into, its listeners (node:net servers;
-// a unix listener's socket file is unlinked on close, by libuv inside server.close())
+// a unix listener's socket file is made by the addon with its mode from the start, adopted
+// by node:net as an fd, and unlinked here on close)
 // and its channels (net-channel.ts).
 
 import * as net from "node:net";
-import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, Listener } from "./channel.js";
+import { unlink } from "node:fs/promises";
+
+import { native } from "../binding.js";
+import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, ListenOptions, Listener } from "./channel.js";
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
 import { Region, type RegionOptions } from "../region.js";
 import { codedError } from "../errors.js";
@@ -16,6 +20,8 @@ import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
+import { netPeer } from "./net-peer.js";
+import { claimSocketPath, socketModeOf } from "./unix-socket-file.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
 export interface NetEngineOptions {
@@ -64,10 +70,13 @@ class NetListener implements Listener {
   #closing: Promise<void> | undefined;
   #onClosed: () => void;
 
-  constructor(url: string, server: net.Server, onClosed: () => void) {
+  #unixPath: string | undefined;
+
+  constructor(url: string, server: net.Server, onClosed: () => void, unixPath: string | undefined) {
     this.url = url;
     this.#server = server;
     this.#onClosed = onClosed;
+    this.#unixPath = unixPath;
   }
 
   close(): Promise<void> {
@@ -77,7 +86,9 @@ class NetListener implements Listener {
     this.#closing ??= new Promise((resolve) => {
       this.#server.close();
       this.#onClosed();
-      setImmediate(resolve);
+      // node:net adopted the fd and does not know the path: the file is ours to remove.
+      if (this.#unixPath === undefined) setImmediate(resolve);
+      else void unlink(this.#unixPath).catch(() => undefined).then(() => resolve());
     });
     return this.#closing;
   }
@@ -149,24 +160,31 @@ export class NetEngine implements ChannelEngine {
       socket.destroy();
       throw codedError("ERR_ENGINE_CLOSED", "Engine was closed while connecting");
     }
-    return this.#adopt(socket, () => events);
+    return this.#adopt(socket, address, () => events);
   }
 
-  /** Listens on `tcp://host:port` (port 0: any) or `unix:///path`. */
-  async listen(url: string, onAccept: AcceptHandler): Promise<Listener> {
+  /** Listens on `tcp://host:port` (port 0: any) or `unix:///path` (its file gets `options.socketMode`, default 0o600). */
+  async listen(url: string, onAccept: AcceptHandler, listenOptions?: ListenOptions): Promise<Listener> {
     this.#assertOpen();
     const address = socketAddress(url);
+    const socketMode = socketModeOf(listenOptions?.socketMode);
+    let fd: number | undefined;
+    if (address.scheme === "unix") {
+      await claimSocketPath(address.path);
+      this.#assertOpen();
+      fd = native().listenUnixFd(address.path, socketMode, 511);
+    }
     // allowHalfOpen: a peer's FIN is onEnd(), not our end (NetChannel closes when told).
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       if (this.#closing) {
         socket.destroy();
         return;
       }
-      this.#adopt(socket, onAccept);
+      this.#adopt(socket, address, onAccept);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      const options = address.scheme === "tcp" ? { host: address.host, port: address.port } : { path: address.path };
+      const options = address.scheme === "tcp" ? { host: address.host, port: address.port } : { fd: fd as number };
       server.listen(options, () => {
         server.off("error", reject);
         resolve();
@@ -179,7 +197,7 @@ export class NetEngine implements ChannelEngine {
     } else {
       bound = formatChannelUrl(address);
     }
-    const listener = new NetListener(bound, server, () => this.#listeners.delete(listener));
+    const listener = new NetListener(bound, server, () => this.#listeners.delete(listener), address.scheme === "unix" ? address.path : undefined);
     this.#listeners.add(listener);
     return listener;
   }
@@ -204,9 +222,9 @@ export class NetEngine implements ChannelEngine {
     return { ...totals, channels: this.#channels.size, listeners: this.#listeners.size, liveLeases };
   }
 
-  #adopt(socket: net.Socket, onAccept: AcceptHandler): NetChannel {
+  #adopt(socket: net.Socket, address: SocketAddress, onAccept: AcceptHandler): NetChannel {
     if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const channel = new NetChannel(this.#host, socket);
+    const channel = new NetChannel(this.#host, socket, netPeer(socket, address));
     this.#channels.add(channel);
     let events: ChannelEvents;
     try {

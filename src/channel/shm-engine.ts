@@ -56,9 +56,9 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     return this.native.connect(address.path);
   }
 
-  protected async startListen(address: ChannelAddress): Promise<OpenedListener> {
+  protected async startListen(address: ChannelAddress, socketMode: number): Promise<OpenedListener> {
     if (address.scheme !== "shm") throw new TypeError(`the shm engine listens on shm:// URLs, not ${address.scheme}://`);
-    const id = this.native.listen(address.path, this.backlog);
+    const id = this.native.listen(address.path, this.backlog, socketMode);
     return { id, bound: address, unixPath: address.path };
   }
 

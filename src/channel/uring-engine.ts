@@ -48,7 +48,7 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
     throw new TypeError(`the io_uring engine carries tcp:// and unix:// URLs, not ${address.scheme}://`);
   }
 
-  protected async startListen(address: ChannelAddress): Promise<OpenedListener> {
+  protected async startListen(address: ChannelAddress, socketMode: number): Promise<OpenedListener> {
     if (address.scheme === "tcp") {
       const ip = await resolveHost(address.host);
       this.assertOpen();
@@ -56,7 +56,7 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
       return { id, bound: { scheme: "tcp", host: address.host, port } };
     }
     if (address.scheme === "unix") {
-      const id = this.native.listenUnix(address.path, this.backlog);
+      const id = this.native.listenUnix(address.path, this.backlog, socketMode);
       return { id, bound: address, unixPath: address.path };
     }
     throw new TypeError(`the io_uring engine listens on tcp:// and unix:// URLs, not ${address.scheme}://`);

@@ -16,7 +16,7 @@ const hasBenchSuite = existsSync(`${packageRoot}bench/echo.js`);
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; line: string }> = {
   doctor: { run: doctorCommand, help: DOCTOR_HELP, line: "doctor             what this machine can use: io_uring, memlock, RDMA devices, engine choice" },
   ...(hasBenchSuite ? { bench: { run: benchCommand, help: BENCH_HELP, line: "bench              run the benchmark suite of this source checkout" } } : {}),
-  serve: { run: serveCommand, help: SERVE_HELP, line: "serve URL          serve an echo Connect service, e.g. tcp://0.0.0.0:7000 or rdma://10.0.0.2:7000" },
+  serve: { run: serveCommand, help: SERVE_HELP, line: "serve [URL]        serve an echo Connect service (default tcp://127.0.0.1:0; tcp://0.0.0.0:7000 for other hosts)" },
   call: { run: callCommand, help: CALL_HELP, line: "call URL           call it from another host and print round-trip latencies" },
   softroce: { run: softroceCommand, help: SOFTROCE_HELP, line: "softroce run -- …  run a command with two linked soft-RoCE devices (also setup, status, shell, clean)" },
 };

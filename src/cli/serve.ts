@@ -1,21 +1,30 @@
-// `connect-rdma serve URL`: serves the CLI's echo service (echo-service.ts) until SIGINT
+// `connect-rdma serve [URL]`: serves the CLI's echo service (echo-service.ts) until SIGINT
 // or SIGTERM (or --exit-after-ms), then closes gracefully and prints the server's
 // stats(). The first line of output names the bound URL and the engine — what
-// `connect-rdma call` on the other host needs, and what the CLI test parses.
+// `connect-rdma call` on the other host needs, and what the CLI test parses. Without a URL
+// it listens on loopback only (DEFAULT_SERVE_URL): reaching other hosts takes a URL that
+// names an address they can reach, so exposing the service is always spelled out.
 import { parseArgs } from "node:util";
 
 import { createServer, type Server } from "../index.js";
 import { ENGINE_CHOICES, echoRoutes, engineFor } from "./echo-service.js";
 import { UsageError, bytes, choiceOption, integerOption } from "./format.js";
 
-export const SERVE_HELP = `usage: connect-rdma serve URL [options]
+/** Where `serve` listens when no URL is given: loopback, any free port. */
+export const DEFAULT_SERVE_URL = "tcp://127.0.0.1:0";
+
+export const SERVE_HELP = `usage: connect-rdma serve [URL] [options]
 
 Serves an echo Connect service (connectrdma.cli.v1.EchoService) for a quick check
 between two hosts: run this on one, \`connect-rdma call\` on the other. Runs until
 SIGINT/SIGTERM, then prints the server's counters.
 
-  URL                      tcp://host:port, unix:///path or rdma://ip:port (port 0: any free port)
-                           e.g. tcp://0.0.0.0:7000, rdma://10.0.0.2:7000 (the RDMA device's address)
+  URL                      tcp://host:port, unix:///path or rdma://ip:port (port 0: any free port);
+                           default ${DEFAULT_SERVE_URL}: this host only (loopback).
+                           Other hosts can connect only when the URL names an address they
+                           reach, e.g. tcp://0.0.0.0:7000 (every interface) or rdma://10.0.0.2:7000
+                           (the RDMA device's address): the echo service has no authentication,
+                           and such a listen warns (CONNECT_RDMA_UNPROTECTED).
   --engine auto|uring|net  engine for tcp:// and unix:// (default auto: io_uring when usable)
   --poll event|spin        completion polling (default event; spin busy-polls, see docs/TUNING.md)
   --exit-after-ms MS       stop by itself after MS milliseconds (default: run until a signal)
@@ -52,8 +61,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     console.log(SERVE_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError("serve needs exactly one URL", SERVE_HELP);
-  const url = positionals[0]!;
+  if (positionals.length > 1) throw new UsageError("serve takes at most one URL", SERVE_HELP);
+  const url = positionals[0] ?? DEFAULT_SERVE_URL;
   const engineChoice = choiceOption("--engine", values.engine, ENGINE_CHOICES, "auto", SERVE_HELP);
   const poll = choiceOption("--poll", values.poll, ["event", "spin"] as const, "event", SERVE_HELP);
   const exitAfterMs = integerOption("--exit-after-ms", values["exit-after-ms"], 0, SERVE_HELP);

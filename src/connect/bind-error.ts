@@ -1,9 +1,9 @@
 // The error of a listen() that failed: the engines word bind failures each their own way
 // (node:net "listen EADDRINUSE: address already in use 127.0.0.1:7000", io_uring "bind
 // failed: ..."); the server rewords them to name the URL it was asked to bind, keeping
-// `code`, `errno` and `syscall`, and for a unix socket path in use says what to do about
-// a socket file a killed server left behind (it is never removed for the user: the file
-// may belong to a live server, or to someone else).
+// `code`, `errno` and `syscall`. For a unix:// or shm:// path (src/channel/unix-socket-file.ts):
+// a stale socket file was replaced already, so EADDRINUSE means a live server, and
+// EEXIST names what is at the path instead of a socket.
 import { codedError } from "../errors.js";
 import type { CodedError } from "../errors.js";
 
@@ -14,6 +14,7 @@ const REASONS: Readonly<Record<string, string>> = {
   EACCES: "Permission denied",
   ENOENT: "No such file or directory",
   ENAMETOOLONG: "File name too long",
+  EEXIST: "File exists",
 };
 
 /** `error` reworded as `bind <url> failed: <reason>`; errors without a system code pass through. */
@@ -22,9 +23,9 @@ export function bindError(url: string, error: unknown): unknown {
   if (typeof code !== "string" || !/^E[A-Z]+$/.test(code)) return error;
   const { errno, syscall } = error as CodedError;
   let message = `bind ${url} failed: ${REASONS[code] ?? code} (${code})`;
-  if (code === "EADDRINUSE" && url.startsWith("unix:")) {
-    message +=
-      "; if no server is running there, the socket file was left by one that was killed: remove the stale socket file, or pass another path";
+  if (/^(unix|shm):/.test(url)) {
+    if (code === "EADDRINUSE") message += ": a server is listening on this socket file; stop it or pass another path";
+    else if (code === "EEXIST") message += `: ${(error as Error).message}; remove it or pass another path`;
   }
   const reworded = codedError(code, message, { errno, syscall: syscall ?? "bind" });
   reworded.cause = error;

@@ -28,6 +28,10 @@ import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimitOptions } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
+import { unixAdmission } from "./unix-admission.js";
+import type { Admission, UnixServerOptions } from "./unix-admission.js";
+import { warnIfUnprotected } from "./unprotected-warning.js";
+import type { ProtectionOptions } from "./unprotected-warning.js";
 import type { Route } from "./routes.js";
 import { ServerCall, refuseCall } from "./server-call.js";
 import type { ServerCallConfig } from "./server-call.js";
@@ -61,6 +65,8 @@ export interface AuthFailureInfo {
 export interface ServerStats extends RpcStats {
   /** With `auth`: connections that ended before the handshake authenticated them. */
   authFailures: number;
+  /** Connections refused at accept: unix:// or shm:// peers the `unix` option does not admit. */
+  refusedPeers: number;
 }
 
 /** Options of {@link createServer}. */
@@ -127,8 +133,21 @@ export interface ServerOptions extends MessageLimitOptions {
   gracePeriodMs?: number;
   /** protobuf-es binary options. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
+  /**
+   * unix:// (and shm://) listeners: admit only peers running as one of `allowUids` or with
+   * a primary gid in `allowGids` (SO_PEERCRED at accept; a refused connection is closed
+   * before any frame of it is read and counted in `stats().refusedPeers`), and the socket
+   * file's `mode` (default 0o600, owner only). docs/SECURITY.md, "Unix sockets".
+   */
+  unix?: UnixServerOptions;
+  /**
+   * Listening on a tcp:// or rdma:// address other hosts can reach, without `auth` or
+   * `tls`, is intended: no CONNECT_RDMA_UNPROTECTED warning. Default false.
+   */
+  allowUnprotected?: boolean;
 }
 
+/** Counters of a server: the calls' and channels' ones, and the connections it refused. */
 /** A Connect server on connect-rdma channels. */
 export interface Server extends AsyncDisposable {
   /**
@@ -156,6 +175,9 @@ export function createServer(options: ServerOptions): Server {
   return new ConnectRdmaServer(options);
 }
 
+/** The events of a connection refused at accept: nothing of it is read. */
+const REFUSED: ChannelEvents = { onFrame: () => undefined, onEnd: () => undefined, onClose: () => undefined };
+
 /** The handler of a stream answered before any call ran: its further frames mean nothing. */
 const IGNORED: StreamHandler = { onFrame: () => undefined, onReset: () => undefined };
 
@@ -177,6 +199,9 @@ class ConnectRdmaServer implements Server {
   readonly #pastChannels: ChannelStats = emptyChannelStats();
   readonly #maxConnections: number;
   #authFailures = 0;
+  readonly #admission: Admission | undefined;
+  #refusedPeers = 0;
+  #warnedUnprotected = false;
   #sharedEngine: ChannelEngine | undefined;
   #closing: Promise<void> | undefined;
 
@@ -221,6 +246,7 @@ class ConnectRdmaServer implements Server {
     if (options.contextValues !== undefined && typeof options.contextValues !== "function") {
       throw new TypeError('createServer: option "contextValues" must be a function (req) => ContextValues');
     }
+    this.#admission = unixAdmission(options.unix);
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
 
@@ -241,13 +267,16 @@ class ConnectRdmaServer implements Server {
     try {
       // Calls' URLs (ctx.url) are the bound URL plus the method path.
       const base = { url: url.replace(/\/$/, "") };
-      listener = await engine.listen(url, (channel) => this.#accept(channel, base));
+      const socketMode = this.#options.unix?.mode;
+      listener = await engine.listen(url, (channel) => this.#accept(channel, base), socketMode !== undefined ? { socketMode } : undefined);
       base.url = listener.url.replace(/\/$/, "");
     } catch (e) {
       if (owned) await engine.close();
       throw bindError(url, e);
     }
     this.#bound.push({ listener, engine, owned });
+    // One warning per server. `auth` and `tls` are read as the options that carry them define them.
+    if (!this.#warnedUnprotected) this.#warnedUnprotected = warnIfUnprotected(listener.url, this.#options as ProtectionOptions);
     return listener.url;
   }
 
@@ -263,7 +292,7 @@ class ConnectRdmaServer implements Server {
   stats(): ServerStats {
     const channels = { ...this.#pastChannels };
     for (const s of this.#sessions) addChannelStats(channels, s.stats());
-    return { ...this.#counters.snapshot(this.#sessions.size, channels), authFailures: this.#authFailures };
+    return { ...this.#counters.snapshot(this.#sessions.size, channels), authFailures: this.#authFailures, refusedPeers: this.#refusedPeers };
   }
 
   /** Counts a refused connection and tells `onAuthFailure`, whose throws and rejections are dropped. */
@@ -281,6 +310,12 @@ class ConnectRdmaServer implements Server {
   }
 
   #accept(channel: Channel, base: { readonly url: string }): ChannelEvents {
+    if (this.#admission !== undefined && /^(unix|shm):/.test(base.url) && !this.#admission(channel.peer)) {
+      // Closed before any frame of it is read: its client sees the connection refused.
+      this.#refusedPeers++;
+      queueMicrotask(() => channel.close(true));
+      return REFUSED;
+    }
     const holder: { session?: Session } = {};
     // Made at the first call: by then the handshake (and any authentication) is over.
     let peer: Peer | undefined;

@@ -11,6 +11,20 @@ export function peerEndedError(): StreamResetError {
   return new StreamResetError("ERR_CONNECTION_CLOSED", StatusCode.UNAVAILABLE, "connection ended by peer");
 }
 
+/**
+ * Client: what calls fail with when the server ended the connection before answering
+ * HELLO. Nothing else ends a connection that early on purpose: the server refused it (a
+ * unix:// server admits only the uids/gids of its `unix` option).
+ */
+export function refusedBeforeHelloError(cause?: Error): StreamResetError {
+  return new StreamResetError(
+    "ERR_CONNECTION_CLOSED",
+    StatusCode.UNAVAILABLE,
+    "the server refused the connection: it closed it before answering the handshake (a unix:// server admits only the uids/gids of its unix option; see its stats().refusedPeers)",
+    cause,
+  );
+}
+
 /** What calls fail with when the peer closed the connection with GOAWAY(code ≠ 0, message). */
 export function goAwayError(code: number, message: string): StreamResetError {
   return new StreamResetError("ERR_PROTOCOL", code, `connection closed by peer: ${message === "" ? "error" : message}`);

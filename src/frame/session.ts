@@ -28,7 +28,7 @@ import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from 
 import { emptyChannelStats } from "../channel/channel-stats.js";
 import { codedError } from "../errors.js";
 import { FrameKind, MAX_STREAM_ID, StatusCode } from "./constants.js";
-import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedByGoAwayError } from "./drain.js";
+import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedBeforeHelloError, refusedByGoAwayError } from "./drain.js";
 import { authRequest, checkClientProof, clientAuthCheck, serverAuthStep } from "./auth-handshake.js";
 import type { AuthFailure, AuthFailureReason, AuthRefusal, PendingAuth } from "./auth-handshake.js";
 import { encodeAuth, encodeEnd, encodeGoAway, encodeHello, parseFrame } from "./frames.js";
@@ -622,7 +622,7 @@ export class Session implements StreamHost {
     if (this.#closed || this.#peerEnded) return;
     this.#peerEnded = true;
     if (this.#peer === undefined) {
-      this.#closeWith(peerEndedError());
+      this.#closeWith(this.role === "client" ? refusedBeforeHelloError() : peerEndedError());
       return;
     }
     const error = peerEndedError();
@@ -654,14 +654,20 @@ export class Session implements StreamHost {
   #onChannelClose(error: Error | undefined): void {
     this.#finalStats = this.#channel?.stats();
     if (this.#closed) return;
+    // A server closing a connection before answering HELLO refused it. A socket closed
+    // with our HELLO unread reports ECONNRESET (or EPIPE on our send): the same refusal.
+    const code = (error as { code?: unknown } | undefined)?.code;
+    const refused = this.role === "client" && this.#peer === undefined && (error === undefined || code === "ECONNRESET" || code === "EPIPE");
     const reason =
       this.#goAwayError ??
-      new StreamResetError(
-        "ERR_CONNECTION_CLOSED",
-        CODE_UNAVAILABLE,
-        error === undefined ? "connection closed by peer" : `connection lost: ${error.message}`,
-        error,
-      );
+      (refused
+        ? refusedBeforeHelloError(error)
+        : new StreamResetError(
+            "ERR_CONNECTION_CLOSED",
+            CODE_UNAVAILABLE,
+            error === undefined ? "connection closed by peer" : `connection lost: ${error.message}`,
+            error,
+          ));
     this.#closeWith(reason, false);
   }
 

@@ -2,7 +2,6 @@
 // back the same way, listened on and connected to by every stream engine, and carried
 // through a Connect call — the URL a listener reports is one a client can use as is.
 // Gated on this machine having ::1 (skipped with the reason printed, a failure under CI=true).
-import { createServer as createNetServer } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import type { Channel } from "../../src/channel/channel.js";
@@ -14,15 +13,12 @@ import { MarketService } from "../gen/market/v1/market_pb.js";
 import { ServerLog, marketRoutes } from "../connect/market-service.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { uringUnavailable } from "./engines.js";
+import { loopback6Unavailable } from "./support/loopback6.js";
 import { Inbox, sendBytes } from "./support/inbox.js";
 import { firstDifference, pattern } from "./support/pattern.js";
 
 /** Why ::1 cannot be listened on here, or undefined (probed once, before the suites are defined). */
-const noLoopback6 = await new Promise<string | undefined>((resolve) => {
-  const probe = createNetServer();
-  probe.once("error", (e: NodeJS.ErrnoException) => resolve(`no IPv6 loopback: listen on ::1 failed (${e.code})`));
-  probe.listen(0, "::1", () => probe.close(() => resolve(undefined)));
-});
+const noLoopback6 = await loopback6Unavailable();
 
 describe("tcp://[::1] URLs", () => {
   it("parse to the bare address and format back with brackets", () => {

@@ -97,8 +97,9 @@ describe("connect-rdma CLI: help", () => {
     expect(badOption.code).toBe(2);
     expect(badOption.stderr).toContain("--count must be an integer");
     expect(badOption.stderr).toContain("usage: connect-rdma call");
-    const noUrl = await cli(["serve"]);
-    expect(noUrl.code).toBe(2);
+    const twoUrls = await cli(["serve", "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"]);
+    expect(twoUrls.code).toBe(2);
+    expect(twoUrls.stderr).toContain("serve takes at most one URL");
   });
 
   it("--version prints the package version", async () => {
@@ -171,6 +172,28 @@ describe("connect-rdma doctor", () => {
 });
 
 describe("connect-rdma serve + call (loopback)", () => {
+  it("without a URL, serve listens on loopback only (127.0.0.1, any free port)", async () => {
+    const serve = new Serve(["--exit-after-ms", "30000"]);
+    servers.push(serve);
+    const { url } = await serve.url();
+    expect(url).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    const run = await cli(["call", url, "--count", "3", "--warmup", "0"]);
+    expect(run.code, run.stderr).toBe(0);
+    const stopped = await serve.stop();
+    expect(stopped.code).toBe(0);
+    // Loopback is not exposed: no CONNECT_RDMA_UNPROTECTED warning.
+    expect(serve.stderr).not.toContain("CONNECT_RDMA_UNPROTECTED");
+  });
+
+  it("a URL naming every interface (tcp://0.0.0.0) is explicit: allowed, with the unprotected warning", async () => {
+    const serve = new Serve(["tcp://0.0.0.0:0", "--exit-after-ms", "1"]);
+    servers.push(serve);
+    const { url } = await serve.url();
+    expect(url).toMatch(/^tcp:\/\/0\.0\.0\.0:\d+$/);
+    expect(await serve.exited).toBe(0);
+    expect(serve.stderr).toContain("CONNECT_RDMA_UNPROTECTED");
+  });
+
   it("tcp:// with the engine auto picks: every echo checked, latencies and counters printed", async () => {
     const serve = new Serve(["tcp://127.0.0.1:0"]);
     servers.push(serve);

@@ -1,12 +1,13 @@
 // What createServer offers beside connectNodeAdapter's routes (issue 19 item 6): bind
 // errors that name the URL, maxTimeoutMs, contextValues, requestPathPrefix refused.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient, createContextKey, createContextValues } from "@connectrpc/connect";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { describe, expect, it, onTestFinished } from "vitest";
 
+import { native } from "../../src/binding.js";
 import { createMemoryEngine, createServer, createUringTransport } from "../../src/index.js";
 import type { ServerOptions } from "../../src/index.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
@@ -29,20 +30,28 @@ describe.each(["net", "auto"] as const)("bind errors (engine %s)", (engine) => {
     expect(error?.code).toBe("EADDRINUSE");
   });
 
-  it("a stale unix socket file: the error says to remove it or pass another path", async () => {
+  it("a stale unix socket file (left by a killed server) is replaced; a live one is EADDRINUSE", async () => {
     const dir = mkdtempSync(join(tmpdir(), "connect-rdma-stale-"));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, "left-by-killed-server.sock");
-    writeFileSync(path, "");
+    // A socket file nobody listens on any more: what a SIGKILLed server leaves.
+    closeSync(native().listenUnixFd(path, 0o600, 1));
+    expect(lstatSync(path).isSocket()).toBe(true);
     const server = createServer({ routes, engine });
     onTestFinished(() => server.close());
-    const error = await server.listen(`unix://${path}`).then(
+    const url = await server.listen(`unix://${path}`);
+    const transport = createUringTransport({ url, engine });
+    onTestFinished(() => transport.close());
+    expect((await createClient(MarketService, transport).getQuote({ symbol: "ACME" })).symbol).toBe("ACME");
+
+    const second = createServer({ routes, engine });
+    onTestFinished(() => second.close());
+    const error = await second.listen(url).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string },
     );
     expect(error?.code).toBe("EADDRINUSE");
-    expect(error?.message).toMatch(new RegExp(`^bind unix://${path} failed: Address already in use \\(EADDRINUSE\\);`));
-    expect(error?.message).toContain("remove the stale socket file, or pass another path");
+    expect(error?.message).toBe(`bind ${url} failed: Address already in use (EADDRINUSE): a server is listening on this socket file; stop it or pass another path`);
   });
 });
 

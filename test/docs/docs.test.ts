@@ -133,20 +133,23 @@ describe("docs/LIMITS.md", () => {
   });
 });
 
-/** Runs the code block a doc marks as tested (plain node, "connect-rdma" from dist/); returns its stdout. */
-function runTestedBlock(doc: string): string {
+/**
+ * Runs the code block that follows `marker` in a doc as a plain node module ("connect-rdma"
+ * through the package's exports map, ./gen/ as the tests' generated code); returns its output.
+ */
+function runMarkedBlock(doc: string, marker: string, name: string): string {
   requireDist(["index", "channel", "connect", "region"]);
   const text = read(doc);
-  const marker = text.indexOf("<!-- The block below runs in test/docs/docs.test.ts. -->");
-  expect(marker).toBeGreaterThan(0);
-  const code = /```ts\n([\s\S]*?)```/.exec(text.slice(marker))?.[1];
+  const at = text.indexOf(marker);
+  expect(at).toBeGreaterThan(0);
+  const code = /```ts\n([\s\S]*?)```/.exec(text.slice(at))?.[1];
   expect(code).toBeTruthy();
   const dir = `${root}test/.tmp`;
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}/${doc.replace(/\W/g, "-")}-${process.pid}.mjs`;
+  const file = `${dir}/${name}-${process.pid}.mjs`;
   writeFileSync(file, code!.replace("./gen/market/v1/market_pb.js", "../gen/market/v1/market_pb.js"));
   try {
-    return execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 30_000 });
+    return execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 30_000 }).trim();
   } finally {
     rmSync(file, { force: true });
   }
@@ -154,15 +157,26 @@ function runTestedBlock(doc: string): string {
 
 describe("docs/TUNING.md", () => {
   it("the tested code block runs: a shared engine with explicit region sizes and spin polling", () => {
-    expect(runTestedBlock("docs/TUNING.md").trim()).toBe(`ACME ${autoEngine().engine} ${64 * 1024}`);
+    const out = runMarkedBlock("docs/TUNING.md", "<!-- The block below runs in test/docs/docs.test.ts. -->", "tuning");
+    expect(out).toBe(`ACME ${autoEngine().engine} ${64 * 1024}`);
   });
 });
 
 describe("docs/SECURITY.md", () => {
   it("the tested code block runs: two keys valid at once, the handler reads the key id, an impostor is refused and reported", () => {
-    const out = runTestedBlock("docs/SECURITY.md");
-    expect(out.trim().split("\n")).toEqual(["ACME for 2027-01", "Unauthenticated", "proof-rejected 2026-12 1"]);
+    const out = runMarkedBlock("docs/SECURITY.md", "<!-- The block below runs in test/docs/docs.test.ts: security-auth. -->", "security-auth");
+    expect(out.split("\n")).toEqual(["ACME for 2027-01", "Unauthenticated", "proof-rejected 2026-12 1"]);
     expect(read("docs/SECURITY.md")).toContain("It prints `ACME for 2027-01`, `Unauthenticated`, then `proof-rejected 2026-12 1`.");
+  });
+
+  it("the Unix sockets block runs: allowUids admits this user, the handler sees its pid and uid", () => {
+    const out = runMarkedBlock("docs/SECURITY.md", "<!-- The block below runs in test/docs/docs.test.ts: security-unix. -->", "security-unix");
+    expect(out).toBe("true 0");
+  });
+
+  it("the Who is the peer block runs: an interceptor sees the client's tcp:// address", () => {
+    const out = runMarkedBlock("docs/SECURITY.md", "<!-- The block below runs in test/docs/docs.test.ts: security-peer. -->", "security-peer");
+    expect(out).toBe("true");
   });
 });
 
