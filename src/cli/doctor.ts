@@ -190,7 +190,7 @@ function checkEngine(auto: DoctorReport["autoEngine"], caps: Capabilities, error
   const names = { uring: "io_uring", net: "node:net fallback" } as const;
   const details = [
     `tcp:// and unix:// URLs -> ${auto.engine} (${names[auto.engine]})${auto.reason ? `, because ${auto.reason}` : ""}`,
-    `rdma:// URLs            -> ${caps.rdma.available ? "rdma (RC queue pairs via rdma_cm)" : "rejected with ERR_RDMA_UNAVAILABLE (see rdma below)"}`,
+    `rdma:// URLs            -> ${caps.rdma.available ? "rdma (RC queue pairs via rdma_cm; not encrypted: run it on a trusted fabric or under IPsec, docs/SECURITY.md)" : "rejected with ERR_RDMA_UNAVAILABLE (see rdma below)"}`,
     `shm:// URLs             -> ${caps.shm.available ? "shm (shared-memory rings, peers on this host)" : `unavailable: ${caps.shm.reason ?? "unknown reason"}`}`,
   ];
   const forced = process.env.CONNECT_RDMA_ENGINE;
