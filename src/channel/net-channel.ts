@@ -23,6 +23,8 @@ import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
 import { HeldFrame } from "./held-frame.js";
 import { notifyPeerEnd } from "./peer-end.js";
+import type { ChannelPeer } from "./channel-peer.js";
+import { withCertificate } from "./tls-peer.js";
 
 /** @internal What a NetChannel needs from its engine. */
 export interface NetChannelHost {
@@ -76,6 +78,7 @@ export class NetChannel implements Channel {
   #error: Error | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
   #resolveClosed!: () => void;
+  #peer: { value: ChannelPeer | undefined } | undefined;
 
   /** @internal */
   constructor(host: NetChannelHost, socket: Socket) {
@@ -89,6 +92,10 @@ export class NetChannel implements Channel {
       if (!this.#closedLocally) this.#error ??= error;
       this.#closed = true;
       this.#stopReading();
+      // node:net destroys a socket before its 'error'; a TLSSocket's TLS errors (an alert
+      // from the peer) are emitted on a live socket, and with allowHalfOpen no 'close'
+      // would follow. Destroying here makes 'close' (and onClose) come in both cases.
+      socket.destroy();
     });
     socket.on("close", () => this.#onSocketClose());
   }
@@ -98,6 +105,12 @@ export class NetChannel implements Channel {
     this.#events = events;
     this.#socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on("end", () => this.#onEnd());
+  }
+
+  /** What the socket tells about the peer: over TLS, the certificate it presented. Read once, then kept. */
+  get peer(): ChannelPeer | undefined {
+    this.#peer ??= { value: withCertificate(undefined, this.#socket) };
+    return this.#peer.value;
   }
 
   get closed(): boolean {

@@ -4,9 +4,12 @@
 // length + body) as the io_uring engine, so either end can run either engine. Owns the
 // Region its channels send from and reassemble into, its listeners (node:net servers;
 // a unix listener's socket file is unlinked on close, by libuv inside server.close())
-// and its channels (net-channel.ts).
+// and its channels (net-channel.ts). With `tls`, tcp:// connections run over node:tls
+// TLSSockets (same channel code above them, frames inside TLS records); TLS failures of
+// the handshake reach the connecting side with node:tls's reason.
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, Listener } from "./channel.js";
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
 import { Region, type RegionOptions } from "../region.js";
@@ -16,6 +19,7 @@ import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
+import { clientTlsOptions, serverTlsOptions, type ClientTlsOptions, type ServerTlsOptions } from "./tls-options.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
 export interface NetEngineOptions {
@@ -32,7 +36,20 @@ export interface NetEngineOptions {
    * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait.
    */
   maxUnsentBytes?: number;
+  /** TLS on tcp://: `server` for listen(), `client` for connect() (docs/SECURITY.md, "TLS"). */
+  tls?: NetTlsOptions;
 }
+
+/** The TLS sides of a net engine; a side left out is plaintext. */
+export interface NetTlsOptions {
+  /** listen() serves TLS with these (key and cert required). */
+  server?: ServerTlsOptions;
+  /** connect() speaks TLS with these. */
+  client?: ClientTlsOptions;
+}
+
+/** TLS handshakes not finish within this: the socket is dropped (node:tls's default is 120 s). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Counters of a net engine: every channel it made, plus what is open now. */
 export interface NetEngineStats extends NetChannelStats {
@@ -96,6 +113,8 @@ export class NetEngine implements ChannelEngine {
   #listeners = new Set<NetListener>();
   #closedStats: NetChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0, reassembledOnHeap: 0 };
   #closing: Promise<void> | undefined;
+  #tlsServer: tls.TlsOptions | undefined;
+  #tlsClient: tls.ConnectionOptions | undefined;
 
   constructor(options: NetEngineOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -106,6 +125,8 @@ export class NetEngine implements ChannelEngine {
       throw new TypeError(`poll must be "event" or "spin", got ${String(options.poll)}`);
     }
     this.maxFrameBytes = max;
+    if (options.tls?.server !== undefined) this.#tlsServer = serverTlsOptions("NetEngine", options.tls.server);
+    if (options.tls?.client !== undefined) this.#tlsClient = clientTlsOptions("NetEngine", options.tls.client);
     const region = new Region(options.region);
     let share: SendShare;
     try {
@@ -132,18 +153,25 @@ export class NetEngine implements ChannelEngine {
   async connect(url: string, events: ChannelEvents): Promise<Channel> {
     this.#assertOpen();
     const address = socketAddress(url);
-    const socket = address.scheme === "tcp" ? net.connect({ host: address.host, port: address.port, allowHalfOpen: true }) : net.connect({ path: address.path, allowHalfOpen: true });
+    const tlsClient = this.#tlsFor(address, this.#tlsClient);
+    const socket =
+      address.scheme !== "tcp"
+        ? net.connect({ path: address.path, allowHalfOpen: true })
+        : tlsClient !== undefined
+          ? tls.connect(tlsConnectOptions(tlsClient, address.host, address.port))
+          : net.connect({ host: address.host, port: address.port, allowHalfOpen: true });
+    const ready = tlsClient !== undefined ? "secureConnect" : "connect";
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
-        socket.off("connect", onConnect);
-        reject(error);
+        socket.off(ready, onConnect);
+        reject(tlsClient !== undefined ? tlsHandshakeError(error) : error);
       };
       const onConnect = (): void => {
         socket.off("error", onError);
         resolve();
       };
       socket.once("error", onError);
-      socket.once("connect", onConnect);
+      socket.once(ready, onConnect);
     });
     if (this.#closing) {
       socket.destroy();
@@ -157,13 +185,21 @@ export class NetEngine implements ChannelEngine {
     this.#assertOpen();
     const address = socketAddress(url);
     // allowHalfOpen: a peer's FIN is onEnd(), not our end (NetChannel closes when told).
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const accept = (socket: net.Socket): void => {
       if (this.#closing) {
         socket.destroy();
         return;
       }
       this.#adopt(socket, onAccept);
-    });
+    };
+    const tlsServer = this.#tlsFor(address, this.#tlsServer);
+    const server =
+      tlsServer !== undefined
+        ? tls.createServer({ ...tlsServer, allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, accept)
+        : net.createServer({ allowHalfOpen: true }, accept);
+    // A client that fails the TLS handshake (no or a refused certificate, plaintext,
+    // garbage records) costs its socket only; the listener keeps serving.
+    if (tlsServer !== undefined) server.on("tlsClientError", (_error: Error, socket: tls.TLSSocket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       const options = address.scheme === "tcp" ? { host: address.host, port: address.port } : { path: address.path };
@@ -222,9 +258,35 @@ export class NetEngine implements ChannelEngine {
     return channel;
   }
 
+  /** The TLS options of a side for `address`; TLS is for tcp:// only (a TypeError otherwise). */
+  #tlsFor<T>(address: SocketAddress, options: T | undefined): T | undefined {
+    if (options === undefined) return undefined;
+    if (address.scheme !== "tcp") throw new TypeError(`tls applies to tcp:// URLs only, not ${formatChannelUrl(address)}`);
+    return options;
+  }
+
   #assertOpen(): void {
     if (this.#closing) throw engineClosedError();
   }
+}
+
+/** The SNI name for a host: a name as it is, none for an IP literal (TLS forbids IPs in SNI). */
+function serverName(host: string): string | undefined {
+  return net.isIP(host.replace(/^\[|\]$/g, "")) === 0 ? host : undefined;
+}
+
+/** node:tls connect options for host:port; allowHalfOpen (honoured by tls.connect, absent from its typings) as on plain sockets. */
+function tlsConnectOptions(options: tls.ConnectionOptions, host: string, port: number): tls.ConnectionOptions {
+  const servername = options.servername ?? serverName(host);
+  return Object.assign({ ...options, host, port, ...(servername !== undefined ? { servername } : {}) }, { allowHalfOpen: true });
+}
+
+/** A failed TLS handshake as the connecting side reports it: node:tls's reason and code, prefixed. */
+function tlsHandshakeError(error: Error): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const wrapped = codedError(code ?? "ERR_TLS_HANDSHAKE", `TLS handshake failed: ${error.message}${code ? ` (${code})` : ""}`);
+  wrapped.cause = error;
+  return wrapped;
 }
 
 function addStats(into: NetChannelStats, from: NetChannelStats): void {

@@ -9,7 +9,8 @@ import type { BinaryReadOptions, BinaryWriteOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
-import { engineForUrl } from "../channel/engines.js";
+import { checkTlsEngine, engineForUrl } from "../channel/engines.js";
+import { serverTlsOptions, type ServerTlsOptions } from "../channel/tls-options.js";
 import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
@@ -95,6 +96,13 @@ export interface ServerOptions extends MessageLimitOptions {
   gracePeriodMs?: number;
   /** protobuf-es binary options. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
+  /**
+   * TLS on tcp:// listeners, named as node:tls names them (key and cert required; ca,
+   * requestCert, rejectUnauthorized for mutual TLS; minVersion default TLS 1.3). A handler
+   * reads the client's certificate as `ctx.values.get(peerKey)?.certificate`. Listening on
+   * another scheme with `tls` is a TypeError (docs/SECURITY.md, "TLS").
+   */
+  tls?: ServerTlsOptions;
 }
 
 /** A Connect server on connect-rdma channels. */
@@ -184,6 +192,10 @@ class ConnectRdmaServer implements Server {
     if (options.contextValues !== undefined && typeof options.contextValues !== "function") {
       throw new TypeError('createServer: option "contextValues" must be a function (req) => ContextValues');
     }
+    if (options.tls !== undefined) {
+      serverTlsOptions("createServer", options.tls);
+      if (options.engine !== undefined) checkTlsEngine("createServer", options.engine);
+    }
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
 
@@ -199,6 +211,7 @@ class ConnectRdmaServer implements Server {
       engineForUrl(url, {
         poll: this.#options.poll ?? "event",
         engine: typeof this.#options.engine === "string" ? this.#options.engine : "auto",
+        ...(this.#options.tls !== undefined ? { tls: { server: this.#options.tls } } : {}),
       });
     let listener: Listener;
     try {
