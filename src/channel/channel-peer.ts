@@ -18,4 +18,10 @@ export interface ChannelPeer {
   readonly credentials?: PeerCredentials;
   /** TLS only: the certificate the peer presented (node:tls's getPeerCertificate(true)), when it presented one. */
   readonly certificate?: import("node:tls").DetailedPeerCertificate;
+  /**
+   * TLS server side only: why the client's certificate was refused (none presented, or not
+   * signed by the server's `ca`) when the server requires one. The server then answers the
+   * connection with GOAWAY Unauthenticated carrying this reason and runs no call.
+   */
+  readonly certificateError?: string;
 }

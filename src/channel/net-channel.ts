@@ -80,10 +80,13 @@ export class NetChannel implements Channel {
   #resolveClosed!: () => void;
   #peer: { value: ChannelPeer | undefined } | undefined;
 
-  /** @internal */
-  constructor(host: NetChannelHost, socket: Socket) {
+  #certificateError: string | undefined;
+
+  /** @internal `certificateError`: a TLS server's refusal of the client's certificate (tls-peer.ts). */
+  constructor(host: NetChannelHost, socket: Socket, certificateError?: string) {
     this.#host = host;
     this.#socket = socket;
+    this.#certificateError = certificateError;
     this.maxFrameBytes = host.maxFrameBytes;
     this.#reader = new FrameReader(host.region, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin));
     this.whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -107,9 +110,9 @@ export class NetChannel implements Channel {
     this.#socket.on("end", () => this.#onEnd());
   }
 
-  /** What the socket tells about the peer: over TLS, the certificate it presented. Read once, then kept. */
+  /** What the socket tells about the peer: over TLS, the certificate it presented (or why it was refused). Read once, then kept. */
   get peer(): ChannelPeer | undefined {
-    this.#peer ??= { value: withCertificate(undefined, this.#socket) };
+    this.#peer ??= { value: withCertificate(undefined, this.#socket, this.#certificateError) };
     return this.#peer.value;
   }
 

@@ -19,6 +19,7 @@ import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
+import { clientCertificateRefusal } from "./tls-peer.js";
 import { clientTlsOptions, serverTlsOptions, type ClientTlsOptions, type ServerTlsOptions } from "./tls-options.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
@@ -48,7 +49,7 @@ export interface NetTlsOptions {
   client?: ClientTlsOptions;
 }
 
-/** TLS handshakes not finish within this: the socket is dropped (node:tls's default is 120 s). */
+/** A TLS handshake not finished within this drops the socket, on either side (node:tls's server default is 120 s). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Counters of a net engine: every channel it made, plus what is open now. */
@@ -114,6 +115,8 @@ export class NetEngine implements ChannelEngine {
   #closedStats: NetChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0, reassembledOnHeap: 0 };
   #closing: Promise<void> | undefined;
   #tlsServer: tls.TlsOptions | undefined;
+  /** The server requires client certificates (requestCert, rejectUnauthorized not false). */
+  #verifyClients = false;
   #tlsClient: tls.ConnectionOptions | undefined;
 
   constructor(options: NetEngineOptions = {}) {
@@ -125,7 +128,13 @@ export class NetEngine implements ChannelEngine {
       throw new TypeError(`poll must be "event" or "spin", got ${String(options.poll)}`);
     }
     this.maxFrameBytes = max;
-    if (options.tls?.server !== undefined) this.#tlsServer = serverTlsOptions("NetEngine", options.tls.server);
+    if (options.tls?.server !== undefined) {
+      const server = serverTlsOptions("NetEngine", options.tls.server);
+      // Client certificates are verified by node:tls either way; the refusal is ours, so
+      // the client learns why (clientCertificateRefusal), not a bare close.
+      this.#verifyClients = server.requestCert === true && server.rejectUnauthorized !== false;
+      this.#tlsServer = this.#verifyClients ? { ...server, rejectUnauthorized: false } : server;
+    }
     if (options.tls?.client !== undefined) this.#tlsClient = clientTlsOptions("NetEngine", options.tls.client);
     const region = new Region(options.region);
     let share: SendShare;
@@ -161,12 +170,20 @@ export class NetEngine implements ChannelEngine {
           ? tls.connect(tlsConnectOptions(tlsClient, address.host, address.port))
           : net.connect({ host: address.host, port: address.port, allowHalfOpen: true });
     const ready = tlsClient !== undefined ? "secureConnect" : "connect";
+    // A TLS server that never finishes the handshake (or a plaintext one waiting for the
+    // rest of a "frame") must not hold connect() forever.
+    const timer =
+      tlsClient !== undefined
+        ? setTimeout(() => socket.destroy(codedError("ERR_TLS_HANDSHAKE_TIMEOUT", `not completed within ${TLS_HANDSHAKE_TIMEOUT_MS} ms`)), TLS_HANDSHAKE_TIMEOUT_MS)
+        : undefined;
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
+        clearTimeout(timer);
         socket.off(ready, onConnect);
         reject(tlsClient !== undefined ? tlsHandshakeError(error) : error);
       };
       const onConnect = (): void => {
+        clearTimeout(timer);
         socket.off("error", onError);
         resolve();
       };
@@ -190,7 +207,8 @@ export class NetEngine implements ChannelEngine {
         socket.destroy();
         return;
       }
-      this.#adopt(socket, onAccept);
+      const refusal = this.#verifyClients && socket instanceof tls.TLSSocket ? clientCertificateRefusal(socket) : undefined;
+      this.#adopt(socket, onAccept, refusal);
     };
     const tlsServer = this.#tlsFor(address, this.#tlsServer);
     const server =
@@ -240,9 +258,9 @@ export class NetEngine implements ChannelEngine {
     return { ...totals, channels: this.#channels.size, listeners: this.#listeners.size, liveLeases };
   }
 
-  #adopt(socket: net.Socket, onAccept: AcceptHandler): NetChannel {
+  #adopt(socket: net.Socket, onAccept: AcceptHandler, certificateError?: string): NetChannel {
     if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const channel = new NetChannel(this.#host, socket);
+    const channel = new NetChannel(this.#host, socket, certificateError);
     this.#channels.add(channel);
     let events: ChannelEvents;
     try {

@@ -246,11 +246,17 @@ class ConnectRdmaServer implements Server {
     const holder: { session?: Session } = {};
     // Made at the first call: by then the handshake (and any authentication) is over.
     let peer: Peer | undefined;
+    // A TLS client whose certificate the server refused: GOAWAY instead of HELLO, no call runs.
+    const refusal = channel.peer?.certificateError;
     const session: Session = new Session("server", this.#sessionOptions, {
       onCall: (stream, start): StreamHandler => {
         const route = this.#routes.get(start.path);
         if (route === undefined) {
           refuseCall(stream, new ConnectError(`unknown method ${start.path}`, Code.Unimplemented));
+          return IGNORED;
+        }
+        if (refusal !== undefined) {
+          refuseCall(stream, new ConnectError(refusal, Code.Unauthenticated));
           return IGNORED;
         }
         const url = base.url + start.path;
@@ -281,6 +287,7 @@ class ConnectRdmaServer implements Server {
     this.#sessions.add(session);
     session.attach(channel);
     if (this.#closing !== undefined) session.goAway(0, "server is shutting down");
+    else if (refusal !== undefined) session.goAway(Code.Unauthenticated, refusal);
     else if (full) {
       // After HELLO, so the client reads the reason (GOAWAY is not a handshake answer).
       session.ready.then(
