@@ -9,6 +9,7 @@ import * as tls from "node:tls";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 
 import { hkdfLabel, parseKeylogLine, recordNonce, trafficKeys } from "../../src/channel/tls-key-schedule.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { makeTestPkis, opensslUnavailable, type TestPki } from "../support/tls-certs.js";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
@@ -48,13 +49,12 @@ describe("RFC 8448 §3 vectors", () => {
 });
 
 const noOpenssl = opensslUnavailable();
-if (noOpenssl) console.log(`skipping the node:tls key schedule check: ${noOpenssl}`);
 let pki: TestPki;
 beforeAll(() => {
   if (!noOpenssl) pki = makeTestPkis().trusted;
 });
 
-describe.skipIf(noOpenssl)("against node:tls", () => {
+gatedDescribe("against node:tls", noOpenssl, () => {
   it("keys from the keylog secrets decrypt the server's first application record, counted after its session tickets", async () => {
     const payload = Buffer.from("hello from the server, record layer");
     const server = tls.createServer({ key: pki.server.key, cert: pki.server.cert, ciphers: "TLS_AES_128_GCM_SHA256" }, (socket) => {

@@ -17,10 +17,10 @@ import { createServer, createUringTransport, peerKey } from "../../src/index.js"
 import { GetQuoteRequestSchema, MarketService, QuoteSchema } from "../gen/market/v1/market_pb.js";
 import { RawConnection } from "../hostile/raw-server.js";
 import { bytesOf, framed, helloBytes } from "../hostile/support.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { makeTestPkis, opensslUnavailable, type TestPki } from "../support/tls-certs.js";
 
 const noOpenssl = opensslUnavailable();
-if (noOpenssl) console.log(`skipping TLS interop tests: ${noOpenssl}`);
 
 const GET_QUOTE = `/${MarketService.typeName}/${MarketService.method.getQuote.name}`;
 const NO_METADATA = prepareMetadata(undefined);
@@ -30,7 +30,7 @@ beforeAll(() => {
   if (!noOpenssl) pki = makeTestPkis().trusted;
 });
 
-describe.skipIf(noOpenssl)("TLS interop with node:tls peers", () => {
+gatedDescribe("TLS interop with node:tls peers", noOpenssl, () => {
   it("our client -> a node:tls server answering HELLO and one call frame by frame (mutual TLS)", async () => {
     const connections: RawConnection[] = [];
     const server = tls.createServer({ key: pki.server.key, cert: pki.server.cert, ca: pki.ca, requestCert: true, rejectUnauthorized: true }, (socket) => {

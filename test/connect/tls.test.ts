@@ -8,10 +8,10 @@ import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { capabilities, createServer, createTransport, createUringTransport, peerKey } from "../../src/index.js";
 import type { ClientTlsOptions, Peer, ServerOptions } from "../../src/index.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { makeTestPkis, opensslUnavailable, type TestPki } from "../support/tls-certs.js";
 
 const noOpenssl = opensslUnavailable();
-if (noOpenssl) console.log(`skipping TLS tests: ${noOpenssl}`);
 
 let pki: { trusted: TestPki; rogue: TestPki };
 beforeAll(() => {
@@ -51,7 +51,7 @@ async function failure(promise: Promise<unknown>): Promise<ConnectError> {
   return error as ConnectError;
 }
 
-describe.skipIf(noOpenssl)("TLS on tcp://", () => {
+gatedDescribe("TLS on tcp://", noOpenssl, () => {
   it("carries calls over TLS 1.3 on the net engine; a plaintext-only peer sees no certificate", async () => {
     const { url, peers } = await tlsServer();
     const res = await client(url, { ca: pki.trusted.ca }).getQuote({ symbol: "x" });

@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { requireDist, root } from "../channel/support/processes.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { makeTestPkis, opensslUnavailable } from "../support/tls-certs.js";
 
 const noOpenssl = opensslUnavailable();
-if (noOpenssl) console.log(`skipping the SECURITY.md TLS example: ${noOpenssl}`);
 
-describe.skipIf(noOpenssl)("docs/SECURITY.md", () => {
+gatedDescribe("docs/SECURITY.md", noOpenssl, () => {
   it("the tested TLS code block runs: mutual TLS, the handler sees the client's CN", () => {
     requireDist(["index", "channel", "connect", "capabilities"]);
     const doc = readFileSync(`${root}docs/SECURITY.md`, "utf8");

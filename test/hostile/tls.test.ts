@@ -17,12 +17,12 @@ import { prepareMetadata } from "../../src/frame/metadata.js";
 import { createServer, createUringTransport } from "../../src/index.js";
 import type { ClientTlsOptions } from "../../src/index.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
+import { gatedDescribe } from "../support/capability-gate.js";
 import { makeTestPkis, opensslUnavailable, type TestPki } from "../support/tls-certs.js";
 import { RawConnection } from "./raw-server.js";
 import { SteadyClient, boundedRoutes, bytesOf } from "./support.js";
 
 const noOpenssl = opensslUnavailable();
-if (noOpenssl) console.log(`skipping hostile TLS tests: ${noOpenssl}`);
 
 let trusted: TestPki;
 let rogue: TestPki;
@@ -77,7 +77,7 @@ function garbageRecords(type: number, count: number): Buffer {
   return Buffer.concat(Array.from({ length: count }, () => Buffer.concat([Buffer.from([type, 0x03, 0x03, 0x00, 0x40]), randomBytes(64)])));
 }
 
-describe.skipIf(noOpenssl)("hostile TLS peers", () => {
+gatedDescribe("hostile TLS peers", noOpenssl, () => {
   it("a client that trusts another CA: Unavailable with node:tls's reason; the server serves others", async () => {
     const guard = await guardedServer();
     const error = await callError(guard.url, { ca: rogue.ca, key: trusted.client.key, cert: trusted.client.cert });
