@@ -24,7 +24,6 @@ import type { SendShare } from "./send-share.js";
 import { HeldFrame } from "./held-frame.js";
 import { notifyPeerEnd } from "./peer-end.js";
 import type { ChannelPeer } from "./channel-peer.js";
-import { withCertificate } from "./tls-peer.js";
 
 /** @internal What a NetChannel needs from its engine. */
 export interface NetChannelHost {
@@ -59,6 +58,8 @@ function newStats(): NetChannelStats {
 export class NetChannel implements Channel {
   readonly engine = "net" as const;
   readonly maxFrameBytes: number;
+  /** Who is at the other end, read when the socket connected (over TLS: its certificate, tls-peer.ts). */
+  readonly peer: ChannelPeer | undefined;
   /** Resolves once the socket closed and onClose was reported. */
   readonly whenClosed: Promise<void>;
   #host: NetChannelHost;
@@ -78,15 +79,12 @@ export class NetChannel implements Channel {
   #error: Error | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
   #resolveClosed!: () => void;
-  #peer: { value: ChannelPeer | undefined } | undefined;
 
-  #certificateError: string | undefined;
-
-  /** @internal `certificateError`: a TLS server's refusal of the client's certificate (tls-peer.ts). */
-  constructor(host: NetChannelHost, socket: Socket, certificateError?: string) {
+  /** @internal */
+  constructor(host: NetChannelHost, socket: Socket, peer: ChannelPeer | undefined) {
     this.#host = host;
     this.#socket = socket;
-    this.#certificateError = certificateError;
+    this.peer = peer;
     this.maxFrameBytes = host.maxFrameBytes;
     this.#reader = new FrameReader(host.region, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin));
     this.whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -108,12 +106,6 @@ export class NetChannel implements Channel {
     this.#events = events;
     this.#socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on("end", () => this.#onEnd());
-  }
-
-  /** What the socket tells about the peer: over TLS, the certificate it presented (or why it was refused). Read once, then kept. */
-  get peer(): ChannelPeer | undefined {
-    this.#peer ??= { value: withCertificate(undefined, this.#socket, this.#certificateError) };
-    return this.#peer.value;
   }
 
   get closed(): boolean {

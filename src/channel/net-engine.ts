@@ -19,7 +19,7 @@ import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
-import { clientCertificateRefusal } from "./tls-peer.js";
+import { clientCertificateRefusal, withCertificate } from "./tls-peer.js";
 import { clientTlsOptions, serverTlsOptions, type ClientTlsOptions, type ServerTlsOptions } from "./tls-options.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
@@ -260,7 +260,7 @@ export class NetEngine implements ChannelEngine {
 
   #adopt(socket: net.Socket, onAccept: AcceptHandler, certificateError?: string): NetChannel {
     if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const channel = new NetChannel(this.#host, socket, certificateError);
+    const channel = new NetChannel(this.#host, socket, withCertificate(undefined, socket, certificateError));
     this.#channels.add(channel);
     let events: ChannelEvents;
     try {
