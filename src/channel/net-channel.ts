@@ -59,7 +59,7 @@ export class NetChannel implements Channel {
   readonly engine = "net" as const;
   readonly maxFrameBytes: number;
   /** Who is at the other end, read when the socket connected (over TLS: its certificate, tls-peer.ts). */
-  readonly peer: ChannelPeer | undefined;
+  readonly peer: ChannelPeer;
   /** Resolves once the socket closed and onClose was reported. */
   readonly whenClosed: Promise<void>;
   #host: NetChannelHost;
@@ -81,7 +81,7 @@ export class NetChannel implements Channel {
   #resolveClosed!: () => void;
 
   /** @internal */
-  constructor(host: NetChannelHost, socket: Socket, peer: ChannelPeer | undefined) {
+  constructor(host: NetChannelHost, socket: Socket, peer: ChannelPeer) {
     this.#host = host;
     this.#socket = socket;
     this.peer = peer;

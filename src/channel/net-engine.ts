@@ -260,7 +260,7 @@ export class NetEngine implements ChannelEngine {
 
   #adopt(socket: net.Socket, onAccept: AcceptHandler, certificateError?: string): NetChannel {
     if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const channel = new NetChannel(this.#host, socket, withCertificate(undefined, socket, certificateError));
+    const channel = new NetChannel(this.#host, socket, withCertificate({}, socket, certificateError));
     this.#channels.add(channel);
     let events: ChannelEvents;
     try {

@@ -7,11 +7,11 @@ import { TLSSocket, type DetailedPeerCertificate } from "node:tls";
 import type { ChannelPeer } from "./channel-peer.js";
 
 /** `peer` plus what `socket` (a TLSSocket) tells: the certificate its peer presented, and `certificateError` if given. */
-export function withCertificate(peer: ChannelPeer | undefined, socket: Socket, certificateError?: string): ChannelPeer | undefined {
+export function withCertificate(peer: ChannelPeer, socket: Socket, certificateError?: string): ChannelPeer {
   if (!(socket instanceof TLSSocket)) return peer;
   const certificate = presented(socket);
   if (certificate === undefined && certificateError === undefined) return peer;
-  return { ...peer, ...(certificate !== undefined ? { certificate } : {}), ...(certificateError !== undefined ? { certificateError } : {}) };
+  return Object.freeze({ ...peer, ...(certificate !== undefined ? { certificate } : {}), ...(certificateError !== undefined ? { certificateError } : {}) });
 }
 
 function presented(socket: TLSSocket): DetailedPeerCertificate | undefined {

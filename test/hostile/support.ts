@@ -16,7 +16,7 @@ import { FrameKind, PROTOCOL_VERSION } from "../../src/frame/constants.js";
 import { encodeHello, encodePing, parseFrame } from "../../src/frame/frames.js";
 import type { Frame, Hello, OutFrame } from "../../src/frame/frames.js";
 import { createServer, createUringTransport } from "../../src/index.js";
-import type { ClientTlsOptions, Server, ServerOptions, UringTransport } from "../../src/index.js";
+import type { Server, ServerOptions, UringTransport, UringTransportOptions } from "../../src/index.js";
 import { listenUrl, uringUnavailable } from "../channel/engines.js";
 import { ServerLog, marketRoutes } from "../connect/market-service.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
@@ -303,9 +303,9 @@ export class SteadyClient {
 
   readonly #callTimeoutMs: number;
 
-  constructor(url: string, engine: "uring" | "net", callTimeoutMs = 10_000, tls?: ClientTlsOptions) {
+  constructor(url: string, engine: "uring" | "net", callTimeoutMs = 10_000, options: Partial<UringTransportOptions> = {}) {
     this.#callTimeoutMs = callTimeoutMs;
-    this.transport = createUringTransport({ url, engine, ...(tls !== undefined ? { tls } : {}) });
+    this.transport = createUringTransport({ ...options, url, engine });
     onTestFinished(() => this.transport.close());
   }
 

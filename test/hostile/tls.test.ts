@@ -40,7 +40,7 @@ async function guardedServer(plaintext = false): Promise<{ url: string; check():
   });
   onTestFinished(() => server.close(0));
   const url = await server.listen("tcp://127.0.0.1:0");
-  const steady = new SteadyClient(url, "net", 10_000, plaintext ? undefined : goodTls()).start(1);
+  const steady = new SteadyClient(url, "net", 10_000, plaintext ? {} : { tls: goodTls() }).start(1);
   return {
     url,
     async check() {
