@@ -1,6 +1,9 @@
 // capabilities(): what this process can use — io_uring (and why not), RDMA devices with
 // their ports and states (and why none is usable), the memlock limit that bounds
-// registered memory for non-root users.
+// registered memory for non-root users, and which path a `tls` option on tcp:// takes
+// (kernel TLS offered or not: the tls ULP).
+import { existsSync, readFileSync } from "node:fs";
+import { release } from "node:os";
 import { native } from "./binding.js";
 
 /** Port state names as verbs reports them (`ibv_port_state`). */
@@ -64,6 +67,8 @@ export interface Capabilities {
     /** How far an unprivileged process may raise the soft limit (`ulimit -l`). */
     hard: number;
   };
+  /** Which path a `tls` option on tcp:// gets in this process, and why (docs/SECURITY.md, "TLS paths"). */
+  tls: TlsPathInfo;
   /** The addon failed to load: nothing but this reason is known. */
   addon: {
     /** False: nothing works (not even the node:net engine, which sends from a Region). */
@@ -85,6 +90,7 @@ export function capabilities(): Capabilities {
       shm: { available: false, reason },
       rdma: { available: false, reason, devices: [] },
       memlock: { soft: NaN, hard: NaN },
+      tls: tlsPath(),
       addon: { loaded: false, reason },
     };
   }
@@ -103,5 +109,42 @@ export function capabilities(): Capabilities {
   if (probe.rdma.reason) rdma.reason = `RDMA unavailable: ${probe.rdma.reason}`;
   const shm: Capabilities["shm"] = { available: probe.shm.available };
   if (probe.shm.reason) shm.reason = probe.shm.reason;
-  return { ioUring, shm, rdma, memlock: probe.memlock, addon: { loaded: true } };
+  return { ioUring, shm, rdma, memlock: probe.memlock, tls: tlsPath(), addon: { loaded: true } };
+}
+
+/** The path of TLS connections on tcp:// and whether the kernel could offer the other one. */
+export interface TlsPathInfo {
+  /** "tlssocket": the node:net engine over a node:tls TLSSocket (OpenSSL in Node encrypts). */
+  path: "tlssocket";
+  /** Whether the kernel offers kernel TLS here (the "tls" upper-layer protocol is listed in tcp_available_ulp). */
+  ktls: boolean;
+  /** Why the path is what it is: what the kernel offers, and what this build does with it. */
+  reason: string;
+}
+
+const ULP_LIST = "/proc/sys/net/ipv4/tcp_available_ulp";
+
+/** Whether the kernel offers kTLS (the tls ULP), and why not: reads /proc and /lib/modules, cheap. */
+export function ktlsOffered(): { offered: boolean; reason: string } {
+  let ulps: string[];
+  try {
+    ulps = readFileSync(ULP_LIST, "utf8").trim().split(/\s+/).filter(Boolean);
+  } catch (error) {
+    return { offered: false, reason: `cannot read ${ULP_LIST} (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+  if (ulps.includes("tls")) return { offered: true, reason: `the kernel offers the tls ULP (${ULP_LIST}: ${ulps.join(" ")})` };
+  const moduleDir = `/lib/modules/${release()}/kernel/net/tls`;
+  const module = ["tls.ko", "tls.ko.xz", "tls.ko.zst", "tls.ko.gz"].find((name) => existsSync(`${moduleDir}/${name}`));
+  const listed = `${ULP_LIST} lists ${ulps.length > 0 ? ulps.join(" ") : "nothing"}`;
+  if (module !== undefined) return { offered: false, reason: `the tls module is not loaded (${listed}; ${moduleDir}/${module} exists: modprobe tls)` };
+  return { offered: false, reason: `the kernel offers no tls ULP (${listed}, and no tls module under /lib/modules/${release()})` };
+}
+
+/** Which path a `tls` option takes here and why. */
+export function tlsPath(): TlsPathInfo {
+  const ktls = ktlsOffered();
+  const reason = ktls.offered
+    ? `${ktls.reason}, but this build has no kTLS data path on io_uring yet: TLS runs on the node:net engine over a TLSSocket`
+    : `no kTLS: ${ktls.reason}; TLS runs on the node:net engine over a TLSSocket`;
+  return { path: "tlssocket", ktls: ktls.offered, reason };
 }

@@ -1,13 +1,14 @@
 // The public API of connect-rdma: exports only (see TSDoc on each declaration).
 
-export { capabilities, type Capabilities, type RdmaDeviceInfo, type RdmaPortInfo, type RdmaPortState } from "./capabilities.js";
+export { capabilities, type Capabilities, type RdmaDeviceInfo, type RdmaPortInfo, type RdmaPortState, type TlsPathInfo } from "./capabilities.js";
+export type { ClientTlsOptions, ServerTlsOptions } from "./channel/tls-options.js";
 export { Region, RegionLease, type RegionOptions } from "./region.js";
 export { type CodedError, type ChannelErrorCode } from "./errors.js";
 export type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease, Listener, ListenOptions, AcceptHandler, EngineName } from "./channel/channel.js";
 export { UringEngine, type UringEngineOptions } from "./channel/uring-engine.js";
 export { RdmaEngine, type RdmaEngineOptions } from "./channel/rdma-engine.js";
 export { ShmEngine, type ShmEngineOptions } from "./channel/shm-engine.js";
-export { NetEngine, type NetEngineOptions, type NetEngineStats } from "./channel/net-engine.js";
+export { NetEngine, type NetEngineOptions, type NetEngineStats, type NetTlsOptions } from "./channel/net-engine.js";
 export type { NetChannelStats } from "./channel/net-channel.js";
 export type { NativeChannel } from "./channel/native-channel.js";
 export type { NativeEngineStats, NativeRdmaEngineStats, NativeRegionStats, NativeShmEngineStats } from "./binding.js";

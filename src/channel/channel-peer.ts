@@ -20,6 +20,12 @@ export interface ChannelPeer {
   readonly credentials?: PeerCredentials;
   /** TLS only: the certificate the peer presented (node:tls's getPeerCertificate(true)), when it presented one. */
   readonly certificate?: import("node:tls").DetailedPeerCertificate;
+  /**
+   * TLS server side only: why the client's certificate was refused (none presented, or not
+   * signed by the server's `ca`) when the server requires one. The server then answers the
+   * connection with GOAWAY Unauthenticated carrying this reason and runs no call.
+   */
+  readonly certificateError?: string;
 }
 
 /** What the kernel told about a connection's other end (src/binding.ts NativePeer, or node:net's socket). */

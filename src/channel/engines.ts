@@ -3,14 +3,16 @@
 // `channel.engine`); memory:// to the in-process engine; rdma:// to the RDMA engine;
 // shm:// to the shared-memory engine (processes of one host).
 // CONNECT_RDMA_ENGINE=net|uring overrides "auto" (how the suites force the fallback); any
-// other value is an error, not ignored.
+// other value is an error, not ignored. A `tls` option sends tcp:// to the node:net engine
+// over TLSSockets (capabilities().tls says why; docs/SECURITY.md "TLS paths").
 import { native } from "../binding.js";
+import { tlsPath } from "../capabilities.js";
 import { codedError } from "../errors.js";
 import type { RegionOptions } from "../region.js";
 import { parseChannelUrl } from "./address.js";
 import type { ChannelEngine } from "./channel.js";
 import { createMemoryEngine } from "./memory.js";
-import { NetEngine } from "./net-engine.js";
+import { NetEngine, type NetTlsOptions } from "./net-engine.js";
 import { RdmaEngine } from "./rdma-engine.js";
 import { ShmEngine } from "./shm-engine.js";
 import { UringEngine } from "./uring-engine.js";
@@ -29,6 +31,22 @@ export interface EngineOptions {
   maxFrameBytes?: number;
   /** rdma:// only: source IP for outgoing connections (selects the local RDMA device). */
   localAddress?: string;
+  /** tcp:// only: TLS for listen() (`server`) and connect() (`client`). */
+  tls?: NetTlsOptions;
+}
+
+/**
+ * Throws TypeError when `tls` is asked of an engine that cannot carry it here: engine
+ * "uring" explicitly (TLS takes the TLSSocket path; running it elsewhere silently would
+ * mislead whoever asked for io_uring), or an engine instance (it was built without tls).
+ */
+export function checkTlsEngine(where: string, engine: unknown): void {
+  if (engine === "uring") {
+    throw new TypeError(`${where}: engine "uring" cannot carry tls here: ${tlsPath().reason}; use engine "auto" or "net"`);
+  }
+  if (typeof engine === "object" && engine !== null) {
+    throw new TypeError(`${where}: "tls" applies to engines created for it; with an engine instance, give the engine its tls (NetEngine's "tls" option)`);
+  }
 }
 
 /** The engine CONNECT_RDMA_ENGINE forces for tcp:// and unix://, if any; throws TypeError for a value it cannot mean. */
@@ -78,6 +96,11 @@ export function engineForUrl(url: string, options: EngineOptions = {}): ChannelE
     case "shm":
       return new ShmEngine(commonOptions(options));
     default: {
+      if (options.tls !== undefined) {
+        if (address.scheme !== "tcp") throw new TypeError(`tls applies to tcp:// URLs only, not ${url}`);
+        if (options.engine === "uring") checkTlsEngine("engineForUrl", "uring");
+        return new NetEngine({ ...commonOptions(options), tls: options.tls });
+      }
       const kind = options.engine && options.engine !== "auto" ? options.engine : autoEngine().engine;
       return kind === "uring" ? new UringEngine(commonOptions(options)) : new NetEngine(commonOptions(options));
     }

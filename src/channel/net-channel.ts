@@ -58,7 +58,7 @@ function newStats(): NetChannelStats {
 export class NetChannel implements Channel {
   readonly engine = "net" as const;
   readonly maxFrameBytes: number;
-  /** Who is at the other end (net-peer.ts), read when the socket connected. */
+  /** Who is at the other end, read when the socket connected (over TLS: its certificate, tls-peer.ts). */
   readonly peer: ChannelPeer;
   /** Resolves once the socket closed and onClose was reported. */
   readonly whenClosed: Promise<void>;
@@ -93,6 +93,10 @@ export class NetChannel implements Channel {
       if (!this.#closedLocally) this.#error ??= error;
       this.#closed = true;
       this.#stopReading();
+      // node:net destroys a socket before its 'error'; a TLSSocket's TLS errors (an alert
+      // from the peer) are emitted on a live socket, and with allowHalfOpen no 'close'
+      // would follow. Destroying here makes 'close' (and onClose) come in both cases.
+      socket.destroy();
     });
     socket.on("close", () => this.#onSocketClose());
   }

@@ -5,9 +5,12 @@
 // Region its channels send from and reassemble into, its listeners (node:net servers;
 // a unix listener's socket file is made by the addon with its mode from the start, adopted
 // by node:net as an fd, and unlinked here on close)
-// and its channels (net-channel.ts).
+// and its channels (net-channel.ts). With `tls`, tcp:// connections run over node:tls
+// TLSSockets (same channel code above them, frames inside TLS records); TLS failures of
+// the handshake reach the connecting side with node:tls's reason.
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { unlink } from "node:fs/promises";
 
 import { native } from "../binding.js";
@@ -22,6 +25,8 @@ import { RegionSpace } from "./region-space.js";
 import { SendShare } from "./send-share.js";
 import { netPeer } from "./net-peer.js";
 import { claimSocketPath, socketModeOf } from "./unix-socket-file.js";
+import { clientCertificateRefusal, withCertificate } from "./tls-peer.js";
+import { clientTlsOptions, serverTlsOptions, type ClientTlsOptions, type ServerTlsOptions } from "./tls-options.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
 export interface NetEngineOptions {
@@ -38,7 +43,20 @@ export interface NetEngineOptions {
    * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait.
    */
   maxUnsentBytes?: number;
+  /** TLS on tcp://: `server` for listen(), `client` for connect() (docs/SECURITY.md, "TLS"). */
+  tls?: NetTlsOptions;
 }
+
+/** The TLS sides of a net engine; a side left out is plaintext. */
+export interface NetTlsOptions {
+  /** listen() serves TLS with these (key and cert required). */
+  server?: ServerTlsOptions;
+  /** connect() speaks TLS with these. */
+  client?: ClientTlsOptions;
+}
+
+/** A TLS handshake not finished within this drops the socket, on either side (node:tls's server default is 120 s). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Counters of a net engine: every channel it made, plus what is open now. */
 export interface NetEngineStats extends NetChannelStats {
@@ -107,6 +125,10 @@ export class NetEngine implements ChannelEngine {
   #listeners = new Set<NetListener>();
   #closedStats: NetChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0, reassembledOnHeap: 0 };
   #closing: Promise<void> | undefined;
+  #tlsServer: tls.TlsOptions | undefined;
+  /** The server requires client certificates (requestCert, rejectUnauthorized not false). */
+  #verifyClients = false;
+  #tlsClient: tls.ConnectionOptions | undefined;
 
   constructor(options: NetEngineOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -117,6 +139,14 @@ export class NetEngine implements ChannelEngine {
       throw new TypeError(`poll must be "event" or "spin", got ${String(options.poll)}`);
     }
     this.maxFrameBytes = max;
+    if (options.tls?.server !== undefined) {
+      const server = serverTlsOptions("NetEngine", options.tls.server);
+      // Client certificates are verified by node:tls either way; the refusal is ours, so
+      // the client learns why (clientCertificateRefusal), not a bare close.
+      this.#verifyClients = server.requestCert === true && server.rejectUnauthorized !== false;
+      this.#tlsServer = this.#verifyClients ? { ...server, rejectUnauthorized: false } : server;
+    }
+    if (options.tls?.client !== undefined) this.#tlsClient = clientTlsOptions("NetEngine", options.tls.client);
     const region = new Region(options.region);
     let share: SendShare;
     try {
@@ -143,18 +173,33 @@ export class NetEngine implements ChannelEngine {
   async connect(url: string, events: ChannelEvents): Promise<Channel> {
     this.#assertOpen();
     const address = socketAddress(url);
-    const socket = address.scheme === "tcp" ? net.connect({ host: address.host, port: address.port, allowHalfOpen: true }) : net.connect({ path: address.path, allowHalfOpen: true });
+    const tlsClient = this.#tlsFor(address, this.#tlsClient);
+    const socket =
+      address.scheme !== "tcp"
+        ? net.connect({ path: address.path, allowHalfOpen: true })
+        : tlsClient !== undefined
+          ? tls.connect(tlsConnectOptions(tlsClient, address.host, address.port))
+          : net.connect({ host: address.host, port: address.port, allowHalfOpen: true });
+    const ready = tlsClient !== undefined ? "secureConnect" : "connect";
+    // A TLS server that never finishes the handshake (or a plaintext one waiting for the
+    // rest of a "frame") must not hold connect() forever.
+    const timer =
+      tlsClient !== undefined
+        ? setTimeout(() => socket.destroy(codedError("ERR_TLS_HANDSHAKE_TIMEOUT", `not completed within ${TLS_HANDSHAKE_TIMEOUT_MS} ms`)), TLS_HANDSHAKE_TIMEOUT_MS)
+        : undefined;
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
-        socket.off("connect", onConnect);
-        reject(error);
+        clearTimeout(timer);
+        socket.off(ready, onConnect);
+        reject(tlsClient !== undefined ? tlsHandshakeError(error) : error);
       };
       const onConnect = (): void => {
+        clearTimeout(timer);
         socket.off("error", onError);
         resolve();
       };
       socket.once("error", onError);
-      socket.once("connect", onConnect);
+      socket.once(ready, onConnect);
     });
     if (this.#closing) {
       socket.destroy();
@@ -175,13 +220,22 @@ export class NetEngine implements ChannelEngine {
       fd = native().listenUnixFd(address.path, socketMode, 511);
     }
     // allowHalfOpen: a peer's FIN is onEnd(), not our end (NetChannel closes when told).
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const accept = (socket: net.Socket): void => {
       if (this.#closing) {
         socket.destroy();
         return;
       }
-      this.#adopt(socket, address, onAccept);
-    });
+      const refusal = this.#verifyClients && socket instanceof tls.TLSSocket ? clientCertificateRefusal(socket) : undefined;
+      this.#adopt(socket, address, onAccept, refusal);
+    };
+    const tlsServer = this.#tlsFor(address, this.#tlsServer);
+    const server =
+      tlsServer !== undefined
+        ? tls.createServer({ ...tlsServer, allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, accept)
+        : net.createServer({ allowHalfOpen: true }, accept);
+    // A client that fails the TLS handshake (no or a refused certificate, plaintext,
+    // garbage records) costs its socket only; the listener keeps serving.
+    if (tlsServer !== undefined) server.on("tlsClientError", (_error: Error, socket: tls.TLSSocket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       const options = address.scheme === "tcp" ? { host: address.host, port: address.port } : { fd: fd as number };
@@ -222,9 +276,9 @@ export class NetEngine implements ChannelEngine {
     return { ...totals, channels: this.#channels.size, listeners: this.#listeners.size, liveLeases };
   }
 
-  #adopt(socket: net.Socket, address: SocketAddress, onAccept: AcceptHandler): NetChannel {
+  #adopt(socket: net.Socket, address: SocketAddress, onAccept: AcceptHandler, certificateError?: string): NetChannel {
     if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const channel = new NetChannel(this.#host, socket, netPeer(socket, address));
+    const channel = new NetChannel(this.#host, socket, withCertificate(netPeer(socket, address), socket, certificateError));
     this.#channels.add(channel);
     let events: ChannelEvents;
     try {
@@ -240,9 +294,35 @@ export class NetEngine implements ChannelEngine {
     return channel;
   }
 
+  /** The TLS options of a side for `address`; TLS is for tcp:// only (a TypeError otherwise). */
+  #tlsFor<T>(address: SocketAddress, options: T | undefined): T | undefined {
+    if (options === undefined) return undefined;
+    if (address.scheme !== "tcp") throw new TypeError(`tls applies to tcp:// URLs only, not ${formatChannelUrl(address)}`);
+    return options;
+  }
+
   #assertOpen(): void {
     if (this.#closing) throw engineClosedError();
   }
+}
+
+/** The SNI name for a host: a name as it is, none for an IP literal (TLS forbids IPs in SNI). */
+function serverName(host: string): string | undefined {
+  return net.isIP(host.replace(/^\[|\]$/g, "")) === 0 ? host : undefined;
+}
+
+/** node:tls connect options for host:port; allowHalfOpen (honoured by tls.connect, absent from its typings) as on plain sockets. */
+function tlsConnectOptions(options: tls.ConnectionOptions, host: string, port: number): tls.ConnectionOptions {
+  const servername = options.servername ?? serverName(host);
+  return Object.assign({ ...options, host, port, ...(servername !== undefined ? { servername } : {}) }, { allowHalfOpen: true });
+}
+
+/** A failed TLS handshake as the connecting side reports it: node:tls's reason and code, prefixed. */
+function tlsHandshakeError(error: Error): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const wrapped = codedError(code ?? "ERR_TLS_HANDSHAKE", `TLS handshake failed: ${error.message}${code ? ` (${code})` : ""}`);
+  wrapped.cause = error;
+  return wrapped;
 }
 
 function addStats(into: NetChannelStats, from: NetChannelStats): void {

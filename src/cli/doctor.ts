@@ -1,6 +1,7 @@
 // `connect-rdma doctor`: what this machine and process can use, and why not. Gathers
 // capabilities() plus what the kernel and process say (/proc: kernel version, sysctl
-// kernel.io_uring_disabled, seccomp, CAP_IPC_LOCK, rdma_rxe, the soft-RoCE harness's mode) into a list of checks, each
+// kernel.io_uring_disabled, seccomp, CAP_IPC_LOCK, rdma_rxe, the soft-RoCE harness's mode,
+// the tls ULP) into a list of checks, each
 // with a status and the commands that fix it. Owns the diagnosis and its rendering;
 // exit code 0 unless --strict (then 1 when any check warns or fails).
 import { existsSync, readFileSync, readdirSync } from "node:fs";
@@ -15,8 +16,9 @@ import { chooseMode } from "./softroce-mode.js";
 export const DOCTOR_HELP = `usage: connect-rdma doctor [--json] [--strict]
 
 Checks what connect-rdma can use on this machine and in this process: the native addon,
-the kernel, io_uring (and why not), the engine "auto" picks, the memlock limit (and how
-to raise it), RDMA devices with their port states, soft-RoCE.
+the kernel, io_uring (and why not), the engine "auto" picks, the path TLS takes (kTLS or
+a TLSSocket, and why), the memlock limit (and how to raise it), RDMA devices with their
+port states, soft-RoCE.
 
   --json     print the report as JSON instead of text
   --strict   exit 1 when any check warns or fails (default: always exit 0)
@@ -27,7 +29,7 @@ export type CheckStatus = "ok" | "info" | "warn" | "fail";
 
 /** One line of the report. */
 export interface Check {
-  id: "platform" | "addon" | "kernel" | "io_uring" | "engine" | "memlock" | "rdma" | "softroce" | "cpus";
+  id: "platform" | "addon" | "kernel" | "io_uring" | "engine" | "tls" | "memlock" | "rdma" | "softroce" | "cpus";
   status: CheckStatus;
   summary: string;
   /** Extra lines (device tables, values read). */
@@ -204,6 +206,17 @@ function checkEngine(auto: DoctorReport["autoEngine"], caps: Capabilities, error
   };
 }
 
+function checkTls(caps: Capabilities): Check {
+  const { tls } = caps;
+  return {
+    id: "tls",
+    status: "info",
+    summary: "a tls option on tcp:// runs on the node:net engine over a TLSSocket (OpenSSL in Node encrypts)",
+    details: [tls.reason, `kernel TLS (kTLS) offered: ${tls.ktls ? "yes" : "no"} (docs/SECURITY.md, "TLS paths")`],
+    hints: [],
+  };
+}
+
 function checkMemlock(caps: Capabilities, regionBytes: number | undefined): Check {
   const { soft, hard } = caps.memlock;
   const capIpcLock = hasCapIpcLock();
@@ -357,7 +370,7 @@ export function diagnose(): DoctorReport {
   const regionBytes = caps.addon.loaded ? defaultRegionBytes() : undefined;
   const checks: Check[] = [checkPlatform(), checkAddon(caps), checkKernel(kernel)];
   if (caps.addon.loaded) {
-    checks.push(checkIoUring(caps, kernel), checkEngine(auto, caps, autoError), checkMemlock(caps, regionBytes), checkRdma(caps), checkSoftRoce(caps, kernel));
+    checks.push(checkIoUring(caps, kernel), checkEngine(auto, caps, autoError), checkTls(caps), checkMemlock(caps, regionBytes), checkRdma(caps), checkSoftRoce(caps, kernel));
   } else {
     checks.push(checkEngine(auto, caps, autoError));
   }

@@ -11,7 +11,8 @@ import type { BinaryReadOptions, BinaryWriteOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
-import { engineForUrl } from "../channel/engines.js";
+import { checkTlsEngine, engineForUrl } from "../channel/engines.js";
+import { serverTlsOptions, type ServerTlsOptions } from "../channel/tls-options.js";
 import { checkServerAuth } from "../frame/auth.js";
 import type { ServerAuthOptions } from "../frame/auth.js";
 import type { AuthFailureReason } from "../frame/auth-handshake.js";
@@ -145,9 +146,15 @@ export interface ServerOptions extends MessageLimitOptions {
    * `tls`, is intended: no CONNECT_RDMA_UNPROTECTED warning. Default false.
    */
   allowUnprotected?: boolean;
+  /**
+   * TLS on tcp:// listeners, named as node:tls names them (key and cert required; ca,
+   * requestCert, rejectUnauthorized for mutual TLS; minVersion default TLS 1.3). A handler
+   * reads the client's certificate as `ctx.values.get(peerKey)?.certificate`. Listening on
+   * another scheme with `tls` is a TypeError (docs/SECURITY.md, "TLS").
+   */
+  tls?: ServerTlsOptions;
 }
 
-/** Counters of a server: the calls' and channels' ones, and the connections it refused. */
 /** A Connect server on connect-rdma channels. */
 export interface Server extends AsyncDisposable {
   /**
@@ -247,6 +254,10 @@ class ConnectRdmaServer implements Server {
       throw new TypeError('createServer: option "contextValues" must be a function (req) => ContextValues');
     }
     this.#admission = unixAdmission(options.unix);
+    if (options.tls !== undefined) {
+      serverTlsOptions("createServer", options.tls);
+      if (options.engine !== undefined) checkTlsEngine("createServer", options.engine);
+    }
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
 
@@ -262,6 +273,7 @@ class ConnectRdmaServer implements Server {
       engineForUrl(url, {
         poll: this.#options.poll ?? "event",
         engine: typeof this.#options.engine === "string" ? this.#options.engine : "auto",
+        ...(this.#options.tls !== undefined ? { tls: { server: this.#options.tls } } : {}),
       });
     let listener: Listener;
     try {
@@ -319,11 +331,17 @@ class ConnectRdmaServer implements Server {
     const holder: { session?: Session } = {};
     // Made at the first call: by then the handshake (and any authentication) is over.
     let peer: Peer | undefined;
+    // A TLS client whose certificate the server refused: GOAWAY instead of HELLO, no call runs.
+    const refusal = channel.peer?.certificateError;
     const session: Session = new Session("server", this.#sessionOptions, {
       onCall: (stream, start): StreamHandler => {
         const route = this.#routes.get(start.path);
         if (route === undefined) {
           refuseCall(stream, new ConnectError(`unknown method ${start.path}`, Code.Unimplemented));
+          return IGNORED;
+        }
+        if (refusal !== undefined) {
+          refuseCall(stream, new ConnectError(refusal, Code.Unauthenticated));
           return IGNORED;
         }
         const url = base.url + start.path;
@@ -355,6 +373,7 @@ class ConnectRdmaServer implements Server {
     this.#sessions.add(session);
     session.attach(channel);
     if (this.#closing !== undefined) session.goAway(0, "server is shutting down");
+    else if (refusal !== undefined) session.goAway(Code.Unauthenticated, refusal);
     else if (full) {
       // After HELLO, so the client reads the reason (GOAWAY is not a handshake answer).
       session.ready.then(

@@ -12,7 +12,8 @@ import { getAbortSignalReason, runStreamingCall } from "@connectrpc/connect/prot
 import { isIP } from "node:net";
 import { parseChannelUrl } from "../channel/address.js";
 import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
-import { engineForUrl } from "../channel/engines.js";
+import { checkTlsEngine, engineForUrl } from "../channel/engines.js";
+import { clientTlsOptions, type ClientTlsOptions } from "../channel/tls-options.js";
 import type { EngineOptions } from "../channel/engines.js";
 import { checkClientAuth } from "../frame/auth.js";
 import type { ClientAuth } from "../frame/auth.js";
@@ -33,6 +34,7 @@ import { HeldSlotsGuard } from "./held-slots.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { BytesPolicy } from "./decode.js";
 import { toConnectError } from "./errors.js";
+import { refusedByTlsPeer } from "./tls-refusal.js";
 import { applyInterceptors, methodPath } from "./routes.js";
 import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
 import type { RpcStats } from "./stats.js";
@@ -78,6 +80,13 @@ export interface UringTransportOptions extends MessageLimitOptions {
   keepaliveTimeoutMs?: number;
   /** protobuf-es binary options. */
   binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
+  /**
+   * TLS to a tcp:// server, named as node:tls names them (ca, key and cert for mutual TLS,
+   * servername, rejectUnauthorized, minVersion default TLS 1.3). A server certificate that
+   * does not verify fails calls with Unavailable; a client certificate the server refuses,
+   * with Unauthenticated; both carry node:tls's reason (docs/SECURITY.md, "TLS").
+   */
+  tls?: ClientTlsOptions;
 }
 
 /** A Connect transport over connect-rdma channels, with a lifetime. */
@@ -199,6 +208,11 @@ class ConnectRdmaTransport implements UringTransport {
     this.#url = options.url;
     this.#baseUrl = options.url.replace(/\/$/, "");
     this.#limits = resolveMessageLimits(options);
+    if (options.tls !== undefined) {
+      clientTlsOptions("createUringTransport", options.tls);
+      if (parseChannelUrl(options.url).scheme !== "tcp") throw new TypeError(`createUringTransport: tls applies to tcp:// URLs only, not ${options.url}`);
+      if (options.engine !== undefined) checkTlsEngine("createUringTransport", options.engine);
+    }
     this.#sessionOptions = {
       maxMessageBytes: this.#limits.readMaxBytes,
       ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
@@ -513,7 +527,12 @@ class ConnectRdmaTransport implements UringTransport {
         engine = choice;
       } else {
         try {
-          engine = engineForUrl(this.#url, { ...this.#engineOptions, poll: this.#options.poll ?? "event", engine: choice ?? "auto" });
+          engine = engineForUrl(this.#url, {
+            ...this.#engineOptions,
+            poll: this.#options.poll ?? "event",
+            engine: choice ?? "auto",
+            ...(this.#options.tls !== undefined ? { tls: { client: this.#options.tls } } : {}),
+          });
         } catch (e) {
           throw new ConnectError(`no engine for ${this.#url}: ${(e as Error).message}`, Code.Unavailable, undefined, undefined, e);
         }
@@ -536,8 +555,9 @@ class ConnectRdmaTransport implements UringTransport {
     } catch (e) {
       throw new ConnectError(
         `cannot connect to ${this.#url}: ${e instanceof Error ? e.message : String(e)}`,
-        // A server that refused the handshake (GOAWAY instead of HELLO) gave its code.
-        e instanceof StreamResetError && e.code === "ERR_HANDSHAKE" ? toConnectError(e).code : Code.Unavailable,
+        // A server that refused the handshake (GOAWAY instead of HELLO) gave its code; one
+        // that refused our TLS certificate, Unauthenticated (tls-refusal.ts).
+        e instanceof StreamResetError && e.code === "ERR_HANDSHAKE" ? toConnectError(e).code : refusedByTlsPeer(e) ? Code.Unauthenticated : Code.Unavailable,
         undefined,
         undefined,
         e,

@@ -123,6 +123,8 @@ describe("connect-rdma doctor", () => {
     expect(run.stdout).toMatch(/^\[(ok|warn)\]\s+memlock\s+/m);
     const auto = autoEngine();
     expect(run.stdout).toContain(`"auto" picks ${auto.engine}`);
+    expect(run.stdout).toMatch(/^\[info\]\s+tls\s+a tls option on tcp:\/\/ runs on the node:net engine over a TLSSocket/m);
+    expect(run.stdout).toContain(caps.tls.reason);
     expect(run.stdout).toMatch(/\d+ ok, \d+ warning\(s\), \d+ failure\(s\)/);
   });
 
@@ -142,7 +144,8 @@ describe("connect-rdma doctor", () => {
     expect(report.capabilities.memlock.soft).toBe(Number.isFinite(caps.memlock.soft) ? caps.memlock.soft : null);
     expect(report.autoEngine?.engine).toBe(autoEngine().engine);
     const ids = report.checks.map((c) => c.id);
-    for (const id of ["platform", "addon", "kernel", "io_uring", "engine", "memlock", "rdma"]) expect(ids).toContain(id);
+    for (const id of ["platform", "addon", "kernel", "io_uring", "engine", "tls", "memlock", "rdma"]) expect(ids).toContain(id);
+    expect((report.capabilities as unknown as { tls: unknown }).tls).toEqual(caps.tls);
     const problems = report.checks.some((c) => c.status === "warn" || c.status === "fail");
     const strict = await cli(["doctor", "--strict"]);
     expect(strict.code).toBe(problems ? 1 : 0);
