@@ -9,6 +9,8 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { createServer } from "../../src/index.js";
 import type { ServerOptions } from "../../src/index.js";
 import { UNPROTECTED_WARNING, isExposed } from "../../src/connect/unprotected-warning.js";
+import { gatedDescribe } from "../support/capability-gate.js";
+import { makeTestPkis, opensslUnavailable } from "../support/tls-certs.js";
 
 /** A non-loopback IPv4 address of this machine, or 0.0.0.0 (every interface) where it has none. */
 function exposedHost(): string {
@@ -50,7 +52,6 @@ describe("the unprotected-listen warning", () => {
     expect(await warningsOf({}, ["tcp://127.0.0.1:0", "tcp://[::1]:0"])).toHaveLength(0);
     expect(await warningsOf({ allowUnprotected: true }, [`tcp://${host}:0`])).toHaveLength(0);
     expect(await warningsOf({ auth: { keys: { k1: new Uint8Array(32).fill(7) } } }, [`tcp://${host}:0`])).toHaveLength(0);
-    expect(await warningsOf({ tls: {} } as Partial<ServerOptions>, [`tcp://${host}:0`])).toHaveLength(0);
   });
 
   it("isExposed: which URLs other hosts may reach", () => {
@@ -58,5 +59,12 @@ describe("the unprotected-listen warning", () => {
     for (const url of ["tcp://127.0.0.1:1", "tcp://127.1.2.3:1", "tcp://[::1]:1", "tcp://localhost:1", "tcp://[::ffff:127.0.0.1]:1", "unix:///tmp/x.sock", "shm:///tmp/x.sock", "memory://x"]) {
       expect(isExposed(url), url).toBe(false);
     }
+  });
+});
+
+gatedDescribe("the unprotected-listen warning with tls", opensslUnavailable(), () => {
+  it("a TLS server on a reachable address does not warn", async () => {
+    const { trusted } = makeTestPkis();
+    expect(await warningsOf({ tls: { key: trusted.server.key, cert: trusted.server.cert } }, ["tcp://0.0.0.0:0"])).toHaveLength(0);
   });
 });
