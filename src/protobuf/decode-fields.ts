@@ -26,8 +26,8 @@ export type FieldReader = (message: MessageRecord, wireType: number) => void;
 /** What reads messages of a type (decode-plan.ts). */
 export interface MessageReader {
   create(): MessageRecord;
-  readBody(message: MessageRecord, length: number): void;
-  readGroup(message: MessageRecord, fieldNo: number): void;
+  /** Reads up to `end` (-1: a length prefix first), or up to the end-group tag of `groupNo` when not 0. */
+  readFields(message: MessageRecord, end: number, groupNo: number): void;
 }
 
 export type PlanOf = (desc: DescMessage) => MessageReader;
@@ -134,33 +134,29 @@ function mapperOf(field: DescField & { message: DescMessage }, planOf: PlanOf): 
   };
 }
 
-/** Reads a message at the cursor: length-delimited, or up to its end-group tag (delimited encoding). */
-function childReader(field: DescField & { message: DescMessage }, planOf: PlanOf): (child: MessageRecord) => void {
-  let plan: MessageReader | undefined;
-  const desc = field.message;
-  if (field.delimitedEncoding) {
-    const no = field.number;
-    return (child) => (plan ??= planOf(desc)).readGroup(child, no);
-  }
-  return (child) => (plan ??= planOf(desc)).readBody(child, readUint32());
+/** Where a message field's value ends: a length prefix (-1), or an end-group tag (delimited encoding). */
+function endOf(field: DescField & { delimitedEncoding: boolean }): [end: number, groupNo: number] {
+  return field.delimitedEncoding ? [0, field.number] : [-1, 0];
 }
 
 function messageField(field: DescField & { fieldKind: "message" }, planOf: PlanOf): FieldReader {
   const name = field.localName;
   const { toMessage, toLocal } = mapperOf(field, planOf);
-  const readChild = childReader(field, planOf);
+  const [end, groupNo] = endOf(field);
+  const desc = field.message;
+  let plan: MessageReader | undefined;
   if (field.oneof !== undefined) {
     const oneof = field.oneof.localName;
     return (message) => {
       const adt = message[oneof] as { case: unknown; value?: unknown };
       const child = toMessage(adt.case === name ? adt.value : undefined);
-      readChild(child);
+      (plan ??= planOf(desc)).readFields(child, end, groupNo);
       message[oneof] = { case: name, value: toLocal(child) };
     };
   }
   return (message) => {
     const child = toMessage(message[name]);
-    readChild(child);
+    (plan ??= planOf(desc)).readFields(child, end, groupNo);
     message[name] = toLocal(child);
   };
 }
@@ -168,10 +164,12 @@ function messageField(field: DescField & { fieldKind: "message" }, planOf: PlanO
 function messageList(field: DescField & { fieldKind: "list"; message: DescMessage }, planOf: PlanOf): FieldReader {
   const name = field.localName;
   const { toMessage, toLocal } = mapperOf(field, planOf);
-  const readChild = childReader(field, planOf);
+  const [end, groupNo] = endOf(field);
+  const desc = field.message;
+  let plan: MessageReader | undefined;
   return (message) => {
     const child = toMessage(undefined);
-    readChild(child);
+    (plan ??= planOf(desc)).readFields(child, end, groupNo);
     (message[name] as unknown[]).push(toLocal(child));
   };
 }
@@ -223,7 +221,7 @@ function mapField(field: DescField & { fieldKind: "map" }, planOf: PlanOf): Fiel
       // A value occurring twice in one entry is merged, like any singular message field.
       readValue = (existing) => {
         const child = toMessage(existing);
-        (plan ??= planOf(desc)).readBody(child, readUint32());
+        (plan ??= planOf(desc)).readFields(child, -1, 0);
         return toLocal(child);
       };
       zeroValue = () => toLocal(toMessage(undefined));

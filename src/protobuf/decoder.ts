@@ -34,7 +34,7 @@ export function decodeFrom<D extends DescMessage>(schema: D, bytes: Uint8Array, 
   startCursor(input, copy, options?.counts, options?.recursionLimit ?? 100, options?.readUnknownFields ?? true);
   try {
     const message = plan.create();
-    plan.readBody(message, input.length);
+    plan.readFields(message, input.length, 0);
     return message as MessageShape<D>;
   } finally {
     endCursor();
