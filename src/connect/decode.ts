@@ -224,8 +224,8 @@ function copyField(field: DescField, v: unknown, counters: CopyCounters): unknow
   }
 }
 
-/** Replaces every view in `message` (bytes fields, unknown fields, recursively) by a copy. */
-function copyViews(desc: DescMessage, message: Record<string, unknown>, counters: CopyCounters): void {
+/** Replaces every view in `message` (bytes fields, unknown fields, recursively) by a copy (exported for bench/decode.js). */
+export function copyViews(desc: DescMessage, message: Record<string, unknown>, counters: CopyCounters): void {
   for (const field of planOf(desc)) {
     if (field.oneof !== undefined) {
       const oneof = message[field.oneof.localName] as { case: string | undefined; value?: unknown };

@@ -12,6 +12,14 @@ import type { CopyCount } from "./read-cursor.js";
 import { fieldReader } from "./decode-fields.js";
 import type { FieldReader, MessageRecord } from "./decode-fields.js";
 
+/** What a property of an empty message starts as: a shared constant (a zero or default), or a fresh list, map or oneof. */
+const enum Start {
+  Constant,
+  List,
+  Map,
+  Oneof,
+}
+
 /** Field numbers up to this are looked up in an array, larger ones in a Map. */
 const TABLE_MAX = 4096;
 
@@ -19,11 +27,11 @@ const TABLE_MAX = 4096;
 export class DecodePlan {
   readonly typeName: string;
   readonly #descString: string;
-  readonly #template: MessageRecord;
   readonly #prototype: object | undefined;
-  readonly #lists: string[] = [];
-  readonly #maps: string[] = [];
-  readonly #oneofs: string[] = [];
+  /** The own properties of an empty message after $typeName, in order, and what each starts as. */
+  readonly #names: string[] = [];
+  readonly #starts: Start[] = [];
+  readonly #constants: unknown[] = [];
   #table: (FieldReader | undefined)[] = [];
   #byNumber: Map<number, FieldReader> | undefined;
 
@@ -31,13 +39,15 @@ export class DecodePlan {
     this.typeName = desc.typeName;
     this.#descString = String(desc);
     // protobuf-es's own empty message is the template: same properties, same order, same prototype.
-    this.#template = create(desc) as MessageRecord;
-    const prototype = Object.getPrototypeOf(this.#template) as object;
+    const template = create(desc) as MessageRecord;
+    const prototype = Object.getPrototypeOf(template) as object;
     this.#prototype = prototype === Object.prototype ? undefined : prototype;
-    for (const member of desc.members) {
-      if (member.kind === "oneof") this.#oneofs.push(member.localName);
-      else if (member.fieldKind === "list") this.#lists.push(member.localName);
-      else if (member.fieldKind === "map") this.#maps.push(member.localName);
+    const kinds = new Map(desc.members.map((m) => [m.localName, m.kind === "oneof" ? Start.Oneof : m.fieldKind === "list" ? Start.List : m.fieldKind === "map" ? Start.Map : Start.Constant]));
+    for (const name of Object.keys(template)) {
+      if (name === "$typeName") continue;
+      this.#names.push(name);
+      this.#starts.push(kinds.get(name) ?? Start.Constant);
+      this.#constants.push(template[name]);
     }
   }
 
@@ -55,14 +65,15 @@ export class DecodePlan {
 
   /** A message as create(desc) makes it: fresh lists, maps and oneof objects. */
   create(): MessageRecord {
-    const message: MessageRecord =
-      this.#prototype === undefined ? { ...this.#template } : Object.assign(Object.create(this.#prototype) as MessageRecord, this.#template);
-    const lists = this.#lists;
-    for (let i = 0; i < lists.length; i++) message[lists[i]] = [];
-    const maps = this.#maps;
-    for (let i = 0; i < maps.length; i++) message[maps[i]] = {};
-    const oneofs = this.#oneofs;
-    for (let i = 0; i < oneofs.length; i++) message[oneofs[i]] = { case: undefined };
+    const message: MessageRecord = this.#prototype === undefined ? {} : (Object.create(this.#prototype) as MessageRecord);
+    message.$typeName = this.typeName;
+    const names = this.#names;
+    const starts = this.#starts;
+    const constants = this.#constants;
+    for (let i = 0; i < names.length; i++) {
+      const start = starts[i];
+      message[names[i]] = start === Start.Constant ? constants[i] : start === Start.List ? [] : start === Start.Map ? {} : { case: undefined };
+    }
     return message;
   }
 
