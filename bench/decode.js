@@ -30,9 +30,9 @@ const order = sampleOrder();
 order.$unknown = [{ no: 900, wireType: 2, data: new Uint8Array([4, 1, 2, 3, 4]) }];
 
 const WORKLOADS = [
-  { id: "echo-64", label: "64 B: EchoMessage (64 B bytes + int64)", schema: EchoMessageSchema, message: sampleEcho(64), allocBatch: 50_000 },
-  { id: "quote", label: "small fields: market.v1.Quote (string, 2 double, 4 int64, 16 B bytes)", schema: QuoteSchema, message: sampleQuote(), allocBatch: 50_000 },
-  { id: "order", label: "mixed: market.v1.Order (strings, Quote inside, 2-entry map, oneof, 3 repeated bytes, an unknown field)", schema: OrderSchema, message: order, allocBatch: 20_000 },
+  { id: "echo-64", label: "64 B: EchoMessage (64 B bytes + int64)", schema: EchoMessageSchema, message: sampleEcho(64), allocBatch: 10_000 },
+  { id: "quote", label: "small fields: market.v1.Quote (string, 2 double, 4 int64, 16 B bytes)", schema: QuoteSchema, message: sampleQuote(), allocBatch: 10_000 },
+  { id: "order", label: "mixed: market.v1.Order (strings, Quote inside, 2-entry map, oneof, 3 repeated bytes, an unknown field)", schema: OrderSchema, message: order, allocBatch: 5_000 },
 ];
 
 const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };

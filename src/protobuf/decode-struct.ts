@@ -3,7 +3,8 @@
 // object (null for a Value without a kind), and a Struct field occurring again is merged
 // into the message form of the JSON read before (its keys first, new ones replacing them).
 
-import type { MessageRecord } from "./decode-fields.js";
+/** A message as the decoder builds it. */
+type MessageRecord = Record<string, unknown>;
 
 type Kind = { case: string | undefined; value?: unknown };
 
