@@ -3,12 +3,13 @@
 // Protobuf conformance types (proto2, proto3, editions 2023, with unknown fields and
 // extensions, nested two levels deep) and every type of this project's protos. Then the
 // same bytes broken: cut short, and with random bytes changed, inserted or appended, where
-// both decoders must refuse them or return equal messages. Messages per run:
+// both decoders must refuse them or return equal messages; decoderCoverage. Messages per run:
 // 5 × 3,000 + 14 × 2,600 = 51,400 whole, plus 5 × 1,000 + 14 × 300 = 9,200 broken.
 
 import fc from "fast-check";
 import { toBinary } from "@bufbuild/protobuf";
 import type { DescMessage } from "@bufbuild/protobuf";
+import { decoderCoverage } from "../../src/protobuf/index.js";
 import { describe, expect, it } from "vitest";
 import { MessageArbitraries } from "./arbitrary.js";
 import { checkDecoding } from "./decode-check.js";
@@ -94,4 +95,17 @@ describe("decoder = fromBinary on this project's messages", () => {
       expect(decodeBroken(schema, project, PROJECT_BROKEN_RUNS)).toBeLessThanOrEqual(PROJECT_BROKEN_RUNS);
     });
   }
+});
+
+describe("decoderCoverage", () => {
+  it("covers every message type of the conformance suite and of this project", () => {
+    for (const schema of [...conformanceMessages, ...projectMessages]) expect(decoderCoverage(schema), schema.typeName).toEqual({ covered: true });
+  });
+
+  it("names the field kind or scalar type it does not know", () => {
+    const kind = { typeName: "x.Y", fields: [{ fieldKind: "future", toString: () => "field x.Y.z" }] } as unknown as DescMessage;
+    const scalar = { typeName: "x.Y", fields: [{ fieldKind: "scalar", scalar: 99, toString: () => "field x.Y.s" }] } as unknown as DescMessage;
+    expect(decoderCoverage(kind)).toEqual({ covered: false, reason: "field x.Y.z: field kind future is not known to the decoder" });
+    expect(decoderCoverage(scalar)).toEqual({ covered: false, reason: "field x.Y.s: scalar type 99 is not known to the decoder" });
+  });
 });
