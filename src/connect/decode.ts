@@ -14,10 +14,10 @@
 // Encoding is in encode.ts.
 
 import { ScalarType, fromBinary } from "@bufbuild/protobuf";
-import type { BinaryReadOptions, DescField, DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { BinaryReadOptions, DescField, DescMessage, MessageShape, UnknownField } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Lease } from "../channel/channel.js";
-import { decodeFrom, decoderCoverage } from "../protobuf/index.js";
+import { copyUnknown, decodeFrom, decoderCoverage } from "../protobuf/index.js";
 
 /** What happens to `bytes` and unknown fields of received messages. */
 export type BytesPolicy = "copy" | "alias";
@@ -235,27 +235,6 @@ export function copyViews(desc: DescMessage, message: Record<string, unknown>, c
     const v = message[field.localName];
     if (v !== undefined) message[field.localName] = copyField(field, v, counters);
   }
-  const unknown = message.$unknown as { data: Uint8Array }[] | undefined;
-  if (unknown !== undefined && unknown.length > 0) copyUnknown(unknown, counters);
-}
-
-/**
- * Unknown fields of one message, copied once: one buffer for all of them, each field a
- * view of its part (a copy per field cost an ArrayBuffer each: 1.4 M of them for 4 MiB of
- * unknown fields). Services that never re-send unknown fields are better off not reading
- * them at all: `binaryOptions: { readUnknownFields: false }` (docs/LIMITS.md).
- */
-function copyUnknown(unknown: { data: Uint8Array }[], counters: CopyCounters): void {
-  let total = 0;
-  for (const u of unknown) total += u.data.byteLength;
-  const copy = new Uint8Array(total);
-  let at = 0;
-  for (const u of unknown) {
-    const n = u.data.byteLength;
-    copy.set(u.data, at);
-    u.data = copy.subarray(at, at + n);
-    at += n;
-  }
-  counters.copies++;
-  counters.copiedBytes += total;
+  const unknown = message.$unknown as UnknownField[] | undefined;
+  if (unknown !== undefined && unknown.length > 0) copyUnknown(unknown, 0, counters);
 }

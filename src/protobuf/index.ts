@@ -27,6 +27,7 @@ export function encodeInto<D extends DescMessage>(schema: D, message: MessageSha
 }
 
 export { decodeFrom } from "./decoder.js";
+export { copyUnknown } from "./decode-plan.js";
 export type { CopyCount, DecodeMode, DecodeOptions } from "./decoder.js";
 export { decoderCoverage } from "./coverage.js";
 export type { DecoderCoverage } from "./coverage.js";
