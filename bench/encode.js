@@ -20,63 +20,39 @@
 // TextEncoder.encodeInto into a subarray, and Buffer.prototype.utf8Write on the
 // Uint8Array, for ASCII and non-ASCII strings of several lengths; CPU ns per string.
 //   node bench/encode.js [--rounds N] [--batch-ms MS] [--out DIR]     (after npm run build:ts)
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { PerformanceObserver } from "node:perf_hooks";
-import v8 from "node:v8";
 
-import { create, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 
 import { encodedSize, encodeInto, encoderFor } from "../dist/protobuf/index.js";
 import { writeUtf8Loop } from "../dist/protobuf/utf8.js";
-import { EchoMessageSchema } from "./gen/bench/v1/bench_pb.js";
-import { OrderSchema, QuoteSchema, Side } from "../examples/gen/market/v1/market_pb.js";
+import { EchoMessageSchema, OrderSchema, QuoteSchema, sampleEcho, sampleOrder, sampleQuote } from "./lib/samples.js";
 import { machineInfo } from "./lib/machine.js";
+import { calibrate, growthPerOp, interleavedRounds, microOptions, runAllocChild, stats, summarizeRuns } from "./lib/micro.js";
 import { barPlotSvg } from "./lib/plot-svg.js";
 
-const { values: options } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "7" },
-    "batch-ms": { type: "string", default: "150" },
-    out: { type: "string", default: fileURLToPath(new URL("results", import.meta.url)) },
-    "alloc-child": { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
-});
-if (options.help) {
-  console.log("usage: node bench/encode.js [--rounds N (7)] [--batch-ms MS (150)] [--out DIR (bench/results)]");
-  process.exit(0);
-}
+const options = microOptions("encode.js");
 
 /** CPU-time target of issue 14 for the 64 B message: at most this share of toBinary + copy. */
 const TARGET_RATIO = 0.25;
 
-const quote = create(QuoteSchema, {
-  symbol: "ACME",
-  bid: 101.25,
-  ask: 101.5,
-  bidSize: 300n,
-  askSize: 500n,
-  timeNs: 1_733_500_000_123_456_789n,
-  sequence: 42n,
-  venuePayload: new Uint8Array(16).fill(7),
-});
+const quote = sampleQuote();
 
 const WORKLOADS = [
   {
     id: "echo-64",
     label: "64 B: EchoMessage (64 B bytes + int64)",
     schema: EchoMessageSchema,
-    message: create(EchoMessageSchema, { payload: new Uint8Array(64).fill(0x62), seq: 1_234_567n }),
+    message: sampleEcho(64),
     allocBatch: 50_000,
   },
   {
     id: "echo-64k",
     label: "64 KiB: EchoMessage (64 KiB bytes + int64)",
     schema: EchoMessageSchema,
-    message: create(EchoMessageSchema, { payload: new Uint8Array(65_536).fill(0x62), seq: 1_234_567n }),
+    message: sampleEcho(65_536),
     allocBatch: 200,
   },
   {
@@ -90,18 +66,7 @@ const WORKLOADS = [
     id: "order",
     label: "nested: market.v1.Order (Quote inside, 2-entry map, oneof, 3 repeated bytes)",
     schema: OrderSchema,
-    message: create(OrderSchema, {
-      clientOrderId: "c-000123",
-      symbol: "ACME",
-      side: Side.BUY,
-      price: 101.3,
-      quantity: 100n,
-      signature: new Uint8Array(32).fill(1),
-      tags: { desk: new Uint8Array([1, 2]), strategy: new Uint8Array([3]) },
-      timeInForce: { case: "goodTillNs", value: 1_733_500_000_000_000_000n },
-      legs: [new Uint8Array(8), new Uint8Array(8), new Uint8Array(8)],
-      reference: quote,
-    }),
+    message: sampleOrder(),
     allocBatch: 20_000,
   },
 ];
@@ -136,74 +101,20 @@ function setup(workload) {
   return { target: new Uint8Array(size + 16), encoder: encoderFor(workload.schema), size };
 }
 
-/** Runs a batch of n encodes; returns CPU µs (user + system) and wall ns. */
-function batch(method, workload, ctx, n) {
-  const { schema, message } = workload;
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  let check = 0;
-  for (let i = 0; i < n; i++) check += method.run(schema, message, ctx.target, ctx.encoder);
-  const wallNs = Number(process.hrtime.bigint() - t0);
-  const cpu = process.cpuUsage(cpu0);
-  if (check !== ctx.size * n) throw new Error(`${method.id}: wrote ${check / n} bytes per message, expected ${ctx.size}`);
-  return { cpuUs: cpu.user + cpu.system, wallNs };
-}
-
-/** Messages per batch so that a batch takes about batchMs. */
-function calibrate(method, workload, ctx, batchMs) {
-  let n = 100;
-  for (;;) {
-    const { wallNs } = batch(method, workload, ctx, n);
-    if (wallNs > 20e6 || n > 5e7) return Math.max(100, Math.round((n * batchMs * 1e6) / wallNs));
-    n *= 4;
-  }
-}
-
-function stats(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1], n: sorted.length };
-}
-
 const fmt = (v, digits = 0) => (v === null || v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits));
 const cell = (s, digits = 0) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 
 /** The allocation phase, in a child with a big young generation (see the top comment). */
 function allocChild() {
-  const gc = globalThis.gc;
   let gcs = 0;
   const observer = new PerformanceObserver((list) => (gcs += list.getEntries().length));
   observer.observe({ entryTypes: ["gc"] });
-  const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_used_size;
   const results = [];
-  let baseline = [];
   for (const workload of WORKLOADS) {
     const ctx = setup(workload);
-    // The measuring itself (the batch loop, cpuUsage, memoryUsage) allocates a little: a
-    // batch that encodes nothing gives that, subtracted from every method's growth.
-    const nothing = { id: "nothing", run: () => ctx.size };
-    for (const method of [nothing, ...METHODS]) {
-      batch(method, workload, ctx, Math.min(workload.allocBatch, 20_000));
-      const samples = [];
-      for (let r = 0; r < 3; r++) {
-        gc();
-        gc();
-        const heap0 = newSpace();
-        const ab0 = process.memoryUsage().arrayBuffers;
-        batch(method, workload, ctx, workload.allocBatch);
-        const heap1 = newSpace();
-        const ab1 = process.memoryUsage().arrayBuffers;
-        samples.push({ heap: (heap1 - heap0) / workload.allocBatch, arrayBuffers: (ab1 - ab0) / workload.allocBatch });
-      }
-      if (method === nothing) {
-        baseline = samples;
-        continue;
-      }
-      samples.forEach((sample, i) => {
-        sample.heap -= baseline[i].heap;
-        sample.arrayBuffers -= baseline[i].arrayBuffers;
-      });
+    const { schema, message } = workload;
+    for (const method of METHODS) {
+      const samples = growthPerOp(() => method.run(schema, message, ctx.target, ctx.encoder), () => ctx.size, workload.allocBatch);
       results.push({ workload: workload.id, method: method.id, samples });
     }
   }
@@ -212,16 +123,6 @@ function allocChild() {
     observer.disconnect();
     process.stdout.write(JSON.stringify({ results, gcs }));
   }, 100);
-}
-
-function measureAllocations() {
-  const child = spawnSync(
-    process.execPath,
-    ["--expose-gc", "--min-semi-space-size=64", "--max-semi-space-size=64", fileURLToPath(import.meta.url), "--alloc-child"],
-    { encoding: "utf8", maxBuffer: 1 << 24 },
-  );
-  if (child.status !== 0) throw new Error(`allocation child failed: ${child.stderr}`);
-  return JSON.parse(child.stdout);
 }
 
 const STRINGS = [
@@ -276,44 +177,15 @@ function main() {
   const batchMs = Number(options["batch-ms"]);
   const startedAt = new Date().toISOString();
   const contexts = WORKLOADS.map(setup);
-  const batches = WORKLOADS.map((w, i) => METHODS.map((m) => calibrate(m, w, contexts[i], batchMs)));
-  const runs = [];
-  for (let round = 0; round < rounds; round++) {
-    WORKLOADS.forEach((workload, wi) => {
-      for (let k = 0; k < METHODS.length; k++) {
-        const mi = (k + round) % METHODS.length;
-        const n = batches[wi][mi];
-        const { cpuUs, wallNs } = batch(METHODS[mi], workload, contexts[wi], n);
-        runs.push({ round, workload: workload.id, method: METHODS[mi].id, messages: n, cpuNsPerMessage: (cpuUs * 1000) / n, wallNsPerMessage: wallNs / n });
-      }
-    });
-    process.stderr.write(`round ${round + 1}/${rounds}\r`);
-  }
-  process.stderr.write("\n");
-  const alloc = measureAllocations();
+  const run = (wi, mi) => () => METHODS[mi].run(WORKLOADS[wi].schema, WORKLOADS[wi].message, contexts[wi].target, contexts[wi].encoder);
+  const batches = WORKLOADS.map((w, wi) => METHODS.map((m, mi) => calibrate(run(wi, mi), batchMs)));
+  const runs = interleavedRounds(rounds, WORKLOADS, METHODS, batches, run, (wi, mi, check, n) => {
+    if (check !== contexts[wi].size * n) throw new Error(`${METHODS[mi].id}: wrote ${check / n} bytes per message, expected ${contexts[wi].size}`);
+  });
+  const alloc = runAllocChild(fileURLToPath(import.meta.url), ["--alloc-child"]);
   const strings = measureStrings(rounds, Math.max(20, batchMs / 3));
 
-  const rows = [];
-  for (const workload of WORKLOADS) {
-    const reference = runs.filter((r) => r.workload === workload.id && r.method === METHODS[0].id);
-    for (const method of METHODS) {
-      const mine = runs.filter((r) => r.workload === workload.id && r.method === method.id);
-      // Paired per round: this method's CPU over toBinary + copy's in the same round.
-      const ratios = mine.map((r) => r.cpuNsPerMessage / reference.find((x) => x.round === r.round).cpuNsPerMessage);
-      const a = alloc.results.find((x) => x.workload === workload.id && x.method === method.id);
-      rows.push({
-        workload: workload.id,
-        label: workload.label,
-        bytes: contexts[WORKLOADS.indexOf(workload)].size,
-        method: method.id,
-        cpuNs: stats(mine.map((r) => r.cpuNsPerMessage)),
-        wallNs: stats(mine.map((r) => r.wallNsPerMessage)),
-        ratio: stats(ratios),
-        heapBytes: stats(a.samples.map((s) => s.heap)),
-        arrayBufferBytes: stats(a.samples.map((s) => s.arrayBuffers)),
-      });
-    }
-  }
+  const rows = summarizeRuns(WORKLOADS, METHODS, runs, alloc.results, (wi) => contexts[wi].size);
 
   const lines = [
     "| message | bytes | method | CPU ns/msg | × toBinary+copy (paired) | wall ns/msg | JS heap B/msg | ArrayBuffer B/msg |",
@@ -333,7 +205,7 @@ function main() {
   // The child's own gc() calls are counted too (6 per method and message): more than that
   // means collections inside batches (external-memory pressure from toBinary's 64 KiB
   // buffers), which makes its ArrayBuffer column an undercount.
-  lines.push("", `(GC entries in the allocation child: ${alloc.gcs}, of which its own gc() calls: ${6 * (METHODS.length + 1) * WORKLOADS.length})`);
+  lines.push("", `(GC entries in the allocation child: ${alloc.gcs}, of which its own gc() calls: ${12 * METHODS.length * WORKLOADS.length})`);
   lines.push("", `| string (UTF-16 units) | ${STRING_WRITERS.map((w) => `${w.id} ns`).join(" | ")} |`, `|---|${STRING_WRITERS.map(() => "---").join("|")}|`);
   for (const row of strings) lines.push(`| ${row.string} (${row.units}) | ${row.writers.map((w) => cell(w.ns)).join(" | ")} |`);
   console.log(lines.join("\n"));

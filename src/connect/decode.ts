@@ -1,19 +1,23 @@
 // The message codec, and the single place of the copy-vs-alias policy (docs/LIFETIMES.md).
-// Decoding runs protobuf-es `fromBinary` straight on the received frame's view: no copy
-// of the message bytes. protobuf-es decodes `bytes` fields and unknown fields as
-// `subarray` views of its input, i.e. views into a region slot, so:
-//   - "copy" (default): right after decoding, exactly those views are copied out (a walk
-//     over the schema, recursing into messages, lists, maps and oneofs; a message's
-//     unknown fields in one copy); the slot is released when the frame callback returns;
+// Decoding reads straight from the received frame's view: no copy of the message bytes.
+// Types the decoder of src/protobuf covers (all of them today, decoderCoverage) are read by
+// it in one pass, which makes `bytes` fields and unknown fields views of the frame, i.e.
+// of a region slot, or copies, as the policy says; other types, and reads with options
+// other than the defaults (binaryOptions), go to protobuf-es `fromBinary`, which makes
+// them views, and the "copy" policy then copies exactly those views out (a walk over the
+// schema; a message's unknown fields in one copy). So:
+//   - "copy" (default): the message holds no view of the slot, which is released when the
+//     frame callback returns;
 //   - "alias": the views stay, and the frame is held (channel.hold) until the message's
 //     scope ends: server — the handler settled; client — the next stream item, or
 //     releaseMessage() for unary results.
 // Encoding is in encode.ts.
 
 import { ScalarType, fromBinary } from "@bufbuild/protobuf";
-import type { BinaryReadOptions, DescField, DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { BinaryReadOptions, DescField, DescMessage, MessageShape, UnknownField } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Lease } from "../channel/channel.js";
+import { copyUnknown, decodeFrom, decoderCoverage } from "../protobuf/index.js";
 
 /** What happens to `bytes` and unknown fields of received messages. */
 export type BytesPolicy = "copy" | "alias";
@@ -48,9 +52,10 @@ export function decodeMessage<D extends DescMessage>(
   // Engines may hand out Buffers, whose slice() is a view: decode from a plain
   // Uint8Array view (no copy) so that bytes fields are plain views and copies are copies.
   const input = view.constructor === Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  const ours = isDefault(options) && isCovered(schema);
   let message: MessageShape<D>;
   try {
-    message = fromBinary(schema, input, options);
+    message = ours ? decodeFrom(schema, input, policy, { counts: counters }) : fromBinary(schema, input, options);
   } catch (e) {
     throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
   }
@@ -59,8 +64,25 @@ export function decodeMessage<D extends DescMessage>(
     aliasLeases.set(message, lease);
     return { message, lease };
   }
-  copyViews(schema, message as Record<string, unknown>, counters);
+  if (!ours) copyViews(schema, message as Record<string, unknown>, counters);
   return { message, lease: undefined };
+}
+
+/** No read options, or fromBinary's defaults: other options are left to fromBinary. */
+function isDefault(options: Partial<BinaryReadOptions> | undefined): boolean {
+  return options === undefined || ((options.readUnknownFields ?? true) === true && (options.recursionLimit ?? 100) === 100);
+}
+
+const coverage = new WeakMap<DescMessage, boolean>();
+
+/** Whether src/protobuf's decoder reads this type (else fromBinary and the copy pass). */
+function isCovered(schema: DescMessage): boolean {
+  let covered = coverage.get(schema);
+  if (covered === undefined) {
+    covered = decoderCoverage(schema).covered;
+    coverage.set(schema, covered);
+  }
+  return covered;
 }
 
 /**
@@ -135,6 +157,8 @@ export function releaseMessage(message: object): boolean {
   return wasHeld;
 }
 
+// The copy pass after fromBinary, for types the decoder does not cover.
+
 /** Fields of a message type that can contain views: bytes, messages, lists/maps of them. */
 const plans = new WeakMap<DescMessage, DescField[]>();
 
@@ -200,8 +224,8 @@ function copyField(field: DescField, v: unknown, counters: CopyCounters): unknow
   }
 }
 
-/** Replaces every view in `message` (bytes fields, unknown fields, recursively) by a copy. */
-function copyViews(desc: DescMessage, message: Record<string, unknown>, counters: CopyCounters): void {
+/** Replaces every view in `message` (bytes fields, unknown fields, recursively) by a copy (exported for bench/decode.js). */
+export function copyViews(desc: DescMessage, message: Record<string, unknown>, counters: CopyCounters): void {
   for (const field of planOf(desc)) {
     if (field.oneof !== undefined) {
       const oneof = message[field.oneof.localName] as { case: string | undefined; value?: unknown };
@@ -211,27 +235,6 @@ function copyViews(desc: DescMessage, message: Record<string, unknown>, counters
     const v = message[field.localName];
     if (v !== undefined) message[field.localName] = copyField(field, v, counters);
   }
-  const unknown = message.$unknown as { data: Uint8Array }[] | undefined;
-  if (unknown !== undefined && unknown.length > 0) copyUnknown(unknown, counters);
-}
-
-/**
- * Unknown fields of one message, copied once: one buffer for all of them, each field a
- * view of its part (a copy per field cost an ArrayBuffer each: 1.4 M of them for 4 MiB of
- * unknown fields). Services that never re-send unknown fields are better off not reading
- * them at all: `binaryOptions: { readUnknownFields: false }` (docs/LIMITS.md).
- */
-function copyUnknown(unknown: { data: Uint8Array }[], counters: CopyCounters): void {
-  let total = 0;
-  for (const u of unknown) total += u.data.byteLength;
-  const copy = new Uint8Array(total);
-  let at = 0;
-  for (const u of unknown) {
-    const n = u.data.byteLength;
-    copy.set(u.data, at);
-    u.data = copy.subarray(at, at + n);
-    at += n;
-  }
-  counters.copies++;
-  counters.copiedBytes += total;
+  const unknown = message.$unknown as UnknownField[] | undefined;
+  if (unknown !== undefined && unknown.length > 0) copyUnknown(unknown, 0, counters);
 }

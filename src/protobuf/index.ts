@@ -1,7 +1,7 @@
 // The in-place protobuf encoder for protobuf-es v2 messages: the encoded size of a
 // message, and the message written straight into a caller's buffer at an offset,
-// byte-for-byte what toBinary returns (docs/ENCODING.md). Self-contained: it imports
-// only @bufbuild/protobuf.
+// byte-for-byte what toBinary returns; and the plan-based decoder, equal to fromBinary
+// (docs/ENCODING.md). Self-contained: it imports only @bufbuild/protobuf.
 
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { encoderFor } from "./encoder.js";
@@ -25,3 +25,9 @@ export function encodedSize<D extends DescMessage>(schema: D, message: MessageSh
 export function encodeInto<D extends DescMessage>(schema: D, message: MessageShape<D>, target: Uint8Array, offset: number): number {
   return encoderFor(schema).write(message, target, offset);
 }
+
+export { decodeFrom } from "./decoder.js";
+export { copyUnknown } from "./decode-plan.js";
+export type { CopyCount, DecodeMode, DecodeOptions } from "./decoder.js";
+export { decoderCoverage } from "./coverage.js";
+export type { DecoderCoverage } from "./coverage.js";

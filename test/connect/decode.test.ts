@@ -1,8 +1,10 @@
 // The codec on its own: under "copy", decoded bytes/unknown fields are real copies even
 // when the frame is a Buffer (whose slice() is a view); under "alias", they are views and
-// the frame is held.
+// the frame is held. Covered types are read by src/protobuf's decoder in one pass; read
+// options other than the defaults go to fromBinary and the copy pass: the same message.
 import { Buffer } from "node:buffer";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import type { Lease } from "../../src/channel/channel.js";
 import { decodeMessage, releaseMessage } from "../../src/connect/decode.js";
@@ -48,10 +50,45 @@ describe("decodeMessage", () => {
     expect(backing).not.toBe(buf.buffer);
     expect(unknown.every((u) => u.data.buffer === backing), "every field is a view of the one copy").toBe(true);
     expect(unknown.map((u) => u.data[0])).toEqual(Array.from({ length: 10_000 }, (_, i) => i & 0x7f));
-    // Two copies: the (empty) signature field, and all 10,000 unknown fields at once.
-    expect(counters).toMatchObject({ copies: 2, copiedBytes: 10_000 });
+    // One copy: all 10,000 unknown fields at once (the unset signature field holds
+    // protobuf-es's shared empty default, nothing of the frame).
+    expect(counters).toMatchObject({ copies: 1, copiedBytes: 10_000 });
     // Re-encoded, the message carries them unchanged.
     expect(Buffer.from(toBinary(OrderSchema, m)).equals(Buffer.from(toBinary(OrderSchema, o)))).toBe(true);
+  });
+
+  it("covered types are read in one pass, other read options by fromBinary and the copy pass: the same message, the same copies of the frame", () => {
+    const copy = (options?: { readUnknownFields?: boolean; recursionLimit?: number }) => {
+      const buf = frame();
+      const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
+      const { message } = decodeMessage(OrderSchema, buf, "copy", () => { throw new Error("no hold under copy"); }, counters, options);
+      buf.fill(0xee);
+      return { message, counters };
+    };
+    const ours = copy();
+    const fallback = copy({ recursionLimit: 50 });
+    expect(ours.message).toEqual(fallback.message);
+    expect(ours.message).toEqual(fromBinary(OrderSchema, new Uint8Array(frame())));
+    expect(ours.counters).toEqual({ copies: 6, copiedBytes: 12, framesHeld: 0 });
+    expect(fallback.counters).toEqual({ copies: 6, copiedBytes: 12, framesHeld: 0 });
+    const unread = copy({ readUnknownFields: false });
+    expect(unread.message.$unknown).toBeUndefined();
+    expect(unread.counters).toMatchObject({ copies: 5, copiedBytes: 9 });
+  });
+
+  it("malformed bytes: ConnectError Internal (parse binary), in one pass and in the fallback alike", () => {
+    const bytes = frame().subarray(0, 10);
+    for (const options of [undefined, { recursionLimit: 50 }]) {
+      let error: unknown;
+      try {
+        decodeMessage(OrderSchema, bytes, "copy", () => { throw new Error("no hold under copy"); }, { copies: 0, copiedBytes: 0, framesHeld: 0 }, options);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConnectError);
+      expect((error as ConnectError).code).toBe(Code.Internal);
+      expect((error as ConnectError).rawMessage).toMatch(/^parse binary: premature EOF/);
+    }
   });
 
   it("alias: fields are views of the frame, held until releaseMessage()", () => {
