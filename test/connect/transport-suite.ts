@@ -116,7 +116,7 @@ export function transportSuite(name: string, target: TransportTarget): void {
     transport: Partial<UringTransportOptions> = {},
   ): Promise<Setup> {
     const log = new ServerLog();
-    const s = createServer({ routes: marketRoutes(log), ...engine, ...target.serverOptions?.(), ...server });
+    const s = createServer({ routes: marketRoutes(log), allowUnprotected: true, ...engine, ...target.serverOptions?.(), ...server });
     onTestFinished(() => s.close(0));
     const url = await s.listen(target.listenUrl());
     const t = makeTransport({ url, ...engine, ...target.transportOptions?.(), ...transport });

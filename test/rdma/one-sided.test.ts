@@ -90,7 +90,7 @@ rdmaDescribe("rdma one-sided transfers", () => {
     it(`${size / MiB} MiB Connect messages go both ways by one READ each, byte-exact, every key revoked`, async () => {
       const { server: serverEngine, client: engine } = engines();
       const limit = 17 * MiB;
-      const server = createServer({ routes: marketRoutes(new ServerLog()), engine: serverEngine, maxMessageBytes: limit });
+      const server = createServer({ routes: marketRoutes(new ServerLog()), allowUnprotected: true, engine: serverEngine, maxMessageBytes: limit });
       cleanup.push(() => server.close(0));
       const url = await server.listen(serverUrl());
       const transport = createRdmaTransport({ url, engine, localAddress: IP1, maxMessageBytes: limit });
@@ -160,7 +160,7 @@ rdmaDescribe("rdma one-sided transfers", () => {
 
   it("a message over the peer's maxMessageBytes fails with ResourceExhausted before anything is granted", async () => {
     const { server: serverEngine, client: engine } = engines();
-    const server = createServer({ routes: marketRoutes(new ServerLog()), engine: serverEngine });
+    const server = createServer({ routes: marketRoutes(new ServerLog()), allowUnprotected: true, engine: serverEngine });
     cleanup.push(() => server.close(0));
     const transport = createRdmaTransport({ url: await server.listen(serverUrl()), engine, localAddress: IP1 });
     cleanup.push(() => transport.close());

@@ -118,7 +118,7 @@ rdmaDescribe("rdma peer death and server close", () => {
 
   it("server close with calls in flight: calls within the grace period finish, the rest fail with Unavailable, nothing leaks", async () => {
     const log = new ServerLog();
-    const server = createServer({ routes: marketRoutes(log) });
+    const server = createServer({ routes: marketRoutes(log), allowUnprotected: true });
     cleanup.push(() => server.close(0));
     const url = await server.listen(serverUrl());
     const engine = new RdmaEngine({ localAddress: IP1 });

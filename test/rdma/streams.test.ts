@@ -46,7 +46,7 @@ rdmaDescribe("rdma streams and devices", () => {
   });
 
   async function serve(url: string, engine?: RdmaEngine): Promise<{ server: Server; url: string }> {
-    const server = createServer({ routes: marketRoutes(new ServerLog()), ...(engine ? { engine } : {}) });
+    const server = createServer({ routes: marketRoutes(new ServerLog()), allowUnprotected: true, ...(engine ? { engine } : {}) });
     cleanup.push(() => server.close(0));
     return { server, url: await server.listen(url) };
   }
