@@ -10,6 +10,7 @@
         "native/uring/ring.cc",
         "native/uring/provided_buffers.cc",
         "native/uring/engine.cc",
+        "native/uring/engine_data_path.cc",
         "native/uring/frame_assembler.cc",
         "native/uring/engine_wrap.cc",
         "native/common/event_batch.cc",

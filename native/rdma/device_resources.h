@@ -1,6 +1,6 @@
 // DeviceResources: what one RDMA device (ibv_context) needs to carry our connections:
 // a protection domain, the Region registered once as a memory region with LOCAL access
-// only (remote access is granted per lease, per transfer — see rdma_engine.cc), a
+// only (remote access is granted per lease, per transfer — see rdma_data_path.cc), a
 // completion channel (an fd Node's loop polls) and one completion queue shared by every
 // queue pair on the device. Plain C++.
 //

@@ -1,4 +1,7 @@
-// See engine.h. The life of a connection, as the completions drive it:
+// UringEngine's setup and teardown (see engine.h): construction, listeners and their
+// multishot accepts (with back-off when accept fails), outgoing connects, closing and
+// destroying connections; engine_data_path.cc is the data path. The life of a
+// connection, as the completions drive it:
 //   1. Connect(): socket + CONNECT sqe                 -> kEventConnected, recv armed
 //      or a listener's multishot ACCEPT completes      -> kEventAccepted, recv armed
 //   2. RECV completions (multishot, provided buffers)  -> frames (views or leases)
@@ -15,8 +18,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "common/cpu_relax.h"
-
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -26,9 +27,6 @@
 
 namespace crdma {
 namespace {
-constexpr size_t kMaxIovPerSend = IOV_MAX;
-// Completions one Reap() takes before returning to the pump (which checks its time cap).
-constexpr int kMaxCompletionsPerReap = 64;
 // Back-off of a listener whose accept fails (EMFILE...): first delay, and the cap.
 constexpr uint32_t kFirstAcceptRetryMs = 10;
 constexpr uint32_t kMaxAcceptRetryMs = 1000;
@@ -95,159 +93,6 @@ void UringEngine::ArmAccept(Listener& l) {
   io_uring_prep_multishot_accept(sqe, l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, Tag(kOpAccept, l.id));
   ++l.inflight;
-}
-
-void UringEngine::ArmRecv(Connection& c) {
-  if (c.peer_ended) return;  // EOF is final: a new recv would complete with 0 at once
-  // Paused for back-pressure: ResumeStalled() re-arms once its backlog drained; armed
-  // earlier, it would take the slots other connections need into its backlog.
-  if (c.recv_paused) return;
-  if (buffers_.free_in_kernel() == 0) {  // would end at once with ENOBUFS: wait for slots
-    MarkStarved(c);
-    return;
-  }
-  io_uring_sqe* sqe = ring_.Sqe();
-  io_uring_prep_recv_multishot(sqe, c.fd.get(), nullptr, 0, 0);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = ProvidedBuffers::kGroup;
-  io_uring_sqe_set_data64(sqe, Tag(kOpRecv, c.id));
-  ++c.inflight;
-  c.recv_armed = true;
-  c.recv_starved = false;
-}
-
-void UringEngine::MarkStarved(Connection& c) {
-  if (!c.recv_starved) {
-    c.recv_starved = true;
-    starved_.push_back(c.id);
-  }
-}
-
-void UringEngine::MarkDirty(Connection& c) { dirty_.Mark(c); }
-
-int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
-  auto it = connections_.find(connection);
-  if (it == connections_.end() || it->second.state == Connection::State::kClosing ||
-      length > options_.max_frame_bytes ||
-      region_->leases().SizeAt(lease_offset - region_->recv_area_bytes()) < size_t{length} + 4) {
-    FreeLease(lease_offset);
-    return it == connections_.end() || it->second.state == Connection::State::kClosing ? -ENOTCONN
-                                                                                       : -EINVAL;
-  }
-  Connection& c = it->second;
-  uint8_t* p = region_->base() + lease_offset;
-  StoreLe32(p, length);
-  c.queued_iov.push_back(iovec{p, size_t{length} + 4});
-  c.queued_leases.push_back(lease_offset);
-  c.unsent_bytes += region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
-  stats_.frames_out += 1;
-  stats_.bytes_out += length;
-  MarkDirty(c);
-  return 0;
-}
-
-void UringEngine::PrepSend(Connection& c) {
-  size_t count = c.sending_iov.size() - c.sending_first;
-  if (count > kMaxIovPerSend) count = kMaxIovPerSend;
-  c.msg = msghdr{};
-  c.msg.msg_iov = c.sending_iov.data() + c.sending_first;
-  c.msg.msg_iovlen = count;
-  io_uring_sqe* sqe = ring_.Sqe();
-  io_uring_prep_sendmsg(sqe, c.fd.get(), &c.msg, MSG_NOSIGNAL | MSG_WAITALL);
-  io_uring_sqe_set_data64(sqe, Tag(kOpSend, c.id));
-  ++c.inflight;
-  c.send_inflight = true;
-}
-
-void UringEngine::PrepDirtySends() {
-  dirty_.Serve([this](uint32_t id) {
-    auto it = connections_.find(id);
-    if (it == connections_.end()) return;
-    Connection& c = it->second;
-    c.dirty = false;
-    if (c.state != Connection::State::kOpen || c.send_inflight || c.queued_iov.empty()) return;
-    c.sending_iov.swap(c.queued_iov);
-    c.sending_leases.swap(c.queued_leases);
-    c.queued_iov.clear();
-    c.queued_leases.clear();
-    c.sending_first = 0;
-    PrepSend(c);
-  });
-}
-
-void UringEngine::FlushSends() {
-  if (dirty_.empty()) return;
-  // The previous chunk's send normally completed inline when it was submitted: take its
-  // completion now, so this chunk's frames go out with their own SENDMSG.
-  ReapSendCompletions();
-  PrepDirtySends();
-  if (ring_.Submit() > 0) stats_.submits += 1;
-}
-
-int UringEngine::Flush() {
-  PrepDirtySends();
-  for (uint32_t id : closing_) MaybeDestroy(id);
-  closing_.clear();
-  buffers_.Commit();
-  if (!starved_.empty() && buffers_.free_in_kernel() > 0) {
-    std::vector<uint32_t> starved;
-    starved.swap(starved_);
-    for (uint32_t id : starved) {
-      auto it = connections_.find(id);
-      if (it == connections_.end()) continue;
-      it->second.recv_starved = false;
-      if (it->second.state == Connection::State::kOpen && !it->second.recv_armed) ArmRecv(it->second);
-    }
-  }
-  int rc = ring_.Submit();
-  if (rc > 0) stats_.submits += 1;
-  return rc;
-}
-
-int UringEngine::Reap(EventSink& sink) {
-  int seen = stalled_.empty() ? 0 : (ResumeStalled(sink) ? 1 : 0);
-  if (ring_.TaskWorkPending()) io_uring_get_events(ring_.get());  // post completions held in task work
-  io_uring_cqe* cqe;
-  // Bounded: a chunk dispatched mid-reap submits (FlushSends), which lets the kernel post
-  // more completions; without a bound a peer that never pauses would keep this loop (and
-  // the pump's time cap behind it) from ever returning.
-  int taken = 0;
-  while (taken < kMaxCompletionsPerReap && io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
-    ++taken;
-    uint64_t tag = io_uring_cqe_get_data64(cqe);
-    int res = cqe->res;
-    unsigned flags = cqe->flags;
-    io_uring_cqe_seen(ring_.get(), cqe);
-    ++seen;
-    Op op = static_cast<Op>(tag >> 32);
-    uint32_t id = static_cast<uint32_t>(tag);
-    if (op == kOpCancel || op == kOpWake) continue;
-    if (op == kOpAccept || op == kOpAcceptRetry) {
-      auto it = listeners_.find(id);
-      if (it == listeners_.end()) continue;
-      if (op == kOpAccept) OnAccept(it->second, res, flags, sink);
-      else OnAcceptRetry(it->second);
-      continue;
-    }
-    auto it = connections_.find(id);
-    if (it == connections_.end()) {
-      // A buffer-carrying completion for a connection that is gone: give the slot back.
-      if (flags & IORING_CQE_F_BUFFER) {
-        buffers_.Consumed();
-        buffers_.Recycle(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
-      }
-      continue;
-    }
-    Connection& c = it->second;
-    switch (op) {
-      case kOpConnect: OnConnect(c, res, sink); break;
-      case kOpRecv: OnRecv(c, res, flags, sink); break;
-      case kOpSend: OnSend(c, res, sink); break;
-      default: break;
-    }
-    MaybeDestroy(id);
-  }
-  return seen;
 }
 
 void UringEngine::OnAccept(Listener& l, int res, unsigned flags, EventSink& sink) {
@@ -324,248 +169,6 @@ void UringEngine::OnConnect(Connection& c, int res, EventSink& sink) {
   sink.Push(Event{kEventConnected, static_cast<int32_t>(c.id), 0, 0});
 }
 
-void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink) {
-  bool more = flags & IORING_CQE_F_MORE;
-  bool cancelled = false;
-  if (!more) {  // this multishot recv is over (ended, failed, or cancelled by us)
-    --c.inflight;
-    c.recv_armed = false;
-    cancelled = c.recv_cancelling;
-    c.recv_cancelling = false;
-  }
-  if (flags & IORING_CQE_F_BUFFER) {
-    buffers_.Consumed();
-    uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-    if (res > 0 && c.state == Connection::State::kOpen) {
-      stats_.recv_completions += 1;
-      stats_.bytes_in += res;
-      region_->PinSlot(bid);  // held while parsed (or while waiting in the backlog)
-      if (!c.backlog.empty()) {
-        c.backlog.push_back(Connection::Pending{bid, static_cast<uint32_t>(res)});
-      } else {
-        size_t stopped = ConsumeSlot(c, bid, static_cast<size_t>(res), 0, sink);
-        if (stopped == kConsumed) {
-          ReleaseSlot(bid);
-        } else {
-          c.backlog.push_back(Connection::Pending{bid, static_cast<uint32_t>(res)});
-          c.backlog_pos = stopped;
-          stalled_.push_back(c.id);
-          c.recv_paused = true;
-          if (c.recv_armed && !c.recv_cancelling) {  // stop taking bytes off the socket until memory is back
-            c.recv_cancelling = true;
-            io_uring_sqe* sqe = ring_.Sqe();
-            io_uring_prep_cancel64(sqe, Tag(kOpRecv, c.id), 0);
-            io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
-          }
-        }
-      }
-    } else {
-      buffers_.Recycle(bid);
-    }
-  }
-  if (c.state != Connection::State::kOpen) return;
-  if (res == 0) {  // orderly end from the peer, after whatever data is still parked
-    if (!c.backlog.empty()) c.backlog.push_back(Connection::Pending{Connection::kEndOfStream, 0});
-    else HandleEndOfStream(c, sink);
-    return;
-  }
-  if (res < 0) {
-    if (res == -ECANCELED && cancelled) {
-      if (!c.recv_paused) ArmRecv(c);  // the backlog drained before the cancel landed
-      return;
-    }
-    if (res == -ENOBUFS) {
-      stats_.buffer_starvations += 1;
-      MarkStarved(c);  // re-armed by Flush() once slots come back (unless paused)
-      return;
-    }
-    Fail(c, -res, kReasonNone, sink);
-    return;
-  }
-  if (!more && !c.recv_armed && !c.recv_paused) ArmRecv(c);
-}
-
-void UringEngine::HandleEndOfStream(Connection& c, EventSink& sink) {
-  if (c.rx.MidFrame()) {
-    Fail(c, ECONNRESET, kReasonPeerClosedMidFrame, sink);
-    return;
-  }
-  // A half-close, not the end of the connection: the peer may still read our answers
-  // (test/hostile/faults.test.ts). JS decides when to close; a peer that is really gone
-  // shows up as an error on the next send (EPIPE / ECONNRESET).
-  c.peer_ended = true;
-  c.recv_starved = false;
-  if (!c.reported) sink.Push(Event{kEventEnded, static_cast<int32_t>(c.id), 0, 0});
-}
-
-bool UringEngine::ResumeStalled(EventSink& sink) {
-  bool progressed = false;
-  std::vector<uint32_t> stalled;
-  stalled.swap(stalled_);
-  for (uint32_t id : stalled) {
-    auto it = connections_.find(id);
-    if (it == connections_.end()) continue;
-    Connection& c = it->second;
-    while (!c.backlog.empty() && c.state == Connection::State::kOpen) {
-      Connection::Pending front = c.backlog.front();
-      if (front.bid == Connection::kEndOfStream) {
-        c.backlog.pop_front();
-        HandleEndOfStream(c, sink);
-        progressed = true;
-        break;
-      }
-      size_t stopped = ConsumeSlot(c, front.bid, front.bytes, c.backlog_pos, sink);
-      if (c.state != Connection::State::kOpen) break;  // closed: BeginClose released the backlog
-      if (stopped != kConsumed) {
-        progressed |= stopped != c.backlog_pos;
-        c.backlog_pos = stopped;
-        break;
-      }
-      progressed = true;
-      c.backlog.pop_front();
-      c.backlog_pos = 0;
-      ReleaseSlot(front.bid);
-    }
-    if (c.state != Connection::State::kOpen) continue;  // BeginClose released the backlog
-    if (!c.backlog.empty()) {
-      stalled_.push_back(id);
-    } else {
-      c.recv_paused = false;
-      if (!c.recv_armed) ArmRecv(c);
-    }
-  }
-  return progressed;
-}
-
-namespace {
-
-// Adapts a connection's slot to FrameAssembler: views become events pinned for the
-// batch, leases come from the region. A batch can end in the middle of a slot (a full
-// chunk goes to JS from inside Push): the views after it belong to the next batch and
-// pin the slot again, or the slot could go back to the kernel before JS saw them.
-class SlotHooks final : public FrameHooks {
- public:
-  SlotHooks(MemoryRegion& region, Connection& c, uint16_t bid, EventSink& sink, EngineStats& stats,
-            std::vector<uint16_t>& batch_pins, const uint64_t& batches_ended)
-      : region_(region), c_(c), bid_(bid), sink_(sink), stats_(stats), batch_pins_(batch_pins),
-        batches_ended_(batches_ended), slot_offset_(static_cast<size_t>(region.slot(bid) - region.base())) {}
-
-  void OnView(size_t pos, uint32_t length) override {
-    if (!pinned_ || pinned_in_ != batches_ended_) {
-      region_.PinSlot(bid_);
-      batch_pins_.push_back(bid_);
-      pinned_ = true;
-      pinned_in_ = batches_ended_;
-    }
-    // An empty frame whose header ends a full slot sits at the next slot's start: report
-    // it at this slot's last byte, so hold() pins this slot (and the offset stays in range).
-    if (length == 0 && pos == region_.slot_size()) --pos;
-    stats_.frames_in += 1;
-    sink_.Push(Event{kEventFrameView, static_cast<int32_t>(c_.id), static_cast<int32_t>(slot_offset_ + pos),
-                     static_cast<int32_t>(length)});
-  }
-  uint8_t* AllocateLease(size_t bytes, int64_t* handle) override {
-    *handle = region_.AllocateLease(bytes);
-    return *handle < 0 ? nullptr : region_.base() + *handle;
-  }
-  void OnLease(int64_t handle, uint32_t length) override {
-    stats_.frames_in += 1;
-    stats_.reassembled += 1;
-    stats_.reassembled_bytes += length;
-    sink_.Push(Event{kEventFrameLease, static_cast<int32_t>(c_.id), static_cast<int32_t>(handle + 4),
-                     static_cast<int32_t>(length)});
-  }
-  bool Open() override { return c_.state == Connection::State::kOpen; }  // JS may close c mid-batch
-
- private:
-  MemoryRegion& region_;
-  Connection& c_;
-  uint16_t bid_;
-  EventSink& sink_;
-  EngineStats& stats_;
-  std::vector<uint16_t>& batch_pins_;
-  const uint64_t& batches_ended_;
-  size_t slot_offset_;
-  bool pinned_ = false;
-  uint64_t pinned_in_ = 0;  // batches_ended_ when this slot was pinned for a batch
-};
-
-}  // namespace
-
-size_t UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink) {
-  SlotHooks hooks(*region_, c, bid, sink, stats_, batch_pins_, batches_ended_);
-  switch (c.rx.Consume(region_->slot(bid), n, &pos, options_.max_frame_bytes, region_->lease_area_bytes(), hooks)) {
-    case ParseResult::kStalled:
-      return pos;
-    case ParseResult::kTooLarge:
-      Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
-      break;
-    case ParseResult::kNeverFits:
-      Fail(c, ENOBUFS, kReasonRegionFull, sink);
-      break;
-    default:
-      break;
-  }
-  return kConsumed;
-}
-
-void UringEngine::OnSend(Connection& c, int res, EventSink& sink) {
-  --c.inflight;
-  c.send_inflight = false;
-  if (res < 0) {
-    if (c.state == Connection::State::kOpen) Fail(c, -res, kReasonNone, sink);
-    return;
-  }
-  SendProgress(c, static_cast<size_t>(res));
-}
-
-void UringEngine::ReapSendCompletions() {
-  io_uring_cqe* cqe;
-  while (io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
-    uint64_t tag = io_uring_cqe_get_data64(cqe);
-    int res = cqe->res;
-    // Anything else (or a failed send, which reports an event) waits for Reap(), in order.
-    if (static_cast<Op>(tag >> 32) != kOpSend || res < 0) break;
-    io_uring_cqe_seen(ring_.get(), cqe);
-    auto it = connections_.find(static_cast<uint32_t>(tag));
-    if (it == connections_.end()) continue;
-    Connection& c = it->second;
-    --c.inflight;
-    c.send_inflight = false;
-    SendProgress(c, static_cast<size_t>(res));
-    if (c.state == Connection::State::kClosing) closing_.push_back(c.id);  // destroyed by Flush()
-  }
-}
-
-void UringEngine::SendProgress(Connection& c, size_t bytes) {
-  while (bytes > 0 && c.sending_first < c.sending_iov.size()) {
-    iovec& iov = c.sending_iov[c.sending_first];
-    if (bytes >= iov.iov_len) {
-      bytes -= iov.iov_len;
-      size_t offset = c.sending_leases[c.sending_first];
-      size_t size = region_->leases().SizeAt(offset - region_->recv_area_bytes());
-      c.unsent_bytes -= size < c.unsent_bytes ? size : c.unsent_bytes;
-      c.written_bytes += static_cast<double>(size);
-      FreeLease(offset);
-      ++c.sending_first;
-    } else {
-      iov.iov_base = static_cast<uint8_t*>(iov.iov_base) + bytes;
-      iov.iov_len -= bytes;
-      bytes = 0;
-    }
-  }
-  if (c.state != Connection::State::kOpen) return;
-  if (c.sending_first < c.sending_iov.size()) {
-    PrepSend(c);  // the rest of this batch (short write or more than IOV_MAX frames)
-    return;
-  }
-  c.sending_iov.clear();
-  c.sending_leases.clear();
-  c.sending_first = 0;
-  if (!c.queued_iov.empty()) MarkDirty(c);
-  else if (c.close_after_send) BeginClose(c);
-}
-
 void UringEngine::Fail(Connection& c, int err, CloseReason reason, EventSink& sink) {
   if (!c.reported) {
     c.reported = true;
@@ -612,14 +215,6 @@ const PeerIdentity* UringEngine::PeerOf(uint32_t connection) const {
   return it == connections_.end() ? nullptr : &it->second.identity;
 }
 
-bool UringEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
-  auto it = connections_.find(connection);
-  if (it == connections_.end()) return false;
-  *unsent = static_cast<double>(it->second.unsent_bytes);
-  *written = it->second.written_bytes;
-  return true;
-}
-
 int UringEngine::CloseConnection(uint32_t connection, bool graceful) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return -ENOTCONN;
@@ -663,27 +258,6 @@ int UringEngine::HoldSlot(size_t offset) { return region_->HoldReceivedSlot(offs
 
 void UringEngine::ReleaseSlot(uint32_t index) {
   if (region_->ReleaseSlotPin(index)) buffers_.Recycle(static_cast<uint16_t>(index));
-}
-
-void UringEngine::WakeSoon() {
-  if (io_uring_cq_ready(ring_.get()) > 0) return;  // the ring fd is readable already
-  io_uring_sqe* sqe = ring_.Sqe();
-  io_uring_prep_nop(sqe);
-  io_uring_sqe_set_data64(sqe, Tag(kOpWake, 0));
-  ring_.Submit();
-}
-
-void UringEngine::SpinStep() {
-  if (ring_.TaskWorkPending()) io_uring_get_events(ring_.get());
-  else CpuRelax();
-}
-
-void UringEngine::EndBatch() {
-  stats_.batches += 1;
-  for (uint16_t bid : batch_pins_) ReleaseSlot(bid);
-  batch_pins_.clear();
-  ++batches_ended_;
-  buffers_.Commit();  // recycled slots are visible to the kernel before the next recv
 }
 
 }  // namespace crdma
