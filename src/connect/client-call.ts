@@ -154,7 +154,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
     const peer = this.#session.peer;
     if (peer !== undefined && metadata.byteLength > peer.maxHeaderBytes) {
       throw new ConnectError(
-        `request headers of ${metadata.byteLength} bytes exceed the server's limit of ${peer.maxHeaderBytes}`,
+        `request headers of ${metadata.byteLength} bytes exceed the server's maxHeaderBytes ${peer.maxHeaderBytes} (announced in its handshake)`,
         Code.ResourceExhausted,
       );
     }

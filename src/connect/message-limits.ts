@@ -59,7 +59,7 @@ export function checkWriteSize(byteLength: number, writeMaxBytes: number, peerRe
     throw new ConnectError(`message size ${byteLength} is larger than configured writeMaxBytes ${writeMaxBytes}`, Code.ResourceExhausted);
   }
   if (peerReadMaxBytes !== undefined && byteLength > peerReadMaxBytes) {
-    throw new ConnectError(`message size ${byteLength} is larger than the peer's readMaxBytes ${peerReadMaxBytes}`, Code.ResourceExhausted);
+    throw new ConnectError(`message size ${byteLength} is larger than the peer's readMaxBytes ${peerReadMaxBytes} (announced in its handshake)`, Code.ResourceExhausted);
   }
 }
 

@@ -360,7 +360,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     const md = prepareMetadata(h);
     const limit = this.#session.peer?.maxHeaderBytes;
     if (limit !== undefined && md.byteLength > limit) {
-      throw new ConnectError(`${what} of ${md.byteLength} bytes exceed the client's limit of ${limit}`, Code.ResourceExhausted);
+      throw new ConnectError(`${what} of ${md.byteLength} bytes exceed the client's maxHeaderBytes ${limit} (announced in its handshake)`, Code.ResourceExhausted);
     }
     return md;
   }
