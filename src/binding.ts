@@ -137,6 +137,10 @@ export interface NativeShmEngineStats {
   rejectedPeers: number;
   /** Connections ended because the peer broke the ring or handshake rules. */
   protocolErrors: number;
+  /** Accepted peers closed for not answering the rendezvous within rendezvousTimeoutMs. */
+  rendezvousTimeouts: number;
+  /** Accepted peers closed at once because 64 others were still in their rendezvous. */
+  rendezvousRefused: number;
   /** Open connections and listeners. */
   active: number;
 }
@@ -280,6 +284,7 @@ export interface NativeAddon {
     sameUserOnly: boolean,
     events: Int32Array,
     onEvents: (count: number) => void,
+    rendezvousTimeoutMs: number,
   ) => NativeShmEngine;
   capabilities(): NativeCapabilities;
   counters(): { liveRegions: number; liveResources: number };

@@ -50,6 +50,7 @@ struct ShmConnection {
   std::optional<RingWriter> writer;
 
   State state = State::kAwaitHello;
+  uint64_t rendezvous_deadline_ms = 0;  // server side, kAwaitReply: closed when passed
   uint32_t listener = 0;
   bool peer_gone = false;    // the socket ended
   int pending_err = 0;       // a failure found while sending, reported at the next Reap

@@ -3,11 +3,14 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "common/cpu_relax.h"
@@ -17,7 +20,13 @@
 
 namespace crdma::shm {
 namespace {
-constexpr uint32_t kTagWake = 1, kTagListener = 2, kTagConnection = 3;
+constexpr uint32_t kTagWake = 1, kTagListener = 2, kTagConnection = 3, kTagRendezvousTimer = 4;
+
+uint64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
 // Records read from one connection per Reap, so one busy peer cannot starve the others.
 constexpr int kReadBudget = 256;
 
@@ -41,6 +50,8 @@ ShmEngine::ShmEngine(std::shared_ptr<MemoryRegion> region, const ShmOptions& opt
   epoll_ = UniqueFd(CheckSys(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
   wake_ = UniqueFd(CheckSys(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
   AddToEpoll(wake_.get(), Tag(kTagWake, 0));
+  rendezvous_timer_ = UniqueFd(CheckSys(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd_create"));
+  AddToEpoll(rendezvous_timer_.get(), Tag(kTagRendezvousTimer, 0));
 }
 
 ShmEngine::~ShmEngine() {
@@ -98,6 +109,10 @@ void ShmEngine::Accept(uint32_t listener, EventSink& sink) {
       stats_.rejected_peers++;
       continue;
     }
+    if (pending_rendezvous_ >= kMaxPendingRendezvous) {
+      stats_.rendezvous_refused++;
+      continue;
+    }
     try {
       auto mapping = ShmMapping::Create(RegionBytes(options_.ring_bytes));
       Hello hello{kMagic, kVersion, options_.ring_bytes};
@@ -111,6 +126,7 @@ void ShmEngine::Accept(uint32_t listener, EventSink& sink) {
       c->mapping = std::move(mapping);
       c->listener = listener;
       c->state = ShmConnection::State::kAwaitReply;
+      RendezvousStarted(*c);
       connections_.emplace(id, std::move(c));
     } catch (const SysError&) {
       // Out of memory or fds for this peer: it sees the socket close; others go on.
@@ -168,6 +184,7 @@ void ShmEngine::OnReply(ShmConnection& c, EventSink& sink) {
   int received = 0;
   ssize_t n = RecvWithFds(c.socket.get(), &reply, sizeof reply, fds, 1, &received);
   if (n == -EAGAIN) return;
+  RendezvousEnded();  // answered, wrongly or rightly, or gone
   if (n != sizeof reply || reply.magic != kMagic || reply.version != kVersion || received != 1 ||
       !IsEventFd(fds[0].get())) {
     // Never reported: JS never saw this connection.
@@ -203,6 +220,9 @@ void ShmEngine::ReadIo(EventSink& sink) {
     if (kind == kTagWake) {
       uint64_t count;
       if (read(wake_.get(), &count, sizeof count) > 0) stats_.wakeups++;
+    } else if (kind == kTagRendezvousTimer) {
+      uint64_t ticks;
+      if (read(rendezvous_timer_.get(), &ticks, sizeof ticks) > 0) SweepRendezvous();
     } else if (kind == kTagListener) {
       Accept(id, sink);
     } else {
@@ -266,6 +286,36 @@ void ShmEngine::Fail(ShmConnection& c, int err, CloseReason reason, EventSink& s
   if (!c.open()) return;
   sink.Push({kEventClosed, static_cast<int32_t>(c.id), -err, reason});
   Kill(c);
+}
+
+// The timer ticks (a tenth of the timeout, at least every 10 ms, at most every second)
+// only while some accepted peer has not answered yet.
+void ShmEngine::RendezvousStarted(ShmConnection& c) {
+  c.rendezvous_deadline_ms = NowMs() + options_.rendezvous_timeout_ms;
+  if (pending_rendezvous_++ > 0) return;
+  uint64_t tick = std::clamp<uint64_t>(options_.rendezvous_timeout_ms / 10, 10, 1000);
+  itimerspec spec{};
+  spec.it_interval.tv_sec = static_cast<time_t>(tick / 1000);
+  spec.it_interval.tv_nsec = static_cast<long>((tick % 1000) * 1000000);
+  spec.it_value = spec.it_interval;
+  timerfd_settime(rendezvous_timer_.get(), 0, &spec, nullptr);
+}
+
+void ShmEngine::RendezvousEnded() {
+  if (pending_rendezvous_ == 0 || --pending_rendezvous_ > 0) return;
+  itimerspec off{};
+  timerfd_settime(rendezvous_timer_.get(), 0, &off, nullptr);
+}
+
+// Closes accepted peers past their rendezvous deadline (JS never saw them: nothing to report).
+void ShmEngine::SweepRendezvous() {
+  uint64_t now = NowMs();
+  for (auto& [id, c] : connections_) {
+    if (c->state != ShmConnection::State::kAwaitReply || c->rendezvous_deadline_ms > now) continue;
+    stats_.rendezvous_timeouts++;
+    RendezvousEnded();
+    Kill(*c);
+  }
 }
 
 void ShmEngine::Kill(ShmConnection& c) {

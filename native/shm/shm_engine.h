@@ -35,11 +35,19 @@ struct ShmOptions {
   uint64_t ring_bytes = 8u << 20;  // per direction, a power of two
   uint32_t max_frame_bytes = 4u << 20;
   bool same_user_only = true;
+  // An accepted peer that has not answered the rendezvous within this time is closed; at
+  // most kMaxPendingRendezvous accepted peers may be waiting at once (more are closed at
+  // accept): a peer that connects and stays silent costs a bounded set of fds and regions.
+  uint32_t rendezvous_timeout_ms = 10000;
 };
+
+constexpr uint32_t kMaxPendingRendezvous = 64;
 
 struct ShmStats {
   double frames_in = 0, frames_out = 0, send_copies = 0, wakes_sent = 0, wakeups = 0;
   double rejected_peers = 0, protocol_errors = 0;
+  double rendezvous_timeouts = 0;  // accepted peers closed for not answering the rendezvous in time
+  double rendezvous_refused = 0;   // accepted peers closed at once: kMaxPendingRendezvous were waiting
 };
 
 class ShmEngine : public DrivenEngine {
@@ -91,6 +99,10 @@ class ShmEngine : public DrivenEngine {
   void OnSocket(ShmConnection& c, uint32_t events, EventSink& sink);
   void OnHello(ShmConnection& c, EventSink& sink);
   void OnReply(ShmConnection& c, EventSink& sink);
+  // Rendezvous deadlines: a timerfd in the epoll set ticks while accepted peers wait.
+  void RendezvousStarted(ShmConnection& c);
+  void RendezvousEnded();
+  void SweepRendezvous();
   void Establish(ShmConnection& c);
   // Reads the connection's ring; returns records seen.
   int ReadRing(ShmConnection& c, EventSink& sink);
@@ -105,6 +117,8 @@ class ShmEngine : public DrivenEngine {
   ShmOptions options_;
   UniqueFd epoll_;
   UniqueFd wake_;
+  UniqueFd rendezvous_timer_;
+  uint32_t pending_rendezvous_ = 0;  // accepted connections in kAwaitReply
   std::unordered_map<uint32_t, UniqueFd> listeners_;
   std::map<uint32_t, std::unique_ptr<ShmConnection>> connections_;
   std::vector<ShmConnection*> scan_;  // Reap's list of open connections

@@ -32,6 +32,7 @@ ShmEngineWrap::ShmEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   options.ring_bytes = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
   options.max_frame_bytes = info[2].As<Napi::Number>().Uint32Value();
   options.same_user_only = info[3].ToBoolean().Value();
+  if (info.Length() > 6 && info[6].IsNumber()) options.rendezvous_timeout_ms = info[6].As<Napi::Number>().Uint32Value();
   std::unique_ptr<shm::ShmEngine> made;
   try {
     made = std::make_unique<shm::ShmEngine>(region->region(), options);
@@ -117,6 +118,8 @@ Napi::Value ShmEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("wakeups", s.wakeups);
   out.Set("rejectedPeers", s.rejected_peers);
   out.Set("protocolErrors", s.protocol_errors);
+  out.Set("rendezvousTimeouts", s.rendezvous_timeouts);
+  out.Set("rendezvousRefused", s.rendezvous_refused);
   out.Set("active", static_cast<double>(engine()->active()));
   return out;
 }

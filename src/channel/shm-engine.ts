@@ -22,9 +22,16 @@ export interface ShmEngineOptions extends NativeEngineOptions {
   ringBytes?: number;
   /** Accept and connect to peers running as another user (default false: SO_PEERCRED must match). */
   allowOtherUsers?: boolean;
+  /**
+   * An accepted peer that has not answered the rendezvous (its eventfd) within this many
+   * ms is closed; at most 64 accepted peers wait at once, more are closed at accept.
+   * Default 10000 (the session handshake's timeout).
+   */
+  rendezvousTimeoutMs?: number;
 }
 
 const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
+const DEFAULT_RENDEZVOUS_TIMEOUT_MS = 10_000;
 
 /** The shared-memory engine. */
 export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
@@ -40,6 +47,10 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     const maxFrameBytes = options.maxFrameBytes ?? largest;
     if (maxFrameBytes > largest) throw new RangeError(`maxFrameBytes ${maxFrameBytes} does not fit half a ring of ${ringBytes} bytes (at most ${largest})`);
     const sameUserOnly = options.allowOtherUsers !== true;
+    const rendezvousTimeoutMs = options.rendezvousTimeoutMs ?? DEFAULT_RENDEZVOUS_TIMEOUT_MS;
+    if (!Number.isInteger(rendezvousTimeoutMs) || rendezvousTimeoutMs < 1 || rendezvousTimeoutMs > 2 ** 31) {
+      throw new RangeError(`rendezvousTimeoutMs must be a positive integer of ms, got ${options.rendezvousTimeoutMs}`);
+    }
     // No receive slots: frames arrive in the connections' rings. The lease area holds
     // frames being written before they are copied into a ring.
     const region = { slotSize: 4096, recvSlots: 1, ...options.region };
@@ -47,7 +58,7 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     // woken) before the next chunk is handed to JS, so both processes work at once.
     const dispatchChunk = options.dispatchChunk ?? 16;
     super({ ...options, region, maxFrameBytes, dispatchChunk }, 0, (r: Region, max, events, onEvents) =>
-      new (native().ShmEngine)(r.native, ringBytes, max, sameUserOnly, events, onEvents),
+      new (native().ShmEngine)(r.native, ringBytes, max, sameUserOnly, events, onEvents, rendezvousTimeoutMs),
     );
   }
 
