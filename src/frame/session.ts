@@ -1,5 +1,5 @@
 // A protocol session over one channel, the coordinator of its parts: it routes each
-// received frame (parsed by frames.ts) to the handshake (handshake.ts), the PING/PONG
+// received frame (parsed by parse-frame.ts) to the handshake (handshake.ts), the PING/PONG
 // bookkeeping (keepalive.ts), the drain on GOAWAY (drain.ts) or a stream, whose received
 // frames move by the transitions of receive-transitions.ts; it owns the stream table,
 // the stream slots (stream-slots.ts) and the send queue (send-queue.ts) that turns a
@@ -31,7 +31,8 @@ import { FrameKind, MAX_STREAM_ID, StatusCode } from "./constants.js";
 import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedBeforeHelloError, refusedByGoAwayError } from "./drain.js";
 import { authRequest, checkClientProof, clientAuthCheck, serverAuthStep } from "./auth-handshake.js";
 import type { AuthFailure, AuthFailureReason, AuthRefusal, PendingAuth } from "./auth-handshake.js";
-import { encodeAuth, encodeEnd, encodeGoAway, encodeHello, parseFrame } from "./frames.js";
+import { encodeAuth, encodeEnd, encodeGoAway, encodeHello } from "./frames.js";
+import { parseFrame } from "./parse-frame.js";
 import type { AuthRequest, Frame, Hello, OutFrame } from "./frames.js";
 import { answerHello, checkServerHello, clientHello, maxQueuedFrames } from "./handshake.js";
 import { Keepalive, Pings } from "./keepalive.js";
