@@ -45,6 +45,7 @@ import { checkWriteSize, readLimitError } from "./message-limits.js";
 import { MessageQueue } from "./message-queue.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { QueueHooks } from "./message-queue.js";
+import { clampTimeout } from "./server-options.js";
 import { OK, asConnectError, endBytes, responseMetadata, sendEndInParts } from "./server-response.js";
 import type { Route } from "./routes.js";
 import type { Counters } from "./stats.js";
@@ -72,12 +73,6 @@ const SETTLED: Promise<void> = Promise.resolve();
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-/** The deadline a call gets: the client's, at most `max` (a client without one gets `max`). */
-function clampTimeout(requested: number | undefined, max: number | undefined): number | undefined {
-  if (max === undefined) return requested;
-  return requested === undefined ? max : Math.min(requested, max);
 }
 
 /** One call on the server. */
