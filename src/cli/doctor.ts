@@ -1,17 +1,22 @@
 // `connect-rdma doctor`: what this machine and process can use, and why not. Gathers
 // capabilities() plus what the kernel and process say (/proc: kernel version, sysctl
 // kernel.io_uring_disabled, seccomp, CAP_IPC_LOCK, rdma_rxe, the soft-RoCE harness's mode,
-// the tls ULP) into a list of checks, each
-// with a status and the commands that fix it. Owns the diagnosis and its rendering;
-// exit code 0 unless --strict (then 1 when any check warns or fails).
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+// the tls ULP) into a list of checks, each with a status and the commands that fix it.
+// Owns the diagnosis and its rendering, and the checks of the platform, addon, kernel,
+// io_uring, engine, TLS, memlock and CPUs; the RDMA checks are doctor-rdma.ts's.
+// Exit code 0 unless --strict (then 1 when any check warns or fails).
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { networkInterfaces, release } from "node:os";
+import { release } from "node:os";
 import { parseArgs } from "node:util";
 
 import { Region, autoEngine, capabilities, type Capabilities } from "../index.js";
-import { UsageError, bytes, columns, packageRoot, packageVersion } from "./format.js";
-import { chooseMode } from "./softroce-mode.js";
+import { readText } from "./doctor-check.js";
+import type { Check, CheckStatus } from "./doctor-check.js";
+import { checkRdma, checkSoftRoce } from "./doctor-rdma.js";
+import { UsageError, bytes, packageRoot, packageVersion } from "./format.js";
+
+export type { Check, CheckStatus } from "./doctor-check.js";
 
 export const DOCTOR_HELP = `usage: connect-rdma doctor [--json] [--strict]
 
@@ -23,20 +28,6 @@ port states, soft-RoCE.
   --json     print the report as JSON instead of text
   --strict   exit 1 when any check warns or fails (default: always exit 0)
   --help     this text`;
-
-/** How a check came out. "info" never counts as a problem. */
-export type CheckStatus = "ok" | "info" | "warn" | "fail";
-
-/** One line of the report. */
-export interface Check {
-  id: "platform" | "addon" | "kernel" | "io_uring" | "engine" | "tls" | "memlock" | "rdma" | "softroce" | "cpus";
-  status: CheckStatus;
-  summary: string;
-  /** Extra lines (device tables, values read). */
-  details: string[];
-  /** Commands or steps that fix a problem. */
-  hints: string[];
-}
 
 /** Everything doctor found; what --json prints. */
 export interface DoctorReport {
@@ -54,14 +45,6 @@ export interface DoctorReport {
 
 const CAP_IPC_LOCK = 14;
 const MIN_KERNEL: [number, number] = [6, 1];
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 /** A field of /proc/self/status ("Seccomp", "CapEff", ...). */
 function procStatus(field: string): string | undefined {
@@ -248,92 +231,6 @@ function checkMemlock(caps: Capabilities, regionBytes: number | undefined): Chec
     details,
     hints,
   };
-}
-
-function netdevsWithIPv4(): string[] {
-  const out: string[] = [];
-  for (const [name, addresses] of Object.entries(networkInterfaces())) {
-    if (addresses?.some((a) => a.family === "IPv4" && !a.internal)) out.push(name);
-  }
-  return out;
-}
-
-function checkRdma(caps: Capabilities): Check {
-  const { rdma } = caps;
-  const details: string[] = [];
-  const rows: string[][] = [["device", "port", "state", "link layer", "MTU", "GIDs"]];
-  for (const device of rdma.devices) {
-    if (device.error) rows.push([device.name, "-", `error: ${device.error}`, "", "", ""]);
-    for (const port of device.ports) {
-      rows.push([
-        device.name,
-        String(port.port),
-        port.state,
-        port.linkLayer,
-        port.activeMtu > 0 ? String(port.activeMtu) : "?",
-        port.gidCount !== undefined ? `${port.gidCount}/${port.gidTableLength}` : `?/${port.gidTableLength}`,
-      ]);
-    }
-  }
-  if (rows.length > 1) details.push(...columns(rows, "").split("\n"));
-  const hints: string[] = [];
-  const reason = (rdma.reason ?? "").replace(/^RDMA unavailable: /, "");
-  if (/libibverbs|librdmacm|dlopen|cannot open shared object/i.test(reason)) {
-    hints.push("sudo apt-get install -y libibverbs1 librdmacm1 ibverbs-providers rdma-core");
-  }
-  for (const device of rdma.devices) {
-    for (const port of device.ports) {
-      if (port.state === "DOWN") hints.push(`${device.name}/${port.port} is DOWN: bring its network interface up (ip link set <netdev> up) or check the cable/switch`);
-      if (port.state === "ACTIVE" && port.linkLayer === "Ethernet" && port.gidCount === 0) {
-        hints.push(`${device.name}/${port.port} has no GIDs: give its network interface an IP address (RoCE addresses peers by IP)`);
-      }
-    }
-  }
-  return {
-    id: "rdma",
-    status: rdma.available ? "ok" : "warn",
-    summary: rdma.available
-      ? `available: ${rdma.devices.map((d) => d.name).join(", ")}`
-      : `unavailable: ${reason || "unknown reason"}`,
-    details,
-    hints,
-  };
-}
-
-/** Whether this kernel could run soft-RoCE here, and how to set it up. */
-function checkSoftRoce(caps: Capabilities, kernel: string): Check {
-  const loaded = existsSync("/sys/module/rdma_rxe");
-  const rxe = caps.rdma.devices.filter((d) => d.name.startsWith("rxe")).map((d) => d.name);
-  let moduleFile = false;
-  try {
-    moduleFile = readdirSync(`/lib/modules/${kernel}/kernel/drivers/infiniband/sw/rxe`).some((f) => f.startsWith("rdma_rxe"));
-  } catch {
-    moduleFile = false;
-  }
-  const builtIn = /rdma_rxe/.test(readText(`/lib/modules/${kernel}/modules.builtin`) ?? "");
-  const details: string[] = [];
-  const hints: string[] = [];
-  let summary: string;
-  if (rxe.length > 0) {
-    summary = `soft-RoCE devices: ${rxe.join(", ")}`;
-  } else if (loaded || moduleFile || builtIn) {
-    summary = `rdma_rxe is ${loaded ? "loaded" : builtIn ? "built in" : "available as a module"}, no rxe device configured`;
-    const netdev = netdevsWithIPv4()[0] ?? "eth0";
-    if (!loaded && !builtIn) hints.push("sudo modprobe rdma_rxe");
-    hints.push(`sudo rdma link add rxe0 type rxe netdev ${netdev}   (iproute2's rdma tool; then: connect-rdma doctor)`);
-  } else {
-    summary = "this kernel has no rdma_rxe module (no soft-RoCE here)";
-    details.push(`not found: /sys/module/rdma_rxe, /lib/modules/${kernel}/kernel/drivers/infiniband/sw/rxe/`);
-  }
-  // The test harness (connect-rdma softroce): which mode it would use here, and why.
-  const { chosen, host, guest } = chooseMode("auto");
-  if (chosen.available) {
-    details.push(`connect-rdma softroce run would use ${chosen.mode} mode${chosen.mode === "guest" ? " (a QEMU guest: host mode needs " + host.missing.join("; ") + ")" : ""}`);
-    hints.push("two linked soft-RoCE devices for a test: npx connect-rdma softroce run -- <command> (docs/SOFTROCE.md)");
-  } else {
-    details.push(`connect-rdma softroce cannot run here: ${[...host.missing, ...(guest?.missing ?? [])].join("; ")}`);
-  }
-  return { id: "softroce", status: "info", summary, details, hints };
 }
 
 function checkCpus(): Check {

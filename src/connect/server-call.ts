@@ -27,7 +27,6 @@ import type { ContextValues, HandlerContext, Interceptor } from "@connectrpc/con
 import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import type { Lease } from "../channel/channel.js";
 import { FrameKind } from "../frame/constants.js";
-import { endOverhead } from "../frame/frames.js";
 import type { Frame } from "../frame/frames.js";
 import type { LiveMember } from "../frame/live-set.js";
 import { prepareMetadata } from "../frame/metadata.js";
@@ -46,6 +45,8 @@ import { checkWriteSize, readLimitError } from "./message-limits.js";
 import { MessageQueue } from "./message-queue.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
 import type { QueueHooks } from "./message-queue.js";
+import { clampTimeout } from "./server-options.js";
+import { OK, asConnectError, endBytes, responseMetadata, sendEndInParts } from "./server-response.js";
 import type { Route } from "./routes.js";
 import type { Counters } from "./stats.js";
 
@@ -67,25 +68,11 @@ export interface ServerCallConfig {
 }
 type CallStart = Extract<Frame, { kind: typeof FrameKind.CALL_START }>;
 
-const OK = { code: 0, message: "", details: [] };
 /** `settled` of a call that settled before its constructor returned. */
 const SETTLED: Promise<void> = Promise.resolve();
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-/** Answers a call with `error` before any handler ran (unknown path, contextValues threw). */
-export function refuseCall(stream: Stream, error: ConnectError): void {
-  stream
-    .sendEnd({ headers: undefined, message: undefined, status: statusFromError(error), trailers: prepareMetadata(undefined) })
-    ?.catch(() => undefined);
-}
-
-/** The deadline a call gets: the client's, at most `max` (a client without one gets `max`). */
-function clampTimeout(requested: number | undefined, max: number | undefined): number | undefined {
-  if (max === undefined) return requested;
-  return requested === undefined ? max : Math.min(requested, max);
 }
 
 /** One call on the server. */
@@ -242,7 +229,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
       // The END waits for region space: the call holds its slot until it was handed over.
       if (sent !== undefined) return sent.then(() => this.#settle());
     } catch (e) {
-      if (!this.#finished) this.#sendError(this.#asConnectError(e));
+      if (!this.#finished) this.#sendError(asConnectError(e));
     }
     this.#settle();
     return SETTLED;
@@ -254,7 +241,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
       const output = create(this.#route.spec.method.output, (await result) as MessageInitShape<DescMessage>);
       await this.#answerUnary(output);
     } catch (e) {
-      if (!this.#finished) this.#sendError(this.#asConnectError(e));
+      if (!this.#finished) this.#sendError(asConnectError(e));
     } finally {
       this.#settle();
     }
@@ -292,7 +279,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
           }
           const payload = this.#encode(create(output, r.value as MessageInitShape<DescMessage>));
           if (!this.#headersSent) {
-            const headers = this.#metadata(responseHeaderOf(context), "response headers");
+            const headers = responseMetadata(this.#session, responseHeaderOf(context), "response headers");
             this.#headersSent = true;
             await this.#stream.sendHeaders(headers, payload);
           } else {
@@ -314,7 +301,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
         if (!this.#finished) await this.#sendEnd(undefined);
       }
     } catch (e) {
-      if (!this.#finished) this.#sendError(this.#asConnectError(e));
+      if (!this.#finished) this.#sendError(asConnectError(e));
       // A response that could not be sent (over a limit, connection gone) leaves the
       // handler's generator suspended at its yield: finish it so its `finally` blocks run.
       void it?.return?.()?.catch(() => undefined);
@@ -356,15 +343,6 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     return payload;
   }
 
-  #metadata(h: Headers | undefined, what: string): PreparedMetadata {
-    const md = prepareMetadata(h);
-    const limit = this.#session.peer?.maxHeaderBytes;
-    if (limit !== undefined && md.byteLength > limit) {
-      throw new ConnectError(`${what} of ${md.byteLength} bytes exceed the client's maxHeaderBytes ${limit} (announced in its handshake)`, Code.ResourceExhausted);
-    }
-    return md;
-  }
-
   /**
    * Sends the response's END (with headers and `payload` when they fit one frame).
    * Returns undefined when it was handed to the channel at once, else a promise that
@@ -373,14 +351,15 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
    */
   #sendEnd(payload: Payload | undefined): Promise<void> | undefined {
     const context = this.#context;
-    const headers = this.#headersSent ? undefined : this.#metadata(responseHeaderOf(context), "response headers");
-    const trailers = this.#metadata(responseTrailerOf(context), "response trailers");
+    const headers = this.#headersSent ? undefined : responseMetadata(this.#session, responseHeaderOf(context), "response headers");
+    const trailers = responseMetadata(this.#session, responseTrailerOf(context), "response trailers");
     this.#finished = true;
     this.#headersSent = true;
     if (payload !== undefined) this.#config.counters.sent(payload.byteLength);
     const maxFrame = this.#session.channel?.maxFrameBytes ?? Infinity;
-    const size = endOverhead(OK) + (headers?.byteLength ?? 0) + 4 + (payload?.byteLength ?? 0) + trailers.byteLength;
-    if (payload !== undefined && size > maxFrame) return this.#sendEndInParts(headers, payload, trailers);
+    if (payload !== undefined && endBytes(headers, payload, trailers) > maxFrame) {
+      return sendEndInParts(this.#stream, headers, payload, trailers, (e) => this.#abandon(e));
+    }
     try {
       return this.#stream.sendEnd({ headers, message: payload, status: OK, trailers })?.catch((e: unknown) => this.#abandon(e));
     } catch (e) {
@@ -389,16 +368,6 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     }
   }
 
-  /** A response too big for one frame: HEADERS, MESSAGE and END each on their own. */
-  async #sendEndInParts(headers: PreparedMetadata | undefined, payload: Payload, trailers: PreparedMetadata): Promise<void> {
-    try {
-      if (headers !== undefined) await this.#stream.sendHeaders(headers, undefined);
-      await this.#stream.sendMessage(payload);
-      await this.#stream.sendEnd({ headers: undefined, message: undefined, status: OK, trailers });
-    } catch (e) {
-      this.#abandon(e);
-    }
-  }
 
   #sendError(error: ConnectError): void {
     const context = this.#context;
@@ -408,10 +377,10 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     let headers: PreparedMetadata | undefined;
     let trailerBlock: PreparedMetadata;
     try {
-      headers = this.#headersSent ? undefined : this.#metadata(responseHeaderOf(context), "response headers");
-      trailerBlock = this.#metadata(trailers, "response trailers");
+      headers = this.#headersSent ? undefined : responseMetadata(this.#session, responseHeaderOf(context), "response headers");
+      trailerBlock = responseMetadata(this.#session, trailers, "response trailers");
     } catch (e) {
-      error = this.#asConnectError(e);
+      error = asConnectError(e);
       headers = this.#headersSent ? undefined : prepareMetadata(undefined);
       trailerBlock = prepareMetadata(undefined);
     }
@@ -427,15 +396,4 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     this.#stream.cancel(error.code, error.rawMessage);
     this.#signal.abort(error);
   }
-
-  /** Errors of the handler become Internal unless they are ConnectErrors (as connect-es). */
-  #asConnectError(e: unknown): ConnectError {
-    if (e instanceof ConnectError) return e;
-    const code = (e as { code?: unknown } | null)?.code;
-    if (typeof code === "string" && OWN_ERROR_CODES.has(code)) return toConnectError(e);
-    return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
-  }
 }
-
-/** Failures of this library's own sends, mapped by toConnectError rather than Internal. */
-const OWN_ERROR_CODES = new Set(["ERR_REGION_FULL", "ERR_FRAME_TOO_LARGE", "ERR_CHANNEL_CLOSED", "ERR_STREAM_CLOSED"]);

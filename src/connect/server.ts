@@ -5,176 +5,37 @@
 // (new calls → Unavailable), calls in flight get a grace period, then their signals
 // abort with Unavailable and the connections close. With `auth`, a session takes calls
 // only once the client proved a key (src/frame/auth-handshake.ts); failures are counted
-// and reported to `onAuthFailure`.
+// and reported to `onAuthFailure`. The options and the server's surface: server-options.ts.
 
-import type { BinaryReadOptions, BinaryWriteOptions } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
+import type { ContextValues } from "@connectrpc/connect";
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
-import { checkTlsEngine, engineForUrl } from "../channel/engines.js";
-import { serverTlsOptions, type ServerTlsOptions } from "../channel/tls-options.js";
-import { checkServerAuth } from "../frame/auth.js";
-import type { ServerAuthOptions } from "../frame/auth.js";
+import { engineForUrl } from "../channel/engines.js";
 import type { AuthFailureReason } from "../frame/auth-handshake.js";
 import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
 import type { StreamHandler } from "../frame/stream.js";
-import type { BytesPolicy } from "./decode.js";
 import { createCallValues } from "./context-values.js";
 import { peerKey, peerOf } from "./peer.js";
 import type { Peer } from "./peer.js";
 import { bindError } from "./bind-error.js";
 import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
-import type { MessageLimitOptions } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
 import { unixAdmission } from "./unix-admission.js";
-import type { Admission, UnixServerOptions } from "./unix-admission.js";
+import type { Admission } from "./unix-admission.js";
 import { warnIfUnprotected } from "./unprotected-warning.js";
 import type { ProtectionOptions } from "./unprotected-warning.js";
 import type { Route } from "./routes.js";
-import { ServerCall, refuseCall } from "./server-call.js";
+import { ServerCall } from "./server-call.js";
+import { refuseCall } from "./server-response.js";
 import type { ServerCallConfig } from "./server-call.js";
+import { checkServerOptionValues, checkServerTls, serverSessionOptions } from "./server-options.js";
+import type { AuthFailureInfo, Server, ServerOptions, ServerStats } from "./server-options.js";
 import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
-import type { RpcStats } from "./stats.js";
 
-/** Connections a server keeps open at once unless told otherwise. */
-const DEFAULT_MAX_CONNECTIONS = 10_000;
-
-/** What {@link ServerOptions.contextValues} is told about a call (there is no HTTP request here). */
-export interface ServerRequestInfo {
-  /** The call's URL: the bound URL plus `/package.Service/Method` (the handler's ctx.url). */
-  readonly url: string;
-  /** The request headers (the handler's ctx.requestHeader). */
-  readonly header: Headers;
-  /** Who is at the other end of the call's connection (also in every call's ctx.values under `peerKey`). */
-  readonly peer: Peer;
-}
-
-/** What {@link ServerOptions.onAuthFailure} is told about a connection refused by `auth`. */
-export interface AuthFailureInfo {
-  /** Why (src/frame/auth-handshake.ts lists each reason; docs/SECURITY.md). */
-  readonly reason: AuthFailureReason;
-  /** The key id the client named, if it named one (unverified: the client chose it). */
-  readonly keyId?: string;
-  /** Who connected (no `keyId`: nothing was authenticated). */
-  readonly peer: Peer;
-}
-
-/** Counters of a server: those of every transport, plus authentication failures. */
-export interface ServerStats extends RpcStats {
-  /** With `auth`: connections that ended before the handshake authenticated them. */
-  authFailures: number;
-  /** Connections refused at accept: unix:// or shm:// peers the `unix` option does not admit. */
-  refusedPeers: number;
-}
-
-/** Options of {@link createServer}. */
-export interface ServerOptions extends MessageLimitOptions {
-  /** Registers the services: the same function connect-node's adapters take. */
-  routes: (router: ConnectRouter) => void;
-  /** Server interceptors (a registration's own `interceptors` option overrides them). */
-  interceptors?: Interceptor[];
-  /**
-   * Creates each call's context values (ctx.values of interceptors and handler), as
-   * connect-node's adapter option; it gets the call's URL and request headers. A throw
-   * answers the call as a handler's throw would (a ConnectError as it is, else Internal).
-   */
-  contextValues?: (req: ServerRequestInfo) => ContextValues;
-  /**
-   * Longest deadline a call gets, in ms: a client asking for a longer one, or for none,
-   * gets this one (ctx.signal aborts with DeadlineExceeded when it passes). Default: none.
-   * connect-node answers a longer request InvalidArgument instead (docs/LIMITS.md).
-   */
-  maxTimeoutMs?: number;
-  /** `bytes`/unknown fields of requests: copied out (default) or views held until the handler settled. */
-  bytes?: BytesPolicy;
-  /** An engine instance (shared, not closed by the server), or which one to pick per URL. */
-  engine?: ChannelEngine | "auto" | "uring" | "net";
-  /** Completion polling of engines the server creates. Default "event". */
-  poll?: "event" | "spin";
-  /** Largest request metadata block accepted. Default 64 KiB. */
-  maxHeaderBytes?: number;
-  /** Calls one connection may have in flight. Default 1024. */
-  maxConcurrentStreams?: number;
-  /** Flow-control window per stream for requests. Default 1 MiB. */
-  initialWindowBytes?: number;
-  /** A new connection must complete the handshake (HELLO, and AUTH with `auth`) within this. Default 10 s. */
-  handshakeTimeoutMs?: number;
-  /**
-   * Pre-shared keys: clients must prove one in the handshake (mutual HMAC-SHA-256
-   * challenge–response) before any call is taken; `required: false` also admits clients
-   * that send no key. Secrets: Uint8Arrays of at least 32 bytes. docs/SECURITY.md.
-   */
-  auth?: ServerAuthOptions;
-  /**
-   * With `auth`: called for each connection that ended before it was authenticated (also
-   * counted in `stats().authFailures`). A throw (or a rejected promise) is ignored.
-   */
-  onAuthFailure?: (failure: AuthFailureInfo) => void;
-  /** Connections without calls for this long are closed (GOAWAY). Default 300 s; 0: never. */
-  idleTimeoutMs?: number;
-  /** Bound on waiting for region space when sending; then the call fails. Default 10 s. */
-  sendTimeoutMs?: number;
-  /**
-   * Connections open at once; one more is answered with GOAWAY (Unavailable, "connection
-   * limit") and closed. Default 10,000 (docs/LIMITS.md).
-   */
-  maxConnections?: number;
-  /**
-   * PING a client after this long without a frame from it, and close the connection (its
-   * calls' signals abort with Unavailable) when no PONG comes within `keepaliveTimeoutMs`.
-   * Default 0: off (docs/LIMITS.md, "keepalive").
-   */
-  keepaliveMs?: number;
-  /** How long a keepalive PING waits for its PONG. Default 20 s. */
-  keepaliveTimeoutMs?: number;
-  /** Grace period of close() for calls in flight. Default 5 s. */
-  gracePeriodMs?: number;
-  /** protobuf-es binary options. */
-  binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
-  /**
-   * unix:// (and shm://) listeners: admit only peers running as one of `allowUids` or with
-   * a primary gid in `allowGids` (SO_PEERCRED at accept; a refused connection is closed
-   * before any frame of it is read and counted in `stats().refusedPeers`), and the socket
-   * file's `mode` (default 0o600, owner only). docs/SECURITY.md, "Unix sockets".
-   */
-  unix?: UnixServerOptions;
-  /**
-   * Listening on a tcp:// or rdma:// address other hosts can reach, without `auth` or
-   * `tls`, is intended: no CONNECT_RDMA_UNPROTECTED warning. Default false.
-   */
-  allowUnprotected?: boolean;
-  /**
-   * TLS on tcp:// listeners, named as node:tls names them (key and cert required; ca,
-   * requestCert, rejectUnauthorized for mutual TLS; minVersion default TLS 1.3). A handler
-   * reads the client's certificate as `ctx.values.get(peerKey)?.certificate`. Listening on
-   * another scheme with `tls` is a TypeError (docs/SECURITY.md, "TLS").
-   */
-  tls?: ServerTlsOptions;
-}
-
-/** A Connect server on connect-rdma channels. */
-export interface Server extends AsyncDisposable {
-  /**
-   * Starts listening (`tcp://host:port`, `unix:///path`, `rdma://ip:port`,
-   * `memory://name`; port 0 picks one). Each URL gets the engine its scheme needs
-   * (unless the `engine` option is an instance): io_uring or node:net for tcp/unix,
-   * RDMA for rdma (rejects with code ERR_RDMA_UNAVAILABLE where RDMA is unavailable).
-   * Resolves with the bound URL. May be called several times.
-   */
-  listen(url: string): Promise<string>;
-  /** The URLs listened on. */
-  readonly urls: readonly string[];
-  /**
-   * Graceful shutdown: stop accepting, refuse new calls (Unavailable), let calls in flight
-   * finish for `gracePeriodMs` (default: the option), then abort them and close.
-   */
-  close(gracePeriodMs?: number): Promise<void>;
-  /** Counters since creation. */
-  stats(): ServerStats;
-}
+export type { AuthFailureInfo, Server, ServerOptions, ServerRequestInfo, ServerStats } from "./server-options.js";
 
 /** Creates a server for the routes; call listen() to serve them. */
 export function createServer(options: ServerOptions): Server {
@@ -227,37 +88,10 @@ class ConnectRdmaServer implements Server {
       maxTimeoutMs: options.maxTimeoutMs,
       onSettled: (call) => this.#calls.delete(call),
     };
-    this.#sessionOptions = {
-      maxMessageBytes: readMaxBytes,
-      idleTimeoutMs: options.idleTimeoutMs ?? 300_000,
-      ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
-      ...(options.maxConcurrentStreams !== undefined ? { maxConcurrentStreams: options.maxConcurrentStreams } : {}),
-      ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
-      ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
-      ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
-      ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
-      ...(options.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: options.keepaliveTimeoutMs } : {}),
-      ...(options.auth !== undefined ? { serverAuth: checkServerAuth(options.auth, "createServer") } : {}),
-    };
-    if (options.onAuthFailure !== undefined && typeof options.onAuthFailure !== "function") {
-      throw new TypeError('createServer: option "onAuthFailure" must be a function ({ reason, keyId, peer }) => void');
-    }
-    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 1) {
-      throw new RangeError(`maxConnections must be a positive integer, got ${options.maxConnections}`);
-    }
-    const max = options.maxTimeoutMs;
-    if (max !== undefined && !(typeof max === "number" && max > 0 && Number.isFinite(max))) {
-      throw new RangeError(`maxTimeoutMs must be a positive number of ms, got ${String(max)}`);
-    }
-    if (options.contextValues !== undefined && typeof options.contextValues !== "function") {
-      throw new TypeError('createServer: option "contextValues" must be a function (req) => ContextValues');
-    }
+    this.#sessionOptions = serverSessionOptions(options, readMaxBytes);
+    this.#maxConnections = checkServerOptionValues(options);
     this.#admission = unixAdmission(options.unix);
-    if (options.tls !== undefined) {
-      serverTlsOptions("createServer", options.tls);
-      if (options.engine !== undefined) checkTlsEngine("createServer", options.engine);
-    }
+    checkServerTls(options);
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
 

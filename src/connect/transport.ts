@@ -2,25 +2,19 @@
 // `runUnaryCall` / `runStreamingCall` from @connectrpc/connect/protocol, so interceptors,
 // deadlines (timeoutMs), AbortSignal cancellation, headers/trailers and ConnectError
 // semantics are exactly connect-es's; underneath, each call is one stream of a session
-// (src/frame/) on one connection, opened lazily and reopened after it drains or drops.
+// (src/frame/) on one connection, opened lazily and reopened after it drains or drops
+// (transport-connection.ts). The options and the transport's surface: transport-options.ts.
 
 import { create } from "@bufbuild/protobuf";
-import type { BinaryReadOptions, BinaryWriteOptions, DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ContextValues, Interceptor, StreamRequest, StreamResponse, Transport, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
+import type { ContextValues, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { getAbortSignalReason, runStreamingCall } from "@connectrpc/connect/protocol";
 import { isIP } from "node:net";
 import { parseChannelUrl } from "../channel/address.js";
-import type { ChannelEngine, ChannelStats } from "../channel/channel.js";
-import { checkTlsEngine, engineForUrl } from "../channel/engines.js";
-import { clientTlsOptions, type ClientTlsOptions } from "../channel/tls-options.js";
 import type { EngineOptions } from "../channel/engines.js";
-import { checkClientAuth } from "../frame/auth.js";
-import type { ClientAuth } from "../frame/auth.js";
 import { LiveSet } from "../frame/live-set.js";
-import { StreamResetError } from "../frame/protocol-error.js";
-import { Session } from "../frame/session.js";
-import type { SessionOptions } from "../frame/session.js";
+import type { Session } from "../frame/session.js";
 import { CallSignal, withSignal } from "./call-signal.js";
 import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
@@ -29,88 +23,18 @@ import { EncodedMessage, encodeMessage } from "./encode.js";
 import { requestHeaderOf, withRequestHeader } from "./lazy-header.js";
 import { checkTransportOptions } from "./foreign-options.js";
 import { checkWriteSize, resolveMessageLimits } from "./message-limits.js";
-import type { MessageLimitOptions, MessageLimits } from "./message-limits.js";
+import type { MessageLimits } from "./message-limits.js";
 import { HeldSlotsGuard } from "./held-slots.js";
 import { YIELD_EVERY_BYTES, nextTurn } from "./next-turn.js";
-import type { BytesPolicy } from "./decode.js";
 import { toConnectError } from "./errors.js";
-import { refusedByTlsPeer } from "./tls-refusal.js";
 import { applyInterceptors, methodPath } from "./routes.js";
-import { Counters, addChannelStats, emptyChannelStats } from "./stats.js";
+import { Counters } from "./stats.js";
 import type { RpcStats } from "./stats.js";
+import { TransportConnection } from "./transport-connection.js";
+import { checkTransportTls, transportSessionOptions } from "./transport-options.js";
+import type { PingOptions, RdmaTransport, RdmaTransportOptions, UringTransport, UringTransportOptions } from "./transport-options.js";
 
-/** Options of {@link createUringTransport}. */
-export interface UringTransportOptions extends MessageLimitOptions {
-  /** Where the server listens: `tcp://host:port`, `unix:///path`, `memory://name`, … */
-  url: string;
-  /**
-   * The channel engine: an engine instance (shared, not closed by the transport), or
-   * which engine to pick for the URL ("auto" default; the transport owns and closes it).
-   */
-  engine?: ChannelEngine | "auto" | "uring" | "net";
-  /** Completion polling of an engine the transport creates. Default "event". */
-  poll?: "event" | "spin";
-  /** Interceptors, applied like connect-es: the first one is the outermost (runs first, sees the response last). */
-  interceptors?: Interceptor[];
-  /** `bytes`/unknown fields of responses: copied out (default) or views into the region. */
-  bytes?: BytesPolicy;
-  /** Timeout applied when a call gives none (≤ 0 or undefined: none). */
-  defaultTimeoutMs?: number;
-  /** Largest response metadata block accepted. Default 64 KiB. */
-  maxHeaderBytes?: number;
-  /** Flow-control window per stream for responses. Default 1 MiB. */
-  initialWindowBytes?: number;
-  /** Connecting plus handshake must complete within this. Default 10 s. */
-  connectTimeoutMs?: number;
-  /**
-   * A pre-shared key to prove in the handshake, and to require the server to prove:
-   * `{ keyId, secret }` (secret: a Uint8Array of at least 32 bytes). A server that does
-   * not hold the key, or has no keys, fails the calls with Unauthenticated. docs/SECURITY.md.
-   */
-  auth?: ClientAuth;
-  /** Bound on waiting for region space when sending; then ResourceExhausted. Default 10 s. */
-  sendTimeoutMs?: number;
-  /**
-   * PING the server after this long without a frame from it, and close the connection
-   * (its calls fail with Unavailable) when no PONG comes within `keepaliveTimeoutMs`.
-   * Default 0: off (docs/LIMITS.md, "keepalive").
-   */
-  keepaliveMs?: number;
-  /** How long a keepalive PING waits for its PONG. Default 20 s. */
-  keepaliveTimeoutMs?: number;
-  /** protobuf-es binary options. */
-  binaryOptions?: Partial<BinaryReadOptions & BinaryWriteOptions>;
-  /**
-   * TLS to a tcp:// server, named as node:tls names them (ca, key and cert for mutual TLS,
-   * servername, rejectUnauthorized, minVersion default TLS 1.3). A server certificate that
-   * does not verify fails calls with Unavailable; a client certificate the server refuses,
-   * with Unauthenticated; both carry node:tls's reason (docs/SECURITY.md, "TLS").
-   */
-  tls?: ClientTlsOptions;
-}
-
-/** A Connect transport over connect-rdma channels, with a lifetime. */
-export interface UringTransport extends Transport, AsyncDisposable {
-  /** Cancels calls in flight (Canceled), closes the connection and an owned engine. */
-  close(): Promise<void>;
-  /** Counters since creation. */
-  stats(): RpcStats;
-  /**
-   * Round trip of a PING on the connection (opens it if needed), in milliseconds. Rejects
-   * with DeadlineExceeded when no PONG came within `timeoutMs` (default 10 s; ≤ 0: none),
-   * with the abort reason (Canceled) when `signal` aborts, Unavailable when the
-   * connection fails.
-   */
-  ping(options?: PingOptions): Promise<number>;
-}
-
-/** Options of {@link UringTransport.ping}. */
-export interface PingOptions {
-  /** No PONG within this: DeadlineExceeded. Default 10 s; ≤ 0: no timeout. */
-  timeoutMs?: number;
-  /** Aborting it rejects the ping with its reason. */
-  signal?: AbortSignal;
-}
+export type { PingOptions, RdmaTransport, RdmaTransportOptions, UringTransport, UringTransportOptions } from "./transport-options.js";
 
 const DEFAULT_PING_TIMEOUT_MS = 10_000;
 
@@ -119,25 +43,6 @@ export function createUringTransport(options: UringTransportOptions): UringTrans
   checkTransportOptions("createUringTransport", options);
   return new ConnectRdmaTransport(options, {}, "createUringTransport");
 }
-
-/** Options of {@link createRdmaTransport}. */
-export interface RdmaTransportOptions extends Omit<UringTransportOptions, "engine"> {
-  /** Where the server listens: `rdma://ip:port` (the address of its RDMA device). */
-  url: string;
-  /**
-   * An RDMA engine instance to share (not closed by the transport). Default: the
-   * transport creates one on first use and closes it in close().
-   */
-  engine?: ChannelEngine;
-  /**
-   * Source IP address to bind outgoing connections to; it selects the local RDMA device
-   * and port. Default: the one rdma_cm's route resolution picks for the destination.
-   */
-  localAddress?: string;
-}
-
-/** A Connect transport over RDMA (the same surface as {@link UringTransport}). */
-export type RdmaTransport = UringTransport;
 
 /**
  * Creates a Connect Transport that carries calls over RDMA (RC queue pairs through
@@ -163,66 +68,23 @@ export function createRdmaTransport(options: RdmaTransportOptions): RdmaTranspor
   return new ConnectRdmaTransport(options, localAddress !== undefined ? { localAddress } : {}, "createRdmaTransport");
 }
 
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(getAbortSignalReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(getAbortSignalReason(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 class ConnectRdmaTransport implements UringTransport {
   readonly #options: UringTransportOptions;
-  /** Engine options beyond the common ones (rdma://: the source address). */
-  readonly #engineOptions: Pick<EngineOptions, "localAddress">;
-  readonly #url: string;
   /** The URL without a trailing slash: request URLs are this plus the method path. */
   readonly #baseUrl: string;
   readonly #limits: MessageLimits;
-  readonly #sessionOptions: SessionOptions;
   readonly #counters = new Counters();
   readonly #heldSlots = new HeldSlotsGuard(this.#counters);
   readonly #callConfig: ClientCallConfig;
   readonly #calls = new LiveSet<ClientCall<DescMessage>>();
-  readonly #sessions = new Set<Session>();
-  readonly #pastChannels: ChannelStats = emptyChannelStats();
-  #engine: ChannelEngine | undefined;
-  #ownsEngine = false;
-  #session: Session | undefined;
-  #connecting: Promise<Session> | undefined;
-  #closed = false;
+  readonly #connection: TransportConnection;
 
   constructor(options: UringTransportOptions, engineOptions: Pick<EngineOptions, "localAddress">, factory: string) {
     this.#options = options;
-    this.#engineOptions = engineOptions;
-    this.#url = options.url;
     this.#baseUrl = options.url.replace(/\/$/, "");
     this.#limits = resolveMessageLimits(options);
-    if (options.tls !== undefined) {
-      clientTlsOptions("createUringTransport", options.tls);
-      if (parseChannelUrl(options.url).scheme !== "tcp") throw new TypeError(`createUringTransport: tls applies to tcp:// URLs only, not ${options.url}`);
-      if (options.engine !== undefined) checkTlsEngine("createUringTransport", options.engine);
-    }
-    this.#sessionOptions = {
-      maxMessageBytes: this.#limits.readMaxBytes,
-      ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
-      ...(options.initialWindowBytes !== undefined ? { initialWindowBytes: options.initialWindowBytes } : {}),
-      ...(options.connectTimeoutMs !== undefined ? { handshakeTimeoutMs: options.connectTimeoutMs } : {}),
-      ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
-      ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
-      ...(options.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: options.keepaliveTimeoutMs } : {}),
-      ...(options.auth !== undefined ? { clientAuth: checkClientAuth(options.auth, factory) } : {}),
-    };
+    checkTransportTls(options);
+    this.#connection = new TransportConnection(options, engineOptions, transportSessionOptions(options, this.#limits, factory));
     this.#callConfig = {
       policy: options.bytes ?? "copy",
       counters: this.#counters,
@@ -328,12 +190,10 @@ class ConnectRdmaTransport implements UringTransport {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#connection.closed) return;
     const reason = new ConnectError("transport closed", Code.Canceled);
     for (const call of this.#calls.values()) call.cancel(reason);
-    for (const session of [...this.#sessions]) session.close();
-    if (this.#ownsEngine) await this.#engine?.close();
+    await this.#connection.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -341,9 +201,7 @@ class ConnectRdmaTransport implements UringTransport {
   }
 
   stats(): RpcStats {
-    const channels = { ...this.#pastChannels };
-    for (const s of this.#sessions) addChannelStats(channels, s.stats());
-    return this.#counters.snapshot(this.#sessions.size, channels);
+    return this.#counters.snapshot(this.#connection.sessionCount, this.#connection.channelStats());
   }
 
   async ping(options: PingOptions = {}): Promise<number> {
@@ -358,7 +216,7 @@ class ConnectRdmaTransport implements UringTransport {
         ? setTimeout(() => controller.abort(new ConnectError(`ping: no PONG within ${timeoutMs} ms`, Code.DeadlineExceeded)), timeoutMs)
         : undefined;
     try {
-      const session = await this.#connected(controller.signal);
+      const session = await this.#connection.connected(controller.signal);
       return await session.ping(controller.signal);
     } catch (e) {
       throw toConnectError(e);
@@ -380,10 +238,10 @@ class ConnectRdmaTransport implements UringTransport {
     deadline: number | undefined,
   ): Promise<UnaryResponse<I, O>> {
     if (signal.aborted) throw signal.reason;
-    this.#heldSlots.check(this.#engine);
+    this.#heldSlots.check(this.#connection.engine);
     let payload = this.#encode(req.method.input, req.message);
-    const usable = this.#usableSession();
-    const session = usable ?? (await this.#acquire(req.signal));
+    const usable = this.#connection.usable();
+    const session = usable ?? (await this.#connection.acquire(req.signal));
     // The session has a slot reserved for this call: the call owns it from here on.
     const call = this.#newCall(session, req.method.output, "unary");
     signal.onAbort = (reason) => call.cancel(reason);
@@ -406,8 +264,8 @@ class ConnectRdmaTransport implements UringTransport {
   }
 
   async #stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I, O>, deadline: number | undefined): Promise<StreamResponse<I, O>> {
-    this.#heldSlots.check(this.#engine);
-    const session = await this.#acquire(req.signal);
+    this.#heldSlots.check(this.#connection.engine);
+    const session = await this.#connection.acquire(req.signal);
     const call = this.#newCall(session, req.method.output, "stream");
     // The abort listener stays for the life of the call: runStreamingCall aborts the
     // signal when the call completes, and cancel() is a no-op on a finished call.
@@ -484,103 +342,6 @@ class ConnectRdmaTransport implements UringTransport {
 
   #checkSendSize(byteLength: number, session: Session): void {
     checkWriteSize(byteLength, this.#limits.writeMaxBytes, session.peer?.maxMessageBytes);
-  }
-
-  /** The current session with a stream slot reserved for the caller, if one is free right now. */
-  #usableSession(): Session | undefined {
-    const session = this.#session;
-    if (this.#closed || session === undefined || !session.tryReserveSlot()) return undefined;
-    return session;
-  }
-
-  /**
-   * The current session, connecting if needed, with a stream slot reserved for the
-   * caller (taken when its stream opens, given back if the call ends first). Calls
-   * above the server's max_concurrent_streams wait in FIFO order; a waiting call whose
-   * signal aborts (deadline, cancel) leaves the queue.
-   */
-  async #acquire(signal: AbortSignal): Promise<Session> {
-    for (;;) {
-      const session = await this.#connected(signal);
-      if (session.tryReserveSlot() || (await session.reserveSlot(signal))) return session;
-      // No slot: aborted (thrown by #connected next), or the session drains: go again.
-    }
-  }
-
-  /** The current session, connecting if needed (no slot reserved). */
-  async #connected(signal: AbortSignal): Promise<Session> {
-    if (this.#closed) throw new ConnectError("transport closed", Code.Unavailable);
-    if (signal.aborted) throw getAbortSignalReason(signal);
-    const session = this.#session;
-    if (session !== undefined && !session.draining) return session;
-    this.#connecting ??= this.#connect().finally(() => {
-      this.#connecting = undefined;
-    });
-    return raceSignal(this.#connecting, signal);
-  }
-
-  async #connect(): Promise<Session> {
-    let engine = this.#engine;
-    if (engine === undefined) {
-      const choice = this.#options.engine;
-      if (typeof choice === "object") {
-        engine = choice;
-      } else {
-        try {
-          engine = engineForUrl(this.#url, {
-            ...this.#engineOptions,
-            poll: this.#options.poll ?? "event",
-            engine: choice ?? "auto",
-            ...(this.#options.tls !== undefined ? { tls: { client: this.#options.tls } } : {}),
-          });
-        } catch (e) {
-          throw new ConnectError(`no engine for ${this.#url}: ${(e as Error).message}`, Code.Unavailable, undefined, undefined, e);
-        }
-        this.#ownsEngine = true;
-      }
-      this.#engine = engine;
-    }
-    const holder: { session?: Session } = {};
-    let session: Session;
-    try {
-      session = await Session.connect(engine, this.#url, this.#sessionOptions, {
-        onClose: () => {
-          const s = holder.session;
-          if (s === undefined) return;
-          this.#sessions.delete(s);
-          addChannelStats(this.#pastChannels, s.stats());
-          if (this.#session === s) this.#session = undefined;
-        },
-      });
-    } catch (e) {
-      throw new ConnectError(
-        `cannot connect to ${this.#url}: ${e instanceof Error ? e.message : String(e)}`,
-        // A server that refused the handshake (GOAWAY instead of HELLO) gave its code; one
-        // that refused our TLS certificate, Unauthenticated (tls-refusal.ts).
-        e instanceof StreamResetError && e.code === "ERR_HANDSHAKE" ? toConnectError(e).code : refusedByTlsPeer(e) ? Code.Unauthenticated : Code.Unavailable,
-        undefined,
-        undefined,
-        e,
-      );
-    }
-    holder.session = session;
-    if (session.closed) {
-      const reason = session.closeError;
-      throw new ConnectError(
-        `connection to ${this.#url} closed during setup${reason ? `: ${reason.message}` : ""}`,
-        Code.Unavailable,
-        undefined,
-        undefined,
-        reason,
-      );
-    }
-    if (this.#closed) {
-      session.close();
-      throw new ConnectError("transport closed", Code.Unavailable);
-    }
-    this.#sessions.add(session);
-    this.#session = session;
-    return session;
   }
 }
 

@@ -1,45 +1,29 @@
-// A protocol session over one channel, the coordinator of its parts: it routes each
-// received frame (parsed by frames.ts) to the handshake (handshake.ts), the PING/PONG
-// bookkeeping (keepalive.ts), the drain on GOAWAY (drain.ts) or a stream, whose received
-// frames move by the transitions of receive-transitions.ts; it owns the stream table,
-// the stream slots (stream-slots.ts) and the send queue (send-queue.ts) that turns a
-// full region into back-pressure (bounded waits, then ERR_REGION_FULL). A malformed frame
-// or a state violation closes this session only: GOAWAY with the reason, then the
-// channel; its streams are reset with that reason. Silent peers: an optional keepalive
-// (keepalive.ts) and, on byte-stream channels, a bound on a frame left half-sent
-// (receive-watchdog.ts).
-//
-// The exchange (docs/PROTOCOL.md §4):
-//   1. client connects and sends HELLO (versions, its limits; with `auth` its key id and nonce)
-//   2. server answers HELLO (chosen version, its limits; with `auth` its nonce and proof),
-//      or GOAWAY if none fits or the key is refused (the client then fails with the
-//      GOAWAY's code and message); with `auth` the client checks the server's proof and
-//      sends AUTH (its proof) before any call, and the server takes calls only after a
-//      valid AUTH (auth-handshake.ts decides each step)
-//   3. client opens streams with CALL_START (ids increase), both sides send MESSAGE /
-//      CREDIT, the client half-closes with END (or a flag), the server ends with END
-//   4. either side may CANCEL a stream; PING is answered with PONG
-//   5. GOAWAY(last stream id) drains: no new streams; the session closes when idle
-//   6. the peer may end its side of the channel (half-close, onEnd): streams still
-//      waiting for its frames are reset, the others finish (the peer is PINGed meanwhile:
-//      a dead peer's kernel answers with a reset), then the session closes
+// A protocol session over one channel, the coordinator of its parts: the handshake
+// (session-handshake.ts), the routing of received frames (session-receive.ts), the drain
+// on GOAWAY or a peer's end (session-drain.ts), the watches on a silent peer
+// (session-liveness.ts), PING/PONG (keepalive.ts) and its streams (stream.ts). It owns
+// the stream table, the stream slots (stream-slots.ts) and the send queue (send-queue.ts)
+// that turns a full region into back-pressure (bounded waits, then ERR_REGION_FULL), and
+// closes: its streams are reset with the reason, then the channel closes. The exchange
+// is docs/PROTOCOL.md §4: HELLO (and AUTH), then streams opened with CALL_START (ids
+// increase) carrying MESSAGE / CREDIT / END / CANCEL, PING answered with PONG, GOAWAY to drain.
 
 import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Lease } from "../channel/channel.js";
 import { emptyChannelStats } from "../channel/channel-stats.js";
 import { codedError } from "../errors.js";
-import { FrameKind, MAX_STREAM_ID, StatusCode } from "./constants.js";
-import { IdleTimer, PeerEndProbe, drainedError, goAwayError, peerEndedError, refusedBeforeHelloError, refusedByGoAwayError } from "./drain.js";
-import { authRequest, checkClientProof, clientAuthCheck, serverAuthStep } from "./auth-handshake.js";
-import type { AuthFailure, AuthFailureReason, AuthRefusal, PendingAuth } from "./auth-handshake.js";
-import { encodeAuth, encodeEnd, encodeGoAway, encodeHello, parseFrame } from "./frames.js";
-import type { AuthRequest, Frame, Hello, OutFrame } from "./frames.js";
-import { answerHello, checkServerHello, clientHello, maxQueuedFrames } from "./handshake.js";
-import { Keepalive, Pings } from "./keepalive.js";
-import { prepareMetadata } from "./metadata.js";
-import { ProtocolError, StreamResetError } from "./protocol-error.js";
-import { clientReceive, serverReceive, serverStart } from "./receive-transitions.js";
-import { ReceiveWatchdog } from "./receive-watchdog.js";
+import type { AuthFailure } from "./auth-handshake.js";
+import { MAX_STREAM_ID, StatusCode } from "./constants.js";
+import type { Hello, OutFrame } from "./frames.js";
+import { maxQueuedFrames } from "./handshake.js";
+import { Pings } from "./keepalive.js";
+import { StreamResetError } from "./protocol-error.js";
 import { SendQueue } from "./send-queue.js";
+import { SessionDrain } from "./session-drain.js";
+import type { DrainHost } from "./session-drain.js";
+import { SessionHandshake } from "./session-handshake.js";
+import { SessionLiveness } from "./session-liveness.js";
+import { FrameReceiver } from "./session-receive.js";
+import type { CallHandler } from "./session-receive.js";
 import { resolvedOptions } from "./session-options.js";
 import type { ResolvedSessionOptions, SessionOptions, SessionStats } from "./session-options.js";
 import { Stream } from "./stream.js";
@@ -50,12 +34,9 @@ import { atTurnEnd } from "./turn-end.js";
 import type { TurnEndTask } from "./turn-end.js";
 
 const CODE_UNAVAILABLE = StatusCode.UNAVAILABLE;
-const CODE_UNAUTHENTICATED = StatusCode.UNAUTHENTICATED;
 
 export type { SessionOptions, SessionStats } from "./session-options.js";
-
-/** Called by a server session for each new call; returns the stream's handler. */
-export type CallHandler = (stream: Stream, start: Extract<Frame, { kind: typeof FrameKind.CALL_START }>) => StreamHandler;
+export type { CallHandler } from "./session-receive.js";
 
 interface SessionHooks {
   onCall?: CallHandler;
@@ -66,42 +47,26 @@ interface SessionHooks {
 }
 
 /** A protocol session on one channel. */
-export class Session implements StreamHost {
+export class Session implements StreamHost, DrainHost {
   readonly role: "client" | "server";
   readonly options: ResolvedSessionOptions;
   readonly #hooks: SessionHooks;
   #channel: Channel | undefined;
   #peer: Hello | undefined;
-  /** Client with auth: what its HELLO asked. */
-  #authRequest: AuthRequest | undefined;
-  /** Server: the peer's HELLO while its AUTH is awaited. */
-  #pendingAuth: { hello: Hello; auth: PendingAuth } | undefined;
-  /** Why the handshake failed, when a step knew (else #closeWith infers it). */
-  #authFailure: AuthFailure | undefined;
-  #keyId: string | undefined;
-  #ready: { promise: Promise<void>; resolve(): void; reject(e: unknown): void };
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #handshake: SessionHandshake;
   /** Lets go of the event loop at the end of the turn in which the last stream ended, if none started since. */
   readonly #loopRelease: TurnEndTask = {
     runAtTurnEnd: () => {
       if (this.#streams.size === 0) this.#channel?.keepAlive(false);
     },
   };
-  /** Server with an idle timeout: GOAWAY after that long without streams. */
-  readonly #idle: IdleTimer | undefined;
+  readonly #liveness: SessionLiveness;
   readonly #streams = new StreamTable<Stream>();
   #lastLocalId = 0;
-  #lastPeerId = 0;
-  #current: Uint8Array | undefined;
+  readonly #receiver: FrameReceiver;
   readonly #sendQueue: SendQueue;
   readonly #pings: Pings = new Pings(this);
-  #goAwaySent = false;
-  #goAwayReceived = false;
-  #goAwayError: StreamResetError | undefined;
-  #peerEnded = false;
-  #peerEndProbe: PeerEndProbe | undefined;
-  #keepalive: Keepalive | undefined;
-  #receiveWatchdog: ReceiveWatchdog | undefined;
+  readonly #drain: SessionDrain;
   #closed = false;
   #closeError: StreamResetError | undefined;
   readonly #slots: StreamSlots;
@@ -115,13 +80,14 @@ export class Session implements StreamHost {
     this.options = resolvedOptions(options);
     this.#hooks = hooks;
     this.#slots = new StreamSlots(() => this.#streams.size, this.options.maxConcurrentStreams);
-    if (role === "server" && this.options.idleTimeoutMs > 0) {
-      this.#idle = new IdleTimer(
-        this.options.idleTimeoutMs,
-        () => !this.#closed && this.#streams.size === 0,
-        () => this.goAway(0, "idle timeout"),
-      );
-    }
+    this.#liveness = new SessionLiveness(role, this.options, {
+      idle: () => !this.#closed && this.#peer !== undefined && this.#streams.size === 0,
+      framesIn: () => this.#channel?.stats().framesIn ?? 0,
+      ping: (signal) => this.ping(signal),
+      goAway: (code, message) => this.goAway(code, message),
+      fail: (error) => this.#closeWith(error),
+    });
+    this.#drain = new SessionDrain(this, this.#streams, this.#slots);
     const session = this;
     this.#sendQueue = new SendQueue(
       {
@@ -135,22 +101,54 @@ export class Session implements StreamHost {
           return session.#closeError;
         },
         fail: (error) => this.#closeWith(error),
-        drained: () => this.#closeIfDrained(),
+        drained: () => this.#drain.closeIfDrained(),
       },
       this.options.sendTimeoutMs,
       maxQueuedFrames(this.options.maxConcurrentStreams),
     );
-    let resolve!: () => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    promise.catch(() => undefined);
-    this.#ready = { promise, resolve, reject };
+    this.#handshake = new SessionHandshake(
+      {
+        role,
+        options: this.options,
+        sendQuietly: (out) => this.sendQuietly(out),
+        fail: (error) => this.#closeWith(error),
+        limitsKnown: (hello) => {
+          this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
+        },
+        established: (hello) => this.#established(hello),
+      },
+      hooks.onAuthFailure,
+    );
+    this.#receiver = new FrameReceiver(
+      role,
+      this.options,
+      {
+        get closed() {
+          return session.#closed;
+        },
+        get channel() {
+          return session.#channel;
+        },
+        get peer() {
+          return session.#peer;
+        },
+        get goAwaySent() {
+          return session.#drain.goAwaySent;
+        },
+        get lastLocalId() {
+          return session.#lastLocalId;
+        },
+        newStream: (id, peer) => new Stream(this, id, peer.initialWindowBytes, this.options.initialWindowBytes),
+        addStream: (stream) => this.#addStream(stream),
+        onGoAway: (lastStreamId, code, message) => this.#drain.onGoAway(lastStreamId, code, message),
+        sendQuietly: (out) => this.sendQuietly(out),
+        fail: (error) => this.#closeWith(error),
+      },
+      { streams: this.#streams, slots: this.#slots, handshake: this.#handshake, pings: this.#pings, onCall: hooks.onCall },
+    );
     this.events = {
-      onFrame: (frame) => this.#onFrame(frame),
-      onEnd: () => this.#onPeerEnd(),
+      onFrame: (frame) => this.#receiver.onFrame(frame),
+      onEnd: () => this.#drain.onPeerEnd(),
       onClose: (error) => this.#onChannelClose(error),
     };
   }
@@ -171,26 +169,13 @@ export class Session implements StreamHost {
       channel.close();
       return;
     }
-    this.#handshakeTimer = setTimeout(() => {
-      this.#authFailure ??= this.#failureOf("timeout");
-      this.#fail(new StreamResetError("ERR_HANDSHAKE", CODE_UNAVAILABLE, `handshake not completed within ${this.options.handshakeTimeoutMs} ms`));
-    }, this.options.handshakeTimeoutMs);
-    // Byte-stream channels reassemble frames: a peer must not park one half-sent.
-    if (channel.engine === "uring" || channel.engine === "net") {
-      this.#receiveWatchdog = new ReceiveWatchdog(channel, 2 * this.options.sendTimeoutMs, (message) =>
-        this.#closeWith(new StreamResetError("ERR_SLOW_PEER", CODE_UNAVAILABLE, message)),
-      );
-    }
-    if (this.role === "client") {
-      const auth = this.options.clientAuth;
-      this.#authRequest = auth !== undefined ? authRequest(auth) : undefined;
-      this.sendQuietly(encodeHello({ ...clientHello(this.options), ...(this.#authRequest !== undefined ? { authRequest: this.#authRequest } : {}) }));
-    }
+    this.#liveness.watch(channel);
+    this.#handshake.start();
   }
 
   /** Resolves once HELLO was exchanged; rejects if the session closed first. */
   get ready(): Promise<void> {
-    return this.#ready.promise;
+    return this.#handshake.ready;
   }
 
   /** The peer's HELLO (undefined before the handshake). */
@@ -200,7 +185,7 @@ export class Session implements StreamHost {
 
   /** The key id both sides proved in the handshake (undefined without authentication, or before it). */
   get authenticatedKeyId(): string | undefined {
-    return this.#keyId;
+    return this.#handshake.keyId;
   }
 
   get channel(): Channel | undefined {
@@ -218,7 +203,7 @@ export class Session implements StreamHost {
 
   /** True once GOAWAY was sent or received: no new streams. */
   get draining(): boolean {
-    return this.#goAwaySent || this.#goAwayReceived || this.#closed;
+    return this.#drain.draining || this.#closed;
   }
 
   get activeStreams(): number {
@@ -282,7 +267,7 @@ export class Session implements StreamHost {
     stream.handler = handler;
     this.#addStream(stream);
     if (reserved) this.#slots.take();
-    if (this.#lastLocalId >= MAX_STREAM_ID) this.#goAwayReceived = true;
+    if (this.#lastLocalId >= MAX_STREAM_ID) this.#drain.idsExhausted();
     return stream;
   }
 
@@ -291,11 +276,7 @@ export class Session implements StreamHost {
    * calls are refused (server). The session closes once no stream is left.
    */
   goAway(code = 0, message = ""): void {
-    if (this.#closed || this.#goAwaySent) return;
-    this.#goAwaySent = true;
-    this.#slots.dropAll();
-    this.sendQuietly(encodeGoAway(this.#lastPeerId, code, message));
-    this.#closeIfDrained();
+    this.#drain.goAway(code, message);
   }
 
   /**
@@ -318,11 +299,24 @@ export class Session implements StreamHost {
     return { ...base, streamsOpened: this.#streamsOpened };
   }
 
+  /** @internal Frames waiting for region space. */
+  get queuedFrames(): number {
+    return this.#sendQueue.length;
+  }
+
+  /** @internal Server: the id of the last stream the peer started. */
+  get lastPeerId(): number {
+    return this.#receiver.lastPeerId;
+  }
+
+  /** @internal PINGs the peer (drain.ts, PeerEndProbe). */
+  probePeer(): void {
+    this.#pings.probe();
+  }
+
   /** @internal Holds the frame being dispatched. */
   holdCurrent(): Lease {
-    const channel = this.#channel;
-    if (this.#current === undefined || channel === undefined) throw new Error("hold() outside of frame delivery");
-    return channel.hold(this.#current);
+    return this.#receiver.holdCurrent();
   }
 
   /**
@@ -358,8 +352,8 @@ export class Session implements StreamHost {
     else this.#slots.grant();
     if (this.#streams.size === 0) {
       atTurnEnd(this.#loopRelease);
-      this.#armIdle();
-      this.#closeIfDrained();
+      this.#liveness.armIdle();
+      this.#drain.closeIfDrained();
     }
   }
 
@@ -369,319 +363,28 @@ export class Session implements StreamHost {
     this.#streamsOpened++;
   }
 
-  #onFrame(bytes: Uint8Array): void {
-    if (this.#closed) return;
-    let frame: Frame;
-    try {
-      frame = parseFrame(bytes, this.role === "client", this.options.maxHeaderBytes);
-    } catch (e) {
-      this.#protocolError(e);
-      return;
-    }
-    this.#current = bytes;
-    try {
-      this.#dispatch(frame);
-    } catch (e) {
-      this.#protocolError(e);
-    } finally {
-      this.#current = undefined;
-    }
-  }
-
-  #dispatch(frame: Frame): void {
-    if (this.#peer === undefined) {
-      if (frame.kind === FrameKind.GOAWAY) {
-        // A refusal instead of HELLO (no common version, a limit, a key): its reason is the
-        // error. From a client awaiting AUTH: it found the server's proof wrong.
-        const code = frame.code === 0 ? CODE_UNAVAILABLE : frame.code;
-        if (this.#pendingAuth !== undefined && code === CODE_UNAUTHENTICATED) this.#authFailure = this.#failureOf("proof-rejected");
-        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", code, `connection refused by peer: ${frame.message === "" ? "GOAWAY" : frame.message}`));
-        return;
-      }
-      if (this.#pendingAuth !== undefined) {
-        if (frame.kind !== FrameKind.AUTH) throw new ProtocolError(`expected AUTH, got frame kind ${frame.kind}`);
-        this.#onAuth(this.#pendingAuth, frame.proof);
-        return;
-      }
-      if (frame.kind !== FrameKind.HELLO) throw new ProtocolError(`expected HELLO, got frame kind ${frame.kind}`);
-      this.#onHello(frame.hello);
-      return;
-    }
-    switch (frame.kind) {
-      case FrameKind.HELLO:
-        throw new ProtocolError("second HELLO");
-      case FrameKind.AUTH:
-        throw new ProtocolError("AUTH after the handshake");
-      case FrameKind.PING:
-        this.#pings.answer(frame.id);
-        return;
-      case FrameKind.PONG:
-        this.#pings.onPong(frame.id);
-        return;
-      case FrameKind.GOAWAY:
-        this.#onGoAway(frame.lastStreamId, frame.code, frame.message);
-        return;
-      case FrameKind.CALL_START:
-        this.#onCallStart(frame);
-        return;
-      default:
-        this.#onStreamFrame(frame);
-    }
-  }
-
-  #onHello(hello: Hello): void {
-    if (this.role === "server") {
-      const answer = answerHello(this.options, hello);
-      if (!answer.accept) {
-        this.#authFailure = this.#failureOf("unsupported-version");
-        this.sendQuietly(encodeGoAway(0, StatusCode.FAILED_PRECONDITION, answer.message));
-        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", StatusCode.FAILED_PRECONDITION, answer.message));
-        return;
-      }
-      const step = serverAuthStep(this.options.serverAuth, hello.authRequest, answer.version);
-      if (step.kind === "refuse") {
-        this.#refuseAuth(step.refusal);
-        return;
-      }
-      this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
-      if (step.kind === "challenge") {
-        // No call is taken (and no peer set) until the client's AUTH proves the key.
-        this.#pendingAuth = { hello, auth: step.pending };
-        this.sendQuietly(encodeHello({ ...answer.hello, authAnswer: step.answer }));
-        return;
-      }
-      this.#peer = hello;
-      this.sendQuietly(encodeHello(answer.hello));
-    } else {
-      checkServerHello(hello);
-      const check = clientAuthCheck(this.options.clientAuth, this.#authRequest, hello.authAnswer, hello.version);
-      if (!check.ok) {
-        // The server learns why, then the connection closes: no call was sent.
-        this.sendQuietly(encodeGoAway(0, CODE_UNAUTHENTICATED, check.message));
-        this.#closeWith(new StreamResetError("ERR_HANDSHAKE", CODE_UNAUTHENTICATED, check.message));
-        return;
-      }
-      this.#peer = hello;
-      this.#keyId = check.proof !== undefined ? this.#authRequest?.keyId : undefined;
-      this.#slots.limit = hello.maxConcurrentStreams;
-      this.#sendQueue.maxQueued = maxQueuedFrames(Math.max(this.options.maxConcurrentStreams, hello.maxConcurrentStreams));
-      // Queued ahead of every CALL_START: the server reads AUTH first.
-      if (check.proof !== undefined) this.sendQuietly(encodeAuth(check.proof));
-    }
-    this.#handshakeDone();
-  }
-
-  /** Server: the client's AUTH for the challenge it was sent. */
-  #onAuth(pending: { hello: Hello; auth: PendingAuth }, proof: Uint8Array): void {
-    const refusal = checkClientProof(pending.auth, proof);
-    if (refusal !== undefined) {
-      this.#refuseAuth(refusal);
-      return;
-    }
-    this.#pendingAuth = undefined;
-    this.#keyId = pending.auth.transcript.keyId;
-    this.#peer = pending.hello;
-    this.#handshakeDone();
-  }
-
-  /** Server: GOAWAY(Unauthenticated) with the refusal's message, then close. */
-  #refuseAuth(refusal: AuthRefusal): void {
-    this.#authFailure = refusal.keyId !== undefined ? { reason: refusal.reason, keyId: refusal.keyId } : { reason: refusal.reason };
-    this.sendQuietly(encodeGoAway(0, CODE_UNAUTHENTICATED, refusal.message));
-    this.#closeWith(new StreamResetError("ERR_HANDSHAKE", CODE_UNAUTHENTICATED, refusal.message));
-  }
-
-  /** A failure for `reason`, with the key id of a challenge in progress. */
-  #failureOf(reason: AuthFailureReason): AuthFailure {
-    const keyId = this.#pendingAuth?.auth.transcript.keyId;
-    return keyId !== undefined ? { reason, keyId } : { reason };
-  }
-
-  /** Both HELLOs (and AUTH, with authentication) went through: calls may start. */
-  #handshakeDone(): void {
-    clearTimeout(this.#handshakeTimer);
-    this.#handshakeTimer = undefined;
+  /** The handshake completed: calls may start. */
+  #established(hello: Hello): void {
+    this.#peer = hello;
+    if (this.role === "client") this.#slots.limit = hello.maxConcurrentStreams;
     // Idle from here until the first stream: the connection alone keeps no process alive.
     if (this.#streams.size === 0) this.#channel?.keepAlive(false);
-    this.#armIdle();
-    this.#startKeepalive();
-    this.#ready.resolve();
-  }
-
-  #startKeepalive(): void {
-    const { keepaliveMs, keepaliveTimeoutMs } = this.options;
-    if (keepaliveMs <= 0) return;
-    this.#keepalive = new Keepalive(keepaliveMs, keepaliveTimeoutMs, {
-      framesIn: () => this.#channel?.stats().framesIn ?? 0,
-      ping: (signal) => this.ping(signal),
-      expired: (message) => this.#closeWith(new StreamResetError("ERR_KEEPALIVE", CODE_UNAVAILABLE, message)),
-    });
-    this.#keepalive.start();
-  }
-
-  #onGoAway(lastStreamId: number, code: number, message: string): void {
-    this.#goAwayReceived = true;
-    this.#slots.dropAll();
-    if (code !== 0) this.#goAwayError = goAwayError(code, message);
-    if (this.role === "client") {
-      for (const stream of this.#streams.values()) {
-        if (stream.id > lastStreamId) {
-          // A server that refused this side's AUTH: the calls fail for that reason, not as retryable.
-          const error = code === CODE_UNAUTHENTICATED ? goAwayError(code, message) : refusedByGoAwayError(message);
-          stream.close(error);
-          stream.handler?.onReset(error);
-        }
-      }
-    }
-    this.#closeIfDrained();
-  }
-
-  #onCallStart(frame: Extract<Frame, { kind: typeof FrameKind.CALL_START }>): void {
-    if (this.role !== "server") throw new ProtocolError("CALL_START sent to a client");
-    if (frame.streamId <= this.#lastPeerId) {
-      throw new ProtocolError(`CALL_START stream id ${frame.streamId} not above previous ${this.#lastPeerId}`);
-    }
-    this.#lastPeerId = frame.streamId;
-    const peer = this.#peer as Hello;
-    if (this.#goAwaySent) {
-      this.#refuse(frame.streamId, CODE_UNAVAILABLE, "server is shutting down");
-      return;
-    }
-    // Ended streams whose handlers still run count too (StreamSlots says why).
-    if (!this.#slots.free) {
-      this.#refuse(frame.streamId, StatusCode.RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.options.maxConcurrentStreams})`);
-      return;
-    }
-    const stream = new Stream(this, frame.streamId, peer.initialWindowBytes, this.options.initialWindowBytes);
-    if (!stream.receive(serverStart(frame))) throw new ProtocolError("flow-control window exceeded");
-    this.#addStream(stream);
-    const onCall = this.#hooks.onCall;
-    if (onCall === undefined) {
-      stream.close();
-      this.#refuse(frame.streamId, StatusCode.INTERNAL, "no call handler");
-      return;
-    }
-    stream.handler = onCall(stream, frame);
-  }
-
-  /** Ends a call this session does not take with an error status. */
-  #refuse(streamId: number, code: number, message: string): void {
-    this.sendQuietly(
-      encodeEnd(streamId, {
-        headers: undefined,
-        message: undefined,
-        status: { code, message, details: [] },
-        trailers: prepareMetadata(undefined),
-      }),
-    );
-  }
-
-  #onStreamFrame(frame: Exclude<Frame, { streamId: 0 } | { kind: typeof FrameKind.CALL_START }>): void {
-    const stream = this.#streams.get(frame.streamId);
-    if (stream === undefined) {
-      const last = this.role === "client" ? this.#lastLocalId : this.#lastPeerId;
-      if (frame.streamId <= last) return; // a stream that already ended: late frames are dropped
-      throw new ProtocolError(`frame kind ${frame.kind} for unknown stream ${frame.streamId}`);
-    }
-    if (frame.kind === FrameKind.CREDIT) {
-      stream.grant(frame.increment);
-      return;
-    }
-    const transition = this.role === "client" ? clientReceive(stream.id, stream, frame) : serverReceive(stream.id, stream, frame);
-    if (!stream.receive(transition)) throw new ProtocolError("flow-control window exceeded");
-    stream.handler?.onFrame(frame);
-  }
-
-  /** Server: the session became idle (no streams) now. */
-  #armIdle(): void {
-    if (this.#idle === undefined || this.#closed || this.#peer === undefined) return;
-    if (this.#streams.size > 0) return;
-    this.#idle.arm();
-  }
-
-  #closeIfDrained(): void {
-    if (this.#closed || this.#streams.size > 0) return;
-    // Frames waiting for region space (an END, a CANCEL) go out before the channel closes.
-    if (this.#sendQueue.length > 0) return;
-    if (this.#goAwaySent || this.#goAwayReceived) {
-      this.#closeWith(this.#goAwayError ?? drainedError());
-    } else if (this.#peerEnded) {
-      this.#closeWith(peerEndedError());
-    }
-  }
-
-  /**
-   * The peer ended its side of the channel (half-close): nothing more arrives. A stream
-   * that still waits for the peer's frames (a client's every stream, a server call whose
-   * requests did not all arrive) can never finish and is reset; a server call whose
-   * requests are in keeps running and its answer still goes out (test/hostile/faults.test.ts).
-   * The session closes as soon as no stream is left, so a peer that ended with nothing
-   * pending is let go at once.
-   */
-  #onPeerEnd(): void {
-    if (this.#closed || this.#peerEnded) return;
-    this.#peerEnded = true;
-    if (this.#peer === undefined) {
-      this.#closeWith(this.role === "client" ? refusedBeforeHelloError() : peerEndedError());
-      return;
-    }
-    const error = peerEndedError();
-    for (const stream of this.#streams.values()) {
-      if (stream.remoteDone) continue;
-      stream.close(error);
-      stream.handler?.onReset(error);
-    }
-    this.#closeIfDrained();
-    if (this.#closed) return;
-    // While calls run for it (drain.ts, PEER_END_PROBE_MS says why).
-    this.#peerEndProbe = new PeerEndProbe(() => this.#pings.probe());
-    this.#peerEndProbe.start();
-  }
-
-  #protocolError(e: unknown): void {
-    if (this.#closed) return;
-    const message = e instanceof Error ? e.message : String(e);
-    const isProtocol = e instanceof ProtocolError;
-    const text = isProtocol ? `protocol error: ${message}` : `internal error: ${message}`;
-    this.sendQuietly(encodeGoAway(this.#lastPeerId, StatusCode.INTERNAL, text));
-    this.#closeWith(new StreamResetError("ERR_PROTOCOL", StatusCode.INTERNAL, text, e));
-  }
-
-  #fail(error: StreamResetError): void {
-    this.#closeWith(error);
+    this.#liveness.established();
   }
 
   #onChannelClose(error: Error | undefined): void {
     this.#finalStats = this.#channel?.stats();
     if (this.#closed) return;
-    // A server closing a connection before answering HELLO refused it. A socket closed
-    // with our HELLO unread reports ECONNRESET (or EPIPE on our send): the same refusal.
-    const code = (error as { code?: unknown } | undefined)?.code;
-    const refused = this.role === "client" && this.#peer === undefined && (error === undefined || code === "ECONNRESET" || code === "EPIPE");
-    const reason =
-      this.#goAwayError ??
-      (refused
-        ? refusedBeforeHelloError(error)
-        : new StreamResetError(
-            "ERR_CONNECTION_CLOSED",
-            CODE_UNAVAILABLE,
-            error === undefined ? "connection closed by peer" : `connection lost: ${error.message}`,
-            error,
-          ));
-    this.#closeWith(reason, false);
+    this.#closeWith(this.#drain.channelClosedError(error), false);
   }
 
   #closeWith(error: StreamResetError, closeChannel = true): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = error;
-    clearTimeout(this.#handshakeTimer);
-    this.#reportAuthFailure(error);
-    this.#idle?.stop();
-    this.#peerEndProbe?.stop();
-    this.#keepalive?.stop();
-    this.#receiveWatchdog?.stop();
-    this.#ready.reject(error);
+    this.#handshake.closed(error, this.#peer === undefined && !this.#drain.goAwaySent);
+    this.#liveness.stop();
+    this.#drain.stop();
     for (const stream of this.#streams.values()) {
       stream.close(error);
       stream.handler?.onReset(error);
@@ -699,15 +402,5 @@ export class Session implements StreamHost {
       if (channel !== undefined) setImmediate(() => channel.close(discard));
     }
     this.#hooks.onClose?.(error);
-  }
-
-  /**
-   * Server with keys: a connection that ends before it was authenticated is a failure,
-   * unless this side ended it (shutdown). The reason is the step's, else the close's.
-   */
-  #reportAuthFailure(error: StreamResetError): void {
-    if (this.role !== "server" || this.options.serverAuth === undefined || this.#peer !== undefined || this.#goAwaySent) return;
-    const inferred = error.code === "ERR_PROTOCOL" ? "malformed" : error.code === "ERR_SLOW_PEER" ? "timeout" : "closed";
-    this.#hooks.onAuthFailure?.(this.#authFailure ?? this.#failureOf(inferred));
   }
 }

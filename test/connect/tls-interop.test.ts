@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 
 import { FrameKind } from "../../src/frame/constants.js";
-import { encodeCallStart, encodeEnd, parseFrame } from "../../src/frame/frames.js";
+import { encodeCallStart, encodeEnd } from "../../src/frame/frames.js";
+import { parseFrame } from "../../src/frame/parse-frame.js";
 import type { Frame } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
 import { createServer, createUringTransport, peerKey } from "../../src/index.js";

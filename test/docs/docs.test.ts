@@ -126,8 +126,8 @@ describe("docs/LIMITS.md", () => {
     expect(received[2]).toMatch(/^`readMaxBytes` \(server, transport; `maxMessageBytes` sets both/);
     expect(sent[2]).toMatch(/^`writeMaxBytes` \(server, transport; `maxMessageBytes` sets both/);
     expect(interfaceFields("src/connect/message-limits.ts", "MessageLimitOptions").sort()).toEqual(["maxMessageBytes", "readMaxBytes", "writeMaxBytes"]);
-    expect(read("src/connect/server.ts")).toContain("export interface ServerOptions extends MessageLimitOptions {");
-    expect(read("src/connect/transport.ts")).toContain("export interface UringTransportOptions extends MessageLimitOptions {");
+    expect(read("src/connect/server-options.ts")).toContain("export interface ServerOptions extends MessageLimitOptions {");
+    expect(read("src/connect/transport-options.ts")).toContain("export interface UringTransportOptions extends MessageLimitOptions {");
     // The shorthand sets both; an explicit limit overrides it.
     expect(resolveMessageLimits({ maxMessageBytes: 10, writeMaxBytes: 20 })).toEqual({ readMaxBytes: 10, writeMaxBytes: 20 });
   });

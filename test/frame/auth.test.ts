@@ -15,7 +15,8 @@ import {
 import type { AuthTranscript } from "../../src/frame/auth.js";
 import { authRequest, checkClientProof, clientAuthCheck, serverAuthStep } from "../../src/frame/auth-handshake.js";
 import { Flag, FrameKind, PROTOCOL_VERSION } from "../../src/frame/constants.js";
-import { encodeAuth, encodeHello, parseFrame } from "../../src/frame/frames.js";
+import { encodeAuth, encodeHello } from "../../src/frame/frames.js";
+import { parseFrame } from "../../src/frame/parse-frame.js";
 import type { Hello, OutFrame } from "../../src/frame/frames.js";
 import { ProtocolError } from "../../src/frame/protocol-error.js";
 

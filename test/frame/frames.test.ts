@@ -17,8 +17,8 @@ import {
   encodeMessage,
   encodePing,
   fitStatus,
-  parseFrame,
 } from "../../src/frame/frames.js";
+import { parseFrame } from "../../src/frame/parse-frame.js";
 import type { OutFrame } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
 import { ProtocolError } from "../../src/frame/protocol-error.js";

@@ -8,7 +8,8 @@
 import * as net from "node:net";
 import { onTestFinished } from "vitest";
 import { FrameKind } from "../../src/frame/constants.js";
-import { encodeHello, parseFrame } from "../../src/frame/frames.js";
+import { encodeHello } from "../../src/frame/frames.js";
+import { parseFrame } from "../../src/frame/parse-frame.js";
 import type { Frame, Hello } from "../../src/frame/frames.js";
 import type { HostileChannel } from "./support.js";
 import { CLIENT_HELLO, bytesOf, framed, sleep } from "./support.js";
