@@ -6,13 +6,14 @@
 # the exit code to $RUN/rc and powers off. stdout is ttyS0 (the host's stdout); the
 # command's stderr goes to $RUN/stderr, which the host streams to its stderr.
 RUN=$(dirname "$0")
-source "$RUN/boot.conf"  # SR_INTERACTIVE SR_TRACE SR_DEVICES, the faults (rxe-pair.sh)
+source "$RUN/boot.conf"  # SR_INTERACTIVE SR_TRACE SR_DEVICES SR_KEEP, the faults (rxe-pair.sh)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 [[ $SR_TRACE == 1 ]] && { PS4='+ $EPOCHREALTIME '; set -x; exec 2>>"$RUN/setup.log"; }
 
 finish() {  # finish RC: report RC to the host and power off
   echo "$1" >"$RUN/rc.tmp" && mv "$RUN/rc.tmp" "$RUN/rc"
-  dmesg >"$RUN/dmesg.txt" 2>/dev/null
+  # The kernel log: for --keep, and for the host's account of a command killed by a signal.
+  [[ $1 != 0 || $SR_KEEP == 1 ]] && dmesg >"$RUN/dmesg.txt" 2>/dev/null
   sync
   stty -F /dev/ttyS0 -onlcr 2>/dev/null  # tcsetattr(TCSADRAIN): the UART has sent everything
   exec /bin/busybox poweroff -f

@@ -13,9 +13,11 @@ packages=(
 )
 [[ ${1:-} == --list ]] && { echo "${packages[*]}"; exit 0; }
 
+# One dpkg-query for all of them (this runs before every guest boot).
+installed=" $( { dpkg-query -W -f='${db:Status-Status} ${Package}\n' "${packages[@]}" 2>/dev/null || true; } | awk '$1 == "installed" {printf "%s ", $2}') "
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ $installed == *" $p "* ]] || missing+=("$p")
 done
 [[ ${1:-} == --missing ]] && { echo "${missing[*]}"; exit 0; }
 [[ ${#missing[@]} -eq 0 ]] && exit 0

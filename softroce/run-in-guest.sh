@@ -87,7 +87,7 @@ chmod 0755 "$run"
 cp "$here/guest-setup.sh" "$run/stage2.sh"
 cp "$here/rxe-pair.sh" "$run/rxe-pair.sh"
 {
-  printf 'SR_INTERACTIVE=%q\nSR_TRACE=%q\nSR_DEVICES=%q\n' "$interactive" "${SOFTROCE_TRACE:-0}" "$devices"
+  printf 'SR_INTERACTIVE=%q\nSR_TRACE=%q\nSR_DEVICES=%q\nSR_KEEP=%q\n' "$interactive" "${SOFTROCE_TRACE:-0}" "$devices" "$keep"
   # The link's faults, from `connect-rdma softroce run` (rxe-pair.sh names them).
   for name in SR_LOSS SR_DELAY SR_REORDER SR_MTU SR_DOWN_AFTER SR_DOWN_FOR; do printf '%s=%q\n' "$name" "${!name:-}"; done
 } >"$run/boot.conf"

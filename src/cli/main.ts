@@ -3,22 +3,24 @@
 // command line (with that command's help), 1 for an error, else what the command says.
 import { existsSync } from "node:fs";
 
-import { BENCH_HELP, benchCommand } from "./bench.js";
-import { CALL_HELP, callCommand } from "./call.js";
-import { DOCTOR_HELP, doctorCommand } from "./doctor.js";
 import { UsageError, packageRoot, packageVersion } from "./format.js";
-import { SERVE_HELP, serveCommand } from "./serve.js";
-import { SOFTROCE_HELP, softroceCommand } from "./softroce.js";
 
 /** The benchmark suite is in the source checkout only; an installed package does not offer it. */
 const hasBenchSuite = existsSync(`${packageRoot}bench/echo.js`);
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; line: string }> = {
-  doctor: { run: doctorCommand, help: DOCTOR_HELP, line: "doctor             what this machine can use: io_uring, memlock, RDMA devices, engine choice" },
-  ...(hasBenchSuite ? { bench: { run: benchCommand, help: BENCH_HELP, line: "bench              run the benchmark suite of this source checkout" } } : {}),
-  serve: { run: serveCommand, help: SERVE_HELP, line: "serve [URL]        serve an echo Connect service (default tcp://127.0.0.1:0; tcp://0.0.0.0:7000 for other hosts)" },
-  call: { run: callCommand, help: CALL_HELP, line: "call URL           call it from another host and print round-trip latencies" },
-  softroce: { run: softroceCommand, help: SOFTROCE_HELP, line: "softroce run -- …  run a command with two linked soft-RoCE devices (also setup, status, shell, clean)" },
+interface Command {
+  run(argv: string[]): Promise<number>;
+  help: string;
+}
+
+// Each command's module is imported when that command runs: `softroce` must not pay for
+// loading the transport and Connect (a second of a warm `softroce run` on a slow host).
+const COMMANDS: Record<string, { load: () => Promise<Command>; line: string }> = {
+  doctor: { load: async () => { const m = await import("./doctor.js"); return { run: m.doctorCommand, help: m.DOCTOR_HELP }; }, line: "doctor             what this machine can use: io_uring, memlock, RDMA devices, engine choice" },
+  ...(hasBenchSuite ? { bench: { load: async () => { const m = await import("./bench.js"); return { run: m.benchCommand, help: m.BENCH_HELP }; }, line: "bench              run the benchmark suite of this source checkout" } } : {}),
+  serve: { load: async () => { const m = await import("./serve.js"); return { run: m.serveCommand, help: m.SERVE_HELP }; }, line: "serve [URL]        serve an echo Connect service (default tcp://127.0.0.1:0; tcp://0.0.0.0:7000 for other hosts)" },
+  call: { load: async () => { const m = await import("./call.js"); return { run: m.callCommand, help: m.CALL_HELP }; }, line: "call URL           call it from another host and print round-trip latencies" },
+  softroce: { load: async () => { const m = await import("./softroce.js"); return { run: m.softroceCommand, help: m.SOFTROCE_HELP }; }, line: "softroce run -- …  run a command with two linked soft-RoCE devices (also setup, status, shell, clean)" },
 };
 
 export const MAIN_HELP = `usage: connect-rdma <command> [options]
@@ -55,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(unknownCommand(topic));
       return 2;
     }
-    console.log(command?.help ?? MAIN_HELP);
+    console.log(command === undefined ? MAIN_HELP : (await command.load()).help);
     return 0;
   }
   const command = COMMANDS[name];
@@ -64,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await (await command.load()).run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`connect-rdma ${name}: ${error.message}\n\n${error.help}`);
