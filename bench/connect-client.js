@@ -31,15 +31,16 @@ async function unary(caller, config) {
 }
 
 function stream(caller, config) {
-  return runStream({
-    open: () => caller.openStream(config.payloadBytes),
+  const window = {
     payloadBytes: config.payloadBytes,
     warmupMs: config.warmupMs,
     measureMs: config.measureMs,
-    stats: caller.stats,
     onMeasureStart: () => void sendToParent({ type: "measuring" }),
     onMeasureEnd: () => void sendToParent({ type: "measured" }),
-  });
+  };
+  // The raw channel floor meters its frames itself (no Connect stream to iterate).
+  if (caller.measureStream) return caller.measureStream(window);
+  return runStream({ open: () => caller.openStream(config.payloadBytes), stats: caller.stats, ...window });
 }
 
 runChild(async () => {

@@ -12,7 +12,7 @@ import { SOFTROCE_IP0 } from "./softroce-addresses.js";
  * @typedef {object} RpcDriver
  * @property {string} id            stable key (JSON, --drivers, ratios)
  * @property {string} label         row name
- * @property {"ours" | "connect-node" | "grpc-js" | "channel-echo"} kind
+ * @property {"ours" | "connect-node" | "grpc-js" | "channel-echo" | "channel-stream"} kind
  * @property {"tcp" | "unix" | "rdma" | "shm"} transport
  * @property {"uring" | "net" | "rdma" | "shm"} [engine]  ours: which channel engine
  * @property {boolean} [guestOnly]             needs the soft-RoCE guest (bench/rdma-guest.js); not run by default
@@ -44,6 +44,8 @@ export const RPC_DRIVERS = [
   { id: "ours-shm-event", label: "ours shared memory (shm://), event", kind: "ours", transport: "shm", engine: "shm", poll: "event" },
   { id: "ours-shm-spin", label: "ours shared memory (shm://), spin", kind: "ours", transport: "shm", engine: "shm", poll: "spin" },
   { id: "ours-net-tcp", label: "ours net engine, TCP", kind: "ours", transport: "tcp", engine: "net", poll: "event" },
+  // The stream workload's floor: the same flow on the raw channel (rpc-channel-stream.js).
+  { id: "channel-stream-uring-tcp", label: "raw channel stream, io_uring TCP, event (floor)", kind: "channel-stream", transport: "tcp", engine: "uring", poll: "event", only: "stream" },
   { id: "connect-node-h2", label: "connect-node HTTP/2, Connect protocol", kind: "connect-node", transport: "tcp", protocol: "connect" },
   { id: "connect-node-h2-grpc", label: "connect-node HTTP/2, gRPC protocol", kind: "connect-node", transport: "tcp", protocol: "grpc" },
   { id: "grpc-js", label: "@grpc/grpc-js HTTP/2", kind: "grpc-js", transport: "tcp" },
@@ -78,6 +80,8 @@ export async function rpcImplementation(driver) {
       return import("./rpc-ours.js");
     case "connect-node":
       return import("./rpc-connect-node.js");
+    case "channel-stream":
+      return import("./rpc-channel-stream.js");
     case "grpc-js":
       return import("./rpc-grpcjs.js");
     default:

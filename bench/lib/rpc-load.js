@@ -68,58 +68,92 @@ export async function runCalls({ call, inflight, warmupMs, measureMs, onMeasureS
 }
 
 /**
- * Reads one server stream (`open()` → { messages, cancel }) as fast as it arrives: after
- * `warmupMs` a measured window of `measureMs` opens; messages/s and payload bytes/s are
- * what arrived inside it ÷ its actual length. The clock is read about once per 64 KiB of
- * payload (not per message: at 1 M msg/s a clock read per message would be a cost of
- * its own), so the window edges are exact to that grain. `stats()` (transport counters)
- * is sampled at both edges. `onMeasureStart()` / `onMeasureEnd()` mark the window for
- * the parent's CPU snapshots. Every message's payload size is checked.
+ * The measured window of a stream, fed one message at a time: `count(size)` returns true
+ * once the window has closed. The clock is read every `stride` messages (64 KiB worth),
+ * so small messages are not timed one by one. `result()` gives the window's figures.
  */
-export async function runStream({ open, payloadBytes, warmupMs, measureMs, stats = () => ({}), onMeasureStart = () => {}, onMeasureEnd = () => {} }) {
-  const stride = Math.max(1, Math.floor(65536 / payloadBytes));
+export class StreamMeter {
+  #stride;
+  #untilClock;
+  #warmupEnd;
+  #measureMs;
+  #stats;
+  #onMeasureStart;
+  #onMeasureEnd;
+  #count = 0;
+  #bytes = 0;
+  #start;
+  #end;
+
+  constructor({ payloadBytes, warmupMs, measureMs, stats = () => ({}), onMeasureStart = () => {}, onMeasureEnd = () => {} }) {
+    this.#stride = Math.max(1, Math.floor(65536 / payloadBytes));
+    this.#untilClock = this.#stride;
+    this.#warmupEnd = performance.now() + warmupMs;
+    this.#measureMs = measureMs;
+    this.#stats = stats;
+    this.#onMeasureStart = onMeasureStart;
+    this.#onMeasureEnd = onMeasureEnd;
+  }
+
+  /** Counts one message of `size` bytes; true once the measured window has closed. */
+  count(size) {
+    if (this.#end !== undefined) return true;
+    this.#count++;
+    this.#bytes += size;
+    if (--this.#untilClock > 0) return false;
+    this.#untilClock = this.#stride;
+    const now = performance.now();
+    if (this.#start === undefined) {
+      if (now < this.#warmupEnd) return false;
+      this.#start = { at: now, count: this.#count, bytes: this.#bytes, stats: this.#stats() };
+      this.#onMeasureStart();
+    } else if (now - this.#start.at >= this.#measureMs) {
+      this.#end = { at: now, count: this.#count, bytes: this.#bytes, stats: this.#stats() };
+      this.#onMeasureEnd();
+      return true;
+    }
+    return false;
+  }
+
+  /** The window's figures; throws when the stream ended before the window closed. */
+  result() {
+    const start = this.#start;
+    const end = this.#end;
+    if (end === undefined) throw new Error(`the stream ended after ${this.#count} messages, before the measured window closed`);
+    const windowMs = end.at - start.at;
+    const windowMessages = end.count - start.count;
+    const windowBytes = end.bytes - start.bytes;
+    const statsDelta = {};
+    for (const [key, value] of Object.entries(end.stats)) if (typeof value === "number") statsDelta[key] = value - (start.stats[key] ?? 0);
+    return {
+      windowMs,
+      windowMessages,
+      windowBytes,
+      messagesPerSec: windowMessages / (windowMs / 1000),
+      bytesPerSec: windowBytes / (windowMs / 1000),
+      totalMessages: this.#count,
+      statsWindow: statsDelta,
+    };
+  }
+}
+
+/**
+ * Reads the server stream `open()` gives (`{ messages, cancel }`) through a StreamMeter,
+ * checking every message's payload size; cancels the stream when the window closes.
+ */
+export async function runStream({ open, payloadBytes, ...window }) {
+  const meter = new StreamMeter({ payloadBytes, ...window });
   const { messages, cancel } = open();
-  let count = 0;
-  let bytes = 0;
-  let untilClock = stride;
-  let start;
-  let end;
-  const warmupEnd = performance.now() + warmupMs;
   try {
+    let index = 0;
     for await (const message of messages) {
       const size = message.payload.byteLength;
-      if (size !== payloadBytes) throw new Error(`streamed message ${count} has a ${size}-byte payload, expected ${payloadBytes}`);
-      count++;
-      bytes += size;
-      if (--untilClock > 0) continue;
-      untilClock = stride;
-      const now = performance.now();
-      if (start === undefined) {
-        if (now < warmupEnd) continue;
-        start = { at: now, count, bytes, stats: stats() };
-        onMeasureStart();
-      } else if (now - start.at >= measureMs) {
-        end = { at: now, count, bytes, stats: stats() };
-        onMeasureEnd();
-        break;
-      }
+      if (size !== payloadBytes) throw new Error(`streamed message ${index} has a ${size}-byte payload, expected ${payloadBytes}`);
+      index++;
+      if (meter.count(size)) break;
     }
   } finally {
     cancel();
   }
-  if (end === undefined) throw new Error(`the stream ended after ${count} messages, before the measured window closed`);
-  const windowMs = end.at - start.at;
-  const windowMessages = end.count - start.count;
-  const windowBytes = end.bytes - start.bytes;
-  const statsDelta = {};
-  for (const [key, value] of Object.entries(end.stats)) if (typeof value === "number") statsDelta[key] = value - (start.stats[key] ?? 0);
-  return {
-    windowMs,
-    windowMessages,
-    windowBytes,
-    messagesPerSec: windowMessages / (windowMs / 1000),
-    bytesPerSec: windowBytes / (windowMs / 1000),
-    totalMessages: count,
-    statsWindow: statsDelta,
-  };
+  return meter.result();
 }

@@ -206,10 +206,6 @@ export class Session implements StreamHost, DrainHost {
     return this.#drain.draining || this.#closed;
   }
 
-  get activeStreams(): number {
-    return this.#streams.size;
-  }
-
   /**
    * Client: reserves a slot for one stream if one is free right now (and no call waits
    * for one). The reservation is taken by openStream(handler, true) or given back with
