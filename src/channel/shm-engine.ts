@@ -4,8 +4,8 @@
 // (docs/CHANNELS.md §5). Each side maps it once, as ONE ArrayBuffer per connection:
 // received frames are views into that mapping (read in place); a frame to send is written
 // in place too: allocate() reserves a record in the outgoing ring when it has room and
-// nothing waits before it (else a region lease, copied once into the ring). Peers must run as the same user unless
-// `allowOtherUsers` says otherwise.
+// nothing waits before it (else a region lease, copied once into the ring). Peers must
+// run as the same user unless `allowOtherUsers` says otherwise.
 import { native, type NativeShmEngine, type NativeShmEngineStats } from "../binding.js";
 import type { Lease, Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
