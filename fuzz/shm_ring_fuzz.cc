@@ -11,9 +11,13 @@
 //   3 hostile: store a u64 into ring 0's tail (our writer must refuse what is out of bounds)
 //   4 read up to c records from ring 1 (checking each), then commit
 //   5 a well-formed peer record into ring 1 (length a*256+b), published
+//   6 in place (ring 0): open a record for a*256+b bytes, fill it, then by c % 3 commit
+//     it whole, commit a shorter frame, or abandon it
 // Invariants: a frame the reader reports lies inside ring 1's data, its length is at most
 // the reader's limit, the read count only grows and never passes the published head the
-// reader saw; the writer never counts more bytes in flight than the ring holds.
+// reader saw; the writer never counts more bytes in flight than the ring holds; an open
+// record lies inside ring 0's data, nothing else is written and nothing of it is published
+// while it is open, and an abandoned one leaves the writer's count where it was.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -56,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t data_begin = theirs.data_offset, data_end = theirs.data_offset + kCap;
 
   for (size_t i = 0; i + 4 <= size; i += 4) {
-    const uint8_t op = data[i] % 6, a = data[i + 1], b = data[i + 2], c = data[i + 3];
+    const uint8_t op = data[i] % 7, a = data[i + 1], b = data[i + 2], c = data[i + 3];
     const uint32_t length = uint32_t{a} * 256 + b;
     switch (op) {
       case 0:
@@ -111,6 +115,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         reinterpret_cast<std::atomic<uint32_t>*>(theirs.data + pos)->store(length);
         their_head += rec;
         theirs.head->store(their_head, std::memory_order_release);
+        break;
+      }
+      case 6: {
+        RingView mine = RingOf(base, kCap, 0);
+        const uint64_t before = ours.written();
+        uint64_t at;
+        if (!ours.Open(length, &at)) {
+          ours.Refresh();
+          break;
+        }
+        CHECK(at + length <= kCap);
+        CHECK(!ours.Write(body.data(), 8));
+        CHECK(!ours.Open(0, &at));
+        ours.Publish();
+        CHECK(mine.head->load(std::memory_order_relaxed) <= before);
+        memset(mine.data + at, 0xCD, length);  // as JS would: ASan flags anything outside the block
+        if (c % 3 == 2) {
+          ours.Abandon();
+          CHECK(ours.written() == before);
+        } else {
+          ours.Commit(c % 3 == 0 ? length : length / 2);
+          CHECK(ours.written() > before);
+          ours.Publish();
+        }
         break;
       }
     }

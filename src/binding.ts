@@ -118,6 +118,12 @@ export interface NativeShmEngine extends NativeEngineHandle {
   /** Keeps a frame read in place past its batch: a token (>= 0) or -errno. */
   holdFrame(connection: number, offset: number): number;
   releaseFrame(connection: number, token: number): void;
+  /** Reserves a record for `length` bytes in the outgoing ring: the body's offset in the connection's ArrayBuffer, or -1 (take a lease). */
+  reserveInPlace(connection: number, length: number): number;
+  /** The reserved record at `offset` becomes a frame of `length` bytes: 0 or -errno. */
+  commitInPlace(connection: number, offset: number, length: number): number;
+  /** The reserved record at `offset` is dropped unsent. */
+  abandonInPlace(connection: number, offset: number): void;
   stats(): NativeShmEngineStats;
 }
 
@@ -127,7 +133,9 @@ export interface NativeShmEngineStats {
   framesIn: number;
   /** Frames handed to send(). */
   framesOut: number;
-  /** Frames copied from their lease into a ring (one copy per frame sent). */
+  /** Frames written by JS straight into a ring (allocate() handed out ring space): no copy. */
+  framesInPlace: number;
+  /** Frames copied into a ring from a lease: the ring had no room at allocate(), or frames were waiting before them. */
   sendCopies: number;
   /** Wake-ups written to a sleeping peer's eventfd. */
   wakesSent: number;

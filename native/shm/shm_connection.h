@@ -58,6 +58,8 @@ struct ShmConnection {
   bool asleep = false;       // our sleep word is set in the region
   bool wake_due = false;     // we published since the last wake check
   bool buffer_made = false;  // the one ArrayBuffer over the mapping exists
+  size_t in_place = 0;           // body offset (in the mapping) of the writer's open record, for JS
+  uint32_t in_place_length = 0;  // and the bytes JS may write there
   std::deque<QueuedSend> queued;
   std::deque<Delivered> delivered;
   double unsent_bytes = 0;

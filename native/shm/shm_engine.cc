@@ -406,8 +406,71 @@ int ShmEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
   return 0;
 }
 
+double ShmEngine::ReserveInPlace(uint32_t connection, uint32_t length) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || it->second->state != ShmConnection::State::kOpen) return -1;
+  ShmConnection& c = *it->second;
+  // Frames waiting go first (they were sent before); one record open at a time.
+  if (!c.queued.empty() || c.pending_err != 0 || c.writer->open()) return -1;
+  uint64_t body;
+  if (!c.writer->Open(length, &body)) {
+    if (!c.writer->Refresh()) {
+      c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
+      c.pending_reason = kReasonProtocolError;
+      stats_.protocol_errors++;
+      WakeSoon();
+      return -1;
+    }
+    if (!c.writer->Open(length, &body)) return -1;
+  }
+  c.in_place = RingOf(c.mapping->base(), c.writer->capacity(), c.side).data_offset + body;
+  c.in_place_length = length;
+  return static_cast<double>(c.in_place);
+}
+
+int ShmEngine::CommitInPlace(uint32_t connection, size_t offset, uint32_t length) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || it->second->state != ShmConnection::State::kOpen) return -ENOTCONN;
+  ShmConnection& c = *it->second;
+  if (!c.writer->open() || c.in_place != offset || length > c.in_place_length) return -EINVAL;
+  stats_.frames_out++;
+  if (c.queued.empty()) {
+    c.writer->Commit(length);
+    stats_.frames_in_place++;
+    c.written_bytes += length;
+    return 0;
+  }
+  // Frames sent while this one was being written wait in the queue and must leave first:
+  // this one moves behind them, through a lease (a copy, and the usual one into the ring).
+  int64_t lease = region_->AllocateLease(std::max<size_t>(length, 1));
+  if (lease < 0) {
+    c.writer->Abandon();
+    c.pending_err = ENOBUFS;  // reported at the next Reap
+    c.pending_reason = kReasonRegionFull;
+    WakeSoon();
+    return 0;
+  }
+  std::memcpy(region_->base() + lease, c.mapping->base() + offset, length);
+  stats_.send_copies++;
+  c.writer->Abandon();
+  c.queued.push_back({static_cast<size_t>(lease), length});
+  c.unsent_bytes += length;
+  SendQueued(c);
+  return 0;
+}
+
+void ShmEngine::AbandonInPlace(uint32_t connection, size_t offset) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || !it->second->open()) return;
+  ShmConnection& c = *it->second;
+  if (!c.writer->open() || c.in_place != offset) return;
+  c.writer->Abandon();
+  SendQueued(c);  // frames sent behind it may go now
+}
+
 void ShmEngine::SendQueued(ShmConnection& c) {
-  if (c.queued.empty() || !c.open() || c.pending_err != 0) return;
+  // An open record is being written by JS: what was queued after it waits (CommitInPlace).
+  if (c.queued.empty() || !c.open() || c.pending_err != 0 || c.writer->open()) return;
   bool refreshed = false;
   while (!c.queued.empty()) {
     QueuedSend q = c.queued.front();
@@ -465,6 +528,11 @@ int ShmEngine::Flush() {
     }
     if (c.open()) {
       SendQueued(c);
+      // A record still open when JS closed the channel is never sent (send() throws then).
+      if (c.state == ShmConnection::State::kClosing && c.writer->open()) {
+        c.writer->Abandon();
+        SendQueued(c);
+      }
       if (c.state == ShmConnection::State::kClosing && c.queued.empty() && !c.peer_gone) {
         c.writer->Refresh();
         if (c.writer->Write(nullptr, kCloseMarker)) c.state = ShmConnection::State::kDead;

@@ -10,8 +10,9 @@
 // sleep word in every connection's region; a peer that published into a ring while the
 // word is set writes our eventfd. Flush clears the words again.
 //
-// Send copies the frame from its lease into the ring (one copy); a frame is read in
-// place: JS gets a view into the mapping's ArrayBuffer, the ring space comes back after
+// Send: JS writes a frame straight into the ring (ReserveInPlace/CommitInPlace: no copy)
+// when the ring has room and nothing waits before it; else the frame is copied from its
+// lease into the ring (one copy), queued until room comes. A frame is read in place: JS gets a view into the mapping's ArrayBuffer, the ring space comes back after
 // the batch (EndBatch) unless JS holds it (HoldFrame).
 //
 // Destruction order (members in acquisition order): connections (each closes its socket
@@ -44,7 +45,9 @@ struct ShmOptions {
 constexpr uint32_t kMaxPendingRendezvous = 64;
 
 struct ShmStats {
-  double frames_in = 0, frames_out = 0, send_copies = 0, wakes_sent = 0, wakeups = 0;
+  double frames_in = 0, frames_out = 0, wakes_sent = 0, wakeups = 0;
+  double frames_in_place = 0;  // frames JS wrote straight into a ring (no copy on send)
+  double send_copies = 0;      // frames copied into a ring (from a lease, or moved: see CommitInPlace)
   double rejected_peers = 0, protocol_errors = 0;
   double rendezvous_timeouts = 0;  // accepted peers closed for not answering the rendezvous in time
   double rendezvous_refused = 0;   // accepted peers closed at once: kMaxPendingRendezvous were waiting
@@ -62,6 +65,15 @@ class ShmEngine : public DrivenEngine {
   uint32_t Connect(const std::string& path);              // throws SysError
 
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
+  // In place (docs/CHANNELS.md §5.2, "Send"): reserves a record for `length` bytes in the
+  // connection's outgoing ring for JS to write itself; the body's offset in the mapping,
+  // or -1 when JS should take a lease instead (no room now, frames queued, a record open
+  // already, the connection not open).
+  double ReserveInPlace(uint32_t connection, uint32_t length);
+  // The record reserved at `offset` becomes a frame of `length` bytes. 0 or -errno.
+  int CommitInPlace(uint32_t connection, size_t offset, uint32_t length);
+  // The record reserved at `offset` is dropped (its lease was released unsent).
+  void AbandonInPlace(uint32_t connection, size_t offset);
   int CloseConnection(uint32_t connection, bool graceful);
   int CloseListener(uint32_t listener);
   int HoldSlot(size_t) { return -ENOTSUP; }  // frames are held with HoldFrame

@@ -15,6 +15,9 @@ Napi::Function ShmEngineWrap::Define(Napi::Env env) {
   methods.push_back(InstanceMethod<&ShmEngineWrap::Buffer>("buffer"));
   methods.push_back(InstanceMethod<&ShmEngineWrap::HoldFrame>("holdFrame"));
   methods.push_back(InstanceMethod<&ShmEngineWrap::ReleaseFrame>("releaseFrame"));
+  methods.push_back(InstanceMethod<&ShmEngineWrap::ReserveInPlace>("reserveInPlace"));
+  methods.push_back(InstanceMethod<&ShmEngineWrap::CommitInPlace>("commitInPlace"));
+  methods.push_back(InstanceMethod<&ShmEngineWrap::AbandonInPlace>("abandonInPlace"));
   methods.push_back(InstanceMethod<&ShmEngineWrap::Stats>("stats"));
   return DefineClass(env, "ShmEngine", methods);
 }
@@ -106,6 +109,32 @@ Napi::Value ShmEngineWrap::ReleaseFrame(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// reserveInPlace(connection, length) -> body offset in the connection's mapping, or -1
+Napi::Value ShmEngineWrap::ReserveInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine()) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, engine()->ReserveInPlace(info[0].As<Napi::Number>().Uint32Value(),
+                                                         info[1].As<Napi::Number>().Uint32Value()));
+}
+
+// commitInPlace(connection, offset, length) -> 0 or -errno
+Napi::Value ShmEngineWrap::CommitInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine()) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env, engine()->CommitInPlace(info[0].As<Napi::Number>().Uint32Value(),
+                                                        static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()),
+                                                        info[2].As<Napi::Number>().Uint32Value()));
+}
+
+// abandonInPlace(connection, offset)
+Napi::Value ShmEngineWrap::AbandonInPlace(const Napi::CallbackInfo& info) {
+  if (engine()) {
+    engine()->AbandonInPlace(info[0].As<Napi::Number>().Uint32Value(),
+                             static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value ShmEngineWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -114,6 +143,7 @@ Napi::Value ShmEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("framesIn", s.frames_in);
   out.Set("framesOut", s.frames_out);
   out.Set("sendCopies", s.send_copies);
+  out.Set("framesInPlace", s.frames_in_place);
   out.Set("wakesSent", s.wakes_sent);
   out.Set("wakeups", s.wakeups);
   out.Set("rejectedPeers", s.rejected_peers);

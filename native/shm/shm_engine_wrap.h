@@ -2,7 +2,7 @@
 // is watched with uv_poll; EngineWrapBase holds what every engine wrap shares (send,
 // close, poll mode, the driver, lifetime, teardown registration). Adds listen/connect on
 // a rendezvous path, the per-connection ArrayBuffer, hold/release of frames read in
-// place, and stats.
+// place, frames written in place (reserve/commit/abandon a ring record), and stats.
 #pragma once
 #include <napi.h>
 
@@ -22,6 +22,9 @@ class ShmEngineWrap : public EngineWrapBase<ShmEngineWrap, shm::ShmEngine> {
   Napi::Value Buffer(const Napi::CallbackInfo& info);
   Napi::Value HoldFrame(const Napi::CallbackInfo& info);
   Napi::Value ReleaseFrame(const Napi::CallbackInfo& info);
+  Napi::Value ReserveInPlace(const Napi::CallbackInfo& info);
+  Napi::Value CommitInPlace(const Napi::CallbackInfo& info);
+  Napi::Value AbandonInPlace(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
 };
 

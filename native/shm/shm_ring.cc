@@ -67,8 +67,9 @@ void RingReader::Commit(uint64_t tail) {
 
 bool RingWriter::Refresh() {
   const uint64_t tail = v_.tail->load(std::memory_order_acquire);  // once
-  // Monotone and never beyond what we wrote.
-  if (tail - peer_tail_ > head_ - peer_tail_) return false;
+  // Monotone and never beyond what we published (an open record's space is not the peer's
+  // to free: after Abandon() our head goes back to where it began).
+  if (tail - peer_tail_ > published_ - peer_tail_) return false;
   peer_tail_ = tail;
   return true;
 }
@@ -89,10 +90,16 @@ bool RingWriter::Reserve(uint64_t bytes, uint64_t* pos) {
   return true;
 }
 
+uint64_t RingWriter::Fits(uint32_t length) const {
+  const uint64_t size = Align8(kRecordHeader + uint64_t{length});
+  return size > v_.capacity / 2 ? 0 : size;
+}
+
 bool RingWriter::Write(const uint8_t* body, uint32_t length) {
+  if (open_) return false;
   const bool close = body == nullptr && length == kCloseMarker;
-  const uint64_t size = close ? kRecordHeader : Align8(kRecordHeader + uint64_t{length});
-  if (size > v_.capacity / 2) return false;
+  const uint64_t size = close ? kRecordHeader : Fits(length);
+  if (size == 0) return false;
   uint64_t pos;
   if (!Reserve(size, &pos)) return false;
   uint8_t* at = v_.data + pos;
@@ -102,10 +109,43 @@ bool RingWriter::Write(const uint8_t* body, uint32_t length) {
   return true;
 }
 
+bool RingWriter::Open(uint32_t length, uint64_t* body) {
+  const uint64_t size = Fits(length);
+  if (open_ || size == 0) return false;
+  const uint64_t from = head_;
+  uint64_t pos;
+  if (!Reserve(size, &pos)) return false;
+  open_ = true;
+  open_from_ = from;
+  open_record_ = head_;
+  open_size_ = size;
+  head_ += size;
+  *body = pos + kRecordHeader;
+  return true;
+}
+
+void RingWriter::Commit(uint32_t length) {
+  if (!open_) return;
+  const uint64_t size = Align8(kRecordHeader + uint64_t{length});
+  if (size > open_size_) return;
+  // Our own count, not a peer's word: the position is where Open() put the record.
+  uint8_t* at = v_.data + (open_record_ & (v_.capacity - 1));
+  reinterpret_cast<std::atomic<uint32_t>*>(at)->store(length, std::memory_order_relaxed);
+  head_ = open_record_ + size;  // a shorter frame gives the rest back (nothing follows it)
+  open_ = false;
+}
+
+void RingWriter::Abandon() {
+  if (!open_) return;
+  head_ = open_from_;
+  open_ = false;
+}
+
 bool RingWriter::Publish() {
-  if (head_ == published_) return false;
-  published_ = head_;
-  v_.head->store(head_, std::memory_order_release);
+  const uint64_t visible = open_ ? open_from_ : head_;
+  if (visible == published_) return false;
+  published_ = visible;
+  v_.head->store(visible, std::memory_order_release);
   return true;
 }
 

@@ -74,26 +74,44 @@ class RingReader {
 };
 
 // The producer end. Write() copies one frame in and returns false when it does not fit
-// now; Publish() makes what was written visible. kCorrupt from Space(): the peer's tail
-// is out of bounds.
+// now; Publish() makes what was written visible.
+//
+// In place: Open() reserves one record for a frame of at most `length` bytes that the
+// caller writes itself (the body's position is returned); Commit() stores its real
+// length, Abandon() gives the space back. While a record is open nothing else is written
+// (Write() refuses) and Publish() stops in front of it, so both are a move of our own
+// head: no skip record ever reaches the peer.
 class RingWriter {
  public:
   explicit RingWriter(RingView view) : v_(view) {}
-  // Reads the peer's tail once; false when it is out of bounds (the connection must end).
+  // Reads the peer's tail once; false when it is out of bounds, before the last one or
+  // beyond what we published (the connection must end).
   bool Refresh();
   // Copies `length` bytes of `body` in as one record (or the close marker when body is
   // null and length is kCloseMarker). Call Refresh() first to see freed space.
   bool Write(const uint8_t* body, uint32_t length);
+  // Reserves a record for up to `length` body bytes; false when it does not fit now (or a
+  // record is open already). `*body` is the body's position in the ring's data.
+  bool Open(uint32_t length, uint64_t* body);
+  // The open record becomes a frame of `length` bytes (at most what Open() reserved).
+  void Commit(uint32_t length);
+  void Abandon();  // the open record is dropped; its space is free again
+  bool open() const { return open_; }
   bool Publish();  // true when there was something new
   uint64_t written() const { return head_; }
   uint64_t capacity() const { return v_.capacity; }
 
  private:
   bool Reserve(uint64_t bytes, uint64_t* pos);
+  uint64_t Fits(uint32_t length) const;  // the record's size, or 0 when over half a ring
   RingView v_;
   uint64_t head_ = 0;       // ours
   uint64_t published_ = 0;  // last head stored into the region
   uint64_t peer_tail_ = 0;  // last checked value of the peer's tail
+  bool open_ = false;
+  uint64_t open_from_ = 0;    // head_ before Open() (a pad it wrote is dropped with it)
+  uint64_t open_record_ = 0;  // count where the open record's header is
+  uint64_t open_size_ = 0;    // its reserved size
 };
 
 }  // namespace crdma::shm

@@ -1,7 +1,9 @@
 // NativeChannel: one connection of a native engine (io_uring or RDMA) as a Channel.
 // Owns the JS side of the connection: the frame callbacks, holds on received frames,
 // per-channel counters, and its share of the region in unsent frames (send-share.ts; the
-// native engine counts the bytes, this class refuses leases beyond the share). The
+// native engine counts the bytes, this class refuses leases beyond the share). On engines
+// that write frames in place (shm), allocate() hands out the connection's own ring space
+// when the engine has it (in-place-lease.ts) and a region lease otherwise. The
 // socket or queue pair, its queues and its receive state belong to the native engine.
 import { codedError } from "../errors.js";
 import { RegionLease, type Region } from "../region.js";
@@ -9,6 +11,7 @@ import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./
 import type { ChannelPeer } from "./channel-peer.js";
 import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
 import { HeldFrame } from "./held-frame.js";
+import { InPlaceLease } from "./in-place-lease.js";
 import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
 import { systemError } from "./system-error.js";
@@ -44,6 +47,16 @@ export interface NativeChannelOwner {
   bufferOf?(id: number): ArrayBuffer | undefined;
   /** Engines that read frames in place in that memory: keeps one past onFrame(). */
   holdInPlace?(id: number, frame: Uint8Array): Lease;
+  /**
+   * Engines that let a frame be written straight into that memory (shm): reserve() gives
+   * the body's offset in bufferOf()'s ArrayBuffer, or < 0 when a region lease must carry
+   * the frame (copied at send); commit() sends the record, abandon() drops it.
+   */
+  readonly inPlace?: {
+    reserve(connection: number, byteLength: number): number;
+    commit(connection: number, offset: number, length: number): number;
+    abandon(connection: number, offset: number): void;
+  };
 }
 
 /** A connection of a native engine. */
@@ -122,6 +135,11 @@ export class NativeChannel implements Channel {
   allocate(byteLength: number): Lease {
     this.#checkLength(byteLength);
     if (this.#closed) throw channelClosedError();
+    const inPlace = this.#owner.inPlace;
+    if (inPlace !== undefined && this.#buffer !== undefined && !this.#owner.closed) {
+      const offset = inPlace.reserve(this.id, byteLength);
+      if (offset >= 0) return new InPlaceLease(this, new Uint8Array(this.#buffer, offset, byteLength), this.#abandon);
+    }
     if (!this.#withinShare(byteLength)) {
       throw codedError("ERR_REGION_FULL", `connection holds its share of the region in unsent frames (maxUnsentBytes ${this.#owner.share.limit})`);
     }
@@ -147,7 +165,16 @@ export class NativeChannel implements Channel {
     return this.#owner.space.wait(byteLength + this.#owner.headerBytes, timeoutMs, closed, () => this.#withinShare(byteLength));
   }
 
+  /** Drops an in-place record whose lease was released unsent. */
+  readonly #abandon = (offset: number): void => {
+    if (!this.#owner.closed) this.#owner.inPlace?.abandon(this.id, offset);
+  };
+
   send(lease: Lease, byteLength?: number): void {
+    if (lease instanceof InPlaceLease && lease.owner === this) {
+      this.#sendInPlace(lease, byteLength);
+      return;
+    }
     if (!(lease instanceof RegionLease) || lease.region !== this.#owner.region) {
       throw new TypeError("send() takes a lease allocated from this channel");
     }
@@ -163,6 +190,20 @@ export class NativeChannel implements Channel {
     // lease was freed), as on a socket that was reset under a write.
     if (rc < 0) return;
     this.#handedSince += leaseBytes;
+    this.#stats.framesOut++;
+    this.#stats.bytesOut += length;
+  }
+
+  /** The record is in the ring already: the engine publishes it at the turn's end (no copy). */
+  #sendInPlace(lease: InPlaceLease, byteLength: number | undefined): void {
+    const length = byteLength ?? lease.bytes.length;
+    checkSendLength(length, lease.bytes.length);
+    if (this.#closed) {
+      lease.release();
+      throw channelClosedError();
+    }
+    // < 0: the connection ended natively and onClose is on its way (the frame is dropped).
+    if (this.#owner.inPlace!.commit(this.id, lease.transfer(), length) < 0) return;
     this.#stats.framesOut++;
     this.#stats.bytesOut += length;
   }

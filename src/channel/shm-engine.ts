@@ -2,9 +2,10 @@
 // processes of one host. The server listens on a Unix socket; per connection it creates a
 // sealed memfd region holding one ring per direction and passes it with SCM_RIGHTS
 // (docs/CHANNELS.md §5). Each side maps it once, as ONE ArrayBuffer per connection:
-// received frames are views into that mapping (read in place); a sent frame is copied
-// once from its lease into the ring. Peers must run as the same user unless
-// `allowOtherUsers` says otherwise.
+// received frames are views into that mapping (read in place); a frame to send is written
+// in place too: allocate() reserves a record in the outgoing ring when it has room and
+// nothing waits before it (else a region lease, copied once into the ring). Peers must
+// run as the same user unless `allowOtherUsers` says otherwise.
 import { native, type NativeShmEngine, type NativeShmEngineStats } from "../binding.js";
 import type { Lease, Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
@@ -51,8 +52,8 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     if (!Number.isInteger(rendezvousTimeoutMs) || rendezvousTimeoutMs < 1 || rendezvousTimeoutMs > 2 ** 31) {
       throw new RangeError(`rendezvousTimeoutMs must be a positive integer of ms, got ${options.rendezvousTimeoutMs}`);
     }
-    // No receive slots: frames arrive in the connections' rings. The lease area holds
-    // frames being written before they are copied into a ring.
+    // No receive slots: frames arrive in the connections' rings. The lease area holds the
+    // frames that could not be written in place (copied into a ring once it has room).
     const region = { slotSize: 4096, recvSlots: 1, ...options.region };
     // Like io_uring: answers queued by each chunk of 16 frames are published (and the peer
     // woken) before the next chunk is handed to JS, so both processes work at once.
@@ -78,6 +79,13 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     return this.native.buffer(id);
   }
 
+  /** @internal Frames written straight into a connection's outgoing ring (NativeChannel.allocate/send). */
+  readonly inPlace = {
+    reserve: (id: number, byteLength: number): number => this.native.reserveInPlace(id, byteLength),
+    commit: (id: number, offset: number, length: number): number => this.native.commitInPlace(id, offset, length),
+    abandon: (id: number, offset: number): void => this.native.abandonInPlace(id, offset),
+  };
+
   /** @internal Keeps a frame read in place: its ring space stays taken until release(). */
   holdInPlace(id: number, frame: Uint8Array): Lease {
     const token = this.native.holdFrame(id, frame.byteOffset);
@@ -92,7 +100,7 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
   stats(): NativeShmEngineStats & {
     /** Channels open right now. */
     channels: number;
-    /** The region's sizes and lease counters (frames being written before their copy into a ring). */
+    /** The region's sizes and lease counters (frames that went the copying way: written in a lease, then copied into a ring). */
     region: ReturnType<Region["stats"]>;
     /** The channel-wide names: shm never reassembles (frames are read in place). */
     reassembled: number;
