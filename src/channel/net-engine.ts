@@ -22,6 +22,7 @@ import { addChannelStats } from "./channel-stats.js";
 import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
+import { ReassemblyShare } from "./reassembly-share.js";
 import { SendShare } from "./send-share.js";
 import { netPeer } from "./net-peer.js";
 import { claimSocketPath, socketModeOf } from "./unix-socket-file.js";
@@ -160,6 +161,7 @@ export class NetEngine implements ChannelEngine {
       region: this.region,
       space: new RegionSpace(this.region),
       share,
+      reassembly: new ReassemblyShare(share),
       headers: new DataView(this.region.buffer),
       maxFrameBytes: max,
       forget: (channel) => {
