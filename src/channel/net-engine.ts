@@ -41,7 +41,9 @@ export interface NetEngineOptions {
   maxFrameBytes?: number;
   /**
    * Lease bytes one connection may hold in frames not written out yet (default: 3/4 of
-   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait.
+   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait. It
+   * bounds a frame being reassembled into a lease too: one that does not fit what the
+   * share leaves takes the engine's one over-share place, or is reassembled on the heap.
    */
   maxUnsentBytes?: number;
   /** TLS on tcp://: `server` for listen(), `client` for connect() (docs/SECURITY.md, "TLS"). */
