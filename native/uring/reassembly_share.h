@@ -35,7 +35,7 @@ class ReassemblyShare {
     return over_share_ == 0 || over_share_ == id ? Admission::kOverShare : Admission::kWait;
   }
   void Take(uint32_t id) { over_share_ = id; }
-  // Connection `id`'s frame is complete or gone: the over-share place is free if it held it.
+  // UringConnection `id`'s frame is complete or gone: the over-share place is free if it held it.
   // True when it did (connections waiting for it may go on).
   bool Return(uint32_t id) {
     if (over_share_ != id || id == 0) return false;
