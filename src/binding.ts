@@ -278,6 +278,8 @@ export interface NativeAddon {
     region: NativeRegion,
     ringEntries: number,
     maxFrameBytes: number,
+    /** A connection's share of the lease area, which bounds its reassembly too (native/uring/reassembly_share.h). */
+    maxUnsentBytes: number,
     events: Int32Array,
     onEvents: (count: number) => void,
   ) => NativeUringEngine;

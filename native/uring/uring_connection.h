@@ -43,6 +43,9 @@ struct UringConnection {
   std::deque<Pending> backlog;
   size_t backlog_pos = 0;   // parse position inside backlog.front()
   bool recv_paused = false;
+  // The backlog waits for the engine's over-share place, not for memory (reassembly_share.h).
+  bool waits_for_share = false;
+  bool in_share_waiting = false;  // listed in the engine's share_waiting_ (at most once)
   bool recv_cancelling = false;  // a cancel of the multishot recv is on its way
   bool close_after_send = false;  // closed by JS: shut down once queued frames left
   // The peer's FIN was parsed (after every frame before it): receiving is over for good

@@ -196,7 +196,7 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
         } else {
           c.backlog.push_back(UringConnection::Pending{bid, static_cast<uint32_t>(res)});
           c.backlog_pos = stopped;
-          stalled_.push_back(c.id);
+          Stall(c);
           c.recv_paused = true;
           if (c.recv_armed && !c.recv_cancelling) {  // stop taking bytes off the socket until memory is back
             c.recv_cancelling = true;
@@ -275,13 +275,39 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
     }
     if (c.state != UringConnection::State::kOpen) continue;  // BeginClose released the backlog
     if (!c.backlog.empty()) {
-      stalled_.push_back(id);
+      Stall(c);
     } else {
       c.recv_paused = false;
       if (!c.recv_armed) ArmRecv(c);
     }
   }
   return progressed;
+}
+
+void UringEngine::Stall(UringConnection& c) {
+  if (!c.waits_for_share) {
+    stalled_.push_back(c.id);
+  } else if (!c.in_share_waiting) {
+    c.in_share_waiting = true;
+    share_waiting_.push_back(c.id);
+  }
+}
+
+void UringEngine::WakeShareWaiters() {
+  std::vector<uint32_t> waiting;
+  waiting.swap(share_waiting_);
+  for (uint32_t id : waiting) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    it->second.in_share_waiting = false;
+    WakeShareWaiter(it->second);
+  }
+}
+
+void UringEngine::WakeShareWaiter(UringConnection& c) {
+  if (!c.waits_for_share) return;
+  c.waits_for_share = false;
+  stalled_.push_back(c.id);  // ResumeStalled() asks ReassemblyShare again
 }
 
 namespace {
@@ -292,9 +318,9 @@ namespace {
 // pin the slot again, or the slot could go back to the kernel before JS saw them.
 class SlotHooks final : public FrameHooks {
  public:
-  SlotHooks(MemoryRegion& region, UringConnection& c, uint16_t bid, EventSink& sink, UringEngineStats& stats,
-            std::vector<uint16_t>& batch_pins, const uint64_t& batches_ended)
-      : region_(region), c_(c), bid_(bid), sink_(sink), stats_(stats), batch_pins_(batch_pins),
+  SlotHooks(MemoryRegion& region, ReassemblyShare& share, UringConnection& c, uint16_t bid, EventSink& sink,
+            UringEngineStats& stats, std::vector<uint16_t>& batch_pins, const uint64_t& batches_ended)
+      : region_(region), share_(share), c_(c), bid_(bid), sink_(sink), stats_(stats), batch_pins_(batch_pins),
         batches_ended_(batches_ended), slot_offset_(static_cast<size_t>(region.slot(bid) - region.base())) {}
 
   void OnView(size_t pos, uint32_t length) override {
@@ -311,11 +337,19 @@ class SlotHooks final : public FrameHooks {
     sink_.Push(Event{kEventFrameView, static_cast<int32_t>(c_.id), static_cast<int32_t>(slot_offset_ + pos),
                      static_cast<int32_t>(length)});
   }
+  // A lease for a frame that straddles slots, within the connection's share
+  // (reassembly_share.h); nullptr stalls the parse (waits_for_share tells why).
   uint8_t* AllocateLease(size_t bytes, int64_t* handle) override {
+    ReassemblyShare::Admission admission = share_.Admit(c_.id, c_.unsent_bytes, bytes);
+    c_.waits_for_share = admission == ReassemblyShare::Admission::kWait;
+    if (c_.waits_for_share) return nullptr;
     *handle = region_.AllocateLease(bytes);
-    return *handle < 0 ? nullptr : region_.base() + *handle;
+    if (*handle < 0) return nullptr;
+    if (admission == ReassemblyShare::Admission::kOverShare) share_.Take(c_.id);
+    return region_.base() + *handle;
   }
   void OnLease(int64_t handle, uint32_t length) override {
+    share_returned_ |= share_.Return(c_.id);
     stats_.frames_in += 1;
     stats_.reassembled += 1;
     stats_.reassembled_bytes += length;
@@ -323,9 +357,12 @@ class SlotHooks final : public FrameHooks {
                      static_cast<int32_t>(length)});
   }
   bool Open() override { return c_.state == UringConnection::State::kOpen; }  // JS may close c mid-batch
+  // True when a frame completed in the over-share place (others may wait for it).
+  bool share_returned() const { return share_returned_; }
 
  private:
   MemoryRegion& region_;
+  ReassemblyShare& share_;
   UringConnection& c_;
   uint16_t bid_;
   EventSink& sink_;
@@ -335,13 +372,17 @@ class SlotHooks final : public FrameHooks {
   size_t slot_offset_;
   bool pinned_ = false;
   uint64_t pinned_in_ = 0;  // batches_ended_ when this slot was pinned for a batch
+  bool share_returned_ = false;
 };
 
 }  // namespace
 
 size_t UringEngine::ConsumeSlot(UringConnection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink) {
-  SlotHooks hooks(*region_, c, bid, sink, stats_, batch_pins_, batches_ended_);
-  switch (c.rx.Consume(region_->slot(bid), n, &pos, options_.max_frame_bytes, region_->lease_area_bytes(), hooks)) {
+  SlotHooks hooks(*region_, reassembly_, c, bid, sink, stats_, batch_pins_, batches_ended_);
+  ParseResult result =
+      c.rx.Consume(region_->slot(bid), n, &pos, options_.max_frame_bytes, region_->lease_area_bytes(), hooks);
+  if (hooks.share_returned()) WakeShareWaiters();
+  switch (result) {
     case ParseResult::kStalled:
       return pos;
     case ParseResult::kTooLarge:
@@ -395,6 +436,7 @@ void UringEngine::SendProgress(UringConnection& c, size_t bytes) {
       c.written_bytes += static_cast<double>(size);
       FreeLease(offset);
       ++c.sending_first;
+      WakeShareWaiter(c);  // its share has more room for the frame it waits to reassemble
     } else {
       iov.iov_base = static_cast<uint8_t*>(iov.iov_base) + bytes;
       iov.iov_len -= bytes;

@@ -34,7 +34,7 @@ constexpr uint32_t kMaxAcceptRetryMs = 1000;
 
 UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const UringEngineOptions& options)
     : region_(std::move(region)), options_(options), ring_(options.ring_entries),
-      buffers_(ring_, region_) {
+      buffers_(ring_, region_), reassembly_(options.max_unsent_bytes) {
   CheckNeg(ring_.Submit(), "io_uring_submit");
 }
 
@@ -190,6 +190,8 @@ void UringEngine::BeginClose(UringConnection& c) {
     FreeLease(static_cast<size_t>(c.rx.pending_lease()));
     c.rx.DropPendingLease();
   }
+  if (reassembly_.Return(c.id)) WakeShareWaiters();
+  c.waits_for_share = false;
   for (size_t off : c.queued_leases) FreeLease(off);
   c.queued_iov.clear();
   c.queued_leases.clear();

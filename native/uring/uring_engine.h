@@ -23,6 +23,7 @@
 #include "region/memory_region.h"
 #include "uring/uring_connection.h"
 #include "uring/provided_buffers.h"
+#include "uring/reassembly_share.h"
 #include "uring/ring.h"
 
 namespace crdma {
@@ -37,6 +38,9 @@ struct UringEngineStats {
 struct UringEngineOptions {
   unsigned ring_entries = 1024;
   uint32_t max_frame_bytes = 32u << 20;
+  // Lease bytes one connection may hold (maxUnsentBytes): bounds reassembly too
+  // (reassembly_share.h); 0: unbounded.
+  size_t max_unsent_bytes = 0;
 };
 
 class UringEngine : public DrivenEngine {
@@ -131,6 +135,12 @@ class UringEngine : public DrivenEngine {
   size_t ConsumeSlot(UringConnection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink);
   // Parses stalled backlogs again (memory may have come back); true when any progressed.
   bool ResumeStalled(EventSink& sink);
+  // A connection whose backlog stopped: polled again each Reap() (waiting for memory JS
+  // frees), or, waiting for the over-share place, parked until WakeShareWaiters().
+  void Stall(UringConnection& c);
+  // The over-share place came back, or `c`'s unsent frames shrank: parse again.
+  void WakeShareWaiters();
+  void WakeShareWaiter(UringConnection& c);
   void HandleEndOfStream(UringConnection& c, EventSink& sink);
   // Reports the end once (never after a local close), then closes (BeginClose).
   void Fail(UringConnection& c, int err, CloseReason reason, EventSink& sink);
@@ -148,7 +158,11 @@ class UringEngine : public DrivenEngine {
   std::unordered_map<uint32_t, UringConnection> connections_;
   DirtyList dirty_;
   std::vector<uint32_t> closing_;
-  std::vector<uint32_t> stalled_;  // connections with a receive backlog
+  std::vector<uint32_t> stalled_;  // connections with a receive backlog, retried each Reap()
+  // Connections with a receive backlog waiting for the over-share place (entries whose
+  // waits_for_share is false are stale and skipped).
+  std::vector<uint32_t> share_waiting_;
+  ReassemblyShare reassembly_;
   std::vector<uint32_t> starved_;  // connections whose recv waits for free slots
   std::vector<uint16_t> batch_pins_;
   // Counts EndBatch calls: a slot whose parse spans a chunk's end (dispatchChunk) is

@@ -27,7 +27,7 @@ Napi::Value UringEngineWrap::PartialFrameBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, engine()->PartialFrameBytes(info[0].As<Napi::Number>().Uint32Value()));
 }
 
-// new UringEngine(region, ringEntries, maxFrameBytes, events: Int32Array, onEvents(count))
+// new UringEngine(region, ringEntries, maxFrameBytes, maxUnsentBytes, events: Int32Array, onEvents(count))
 // Arguments are validated in TypeScript (src/channel/uring-engine.ts).
 UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
@@ -39,6 +39,7 @@ UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   UringEngineOptions options;
   options.ring_entries = info[1].As<Napi::Number>().Uint32Value();
   options.max_frame_bytes = info[2].As<Napi::Number>().Uint32Value();
+  options.max_unsent_bytes = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
   std::unique_ptr<UringEngine> engine;
   try {
     engine = std::make_unique<UringEngine>(region->region(), options);
@@ -47,7 +48,7 @@ UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
     return;
   }
   int poll_fd = engine->poll_fd();
-  Start(env, std::move(engine), info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(), "connect-rdma:uring");
+  Start(env, std::move(engine), info[4].As<Napi::Int32Array>(), info[5].As<Napi::Function>(), "connect-rdma:uring");
   // Nothing to drain: the ring fd stops being readable once Reap() emptied the CQ.
   if (int rc = Watch(env, poll_fd); rc != 0) ThrowSysError(env, SysError{-rc, "uv_poll_init (watching the ring fd)"});
 }

@@ -49,7 +49,9 @@ export interface NativeEngineOptions {
   dispatchChunk?: number;
   /**
    * Lease bytes one connection may hold in frames not written out yet (default: 3/4 of
-   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait.
+   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait. On
+   * io_uring it bounds a frame being reassembled too: one that does not fit what the
+   * share leaves waits for the engine's one over-share place.
    */
   maxUnsentBytes?: number;
 }
@@ -102,7 +104,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   protected constructor(
     options: NativeEngineOptions,
     headerBytes: number,
-    open: (region: Region, maxFrameBytes: number, events: Int32Array, onEvents: (count: number) => void) => N,
+    open: (region: Region, maxFrameBytes: number, events: Int32Array, onEvents: (count: number) => void, share: SendShare) => N,
   ) {
     this.maxFrameBytes = options.maxFrameBytes ?? 32 * 1024 * 1024;
     if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 0 || this.maxFrameBytes > 2 ** 31 - 64) {
@@ -118,7 +120,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     this.space = new RegionSpace(this.region);
     try {
       this.share = new SendShare(options.maxUnsentBytes, this.region.leaseBytes, this.region.leaseUnit);
-      this.#native = open(this.region, this.maxFrameBytes, this.#events, this.#onEvents);
+      this.#native = open(this.region, this.maxFrameBytes, this.#events, this.#onEvents, this.share);
     } catch (error) {
       this.region.close();
       throw error;

@@ -7,8 +7,9 @@
 //            in one writev. The lease is freed in the write callback; until then it
 //            counts in unsentBytes, bounded by the engine's per-connection share.
 //   receive: FrameReader hands over views of socket chunks, or reassembled leases which
-//            are freed after onFrame unless hold() was called (or, when the region was
-//            full, frames reassembled on the heap, counted in reassembledOnHeap).
+//            are freed after onFrame unless hold() was called (or, when the region or
+//            the connection's share of it (reassembly-share.ts) had no room, frames
+//            reassembled on the heap, counted in reassembledOnHeap).
 //   end:     sockets are half-open capable (allowHalfOpen): the peer's FIN after whole
 //            frames is onEnd(), and the socket keeps writing until close() (without an
 //            onEnd, close() is called at once).
@@ -20,6 +21,7 @@ import { codedError } from "../errors.js";
 import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
 import { FRAME_HEADER_BYTES, FrameReader, type FrameOrigin } from "./net-frame-reader.js";
 import type { RegionSpace } from "./region-space.js";
+import type { ReassemblyShare } from "./reassembly-share.js";
 import type { SendShare } from "./send-share.js";
 import { HeldFrame } from "./held-frame.js";
 import { notifyPeerEnd } from "./peer-end.js";
@@ -31,6 +33,8 @@ export interface NetChannelHost {
   readonly space: RegionSpace;
   /** What one connection may hold in unsent frames. */
   readonly share: SendShare;
+  /** Which frames may be reassembled into leases. */
+  readonly reassembly: ReassemblyShare;
   /** A DataView over the region's ArrayBuffer, for frame headers. */
   readonly headers: DataView;
   readonly maxFrameBytes: number;
@@ -86,7 +90,8 @@ export class NetChannel implements Channel {
     this.peer = peer;
     this.#socket = socket;
     this.maxFrameBytes = host.maxFrameBytes;
-    this.#reader = new FrameReader(host.region, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin));
+    const leases = { tryAllocate: (length: number, headerBytes: number) => this.#reassemblyLease(length, headerBytes) };
+    this.#reader = new FrameReader(leases, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin));
     this.whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
     socket.on("error", (error) => {
       // Node core errors (ECONNRESET, EPIPE, ...) pass through with code/errno/syscall.
@@ -247,8 +252,18 @@ export class NetChannel implements Channel {
     this.#host.space.notify();
   }
 
+  /** A lease for a frame that straddles chunks, if the rule of reassembly-share.ts allows one. */
+  #reassemblyLease(length: number, headerBytes: number): RegionLease | null {
+    const reassembly = this.#host.reassembly;
+    if (!reassembly.admit(this, this.#unsent, length + headerBytes)) return null;
+    const lease = this.#host.region.tryAllocate(length, headerBytes);
+    if (lease === null) reassembly.release(this);
+    return lease;
+  }
+
   #deliver(frame: Uint8Array, origin: FrameOrigin): boolean {
     const lease = origin.kind === "lease" ? origin.lease : undefined;
+    if (lease) this.#host.reassembly.release(this);
     if (this.#closed || !this.#events) {
       if (lease) this.#freeReassembled(lease);
       return false;
@@ -302,6 +317,7 @@ export class NetChannel implements Channel {
 
   #stopReading(): void {
     this.#reader.dispose();
+    this.#host.reassembly.release(this);
   }
 
   #onSocketClose(): void {

@@ -22,6 +22,7 @@ import { addChannelStats } from "./channel-stats.js";
 import { engineClosedError } from "./contract.js";
 import { NetChannel, type NetChannelHost, type NetChannelStats } from "./net-channel.js";
 import { RegionSpace } from "./region-space.js";
+import { ReassemblyShare } from "./reassembly-share.js";
 import { SendShare } from "./send-share.js";
 import { netPeer } from "./net-peer.js";
 import { claimSocketPath, socketModeOf } from "./unix-socket-file.js";
@@ -40,7 +41,9 @@ export interface NetEngineOptions {
   maxFrameBytes?: number;
   /**
    * Lease bytes one connection may hold in frames not written out yet (default: 3/4 of
-   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait.
+   * `region.leaseBytes`, at most 16 MiB; docs/LIMITS.md). Beyond it, sends wait. It
+   * bounds a frame being reassembled into a lease too: one that does not fit what the
+   * share leaves takes the engine's one over-share place, or is reassembled on the heap.
    */
   maxUnsentBytes?: number;
   /** TLS on tcp://: `server` for listen(), `client` for connect() (docs/SECURITY.md, "TLS"). */
@@ -160,6 +163,7 @@ export class NetEngine implements ChannelEngine {
       region: this.region,
       space: new RegionSpace(this.region),
       share,
+      reassembly: new ReassemblyShare(share),
       headers: new DataView(this.region.buffer),
       maxFrameBytes: max,
       forget: (channel) => {

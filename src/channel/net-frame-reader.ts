@@ -2,8 +2,8 @@
 // length + body). Owns the only copy the net engine makes on receive: a frame that lies
 // inside one chunk is handed on as a subarray of that chunk; a frame that straddles
 // chunks is reassembled once into a Region lease (with 4 bytes of header room in front,
-// so that it can be sent on unchanged). When the region has no room, the frame is
-// reassembled on the heap instead of waiting: receives must never wait for sends to
+// so that it can be sent on unchanged). When the region has no room, or the connection's
+// share of it none (reassembly-share.ts), the frame is reassembled on the heap instead of waiting: receives must never wait for sends to
 // drain, or two peers whose regions are full of sends to each other deadlock (the
 // channel suite's hold() test over Unix sockets did). Memory stays bounded: at most one
 // frame (<= maxFrameBytes) per connection is being reassembled at a time.
@@ -30,9 +30,12 @@ export type FrameHandler = (frame: Uint8Array, origin: FrameOrigin) => boolean;
 const VIEW: FrameOrigin = { kind: "view" };
 const HEAP: FrameOrigin = { kind: "heap" };
 
+/** Where reassembly leases come from: the region, or the channel's share of it. */
+export type ReassemblyLeases = Pick<Region, "tryAllocate">;
+
 /** Stream-to-frames parser of one connection. */
 export class FrameReader {
-  readonly #region: Region;
+  readonly #region: ReassemblyLeases;
   readonly #maxFrameBytes: number;
   readonly #onFrame: FrameHandler;
   /** Header bytes gathered across chunks. */
@@ -43,7 +46,7 @@ export class FrameReader {
   #origin: FrameOrigin = VIEW;
   #filled = 0;
 
-  constructor(region: Region, maxFrameBytes: number, onFrame: FrameHandler) {
+  constructor(region: ReassemblyLeases, maxFrameBytes: number, onFrame: FrameHandler) {
     this.#region = region;
     this.#maxFrameBytes = maxFrameBytes;
     this.#onFrame = onFrame;

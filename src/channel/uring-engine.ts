@@ -33,8 +33,8 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
     if (!Number.isInteger(ringEntries) || ringEntries < 8 || ringEntries > 32768) {
       throw new RangeError(`ringEntries must be an integer in [8, 32768], got ${ringEntries}`);
     }
-    super({ ...options, dispatchChunk: options.dispatchChunk ?? DEFAULT_DISPATCH_CHUNK }, STREAM_FRAME_HEADER_BYTES, (region: Region, maxFrameBytes, events, onEvents) =>
-      new (native().UringEngine)(region.native, ringEntries, maxFrameBytes, events, onEvents),
+    super({ ...options, dispatchChunk: options.dispatchChunk ?? DEFAULT_DISPATCH_CHUNK }, STREAM_FRAME_HEADER_BYTES, (region: Region, maxFrameBytes, events, onEvents, share) =>
+      new (native().UringEngine)(region.native, ringEntries, maxFrameBytes, share.limit, events, onEvents),
     );
   }
 

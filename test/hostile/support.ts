@@ -135,11 +135,15 @@ export interface LiveServer {
 
 export async function liveServer(
   channel: HostileChannel,
-  options: Partial<ServerOptions> & { region?: RegionOptions; maxFrameBytes?: number } = {},
+  options: Partial<ServerOptions> & { region?: RegionOptions; maxFrameBytes?: number; maxUnsentBytes?: number } = {},
   routes?: (router: ConnectRouter) => void,
 ): Promise<LiveServer> {
-  const { region, maxFrameBytes, ...serverOptions } = options;
-  const engineOptions = { ...(region ? { region } : {}), ...(maxFrameBytes !== undefined ? { maxFrameBytes } : {}) };
+  const { region, maxFrameBytes, maxUnsentBytes, ...serverOptions } = options;
+  const engineOptions = {
+    ...(region ? { region } : {}),
+    ...(maxFrameBytes !== undefined ? { maxFrameBytes } : {}),
+    ...(maxUnsentBytes !== undefined ? { maxUnsentBytes } : {}),
+  };
   const engine = channel.engine === "uring" ? new UringEngine(engineOptions) : new NetEngine(engineOptions);
   onTestFinished(() => engine.close());
   const log = new ServerLog();
