@@ -1,20 +1,7 @@
 // See ring.h.
 //
-// How event mode learns about a received frame: the socket's wake-up queues the multishot
-// recv as task work and wakes the task sleeping in epoll_wait, which returns EINTR; the
-// task work runs on the way out and posts the CQE, which makes the ring fd readable; libuv's
-// next epoll_wait returns it and the engine reaps. Receiver side, from being switched in to
-// its reply's io_uring_enter (bench/echo.js, TCP, 1 in flight, under perf sched+syscall
-// tracing on the 2-vCPU VM, so the absolute numbers are inflated):
-//   registered eventfd (until 2026-11)     EINTR, epoll_wait, read(eventfd)   17-19 µs
-//   ring fd (this)                         EINTR, epoll_wait                  13-15 µs
-//   SINGLE_ISSUER|DEFER_TASKRUN + eventfd  epoll_wait, read, GETEVENTS enter     17 µs
-//   node:net, for comparison               epoll_wait, read                   12-14 µs
-// The eventfd also fired for every send that completed inline (one more wake-up, epoll_wait
-// and read per frame sent). DEFER_TASKRUN cannot use the ring fd (adding deferred work
-// signals a registered eventfd but does not wake pollers of the ring fd), and
-// IORING_REGISTER_EVENTFD_ASYNC signals only io-wq completions, not the task work that
-// receives arrive by. COOP_TASKRUN stays: spin mode needs TASKRUN_FLAG.
+// Event mode: libuv polls the ring fd itself (no eventfd); docs/CHANNELS.md §1 says why,
+// with the measurements. COOP_TASKRUN stays: spin mode needs TASKRUN_FLAG.
 #include "uring/ring.h"
 
 #include <unistd.h>
