@@ -21,6 +21,8 @@
         "native/common/peer_identity_js.cc",
         "native/common/unix_bind.cc",
         "native/common/socket_functions_js.cc",
+        "native/common/fault_injection.cc",
+        "native/common/fault_injection_js.cc",
         "native/uring/uring_probe.cc",
         "native/rdma/rdma_probe.cc",
         "native/rdma/verbs_api.cc",

@@ -305,7 +305,16 @@ export interface NativeAddon {
   peerOfFd(fd: number): NativePeer;
   /** A listening Unix socket bound at `path` with permissions `mode` from its creation on; the caller owns the fd. */
   listenUnixFd(path: string, mode: number, backlog: number): number;
+  /**
+   * Tests only (native/common/fault_injection.h): how often the named failure point fired
+   * since it was last armed; with `fails`, arms it too: the next `fails` passes through
+   * it fail (0 disarms).
+   */
+  faultPoint(name: FaultPointName, fails?: number): number;
 }
+
+/** The native test-only failure points (native/common/fault_injection.h). */
+export type FaultPointName = "uring.full_sq_submit" | "uring.accept_after_close" | "rdma.post_send";
 
 let addon: NativeAddon | undefined;
 let loadError: Error | undefined;

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "common/fault_injection_js.h"
 #include "common/socket_functions_js.h"
 #include "rdma/rdma_engine_wrap.h"
 #include "rdma/rdma_probe.h"
@@ -28,6 +29,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   exports.Set("ShmEngine", ShmEngineWrap::Define(env));
   exports.Set("peerOfFd", Napi::Function::New(env, PeerOfFd, "peerOfFd"));
   exports.Set("listenUnixFd", Napi::Function::New(env, ListenUnixFd, "listenUnixFd"));
+  exports.Set("faultPoint", Napi::Function::New(env, FaultPointJs, "faultPoint"));  // tests only
 }
 
 Addon::~Addon() { registry_->CloseAll(); }

@@ -5,6 +5,7 @@
 // incoming half.
 #include <cstring>
 
+#include "common/fault_injection.h"
 #include "rdma/rdma_engine.h"
 #include "rdma/rdma_message.h"
 
@@ -43,7 +44,8 @@ bool RdmaEngine::PostSend(RdmaConnection& c, size_t lease_offset, uint32_t bytes
   wr.opcode = IBV_WR_SEND;
   wr.send_flags = IBV_SEND_SIGNALED | (inline_send ? IBV_SEND_INLINE : 0);
   ibv_send_wr* bad = nullptr;
-  if (int rc = ibv_post_send(c.cm_id->qp, &wr, &bad); rc != 0) {
+  int rc = FaultFires(FaultPoint::kRdmaPostSend) ? ENOMEM : ibv_post_send(c.cm_id->qp, &wr, &bad);
+  if (rc != 0) {
     FreeLease(lease_offset);
     // The frame (or control message) is lost and its credit spent: the connection cannot
     // go on in step with its peer. Reap() closes it with the error (no sink here).

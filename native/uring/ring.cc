@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/fault_injection.h"
 #include "common/sys_error.h"
 
 namespace crdma {
@@ -40,7 +41,7 @@ Ring::~Ring() { io_uring_queue_exit(&ring_); }
 io_uring_sqe* Ring::Sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   for (int attempt = 0; !sqe; ++attempt) {
-    int rc = io_uring_submit(&ring_);
+    int rc = FaultFires(FaultPoint::kUringFullSqSubmit) ? -EBUSY : io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
     if (sqe) break;
     // A full SQ the kernel will not take: transient errors (EINTR, EAGAIN: no memory for

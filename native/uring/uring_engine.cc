@@ -22,6 +22,7 @@
 #include <climits>
 #include <cstring>
 
+#include "common/fault_injection.h"
 #include "common/sys_error.h"
 #include "common/unix_bind.h"
 
@@ -96,6 +97,13 @@ void UringEngine::ArmAccept(Listener& l) {
 }
 
 void UringEngine::OnAccept(Listener& l, int res, unsigned flags, EventSink& sink) {
+  if (res >= 0 && !l.closing && FaultFires(FaultPoint::kUringAcceptAfterClose)) {
+    // Test seam: JS closed the listener just before this accept was reaped, and the kernel
+    // ended the multishot with it. The cancel goes out now, while the fd is still open.
+    CloseListener(l.id);
+    ring_.Submit();
+    flags &= ~IORING_CQE_F_MORE;
+  }
   bool more = flags & IORING_CQE_F_MORE;
   if (!more) --l.inflight;
   if (res >= 0) {
