@@ -56,6 +56,7 @@ export const NativeCloseReason = {
   RegionFull: 2,
   PeerClosedMidFrame: 3,
   ProtocolError: 4,
+  NotProtocol: 5,
 } as const;
 
 /**
@@ -97,9 +98,9 @@ export interface NativeEngineHandle {
 
 /** Native `UringEngine`: one io_uring driving sockets on Node's loop. */
 export interface NativeUringEngine extends NativeEngineHandle {
-  listenTcp(ip: string, port: number, backlog: number): [id: number, port: number];
+  listenTcp(ip: string, port: number, backlog: number, firstFrameMax: number): [id: number, port: number];
   /** The socket file gets permissions `mode` from its creation on (native/common/unix_bind.h). */
-  listenUnix(path: string, backlog: number, mode: number): number;
+  listenUnix(path: string, backlog: number, mode: number, firstFrameMax: number): number;
   connectTcp(ip: string, port: number): number;
   connectUnix(path: string): number;
   stats(): NativeEngineStats;

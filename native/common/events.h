@@ -25,6 +25,7 @@ enum CloseReason : int32_t {
   kReasonRegionFull = 2,
   kReasonPeerClosedMidFrame = 3,
   kReasonProtocolError = 4,
+  kReasonNotProtocol = 5,  // the first frame announced more than the listener allows
 };
 
 struct Event {

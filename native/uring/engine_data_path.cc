@@ -347,6 +347,9 @@ size_t UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t po
     case ParseResult::kTooLarge:
       Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
       break;
+    case ParseResult::kNotProtocol:
+      Fail(c, EPROTO, kReasonNotProtocol, sink);
+      break;
     case ParseResult::kNeverFits:
       Fail(c, ENOBUFS, kReasonRegionFull, sink);
       break;

@@ -146,8 +146,8 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
 
   /** Opens a native connection to `address`; resolves its id (a Connected event follows). */
   protected abstract startConnect(address: ChannelAddress): Promise<number>;
-  /** Opens a native listener on `address`; a socket file gets `socketMode` (unix-socket-file.ts). */
-  protected abstract startListen(address: ChannelAddress, socketMode: number): Promise<OpenedListener>;
+  /** Opens a native listener on `address`; a socket file gets `socketMode` (unix-socket-file.ts); `options` as listen() was given them. */
+  protected abstract startListen(address: ChannelAddress, socketMode: number, options?: ListenOptions): Promise<OpenedListener>;
 
   /** Connects to `url`; resolves once the connection is established. */
   async connect(url: string, events: ChannelEvents): Promise<NativeChannel> {
@@ -168,7 +168,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
       await claimSocketPath(address.path);
       this.assertOpen();
     }
-    const opened = await this.startListen(address, socketMode);
+    const opened = await this.startListen(address, socketMode, options);
     const state: ListenerState = { onAccept, url: formatChannelUrl(opened.bound), bound: opened.bound };
     if (opened.unixPath) state.unixPath = opened.unixPath;
     this.#listeners.set(opened.id, state);
