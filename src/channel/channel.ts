@@ -148,6 +148,14 @@ export interface ListenOptions {
    * bound beyond maxFrameBytes.
    */
   firstFrameMaxBytes?: number;
+  /**
+   * shm:// only: admit only peers running as one of `uids` or with a primary gid in `gids`
+   * (SO_PEERCRED at accept, before the rendezvous sends the region: a refused peer never
+   * holds its memfd). Other engines leave admission to the accept handler.
+   */
+  admit?: { readonly uids?: readonly number[]; readonly gids?: readonly number[] };
+  /** With `admit`: told once for each peer refused (it never reaches the accept handler). */
+  onRefused?: () => void;
 }
 
 /** Called for each accepted connection; returns that channel's callbacks. */

@@ -25,7 +25,7 @@ import { bindError } from "./bind-error.js";
 import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
-import { unixAdmission } from "./unix-admission.js";
+import { admittedIds, unixAdmission } from "./unix-admission.js";
 import type { Admission } from "./unix-admission.js";
 import { warnIfUnprotected } from "./unprotected-warning.js";
 import { plaintextAnswer } from "./plaintext-answer.js";
@@ -123,7 +123,7 @@ class ConnectRdmaServer implements Server {
     try {
       // Calls' URLs (ctx.url) are the bound URL plus the method path.
       const base = { url: url.replace(/\/$/, "") };
-      listener = await engine.listen(url, (channel) => this.#accept(channel, base), this.#listenOptions());
+      listener = await engine.listen(url, (channel) => this.#accept(channel, base), this.#listenOptions(url));
       base.url = listener.url.replace(/\/$/, "");
     } catch (e) {
       if (owned) await engine.close();
@@ -150,12 +150,15 @@ class ConnectRdmaServer implements Server {
     return { ...this.#counters.snapshot(this.#sessions.size, channels), authFailures: this.#authFailures, tlsFailures: this.#tlsFailures, refusedPeers: this.#refusedPeers };
   }
 
-  /** What each listener is told: the bound on the client's HELLO, the socket file's mode, and with `tls` where its failures go. */
-  #listenOptions(): ListenOptions {
+  /** What the listener of `url` is told: the bound on the client's HELLO, the socket file's mode, who shm admits, and with `tls` where its failures go. */
+  #listenOptions(url: string): ListenOptions {
     const socketMode = this.#options.unix?.mode;
+    // shm: admission runs in the engine, before the rendezvous hands over the region.
+    const admit = url.startsWith("shm:") ? admittedIds(this.#options.unix) : undefined;
     return {
       firstFrameMaxBytes: FIRST_FRAME_MAX_BYTES,
       ...(socketMode !== undefined ? { socketMode } : {}),
+      ...(admit !== undefined ? { admit, onRefused: () => this.#refusedPeers++ } : {}),
       ...(this.#plaintextAnswer !== undefined ? { plaintextAnswer: this.#plaintextAnswer, onTlsFailure: (failure: TlsFailure) => this.#onTlsFailure(failure) } : {}),
     };
   }
