@@ -105,7 +105,7 @@ export interface NativeUringEngine extends NativeEngineHandle {
   listenUnix(path: string, backlog: number, mode: number, firstFrameMax: number): number;
   connectTcp(ip: string, port: number): number;
   connectUnix(path: string): number;
-  stats(): NativeEngineStats;
+  stats(): NativeUringEngineStats;
   /** Bytes of the frame `connection` is in the middle of receiving (0 between frames), -1 when gone. */
   partialFrameBytes(connection: number): number;
 }
@@ -215,7 +215,7 @@ export interface NativeRdmaEngineStats {
 }
 
 /** Engine-wide counters of an io_uring engine (`UringEngine.stats()`), since it was created. */
-export interface NativeEngineStats {
+export interface NativeUringEngineStats {
   /** Frames delivered to JS. */
   framesIn: number;
   /** Bytes received from the sockets (frame headers included). */

@@ -11,7 +11,7 @@ export { ShmEngine, type ShmEngineOptions } from "./channel/shm-engine.js";
 export { NetEngine, type NetEngineOptions, type NetEngineStats, type NetTlsOptions } from "./channel/net-engine.js";
 export type { NetChannelStats } from "./channel/net-channel.js";
 export type { NativeChannel } from "./channel/native-channel.js";
-export type { NativeEngineStats, NativeRdmaEngineStats, NativeRegionStats, NativeShmEngineStats } from "./binding.js";
+export type { NativeUringEngineStats, NativeRdmaEngineStats, NativeRegionStats, NativeShmEngineStats } from "./binding.js";
 export { engineForUrl, autoEngine, type EngineOptions } from "./channel/engines.js";
 export { createMemoryEngine, MemoryEngine, MemoryChannel, type MemoryEngineOptions, type MemoryEngineStats } from "./channel/memory.js";
 export {

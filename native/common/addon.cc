@@ -14,7 +14,7 @@
 #include "region/region_wrap.h"
 #include "shm/shm_engine_wrap.h"
 #include "shm/shm_mapping.h"
-#include "uring/engine_wrap.h"
+#include "uring/uring_engine_wrap.h"
 #include "uring/uring_probe.h"
 
 namespace crdma {
@@ -23,7 +23,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   DefineAddon(exports, {InstanceMethod<&Addon::Capabilities>("capabilities"),
                         InstanceMethod<&Addon::Counters>("counters")});
   exports.Set("Region", RegionWrap::Define(env));
-  exports.Set("UringEngine", EngineWrap::Define(env));
+  exports.Set("UringEngine", UringEngineWrap::Define(env));
   exports.Set("RdmaEngine", RdmaEngineWrap::Define(env));
   exports.Set("ShmEngine", ShmEngineWrap::Define(env));
   exports.Set("peerOfFd", Napi::Function::New(env, PeerOfFd, "peerOfFd"));

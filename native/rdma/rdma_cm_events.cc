@@ -152,7 +152,7 @@ void RdmaEngine::HandleCmEvent(rdma_cm_event* event, EventSink& sink) {
         early.swap(c.early);
         for (auto [slot, bytes] : early) {
           if (c.state == RdmaConnection::State::kOpen) OnRecv(c, slot, bytes, sink);
-          else ReturnSlot(slot);
+          else RecycleSlot(slot);
         }
       }
       MarkDirty(c);

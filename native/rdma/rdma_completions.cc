@@ -82,7 +82,7 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
   if (op == kOpRecv) {
     c.posted_slots.erase(value);
     if (!ok) {
-      ReturnSlot(value);
+      RecycleSlot(value);
       if (c.state == RdmaConnection::State::kOpen && !c.peer_disconnected) Fail(c, ECONNRESET, kReasonNone, sink);
       return;
     }
@@ -175,7 +175,7 @@ void RdmaEngine::HandleAsyncEvent(DeviceResources& device, const ibv_async_event
 
 void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink) {
   if (c.state != RdmaConnection::State::kOpen) {
-    ReturnSlot(slot);
+    RecycleSlot(slot);
     return;
   }
   const uint8_t* p = region_->slot(slot);
@@ -185,7 +185,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     parsed = RdmaParse::kProtocolError;  // more credits than the peer can have posted
   }
   if (parsed != RdmaParse::kOk) {
-    ReturnSlot(slot);
+    RecycleSlot(slot);
     if (parsed == RdmaParse::kTooLarge) Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
     else Fail(c, EPROTO, kReasonProtocolError, sink);
     return;
@@ -209,7 +209,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
       return;
     }
     case kReadRequest: {
-      ReturnSlot(slot);
+      RecycleSlot(slot);
       const ReadRequest& request = message.read;
       if (c.inbound.TokenInUse(request.token)) {  // waiting, being read, or read and undelivered
         Fail(c, EPROTO, kReasonProtocolError, sink);
@@ -226,7 +226,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
       return;
     }
     case kReadDone: {
-      ReturnSlot(slot);
+      RecycleSlot(slot);
       auto e = c.exports.find(message.token);
       if (e == c.exports.end()) {
         Fail(c, EPROTO, kReasonProtocolError, sink);
@@ -240,7 +240,7 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
       return;
     }
     case kCredit:
-      ReturnSlot(slot);
+      RecycleSlot(slot);
       return;
   }
 }

@@ -25,7 +25,7 @@ bool RdmaEngine::PostRecv(RdmaConnection& c) {
   wr.num_sge = 1;
   ibv_recv_wr* bad = nullptr;
   if (ibv_post_recv(c.cm_id->qp, &wr, &bad)) {
-    ReturnSlot(static_cast<uint32_t>(slot));
+    RecycleSlot(static_cast<uint32_t>(slot));
     return false;
   }
   c.posted_slots.insert(static_cast<uint32_t>(slot));

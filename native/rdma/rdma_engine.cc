@@ -58,7 +58,7 @@ int32_t RdmaEngine::TakeSlot() {
   return static_cast<int32_t>(slot);
 }
 
-void RdmaEngine::ReturnSlot(uint32_t slot) {
+void RdmaEngine::RecycleSlot(uint32_t slot) {
   region_->PoisonIfEnabled(region_->slot(slot), region_->slot_size());
   free_slots_.push_back(slot);
 }
@@ -167,7 +167,7 @@ void RdmaEngine::Destroy(uint32_t id) {
   RdmaConnection& c = it->second;
   c.cm_id.DestroyQp();  // the device stops touching our memory here
   if (c.device) c.device->Unreserve(c.cq_reserved);
-  for (uint32_t slot : c.posted_slots) ReturnSlot(slot);
+  for (uint32_t slot : c.posted_slots) RecycleSlot(slot);
   for (size_t lease : c.sending_leases) FreeLease(lease);
   for (auto& [token, r] : c.reading) {
     FreeLease(r.lease_offset);
@@ -177,7 +177,7 @@ void RdmaEngine::Destroy(uint32_t id) {
     if (!in.is_read) ReleaseSlot(in.slot_or_token);
     else if (in.ready) FreeLease(in.offset);
   }
-  for (auto [slot, bytes] : c.early) ReturnSlot(slot);
+  for (auto [slot, bytes] : c.early) RecycleSlot(slot);
   for (auto& [token, e] : c.exports) {
     e.mr.Reset();  // the key is revoked before its lease can be handed out again
     FreeLease(e.lease_offset);
@@ -215,7 +215,7 @@ int RdmaEngine::CloseListener(uint32_t listener) {
 int RdmaEngine::HoldSlot(size_t offset) { return region_->HoldReceivedSlot(offset); }
 
 void RdmaEngine::ReleaseSlot(uint32_t index) {
-  if (region_->ReleaseSlotPin(index)) ReturnSlot(index);
+  if (region_->ReleaseSlotPin(index)) RecycleSlot(index);
 }
 
 }  // namespace crdma

@@ -144,7 +144,7 @@ class RdmaEngine : public DrivenEngine {
   void MaybeFinishClose(RdmaConnection& c);
   void Destroy(uint32_t id);
   int32_t TakeSlot();
-  void ReturnSlot(uint32_t slot);
+  void RecycleSlot(uint32_t slot);
   void FreeLease(size_t offset);
 
   // Members in acquisition order; destruction runs in reverse.

@@ -6,7 +6,7 @@
 // Plain C++ (no napi.h).
 //
 // Destruction: the ring is torn down (io_uring_queue_exit), which closes its fd; whoever
-// polls that fd (engine_wrap.cc) stops first.
+// polls that fd (uring_engine_wrap.cc) stops first.
 #pragma once
 #include <liburing.h>
 

@@ -1,6 +1,6 @@
 // UringEngine: the io_uring ChannelEngine (tcp:// and unix://). One native ring and one
 // Region; frames are [u32 little-endian length][body] on the byte stream (docs/CHANNELS.md §1).
-import { native, type NativeEngineStats, type NativeUringEngine } from "../binding.js";
+import { native, type NativeUringEngineStats, type NativeUringEngine } from "../binding.js";
 import { codedError } from "../errors.js";
 import type { Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
@@ -65,7 +65,7 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
   }
 
   /** Engine-wide counters. */
-  stats(): NativeEngineStats & {
+  stats(): NativeUringEngineStats & {
     /** Channels open right now. */
     channels: number;
     /** The region's sizes and lease counters. */

@@ -2,7 +2,7 @@
 // connections (async connect, multishot recv into the region's provided buffers,
 // sendmsg straight from leases), frame assembly, and slot recycling. It reports what
 // happened as fixed-size Events into an EventSink; it never calls JS itself.
-// Plain C++ (no napi.h); engine_wrap.cc is its JS surface.
+// Plain C++ (no napi.h); uring_engine_wrap.cc is its JS surface.
 //
 // Hot-path methods return -errno and never throw; setup methods throw SysError.
 // Destruction order (reverse of the members): connections and listeners (their fds are
@@ -21,27 +21,27 @@
 #include "common/driven_engine.h"
 #include "common/events.h"
 #include "region/memory_region.h"
-#include "uring/connection.h"
+#include "uring/uring_connection.h"
 #include "uring/provided_buffers.h"
 #include "uring/ring.h"
 
 namespace crdma {
 
-struct EngineStats {
+struct UringEngineStats {
   double frames_in = 0, bytes_in = 0, frames_out = 0, bytes_out = 0;
   double reassembled = 0, reassembled_bytes = 0;
   double recv_completions = 0, submits = 0, buffer_starvations = 0, batches = 0;
   double accept_errors = 0;  // failed accept completions (EMFILE...), each followed by a back-off
 };
 
-struct EngineOptions {
+struct UringEngineOptions {
   unsigned ring_entries = 1024;
   uint32_t max_frame_bytes = 32u << 20;
 };
 
 class UringEngine : public DrivenEngine {
  public:
-  UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptions& options);  // throws
+  UringEngine(std::shared_ptr<MemoryRegion> region, const UringEngineOptions& options);  // throws
   ~UringEngine() override;
   UringEngine(const UringEngine&) = delete;
   UringEngine& operator=(const UringEngine&) = delete;
@@ -74,7 +74,7 @@ class UringEngine : public DrivenEngine {
   double PartialFrameBytes(uint32_t connection) const {
     auto it = connections_.find(connection);
     if (it == connections_.end()) return -1;
-    const Connection& c = it->second;
+    const UringConnection& c = it->second;
     return c.recv_starved || c.recv_paused || !c.backlog.empty() ? 0 : c.rx.PartialBytes();
   }
 
@@ -99,7 +99,7 @@ class UringEngine : public DrivenEngine {
   unsigned setup_flags() const { return ring_.setup_flags(); }
   // Connections and listeners that are open (they keep the event loop alive).
   size_t active() const override { return connections_.size() + listeners_.size(); }
-  const EngineStats& stats() const { return stats_; }
+  const UringEngineStats& stats() const { return stats_; }
   const MemoryRegion& region() const { return *region_; }
 
  private:
@@ -107,47 +107,47 @@ class UringEngine : public DrivenEngine {
   static uint64_t Tag(Op op, uint32_t id) { return (uint64_t{op} << 32) | id; }
 
   void ArmAccept(Listener& l);
-  void ArmRecv(Connection& c);
+  void ArmRecv(UringConnection& c);
   // One SENDMSG per connection with queued frames and no send in flight.
   void PrepDirtySends();
   // Inside Reap(): completes the successful send completions at the head of the queue
   // (no events, no connection destroyed).
   void ReapSendCompletions();
   // Frees the leases `bytes` covered; sends the rest or the next queued frames.
-  void SendProgress(Connection& c, size_t bytes);
-  void PrepSend(Connection& c);
-  void MarkDirty(Connection& c);
+  void SendProgress(UringConnection& c, size_t bytes);
+  void PrepSend(UringConnection& c);
+  void MarkDirty(UringConnection& c);
   // Recv stopped for lack of provided buffers: Flush() re-arms it when slots are back.
-  void MarkStarved(Connection& c);
+  void MarkStarved(UringConnection& c);
   void OnAccept(Listener& l, int res, unsigned flags, EventSink& sink);
   void AddAccepted(Listener& l, UniqueFd fd, EventSink& sink);
   // A failed accept: a timer re-arms it later (OnAcceptRetry).
   void RetryAcceptLater(Listener& l);
   void OnAcceptRetry(Listener& l);
-  void OnConnect(Connection& c, int res, EventSink& sink);
-  void OnRecv(Connection& c, int res, unsigned flags, EventSink& sink);
-  void OnSend(Connection& c, int res, EventSink& sink);
+  void OnConnect(UringConnection& c, int res, EventSink& sink);
+  void OnRecv(UringConnection& c, int res, unsigned flags, EventSink& sink);
+  void OnSend(UringConnection& c, int res, EventSink& sink);
   // Parses frames in slot `bid` from `pos`; returns kConsumed, or the position where it
   // stopped for lack of a lease (back-pressure).
   static constexpr size_t kConsumed = ~size_t{0};
-  size_t ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink);
+  size_t ConsumeSlot(UringConnection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink);
   // Parses stalled backlogs again (memory may have come back); true when any progressed.
   bool ResumeStalled(EventSink& sink);
-  void HandleEndOfStream(Connection& c, EventSink& sink);
+  void HandleEndOfStream(UringConnection& c, EventSink& sink);
   // Reports the end once (never after a local close), then closes (BeginClose).
-  void Fail(Connection& c, int err, CloseReason reason, EventSink& sink);
+  void Fail(UringConnection& c, int err, CloseReason reason, EventSink& sink);
   // Shuts the socket down, cancels its operations and frees its queued leases.
-  void BeginClose(Connection& c);
+  void BeginClose(UringConnection& c);
   void MaybeDestroy(uint32_t id);
   void FreeLease(size_t offset);
 
   // Members in acquisition order; destruction runs in reverse.
   std::shared_ptr<MemoryRegion> region_;
-  EngineOptions options_;
+  UringEngineOptions options_;
   Ring ring_;
   ProvidedBuffers buffers_;
   std::unordered_map<uint32_t, Listener> listeners_;
-  std::unordered_map<uint32_t, Connection> connections_;
+  std::unordered_map<uint32_t, UringConnection> connections_;
   DirtyList dirty_;
   std::vector<uint32_t> closing_;
   std::vector<uint32_t> stalled_;  // connections with a receive backlog
@@ -157,7 +157,7 @@ class UringEngine : public DrivenEngine {
   // pinned again for the views that follow (SlotHooks).
   uint64_t batches_ended_ = 0;
   uint32_t next_id_ = 1;
-  EngineStats stats_;
+  UringEngineStats stats_;
 };
 static_assert(!std::is_copy_constructible_v<UringEngine>);
 

@@ -1,18 +1,18 @@
-// EngineWrap: the JS class `UringEngine` — an io_uring engine on Node's loop. The ring's
+// UringEngineWrap: the JS class `UringEngine` — an io_uring engine on Node's loop. The ring's
 // own fd is watched with uv_poll; EngineWrapBase holds what every engine wrap shares
 // (send/close/hold methods, the driver, lifetime, teardown registration).
 #pragma once
 #include <napi.h>
 
 #include "common/engine_wrap_base.h"
-#include "uring/engine.h"
+#include "uring/uring_engine.h"
 
 namespace crdma {
 
-class EngineWrap : public EngineWrapBase<EngineWrap, UringEngine> {
+class UringEngineWrap : public EngineWrapBase<UringEngineWrap, UringEngine> {
  public:
   static Napi::Function Define(Napi::Env env);
-  explicit EngineWrap(const Napi::CallbackInfo& info);
+  explicit UringEngineWrap(const Napi::CallbackInfo& info);
 
  private:
   Napi::Value ListenTcp(const Napi::CallbackInfo& info);

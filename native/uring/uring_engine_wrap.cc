@@ -1,5 +1,5 @@
-// See engine_wrap.h.
-#include "uring/engine_wrap.h"
+// See uring_engine_wrap.h.
+#include "uring/uring_engine_wrap.h"
 
 #include <string>
 
@@ -9,19 +9,19 @@
 
 namespace crdma {
 
-Napi::Function EngineWrap::Define(Napi::Env env) {
+Napi::Function UringEngineWrap::Define(Napi::Env env) {
   auto methods = CommonMethods();
-  methods.push_back(InstanceMethod<&EngineWrap::ListenTcp>("listenTcp"));
-  methods.push_back(InstanceMethod<&EngineWrap::ListenUnix>("listenUnix"));
-  methods.push_back(InstanceMethod<&EngineWrap::ConnectTcp>("connectTcp"));
-  methods.push_back(InstanceMethod<&EngineWrap::ConnectUnix>("connectUnix"));
-  methods.push_back(InstanceMethod<&EngineWrap::Stats>("stats"));
-  methods.push_back(InstanceMethod<&EngineWrap::PartialFrameBytes>("partialFrameBytes"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::ListenTcp>("listenTcp"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::ListenUnix>("listenUnix"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::ConnectTcp>("connectTcp"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::ConnectUnix>("connectUnix"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::Stats>("stats"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::PartialFrameBytes>("partialFrameBytes"));
   return DefineClass(env, "UringEngine", methods);
 }
 
 // partialFrameBytes(connection): bytes of the frame being received so far, -1 when gone.
-Napi::Value EngineWrap::PartialFrameBytes(const Napi::CallbackInfo& info) {
+Napi::Value UringEngineWrap::PartialFrameBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!engine()) return Napi::Number::New(env, -1);
   return Napi::Number::New(env, engine()->PartialFrameBytes(info[0].As<Napi::Number>().Uint32Value()));
@@ -29,14 +29,14 @@ Napi::Value EngineWrap::PartialFrameBytes(const Napi::CallbackInfo& info) {
 
 // new UringEngine(region, ringEntries, maxFrameBytes, events: Int32Array, onEvents(count))
 // Arguments are validated in TypeScript (src/channel/uring-engine.ts).
-EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Base(info) {
+UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
   RegionWrap* region = RegionWrap::Unwrap(info[0].As<Napi::Object>());
   if (!region || !region->region()) {
     ThrowCoded(env, "ERR_REGION_CLOSED", "UringEngine needs an open Region");
     return;
   }
-  EngineOptions options;
+  UringEngineOptions options;
   options.ring_entries = info[1].As<Napi::Number>().Uint32Value();
   options.max_frame_bytes = info[2].As<Napi::Number>().Uint32Value();
   std::unique_ptr<UringEngine> engine;
@@ -52,7 +52,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   if (int rc = Watch(env, poll_fd); rc != 0) ThrowSysError(env, SysError{-rc, "uv_poll_init (watching the ring fd)"});
 }
 
-Napi::Value EngineWrap::Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog,
+Napi::Value UringEngineWrap::Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog,
                                uint32_t first_frame_max, bool with_port, unsigned unix_mode) {
   try {
     uint32_t id = engine()->Listen(&addr, &len, backlog, unix_mode, first_frame_max);
@@ -68,7 +68,7 @@ Napi::Value EngineWrap::Listen(Napi::Env env, sockaddr_storage addr, socklen_t l
   }
 }
 
-Napi::Value EngineWrap::Connect(Napi::Env env, const sockaddr_storage& addr, socklen_t len) {
+Napi::Value UringEngineWrap::Connect(Napi::Env env, const sockaddr_storage& addr, socklen_t len) {
   try {
     uint32_t id = engine()->Connect(addr, len);
     RefreshRef();
@@ -80,7 +80,7 @@ Napi::Value EngineWrap::Connect(Napi::Env env, const sockaddr_storage& addr, soc
 }
 
 // listenTcp(ip, port, backlog, firstFrameMax) -> [id, boundPort]
-Napi::Value EngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
+Napi::Value UringEngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
   sockaddr_storage addr;
@@ -93,7 +93,7 @@ Napi::Value EngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
 }
 
 // listenUnix(path, backlog, mode, firstFrameMax) -> id; the socket file gets `mode` (BindUnixSocket)
-Napi::Value EngineWrap::ListenUnix(const Napi::CallbackInfo& info) {
+Napi::Value UringEngineWrap::ListenUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
   sockaddr_storage addr;
@@ -107,7 +107,7 @@ Napi::Value EngineWrap::ListenUnix(const Napi::CallbackInfo& info) {
 }
 
 // connectTcp(ip, port) -> id (a Connected event follows)
-Napi::Value EngineWrap::ConnectTcp(const Napi::CallbackInfo& info) {
+Napi::Value UringEngineWrap::ConnectTcp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
   sockaddr_storage addr;
@@ -120,7 +120,7 @@ Napi::Value EngineWrap::ConnectTcp(const Napi::CallbackInfo& info) {
 }
 
 // connectUnix(path) -> id (a Connected event follows)
-Napi::Value EngineWrap::ConnectUnix(const Napi::CallbackInfo& info) {
+Napi::Value UringEngineWrap::ConnectUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
   sockaddr_storage addr;
@@ -132,11 +132,11 @@ Napi::Value EngineWrap::ConnectUnix(const Napi::CallbackInfo& info) {
   return Connect(env, addr, len);
 }
 
-Napi::Value EngineWrap::Stats(const Napi::CallbackInfo& info) {
+Napi::Value UringEngineWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   if (!engine()) return out;
-  const EngineStats& s = engine()->stats();
+  const UringEngineStats& s = engine()->stats();
   out.Set("framesIn", s.frames_in);
   out.Set("bytesIn", s.bytes_in);
   out.Set("framesOut", s.frames_out);

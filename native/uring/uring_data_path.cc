@@ -1,4 +1,4 @@
-// UringEngine's data path (see engine.h and engine.cc): Reap() takes completions and
+// UringEngine's data path (see uring_engine.h and uring_engine.cc): Reap() takes completions and
 // turns them into events (received frames in place or reassembled into leases, sends
 // done, peers that ended); Send() queues a lease and Flush() sends each dirty
 // connection's queue with one SENDMSG; receive slots go back to the kernel's buffer ring
@@ -9,7 +9,7 @@
 
 #include "common/cpu_relax.h"
 #include "common/sys_error.h"
-#include "uring/engine.h"
+#include "uring/uring_engine.h"
 
 namespace crdma {
 namespace {
@@ -18,7 +18,7 @@ constexpr size_t kMaxIovPerSend = IOV_MAX;
 constexpr int kMaxCompletionsPerReap = 64;
 }  // namespace
 
-void UringEngine::ArmRecv(Connection& c) {
+void UringEngine::ArmRecv(UringConnection& c) {
   if (c.peer_ended) return;  // EOF is final: a new recv would complete with 0 at once
   // Paused for back-pressure: ResumeStalled() re-arms once its backlog drained; armed
   // earlier, it would take the slots other connections need into its backlog.
@@ -37,25 +37,25 @@ void UringEngine::ArmRecv(Connection& c) {
   c.recv_starved = false;
 }
 
-void UringEngine::MarkStarved(Connection& c) {
+void UringEngine::MarkStarved(UringConnection& c) {
   if (!c.recv_starved) {
     c.recv_starved = true;
     starved_.push_back(c.id);
   }
 }
 
-void UringEngine::MarkDirty(Connection& c) { dirty_.Mark(c); }
+void UringEngine::MarkDirty(UringConnection& c) { dirty_.Mark(c); }
 
 int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
   auto it = connections_.find(connection);
-  if (it == connections_.end() || it->second.state == Connection::State::kClosing ||
+  if (it == connections_.end() || it->second.state == UringConnection::State::kClosing ||
       length > options_.max_frame_bytes ||
       region_->leases().SizeAt(lease_offset - region_->recv_area_bytes()) < size_t{length} + 4) {
     FreeLease(lease_offset);
-    return it == connections_.end() || it->second.state == Connection::State::kClosing ? -ENOTCONN
+    return it == connections_.end() || it->second.state == UringConnection::State::kClosing ? -ENOTCONN
                                                                                        : -EINVAL;
   }
-  Connection& c = it->second;
+  UringConnection& c = it->second;
   uint8_t* p = region_->base() + lease_offset;
   StoreLe32(p, length);
   c.queued_iov.push_back(iovec{p, size_t{length} + 4});
@@ -67,7 +67,7 @@ int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length)
   return 0;
 }
 
-void UringEngine::PrepSend(Connection& c) {
+void UringEngine::PrepSend(UringConnection& c) {
   size_t count = c.sending_iov.size() - c.sending_first;
   if (count > kMaxIovPerSend) count = kMaxIovPerSend;
   c.msg = msghdr{};
@@ -84,9 +84,9 @@ void UringEngine::PrepDirtySends() {
   dirty_.Serve([this](uint32_t id) {
     auto it = connections_.find(id);
     if (it == connections_.end()) return;
-    Connection& c = it->second;
+    UringConnection& c = it->second;
     c.dirty = false;
-    if (c.state != Connection::State::kOpen || c.send_inflight || c.queued_iov.empty()) return;
+    if (c.state != UringConnection::State::kOpen || c.send_inflight || c.queued_iov.empty()) return;
     c.sending_iov.swap(c.queued_iov);
     c.sending_leases.swap(c.queued_leases);
     c.queued_iov.clear();
@@ -117,7 +117,7 @@ int UringEngine::Flush() {
       auto it = connections_.find(id);
       if (it == connections_.end()) continue;
       it->second.recv_starved = false;
-      if (it->second.state == Connection::State::kOpen && !it->second.recv_armed) ArmRecv(it->second);
+      if (it->second.state == UringConnection::State::kOpen && !it->second.recv_armed) ArmRecv(it->second);
     }
   }
   int rc = ring_.Submit();
@@ -159,7 +159,7 @@ int UringEngine::Reap(EventSink& sink) {
       }
       continue;
     }
-    Connection& c = it->second;
+    UringConnection& c = it->second;
     switch (op) {
       case kOpConnect: OnConnect(c, res, sink); break;
       case kOpRecv: OnRecv(c, res, flags, sink); break;
@@ -171,7 +171,7 @@ int UringEngine::Reap(EventSink& sink) {
   return seen;
 }
 
-void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink) {
+void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink& sink) {
   bool more = flags & IORING_CQE_F_MORE;
   bool cancelled = false;
   if (!more) {  // this multishot recv is over (ended, failed, or cancelled by us)
@@ -183,18 +183,18 @@ void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink
   if (flags & IORING_CQE_F_BUFFER) {
     buffers_.Consumed();
     uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-    if (res > 0 && c.state == Connection::State::kOpen) {
+    if (res > 0 && c.state == UringConnection::State::kOpen) {
       stats_.recv_completions += 1;
       stats_.bytes_in += res;
       region_->PinSlot(bid);  // held while parsed (or while waiting in the backlog)
       if (!c.backlog.empty()) {
-        c.backlog.push_back(Connection::Pending{bid, static_cast<uint32_t>(res)});
+        c.backlog.push_back(UringConnection::Pending{bid, static_cast<uint32_t>(res)});
       } else {
         size_t stopped = ConsumeSlot(c, bid, static_cast<size_t>(res), 0, sink);
         if (stopped == kConsumed) {
           ReleaseSlot(bid);
         } else {
-          c.backlog.push_back(Connection::Pending{bid, static_cast<uint32_t>(res)});
+          c.backlog.push_back(UringConnection::Pending{bid, static_cast<uint32_t>(res)});
           c.backlog_pos = stopped;
           stalled_.push_back(c.id);
           c.recv_paused = true;
@@ -210,9 +210,9 @@ void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink
       buffers_.Recycle(bid);
     }
   }
-  if (c.state != Connection::State::kOpen) return;
+  if (c.state != UringConnection::State::kOpen) return;
   if (res == 0) {  // orderly end from the peer, after whatever data is still parked
-    if (!c.backlog.empty()) c.backlog.push_back(Connection::Pending{Connection::kEndOfStream, 0});
+    if (!c.backlog.empty()) c.backlog.push_back(UringConnection::Pending{UringConnection::kEndOfStream, 0});
     else HandleEndOfStream(c, sink);
     return;
   }
@@ -232,7 +232,7 @@ void UringEngine::OnRecv(Connection& c, int res, unsigned flags, EventSink& sink
   if (!more && !c.recv_armed && !c.recv_paused) ArmRecv(c);
 }
 
-void UringEngine::HandleEndOfStream(Connection& c, EventSink& sink) {
+void UringEngine::HandleEndOfStream(UringConnection& c, EventSink& sink) {
   if (c.rx.MidFrame()) {
     Fail(c, ECONNRESET, kReasonPeerClosedMidFrame, sink);
     return;
@@ -252,17 +252,17 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
   for (uint32_t id : stalled) {
     auto it = connections_.find(id);
     if (it == connections_.end()) continue;
-    Connection& c = it->second;
-    while (!c.backlog.empty() && c.state == Connection::State::kOpen) {
-      Connection::Pending front = c.backlog.front();
-      if (front.bid == Connection::kEndOfStream) {
+    UringConnection& c = it->second;
+    while (!c.backlog.empty() && c.state == UringConnection::State::kOpen) {
+      UringConnection::Pending front = c.backlog.front();
+      if (front.bid == UringConnection::kEndOfStream) {
         c.backlog.pop_front();
         HandleEndOfStream(c, sink);
         progressed = true;
         break;
       }
       size_t stopped = ConsumeSlot(c, front.bid, front.bytes, c.backlog_pos, sink);
-      if (c.state != Connection::State::kOpen) break;  // closed: BeginClose released the backlog
+      if (c.state != UringConnection::State::kOpen) break;  // closed: BeginClose released the backlog
       if (stopped != kConsumed) {
         progressed |= stopped != c.backlog_pos;
         c.backlog_pos = stopped;
@@ -273,7 +273,7 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
       c.backlog_pos = 0;
       ReleaseSlot(front.bid);
     }
-    if (c.state != Connection::State::kOpen) continue;  // BeginClose released the backlog
+    if (c.state != UringConnection::State::kOpen) continue;  // BeginClose released the backlog
     if (!c.backlog.empty()) {
       stalled_.push_back(id);
     } else {
@@ -292,7 +292,7 @@ namespace {
 // pin the slot again, or the slot could go back to the kernel before JS saw them.
 class SlotHooks final : public FrameHooks {
  public:
-  SlotHooks(MemoryRegion& region, Connection& c, uint16_t bid, EventSink& sink, EngineStats& stats,
+  SlotHooks(MemoryRegion& region, UringConnection& c, uint16_t bid, EventSink& sink, UringEngineStats& stats,
             std::vector<uint16_t>& batch_pins, const uint64_t& batches_ended)
       : region_(region), c_(c), bid_(bid), sink_(sink), stats_(stats), batch_pins_(batch_pins),
         batches_ended_(batches_ended), slot_offset_(static_cast<size_t>(region.slot(bid) - region.base())) {}
@@ -322,14 +322,14 @@ class SlotHooks final : public FrameHooks {
     sink_.Push(Event{kEventFrameLease, static_cast<int32_t>(c_.id), static_cast<int32_t>(handle + 4),
                      static_cast<int32_t>(length)});
   }
-  bool Open() override { return c_.state == Connection::State::kOpen; }  // JS may close c mid-batch
+  bool Open() override { return c_.state == UringConnection::State::kOpen; }  // JS may close c mid-batch
 
  private:
   MemoryRegion& region_;
-  Connection& c_;
+  UringConnection& c_;
   uint16_t bid_;
   EventSink& sink_;
-  EngineStats& stats_;
+  UringEngineStats& stats_;
   std::vector<uint16_t>& batch_pins_;
   const uint64_t& batches_ended_;
   size_t slot_offset_;
@@ -339,7 +339,7 @@ class SlotHooks final : public FrameHooks {
 
 }  // namespace
 
-size_t UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink) {
+size_t UringEngine::ConsumeSlot(UringConnection& c, uint16_t bid, size_t n, size_t pos, EventSink& sink) {
   SlotHooks hooks(*region_, c, bid, sink, stats_, batch_pins_, batches_ended_);
   switch (c.rx.Consume(region_->slot(bid), n, &pos, options_.max_frame_bytes, region_->lease_area_bytes(), hooks)) {
     case ParseResult::kStalled:
@@ -359,11 +359,11 @@ size_t UringEngine::ConsumeSlot(Connection& c, uint16_t bid, size_t n, size_t po
   return kConsumed;
 }
 
-void UringEngine::OnSend(Connection& c, int res, EventSink& sink) {
+void UringEngine::OnSend(UringConnection& c, int res, EventSink& sink) {
   --c.inflight;
   c.send_inflight = false;
   if (res < 0) {
-    if (c.state == Connection::State::kOpen) Fail(c, -res, kReasonNone, sink);
+    if (c.state == UringConnection::State::kOpen) Fail(c, -res, kReasonNone, sink);
     return;
   }
   SendProgress(c, static_cast<size_t>(res));
@@ -379,15 +379,15 @@ void UringEngine::ReapSendCompletions() {
     io_uring_cqe_seen(ring_.get(), cqe);
     auto it = connections_.find(static_cast<uint32_t>(tag));
     if (it == connections_.end()) continue;
-    Connection& c = it->second;
+    UringConnection& c = it->second;
     --c.inflight;
     c.send_inflight = false;
     SendProgress(c, static_cast<size_t>(res));
-    if (c.state == Connection::State::kClosing) closing_.push_back(c.id);  // destroyed by Flush()
+    if (c.state == UringConnection::State::kClosing) closing_.push_back(c.id);  // destroyed by Flush()
   }
 }
 
-void UringEngine::SendProgress(Connection& c, size_t bytes) {
+void UringEngine::SendProgress(UringConnection& c, size_t bytes) {
   while (bytes > 0 && c.sending_first < c.sending_iov.size()) {
     iovec& iov = c.sending_iov[c.sending_first];
     if (bytes >= iov.iov_len) {
@@ -404,7 +404,7 @@ void UringEngine::SendProgress(Connection& c, size_t bytes) {
       bytes = 0;
     }
   }
-  if (c.state != Connection::State::kOpen) return;
+  if (c.state != UringConnection::State::kOpen) return;
   if (c.sending_first < c.sending_iov.size()) {
     PrepSend(c);  // the rest of this batch (short write or more than IOV_MAX frames)
     return;

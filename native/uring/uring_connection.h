@@ -1,4 +1,4 @@
-// Connection and Listener: the per-socket state of a UringEngine. A connection is
+// UringConnection and Listener: the per-socket state of a UringEngine. A connection is
 // destroyed only when no submitted operation on it can still complete (inflight == 0),
 // so a completion never finds a dangling pointer. Plain C++.
 #pragma once
@@ -17,7 +17,7 @@
 
 namespace crdma {
 
-struct Connection {
+struct UringConnection {
   enum class State { kConnecting, kOpen, kClosing };
 
   uint32_t id = 0;

@@ -1,6 +1,6 @@
-// UringEngine's setup and teardown (see engine.h): construction, listeners and their
+// UringEngine's setup and teardown (see uring_engine.h): construction, listeners and their
 // multishot accepts (with back-off when accept fails), outgoing connects, closing and
-// destroying connections; engine_data_path.cc is the data path. The life of a
+// destroying connections; uring_data_path.cc is the data path. The life of a
 // connection, as the completions drive it:
 //   1. Connect(): socket + CONNECT sqe                 -> kEventConnected, recv armed
 //      or a listener's multishot ACCEPT completes      -> kEventAccepted, recv armed
@@ -11,7 +11,7 @@
 //      EOF inside a frame fails the connection (kReasonPeerClosedMidFrame).
 //   5. error or CloseConnection()                      -> shutdown + cancel; when the
 //      last submitted operation has completed the fd is closed and the state freed.
-#include "uring/engine.h"
+#include "uring/uring_engine.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,7 +32,7 @@ constexpr uint32_t kFirstAcceptRetryMs = 10;
 constexpr uint32_t kMaxAcceptRetryMs = 1000;
 }
 
-UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const EngineOptions& options)
+UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const UringEngineOptions& options)
     : region_(std::move(region)), options_(options), ring_(options.ring_entries),
       buffers_(ring_, region_) {
   CheckNeg(ring_.Submit(), "io_uring_submit");
@@ -44,7 +44,7 @@ UringEngine::~UringEngine() {
     for (size_t off : c.queued_leases) FreeLease(off);
     for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
   }
-  // Maps, buffers and ring are released by member destruction (see engine.h).
+  // Maps, buffers and ring are released by member destruction (see uring_engine.h).
 }
 
 void UringEngine::FreeLease(size_t offset) { region_->FreeLease(offset); }
@@ -78,7 +78,7 @@ uint32_t UringEngine::Connect(const sockaddr_storage& addr, socklen_t len) {
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   uint32_t id = next_id_++;
-  Connection& c = connections_[id];
+  UringConnection& c = connections_[id];
   c.id = id;
   c.fd = std::move(fd);
   c.peer = addr;
@@ -126,10 +126,10 @@ void UringEngine::AddAccepted(Listener& l, UniqueFd fd, EventSink& sink) {
   int one = 1;
   setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // harmless on AF_UNIX
   uint32_t id = next_id_++;
-  Connection& c = connections_[id];
+  UringConnection& c = connections_[id];
   c.id = id;
   c.fd = std::move(fd);
-  c.state = Connection::State::kOpen;
+  c.state = UringConnection::State::kOpen;
   c.identity = ReadPeerIdentity(c.fd.get());
   c.rx.LimitFirstFrame(l.first_frame_max);  // the client's HELLO, when the listener says
   ArmRecv(c);
@@ -156,23 +156,23 @@ void UringEngine::OnAcceptRetry(Listener& l) {
   ArmAccept(l);
 }
 
-void UringEngine::OnConnect(Connection& c, int res, EventSink& sink) {
+void UringEngine::OnConnect(UringConnection& c, int res, EventSink& sink) {
   --c.inflight;
-  if (c.state == Connection::State::kClosing) return;
+  if (c.state == UringConnection::State::kClosing) return;
   if (res < 0) {
     c.reported = true;
     sink.Push(Event{kEventConnected, static_cast<int32_t>(c.id), res, 0});
     BeginClose(c);
     return;
   }
-  c.state = Connection::State::kOpen;
+  c.state = UringConnection::State::kOpen;
   c.identity = ReadPeerIdentity(c.fd.get());
   ArmRecv(c);
   MarkDirty(c);  // frames queued while connecting
   sink.Push(Event{kEventConnected, static_cast<int32_t>(c.id), 0, 0});
 }
 
-void UringEngine::Fail(Connection& c, int err, CloseReason reason, EventSink& sink) {
+void UringEngine::Fail(UringConnection& c, int err, CloseReason reason, EventSink& sink) {
   if (!c.reported) {
     c.reported = true;
     sink.Push(Event{kEventClosed, static_cast<int32_t>(c.id), -err, reason});
@@ -180,9 +180,9 @@ void UringEngine::Fail(Connection& c, int err, CloseReason reason, EventSink& si
   BeginClose(c);
 }
 
-void UringEngine::BeginClose(Connection& c) {
-  if (c.state == Connection::State::kClosing) return;
-  c.state = Connection::State::kClosing;
+void UringEngine::BeginClose(UringConnection& c) {
+  if (c.state == UringConnection::State::kClosing) return;
+  c.state = UringConnection::State::kClosing;
   shutdown(c.fd.get(), SHUT_RDWR);
   if (c.inflight > 0) {
     io_uring_sqe* sqe = ring_.Sqe();
@@ -197,8 +197,8 @@ void UringEngine::BeginClose(Connection& c) {
   c.queued_iov.clear();
   c.queued_leases.clear();
   c.unsent_bytes = 0;
-  for (const Connection::Pending& p : c.backlog) {
-    if (p.bid != Connection::kEndOfStream) ReleaseSlot(p.bid);
+  for (const UringConnection::Pending& p : c.backlog) {
+    if (p.bid != UringConnection::kEndOfStream) ReleaseSlot(p.bid);
   }
   c.backlog.clear();
 }
@@ -206,8 +206,8 @@ void UringEngine::BeginClose(Connection& c) {
 void UringEngine::MaybeDestroy(uint32_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
-  Connection& c = it->second;
-  if (c.state != Connection::State::kClosing || c.inflight > 0) return;
+  UringConnection& c = it->second;
+  if (c.state != UringConnection::State::kClosing || c.inflight > 0) return;
   if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
   for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
   connections_.erase(it);  // closes the fd
@@ -221,10 +221,10 @@ const PeerIdentity* UringEngine::PeerOf(uint32_t connection) const {
 int UringEngine::CloseConnection(uint32_t connection, bool graceful) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return -ENOTCONN;
-  Connection& c = it->second;
+  UringConnection& c = it->second;
   c.reported = true;  // a local close is not reported back
   bool unsent = !c.queued_iov.empty() || c.send_inflight;
-  if (graceful && unsent && c.state != Connection::State::kClosing) {
+  if (graceful && unsent && c.state != UringConnection::State::kClosing) {
     c.close_after_send = true;  // OnSend closes it once the last queued frame left
     MarkDirty(c);
     return 0;
