@@ -47,6 +47,8 @@ export const NativeEvent = {
   Ended: 6,
   /** A listener's accept fails (a = -errno, e.g. EMFILE) and is retried with back-off; once per episode. */
   ListenerError: 7,
+  /** A listener closed an accepted peer it does not admit (shm:// allowUids/allowGids), before the rendezvous. */
+  Refused: 8,
 } as const;
 
 /** Reasons attached to a NativeEvent.Closed. */
@@ -56,6 +58,7 @@ export const NativeCloseReason = {
   RegionFull: 2,
   PeerClosedMidFrame: 3,
   ProtocolError: 4,
+  NotProtocol: 5,
 } as const;
 
 /**
@@ -97,9 +100,9 @@ export interface NativeEngineHandle {
 
 /** Native `UringEngine`: one io_uring driving sockets on Node's loop. */
 export interface NativeUringEngine extends NativeEngineHandle {
-  listenTcp(ip: string, port: number, backlog: number): [id: number, port: number];
+  listenTcp(ip: string, port: number, backlog: number, firstFrameMax: number): [id: number, port: number];
   /** The socket file gets permissions `mode` from its creation on (native/common/unix_bind.h). */
-  listenUnix(path: string, backlog: number, mode: number): number;
+  listenUnix(path: string, backlog: number, mode: number, firstFrameMax: number): number;
   connectTcp(ip: string, port: number): number;
   connectUnix(path: string): number;
   stats(): NativeUringEngineStats;
@@ -109,8 +112,13 @@ export interface NativeUringEngine extends NativeEngineHandle {
 
 /** Native `ShmEngine`: shared-memory rings between processes of one host (shm://). */
 export interface NativeShmEngine extends NativeEngineHandle {
-  /** Listens on a Unix rendezvous socket whose file gets permissions `mode`; returns the listener id. */
-  listen(path: string, backlog: number, mode: number): number;
+  /**
+   * Listens on a Unix rendezvous socket whose file gets permissions `mode`; returns the
+   * listener id. With `allowUids` or `allowGids`, only peers running as one of those uids
+   * or primary gids are taken: others are closed at accept, before the rendezvous sends any
+   * fd, and reported as NativeEvent.Refused.
+   */
+  listen(path: string, backlog: number, mode: number, allowUids?: readonly number[], allowGids?: readonly number[]): number;
   /** Connects to a rendezvous socket; returns the connection id (a Connected event follows). */
   connect(path: string): number;
   /** The one ArrayBuffer over the connection's shared region (the first call only). */
@@ -143,6 +151,8 @@ export interface NativeShmEngineStats {
   wakeups: number;
   /** Connections refused at accept: the peer runs as another user. */
   rejectedPeers: number;
+  /** Connections refused at accept, before the rendezvous: a listener's allowUids/allowGids does not admit the peer. */
+  refusedPeers: number;
   /** Connections ended because the peer broke the ring or handshake rules. */
   protocolErrors: number;
   /** Accepted peers closed for not answering the rendezvous within rendezvousTimeoutMs. */

@@ -27,6 +27,7 @@ export { createTransport, type TransportOptions } from "./connect/create-transpo
 export { createServer, type AuthFailureInfo, type Server, type ServerOptions, type ServerRequestInfo, type ServerStats } from "./connect/server.js";
 export type { ClientAuth, ServerAuthOptions } from "./frame/auth.js";
 export type { AuthFailureReason } from "./frame/auth-handshake.js";
+export type { TlsFailureReason } from "./channel/tls-failure.js";
 export type { UnixServerOptions } from "./connect/unix-admission.js";
 export { peerKey, type Peer } from "./connect/peer.js";
 export type { ChannelPeer, PeerCredentials } from "./channel/channel-peer.js";

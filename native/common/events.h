@@ -17,6 +17,8 @@ enum EventType : int32_t {
                          // connection stays open for sending until JS closes it
   kEventListenerError = 7,  // id=listener, a=-errno: accepting fails (EMFILE...) and is
                             // retried with back-off; once per episode (until one succeeds)
+  kEventRefused = 8,  // id=listener: an accepted peer the listener does not admit (shm://
+                      // allowUids/allowGids) was closed before the rendezvous
 };
 
 enum CloseReason : int32_t {
@@ -25,6 +27,7 @@ enum CloseReason : int32_t {
   kReasonRegionFull = 2,
   kReasonPeerClosedMidFrame = 3,
   kReasonProtocolError = 4,
+  kReasonNotProtocol = 5,  // the first frame announced more than the listener allows
 };
 
 struct Event {

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +68,13 @@ bool IsEventFd(int fd) {
   if (n < 0) return false;
   link[n] = 0;
   return strcmp(link, "anon_inode:[eventfd]") == 0;
+}
+
+bool Admission::Admits(const PeerIdentity& peer) const {
+  if (!restricted) return true;
+  if (!peer.has_credentials) return false;  // no credentials: not admitted
+  auto has = [](const std::vector<uint32_t>& ids, uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
+  return has(uids, static_cast<uint32_t>(peer.uid)) || has(gids, static_cast<uint32_t>(peer.gid));
 }
 
 }  // namespace crdma::shm

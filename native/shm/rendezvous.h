@@ -13,6 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <vector>
+
+#include "common/peer_identity.h"
 #include "common/unique_fd.h"
 
 namespace crdma::shm {
@@ -35,5 +38,15 @@ ssize_t RecvWithFds(int socket, void* data, size_t bytes, UniqueFd* fds, int max
 long PeerUid(int socket);
 // True when `fd` is an eventfd (we write 8 bytes to it to wake the peer).
 bool IsEventFd(int fd);
+
+// Who a listener admits (the server's `unix` option, allowUids/allowGids): decided at
+// accept from SO_PEERCRED, before the rendezvous sends the region, so a refused peer
+// never holds its memfd. `restricted` false: everyone (the same-user rule aside).
+struct Admission {
+  bool restricted = false;
+  std::vector<uint32_t> uids, gids;
+  // True when `peer` runs as one of `uids` or with its primary gid in `gids` (or !restricted).
+  bool Admits(const PeerIdentity& peer) const;
+};
 
 }  // namespace crdma::shm

@@ -72,7 +72,7 @@ void ShmEngine::AddToEpoll(int fd, uint64_t tag) {
   CheckSys(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev), "epoll_ctl");
 }
 
-uint32_t ShmEngine::Listen(const std::string& path, int backlog, unsigned mode) {
+uint32_t ShmEngine::Listen(const std::string& path, int backlog, unsigned mode, Admission admission) {
   sockaddr_un addr = UnixAddress(path);
   UniqueFd fd(CheckSys(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
   BindUnixSocket(fd.get(), addr, sizeof addr, mode);
@@ -80,6 +80,7 @@ uint32_t ShmEngine::Listen(const std::string& path, int backlog, unsigned mode) 
   uint32_t id = next_id_++;
   AddToEpoll(fd.get(), Tag(kTagListener, id));
   listeners_.emplace(id, std::move(fd));
+  if (admission.restricted) admissions_.emplace(id, std::move(admission));
   return id;
 }
 
@@ -109,6 +110,13 @@ void ShmEngine::Accept(uint32_t listener, EventSink& sink) {
       stats_.rejected_peers++;
       continue;
     }
+    // Admission first: a refused peer must never receive the region's memfd.
+    PeerIdentity identity = ReadPeerIdentity(fd.get());
+    if (auto admission = admissions_.find(listener); admission != admissions_.end() && !admission->second.Admits(identity)) {
+      stats_.refused_peers++;
+      sink.Push({kEventRefused, static_cast<int32_t>(listener), 0, 0});
+      continue;
+    }
     if (pending_rendezvous_ >= kMaxPendingRendezvous) {
       stats_.rendezvous_refused++;
       continue;
@@ -122,7 +130,7 @@ void ShmEngine::Accept(uint32_t listener, EventSink& sink) {
       uint32_t id = next_id_++;
       AddToEpoll(fd.get(), Tag(kTagConnection, id));
       auto c = std::make_unique<ShmConnection>(id, 0, std::move(fd));
-      c->identity = ReadPeerIdentity(c->socket.get());
+      c->identity = identity;
       c->mapping = std::move(mapping);
       c->listener = listener;
       c->state = ShmConnection::State::kAwaitReply;
@@ -150,7 +158,9 @@ void ShmEngine::OnHello(ShmConnection& c, EventSink& sink) {
   ssize_t n = RecvWithFds(c.socket.get(), &hello, sizeof hello, fds, 2, &received);
   if (n == -EAGAIN) return;
   int err = 0;
-  if (n <= 0) err = n == 0 ? ECONNRESET : static_cast<int>(-n);
+  // EOF before the Hello: the server closed the rendezvous without a region (its
+  // admission refused us, or too many rendezvous were pending): ECONNREFUSED.
+  if (n <= 0) err = n == 0 ? ECONNREFUSED : static_cast<int>(-n);
   else if (n != sizeof hello || hello.magic != kMagic || hello.version != kVersion || received != 2 ||
            !ValidCapacity(hello.capacity) || !IsEventFd(fds[1].get())) {
     err = EPROTO;
@@ -596,7 +606,10 @@ int ShmEngine::CloseConnection(uint32_t connection, bool graceful) {
   return 0;
 }
 
-int ShmEngine::CloseListener(uint32_t listener) { return listeners_.erase(listener) ? 0 : -ENOENT; }
+int ShmEngine::CloseListener(uint32_t listener) {
+  admissions_.erase(listener);
+  return listeners_.erase(listener) ? 0 : -ENOENT;
+}
 
 const PeerIdentity* ShmEngine::PeerOf(uint32_t connection) const {
   auto it = connections_.find(connection);

@@ -28,6 +28,7 @@
 #include "common/driven_engine.h"
 #include "common/unique_fd.h"
 #include "region/memory_region.h"
+#include "shm/rendezvous.h"
 #include "shm/shm_connection.h"
 
 namespace crdma::shm {
@@ -49,6 +50,7 @@ struct ShmStats {
   double frames_in_place = 0;  // frames JS wrote straight into a ring (no copy on send)
   double send_copies = 0;      // frames copied into a ring (from a lease, or moved: see CommitInPlace)
   double rejected_peers = 0, protocol_errors = 0;
+  double refused_peers = 0;  // accepted peers a listener's Admission refused (before the rendezvous)
   double rendezvous_timeouts = 0;  // accepted peers closed for not answering the rendezvous in time
   double rendezvous_refused = 0;   // accepted peers closed at once: kMaxPendingRendezvous were waiting
 };
@@ -60,8 +62,10 @@ class ShmEngine : public DrivenEngine {
   ShmEngine(const ShmEngine&) = delete;
   ShmEngine& operator=(const ShmEngine&) = delete;
 
-  // `mode`: the rendezvous socket file's permissions (BindUnixSocket). Throws SysError.
-  uint32_t Listen(const std::string& path, int backlog, unsigned mode);
+  // `mode`: the rendezvous socket file's permissions (BindUnixSocket); `admission`: who
+  // may connect (a refused peer is closed at accept, before any fd is sent, and reported
+  // as kEventRefused). Throws SysError.
+  uint32_t Listen(const std::string& path, int backlog, unsigned mode, Admission admission);
   uint32_t Connect(const std::string& path);              // throws SysError
 
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
@@ -132,6 +136,7 @@ class ShmEngine : public DrivenEngine {
   UniqueFd rendezvous_timer_;
   uint32_t pending_rendezvous_ = 0;  // accepted connections in kAwaitReply
   std::unordered_map<uint32_t, UniqueFd> listeners_;
+  std::unordered_map<uint32_t, Admission> admissions_;  // per listener, when restricted
   std::map<uint32_t, std::unique_ptr<ShmConnection>> connections_;
   std::vector<ShmConnection*> scan_;  // Reap's list of open connections
   uint32_t next_id_ = 1;

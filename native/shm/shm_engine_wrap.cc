@@ -51,13 +51,27 @@ ShmEngineWrap::ShmEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   if (rc != 0) ThrowSysError(env, SysError{-rc, "uv_poll_init (watching the engine's fd)"});
 }
 
-// listen(path, backlog, mode) -> id
+// The ids of a JS array of numbers (checked in JS: unix-admission.ts).
+static std::vector<uint32_t> IdsOf(const Napi::Value& value) {
+  std::vector<uint32_t> ids;
+  if (!value.IsArray()) return ids;
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); i++) ids.push_back(array.Get(i).As<Napi::Number>().Uint32Value());
+  return ids;
+}
+
+// listen(path, backlog, mode, allowUids?, allowGids?) -> id; with either list, only peers
+// it admits are taken (shm::Admission)
 Napi::Value ShmEngineWrap::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
+  shm::Admission admission;
+  admission.restricted = info[3].IsArray() || info[4].IsArray();
+  admission.uids = IdsOf(info[3]);
+  admission.gids = IdsOf(info[4]);
   try {
     uint32_t id = engine()->Listen(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(),
-                                  info[2].As<Napi::Number>().Uint32Value());
+                                  info[2].As<Napi::Number>().Uint32Value(), std::move(admission));
     RefreshRef();
     return Napi::Number::New(env, id);
   } catch (const SysError& e) {
@@ -147,6 +161,7 @@ Napi::Value ShmEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("wakesSent", s.wakes_sent);
   out.Set("wakeups", s.wakeups);
   out.Set("rejectedPeers", s.rejected_peers);
+  out.Set("refusedPeers", s.refused_peers);
   out.Set("protocolErrors", s.protocol_errors);
   out.Set("rendezvousTimeouts", s.rendezvous_timeouts);
   out.Set("rendezvousRefused", s.rendezvous_refused);

@@ -43,6 +43,12 @@ ParseResult FrameAssembler::Consume(const uint8_t* buffer, size_t n, size_t* pos
         length = LoadLe32(buffer + pos);
         pos += 4;
       }
+      const uint32_t first_limit = first_limit_;
+      first_limit_ = 0;
+      if (first_limit != 0 && length > first_limit) {
+        *pos_io = pos;
+        return ParseResult::kNotProtocol;
+      }
       if (length > max_frame_bytes) {
         *pos_io = pos;
         return ParseResult::kTooLarge;

@@ -42,6 +42,8 @@ enum class ParseResult {
   kConsumed,   // every byte of the buffer was used
   kStalled,    // no lease free: resume from *pos later
   kTooLarge,   // a length above max_frame_bytes: close the connection
+  kNotProtocol,  // the first frame's length above LimitFirstFrame(): the peer speaks
+                 // something else (a TLS record header reads as >= 66,326): close
   kNeverFits,  // a frame larger than the whole lease area: close the connection
   kClosed,     // the owner closed the connection from a callback
 };
@@ -51,6 +53,9 @@ class FrameAssembler {
   // Parses buffer[*pos, n); advances *pos.
   ParseResult Consume(const uint8_t* buffer, size_t n, size_t* pos, uint32_t max_frame_bytes,
                       size_t lease_capacity, FrameHooks& hooks);
+  // The connection's first frame (HELLO, or the GOAWAY refusing it) may announce at most
+  // `bytes`; a larger length is kNotProtocol. 0 (the default): no such limit.
+  void LimitFirstFrame(uint32_t bytes) { first_limit_ = bytes; }
   // True inside a frame (a peer ending the stream now ends it mid-frame).
   bool MidFrame() const { return header_have_ > 0 || lease_ != nullptr || awaiting_lease_; }
   // Bytes of the current frame that arrived (length header included): 0 between frames
@@ -74,6 +79,7 @@ class FrameAssembler {
   bool awaiting_lease_ = false;  // header parsed, no lease free yet (back-pressure)
   uint32_t body_length_ = 0;
   uint32_t body_have_ = 0;
+  uint32_t first_limit_ = 0;  // applies to the next header parsed, then cleared
 };
 
 }  // namespace crdma

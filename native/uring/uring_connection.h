@@ -71,6 +71,7 @@ struct UringConnection {
 struct Listener {
   uint32_t id = 0;
   UniqueFd fd;
+  uint32_t first_frame_max = 0;  // FrameAssembler::LimitFirstFrame of accepted connections
   int inflight = 0;  // the multishot accept and the back-off timer
   bool closing = false;
   // Accept failing (EMFILE...): the current back-off delay (0 while accepting works; the

@@ -388,6 +388,9 @@ size_t UringEngine::ConsumeSlot(UringConnection& c, uint16_t bid, size_t n, size
     case ParseResult::kTooLarge:
       Fail(c, EMSGSIZE, kReasonFrameTooLarge, sink);
       break;
+    case ParseResult::kNotProtocol:
+      Fail(c, EPROTO, kReasonNotProtocol, sink);
+      break;
     case ParseResult::kNeverFits:
       Fail(c, ENOBUFS, kReasonRegionFull, sink);
       break;

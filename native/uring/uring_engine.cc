@@ -50,7 +50,8 @@ UringEngine::~UringEngine() {
 
 void UringEngine::FreeLease(size_t offset) { region_->FreeLease(offset); }
 
-uint32_t UringEngine::Listen(sockaddr_storage* addr, socklen_t* len, int backlog, unsigned unix_mode) {
+uint32_t UringEngine::Listen(sockaddr_storage* addr, socklen_t* len, int backlog, unsigned unix_mode,
+                             uint32_t first_frame_max) {
   UniqueFd fd(CheckSys(socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket"));
   int one = 1;
   if (addr->ss_family == AF_UNIX) {
@@ -66,6 +67,7 @@ uint32_t UringEngine::Listen(sockaddr_storage* addr, socklen_t* len, int backlog
   Listener& l = listeners_[id];
   l.id = id;
   l.fd = std::move(fd);
+  l.first_frame_max = first_frame_max;
   ArmAccept(l);
   return id;
 }
@@ -137,6 +139,7 @@ void UringEngine::AddAccepted(Listener& l, UniqueFd fd, EventSink& sink) {
   c.fd = std::move(fd);
   c.state = UringConnection::State::kOpen;
   c.identity = ReadPeerIdentity(c.fd.get());
+  c.rx.LimitFirstFrame(l.first_frame_max);  // the client's HELLO, when the listener says
   ArmRecv(c);
   sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(l.id), 0});
 }

@@ -53,7 +53,9 @@ class UringEngine : public DrivenEngine {
   // Setup (throws SysError). Listen returns the listener id; the bound address is
   // written back into *addr / *len.
   // `unix_mode`: the permissions of a Unix socket file (BindUnixSocket; ignored for TCP).
-  uint32_t Listen(sockaddr_storage* addr, socklen_t* len, int backlog, unsigned unix_mode);
+  // `first_frame_max`: the largest first frame an accepted connection may announce
+  // (FrameAssembler::LimitFirstFrame; 0: no such limit).
+  uint32_t Listen(sockaddr_storage* addr, socklen_t* len, int backlog, unsigned unix_mode, uint32_t first_frame_max);
   uint32_t Connect(const sockaddr_storage& addr, socklen_t len);
 
   // Hot path (-errno on failure). Send takes ownership of the lease in every case.

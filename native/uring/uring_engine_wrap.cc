@@ -54,9 +54,9 @@ UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
 }
 
 Napi::Value UringEngineWrap::Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog,
-                               bool with_port, unsigned unix_mode) {
+                               uint32_t first_frame_max, bool with_port, unsigned unix_mode) {
   try {
-    uint32_t id = engine()->Listen(&addr, &len, backlog, unix_mode);
+    uint32_t id = engine()->Listen(&addr, &len, backlog, unix_mode, first_frame_max);
     RefreshRef();
     if (!with_port) return Napi::Number::New(env, id);
     Napi::Array out = Napi::Array::New(env, 2);
@@ -80,7 +80,7 @@ Napi::Value UringEngineWrap::Connect(Napi::Env env, const sockaddr_storage& addr
   }
 }
 
-// listenTcp(ip, port, backlog) -> [id, boundPort]
+// listenTcp(ip, port, backlog, firstFrameMax) -> [id, boundPort]
 Napi::Value UringEngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
@@ -90,10 +90,10 @@ Napi::Value UringEngineWrap::ListenTcp(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "listenTcp needs a numeric IP address").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Listen(env, addr, len, info[2].As<Napi::Number>().Int32Value(), true, 0);
+  return Listen(env, addr, len, info[2].As<Napi::Number>().Int32Value(), info[3].As<Napi::Number>().Uint32Value(), true, 0);
 }
 
-// listenUnix(path, backlog, mode) -> id; the socket file gets `mode` (BindUnixSocket)
+// listenUnix(path, backlog, mode, firstFrameMax) -> id; the socket file gets `mode` (BindUnixSocket)
 Napi::Value UringEngineWrap::ListenUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Usable(env)) return env.Undefined();
@@ -103,7 +103,7 @@ Napi::Value UringEngineWrap::ListenUnix(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "unix socket path is empty or too long").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Listen(env, addr, len, info[1].As<Napi::Number>().Int32Value(), false,
+  return Listen(env, addr, len, info[1].As<Napi::Number>().Int32Value(), info[3].As<Napi::Number>().Uint32Value(), false,
                 info[2].As<Napi::Number>().Uint32Value());
 }
 

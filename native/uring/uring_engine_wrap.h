@@ -22,7 +22,7 @@ class UringEngineWrap : public EngineWrapBase<UringEngineWrap, UringEngine> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value PartialFrameBytes(const Napi::CallbackInfo& info);
 
-  Napi::Value Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog, bool with_port,
+  Napi::Value Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog, uint32_t first_frame_max, bool with_port,
                      unsigned unix_mode);
   Napi::Value Connect(Napi::Env env, const sockaddr_storage& addr, socklen_t len);
 };

@@ -15,6 +15,7 @@ export type EngineName = "uring" | "net" | "memory" | "rdma" | "shm";
 export type { Lease } from "../region.js";
 import type { Lease } from "../region.js";
 import type { ChannelPeer } from "./channel-peer.js";
+import type { TlsFailure } from "./tls-failure.js";
 
 /** Callbacks of one channel; each channel has exactly one set. */
 export interface ChannelEvents {
@@ -129,6 +130,32 @@ export interface ListenOptions {
    * (default 0o600: only the owner may connect). Engines without socket files ignore it.
    */
   socketMode?: number;
+  /**
+   * TLS listeners only: told once about each connection that failed TLS (handshake
+   * failed or timed out, plaintext client, client certificate refused) — never accepted,
+   * except a refused client certificate, whose channel the server answers with GOAWAY.
+   */
+  onTlsFailure?: (failure: TlsFailure) => void;
+  /**
+   * TLS listeners only: bytes written unencrypted, before the close, to a client whose
+   * first bytes are not TLS (the server's GOAWAY saying it speaks TLS).
+   */
+  plaintextAnswer?: Uint8Array;
+  /**
+   * tcp:// and unix:// (byte streams): the most an accepted connection's first frame may
+   * announce; a larger length closes it with ERR_NOT_PROTOCOL at once (a peer speaking
+   * another protocol, such as a TLS client, would otherwise be waited for). Default: no
+   * bound beyond maxFrameBytes.
+   */
+  firstFrameMaxBytes?: number;
+  /**
+   * shm:// only: admit only peers running as one of `uids` or with a primary gid in `gids`
+   * (SO_PEERCRED at accept, before the rendezvous sends the region: a refused peer never
+   * holds its memfd). Other engines leave admission to the accept handler.
+   */
+  admit?: { readonly uids?: readonly number[]; readonly gids?: readonly number[] };
+  /** With `admit`: told once for each peer refused (it never reaches the accept handler). */
+  onRefused?: () => void;
 }
 
 /** Called for each accepted connection; returns that channel's callbacks. */

@@ -77,6 +77,8 @@ interface ListenerState {
   url: string;
   bound: ChannelAddress;
   unixPath?: string;
+  /** ListenOptions.onRefused: a peer the listener's `admit` refused (shm). */
+  onRefused?: () => void;
 }
 
 export abstract class NativeEngineBase<N extends NativeEngineHandle> implements ChannelEngine, NativeChannelOwner {
@@ -146,10 +148,15 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     return this.#native;
   }
 
+  /** What a connection that failed after it started (a Connected event with -errno `code`) says about why. */
+  protected connectFailure(code: string): string {
+    return code;
+  }
+
   /** Opens a native connection to `address`; resolves its id (a Connected event follows). */
   protected abstract startConnect(address: ChannelAddress): Promise<number>;
-  /** Opens a native listener on `address`; a socket file gets `socketMode` (unix-socket-file.ts). */
-  protected abstract startListen(address: ChannelAddress, socketMode: number): Promise<OpenedListener>;
+  /** Opens a native listener on `address`; a socket file gets `socketMode` (unix-socket-file.ts); `options` as listen() was given them. */
+  protected abstract startListen(address: ChannelAddress, socketMode: number, options?: ListenOptions): Promise<OpenedListener>;
 
   /** Connects to `url`; resolves once the connection is established. */
   async connect(url: string, events: ChannelEvents): Promise<NativeChannel> {
@@ -170,8 +177,9 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
       await claimSocketPath(address.path);
       this.assertOpen();
     }
-    const opened = await this.startListen(address, socketMode);
+    const opened = await this.startListen(address, socketMode, options);
     const state: ListenerState = { onAccept, url: formatChannelUrl(opened.bound), bound: opened.bound };
+    if (options?.onRefused !== undefined) state.onRefused = options.onRefused;
     if (opened.unixPath) state.unixPath = opened.unixPath;
     this.#listeners.set(opened.id, state);
     return {
@@ -263,6 +271,9 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
             channel.setEvents(listener.onAccept(channel));
             break;
           }
+          case NativeEvent.Refused:
+            this.#listeners.get(id)?.onRefused?.();
+            break;
           case NativeEvent.Connected: {
             const pending = this.#connecting.get(id);
             this.#connecting.delete(id);
@@ -273,7 +284,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
             if (a === 0) pending.resolve(this.#open(id, pending.events, pending.address));
             else {
               const error = systemError(a, "connect");
-              error.message = `connect to ${pending.url} failed: ${error.code}`;
+              error.message = `connect to ${pending.url} failed: ${this.connectFailure(error.code)}`;
               pending.reject(error);
             }
             break;

@@ -85,13 +85,14 @@ export class NetChannel implements Channel {
   #resolveClosed!: () => void;
 
   /** @internal */
-  constructor(host: NetChannelHost, socket: Socket, peer: ChannelPeer) {
+  /** `firstFrameMaxBytes`: the most the peer's first frame may announce (0: no bound; ListenOptions). */
+  constructor(host: NetChannelHost, socket: Socket, peer: ChannelPeer, firstFrameMaxBytes = 0) {
     this.#host = host;
     this.peer = peer;
     this.#socket = socket;
     this.maxFrameBytes = host.maxFrameBytes;
     const leases = { tryAllocate: (length: number, headerBytes: number) => this.#reassemblyLease(length, headerBytes) };
-    this.#reader = new FrameReader(leases, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin));
+    this.#reader = new FrameReader(leases, host.maxFrameBytes, (frame, origin) => this.#deliver(frame, origin), firstFrameMaxBytes);
     this.whenClosed = new Promise((resolve) => (this.#resolveClosed = resolve));
     socket.on("error", (error) => {
       // Node core errors (ECONNRESET, EPIPE, ...) pass through with code/errno/syscall.

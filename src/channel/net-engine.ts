@@ -27,6 +27,7 @@ import { SendShare } from "./send-share.js";
 import { netPeer } from "./net-peer.js";
 import { claimSocketPath, socketModeOf } from "./unix-socket-file.js";
 import { clientCertificateRefusal, withCertificate } from "./tls-peer.js";
+import { answerUnencrypted, handshakeFailure, notTlsCode, tcpSocketOf, tlsReason } from "./tls-failure.js";
 import { clientTlsOptions, serverTlsOptions, type ClientTlsOptions, type ServerTlsOptions } from "./tls-options.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
@@ -195,7 +196,7 @@ export class NetEngine implements ChannelEngine {
       const onError = (error: Error): void => {
         clearTimeout(timer);
         socket.off(ready, onConnect);
-        reject(tlsClient !== undefined ? tlsHandshakeError(error) : error);
+        reject(tlsClient !== undefined ? tlsHandshakeError(error, socket.bytesRead > 0) : error);
       };
       const onConnect = (): void => {
         clearTimeout(timer);
@@ -225,21 +226,35 @@ export class NetEngine implements ChannelEngine {
     }
     // allowHalfOpen: a peer's FIN is onEnd(), not our end (NetChannel closes when told).
     const accept = (socket: net.Socket): void => {
+      socket.allowHalfOpen = true;
       if (this.#closing) {
         socket.destroy();
         return;
       }
       const refusal = this.#verifyClients && socket instanceof tls.TLSSocket ? clientCertificateRefusal(socket) : undefined;
-      this.#adopt(socket, address, onAccept, refusal);
+      if (refusal !== undefined) listenOptions?.onTlsFailure?.({ reason: "tls-client-certificate", message: refusal, peer: netPeer(socket, address) });
+      this.#adopt(socket, address, onAccept, refusal, listenOptions?.firstFrameMaxBytes);
     };
     const tlsServer = this.#tlsFor(address, this.#tlsServer);
     const server =
       tlsServer !== undefined
-        ? tls.createServer({ ...tlsServer, allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, accept)
+        ? // Not half-open during the handshake: node:tls then misses a client that closes
+          // mid-handshake until the timeout; accepted sockets become half-open below.
+          tls.createServer({ ...tlsServer, allowHalfOpen: false, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, accept)
         : net.createServer({ allowHalfOpen: true }, accept);
-    // A client that fails the TLS handshake (no or a refused certificate, plaintext,
-    // garbage records) costs its socket only; the listener keeps serving.
-    if (tlsServer !== undefined) server.on("tlsClientError", (_error: Error, socket: tls.TLSSocket) => socket.destroy());
+    // A client that fails the TLS handshake (it refused our certificate, plaintext,
+    // garbage records, too slow) costs its socket only, and is reported; the listener
+    // keeps serving. A plaintext client is told in its own framing why, before the close.
+    if (tlsServer !== undefined) {
+      // The peer's address is read now: a client that closed is past asking by tlsClientError.
+      server.on("connection", (raw: net.Socket) => void raw.remoteAddress);
+      server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+        const failure = handshakeFailure(error);
+        if (failure.reason === "tls-plaintext" && listenOptions?.plaintextAnswer !== undefined) answerUnencrypted(socket, listenOptions.plaintextAnswer);
+        listenOptions?.onTlsFailure?.({ ...failure, peer: netPeer(tcpSocketOf(socket), address) });
+        socket.destroy();
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       const options = address.scheme === "tcp" ? { host: address.host, port: address.port } : { fd: fd as number };
@@ -280,9 +295,9 @@ export class NetEngine implements ChannelEngine {
     return { ...totals, channels: this.#channels.size, listeners: this.#listeners.size, liveLeases };
   }
 
-  #adopt(socket: net.Socket, address: SocketAddress, onAccept: AcceptHandler, certificateError?: string): NetChannel {
+  #adopt(socket: net.Socket, address: SocketAddress, onAccept: AcceptHandler, certificateError?: string, firstFrameMaxBytes?: number): NetChannel {
     if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
-    const channel = new NetChannel(this.#host, socket, withCertificate(netPeer(socket, address), socket, certificateError));
+    const channel = new NetChannel(this.#host, socket, withCertificate(netPeer(socket, address), socket, certificateError), firstFrameMaxBytes);
     this.#channels.add(channel);
     let events: ChannelEvents;
     try {
@@ -321,10 +336,20 @@ function tlsConnectOptions(options: tls.ConnectionOptions, host: string, port: n
   return Object.assign({ ...options, host, port, ...(servername !== undefined ? { servername } : {}) }, { allowHalfOpen: true });
 }
 
-/** A failed TLS handshake as the connecting side reports it: node:tls's reason and code, prefixed. */
-function tlsHandshakeError(error: Error): Error {
+/**
+ * A failed TLS handshake as the connecting side reports it: node:tls's reason and code,
+ * prefixed, and what is likely wrong when the server does not speak TLS: its first bytes
+ * are not a TLS record, or it closed without a TLS answer (a server without tls closes a
+ * TLS client at its first bytes: src/frame/constants.ts FIRST_FRAME_MAX_BYTES).
+ */
+function tlsHandshakeError(error: Error, answered: boolean): Error {
   const code = (error as NodeJS.ErrnoException).code;
-  const wrapped = codedError(code ?? "ERR_TLS_HANDSHAKE", `TLS handshake failed: ${error.message}${code ? ` (${code})` : ""}`);
+  const hint = notTlsCode(code)
+    ? "the server does not speak TLS (its first bytes are not a TLS record): drop tls from the transport or give the server tls: "
+    : code === "ECONNRESET" && !answered
+      ? "the server closed the connection without a TLS answer: it likely does not speak TLS (drop tls from the transport or give the server tls): "
+      : "";
+  const wrapped = codedError(code ?? "ERR_TLS_HANDSHAKE", `TLS handshake failed: ${hint}${tlsReason(error)}`);
   wrapped.cause = error;
   return wrapped;
 }

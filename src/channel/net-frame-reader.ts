@@ -10,7 +10,7 @@
 
 import type { Region, RegionLease } from "../region.js";
 import { codedError } from "../errors.js";
-import { STREAM_FRAME_HEADER_BYTES } from "./frame-headers.js";
+import { STREAM_FRAME_HEADER_BYTES, notProtocolError } from "./frame-headers.js";
 
 /** Bytes of the frame header: the body length, u32 little endian (frame-headers.ts). */
 export const FRAME_HEADER_BYTES = STREAM_FRAME_HEADER_BYTES;
@@ -45,8 +45,12 @@ export class FrameReader {
   #body: Uint8Array | undefined;
   #origin: FrameOrigin = VIEW;
   #filled = 0;
+  /** Until the first header is parsed: the most it may announce (0: no such bound). */
+  #firstLimit: number;
 
-  constructor(region: ReassemblyLeases, maxFrameBytes: number, onFrame: FrameHandler) {
+  /** `firstFrameMaxBytes`: the most the stream's first frame may announce (0: no bound beyond maxFrameBytes). */
+  constructor(region: ReassemblyLeases, maxFrameBytes: number, onFrame: FrameHandler, firstFrameMaxBytes = 0) {
+    this.#firstLimit = firstFrameMaxBytes;
     this.#region = region;
     this.#maxFrameBytes = maxFrameBytes;
     this.#onFrame = onFrame;
@@ -92,6 +96,11 @@ export class FrameReader {
         if (this.#headerFill < FRAME_HEADER_BYTES) return undefined;
         this.#headerFill = 0;
         length = readU32(this.#header, 0);
+      }
+      if (this.#firstLimit !== 0) {
+        const limit = this.#firstLimit;
+        this.#firstLimit = 0;
+        if (length > limit) return notProtocolError(limit);
       }
       if (length > this.#maxFrameBytes) {
         return codedError("ERR_FRAME_TOO_LARGE", `peer sent a frame of ${length} bytes, above maxFrameBytes ${this.#maxFrameBytes}`);

@@ -9,6 +9,7 @@
 import { native, type NativeShmEngine, type NativeShmEngineStats } from "../binding.js";
 import type { Lease, Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
+import type { ListenOptions } from "./channel.js";
 import { HeldFrame } from "./held-frame.js";
 import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
 import { systemError } from "./system-error.js";
@@ -63,14 +64,20 @@ export class ShmEngine extends NativeEngineBase<NativeShmEngine> {
     );
   }
 
+  /** The rendezvous ended before the server's Hello (native/shm/shm_engine.cc OnHello): it refused us. */
+  protected override connectFailure(code: string): string {
+    if (code !== "ECONNREFUSED") return code;
+    return "the server refused the connection: it closed the rendezvous before handing over the shared region (a server whose unix option does not admit this process's uid/gid counts it in stats().refusedPeers; 64 pending rendezvous also refuse more) (ECONNREFUSED)";
+  }
+
   protected async startConnect(address: ChannelAddress): Promise<number> {
     if (address.scheme !== "shm") throw new TypeError(`the shm engine carries shm:// URLs, not ${address.scheme}://`);
     return this.native.connect(address.path);
   }
 
-  protected async startListen(address: ChannelAddress, socketMode: number): Promise<OpenedListener> {
+  protected async startListen(address: ChannelAddress, socketMode: number, options?: ListenOptions): Promise<OpenedListener> {
     if (address.scheme !== "shm") throw new TypeError(`the shm engine listens on shm:// URLs, not ${address.scheme}://`);
-    const id = this.native.listen(address.path, this.backlog, socketMode);
+    const id = this.native.listen(address.path, this.backlog, socketMode, options?.admit?.uids, options?.admit?.gids);
     return { id, bound: address, unixPath: address.path };
   }
 

@@ -4,6 +4,7 @@ import { constants } from "node:os";
 
 import { NativeCloseReason } from "../binding.js";
 import { codedError, type CodedError } from "../errors.js";
+import { notProtocolError } from "./frame-headers.js";
 
 const errnoNames = new Map<number, string>(
   Object.entries(constants.errno).map(([name, value]) => [value as number, name]),
@@ -14,6 +15,8 @@ export function closeError(negErrno: number, reason: number, maxFrameBytes: numb
   switch (reason) {
     case NativeCloseReason.FrameTooLarge:
       return codedError("ERR_FRAME_TOO_LARGE", `peer sent a frame larger than maxFrameBytes (${maxFrameBytes}); connection closed`);
+    case NativeCloseReason.NotProtocol:
+      return notProtocolError();
     case NativeCloseReason.RegionFull:
       return codedError("ERR_REGION_FULL", "no region memory left to reassemble an incoming frame; connection closed");
     case NativeCloseReason.PeerClosedMidFrame:

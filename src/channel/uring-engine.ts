@@ -4,6 +4,7 @@ import { native, type NativeUringEngineStats, type NativeUringEngine } from "../
 import { codedError } from "../errors.js";
 import type { Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
+import type { ListenOptions } from "./channel.js";
 import { STREAM_FRAME_HEADER_BYTES } from "./frame-headers.js";
 import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
 import { resolveHost } from "./resolve.js";
@@ -48,15 +49,16 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
     throw new TypeError(`the io_uring engine carries tcp:// and unix:// URLs, not ${address.scheme}://`);
   }
 
-  protected async startListen(address: ChannelAddress, socketMode: number): Promise<OpenedListener> {
+  protected async startListen(address: ChannelAddress, socketMode: number, options?: ListenOptions): Promise<OpenedListener> {
+    const firstFrameMax = options?.firstFrameMaxBytes ?? 0;
     if (address.scheme === "tcp") {
       const ip = await resolveHost(address.host);
       this.assertOpen();
-      const [id, port] = this.native.listenTcp(ip, address.port, this.backlog);
+      const [id, port] = this.native.listenTcp(ip, address.port, this.backlog, firstFrameMax);
       return { id, bound: { scheme: "tcp", host: address.host, port } };
     }
     if (address.scheme === "unix") {
-      const id = this.native.listenUnix(address.path, this.backlog, socketMode);
+      const id = this.native.listenUnix(address.path, this.backlog, socketMode, firstFrameMax);
       return { id, bound: address, unixPath: address.path };
     }
     throw new TypeError(`the io_uring engine listens on tcp:// and unix:// URLs, not ${address.scheme}://`);

@@ -8,6 +8,7 @@ import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/conn
 import type { ChannelEngine } from "../channel/channel.js";
 import { checkTlsEngine } from "../channel/engines.js";
 import { serverTlsOptions, type ServerTlsOptions } from "../channel/tls-options.js";
+import type { TlsFailureReason } from "../channel/tls-failure.js";
 import { checkServerAuth } from "../frame/auth.js";
 import type { ServerAuthOptions } from "../frame/auth.js";
 import type { AuthFailureReason } from "../frame/auth-handshake.js";
@@ -31,20 +32,30 @@ export interface ServerRequestInfo {
   readonly peer: Peer;
 }
 
-/** What {@link ServerOptions.onAuthFailure} is told about a connection refused by `auth`. */
+/** What {@link ServerOptions.onAuthFailure} is told about a connection refused by `auth` or by `tls`. */
 export interface AuthFailureInfo {
-  /** Why (src/frame/auth-handshake.ts lists each reason; docs/SECURITY.md). */
-  readonly reason: AuthFailureReason;
+  /**
+   * Why: an `auth` reason (src/frame/auth-handshake.ts) or, with `tls`, a "tls-…" one
+   * (src/channel/tls-failure.ts); docs/SECURITY.md, "Failures".
+   */
+  readonly reason: AuthFailureReason | TlsFailureReason;
   /** The key id the client named, if it named one (unverified: the client chose it). */
   readonly keyId?: string;
+  /** TLS failures: node:tls's reason and code, or the client certificate refusal the client was told. */
+  readonly message?: string;
   /** Who connected (no `keyId`: nothing was authenticated). */
   readonly peer: Peer;
 }
 
-/** Counters of a server: those of every transport, plus authentication failures. */
+/** Counters of a server: those of every transport, plus authentication and TLS failures. */
 export interface ServerStats extends RpcStats {
   /** With `auth`: connections that ended before the handshake authenticated them. */
   authFailures: number;
+  /**
+   * With `tls`: connections that failed TLS (handshake failed or timed out, plaintext
+   * client, client certificate refused); each also reaches `onAuthFailure` ("tls-…" reason).
+   */
+  tlsFailures: number;
   /** Connections refused at accept: unix:// or shm:// peers the `unix` option does not admit. */
   refusedPeers: number;
 }
@@ -88,8 +99,9 @@ export interface ServerOptions extends MessageLimitOptions {
    */
   auth?: ServerAuthOptions;
   /**
-   * With `auth`: called for each connection that ended before it was authenticated (also
-   * counted in `stats().authFailures`). A throw (or a rejected promise) is ignored.
+   * Called once for each connection refused by `auth` (it ended before it was
+   * authenticated: counted in `stats().authFailures`) or by `tls` (it failed TLS, reason
+   * "tls-…": counted in `stats().tlsFailures`). A throw (or a rejected promise) is ignored.
    */
   onAuthFailure?: (failure: AuthFailureInfo) => void;
   /** Connections without calls for this long are closed (GOAWAY). Default 300 s; 0: never. */

@@ -9,9 +9,11 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ContextValues } from "@connectrpc/connect";
-import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, Listener } from "../channel/channel.js";
+import type { Channel, ChannelEngine, ChannelEvents, ChannelStats, ListenOptions, Listener } from "../channel/channel.js";
+import type { TlsFailure } from "../channel/tls-failure.js";
 import { engineForUrl } from "../channel/engines.js";
 import type { AuthFailureReason } from "../frame/auth-handshake.js";
+import { FIRST_FRAME_MAX_BYTES } from "../frame/constants.js";
 import { LiveSet } from "../frame/live-set.js";
 import { Session } from "../frame/session.js";
 import type { SessionOptions } from "../frame/session.js";
@@ -23,9 +25,10 @@ import { bindError } from "./bind-error.js";
 import { checkServerOptions } from "./foreign-options.js";
 import { resolveMessageLimits } from "./message-limits.js";
 import { collectRoutes } from "./routes.js";
-import { unixAdmission } from "./unix-admission.js";
+import { admittedIds, unixAdmission } from "./unix-admission.js";
 import type { Admission } from "./unix-admission.js";
 import { warnIfUnprotected } from "./unprotected-warning.js";
+import { plaintextAnswer } from "./plaintext-answer.js";
 import type { ProtectionOptions } from "./unprotected-warning.js";
 import type { Route } from "./routes.js";
 import { ServerCall } from "./server-call.js";
@@ -42,6 +45,9 @@ export function createServer(options: ServerOptions): Server {
   checkServerOptions(options);
   return new ConnectRdmaServer(options);
 }
+
+/** What `onAuthFailure` is told about a TLS client that closed before its first frame. */
+const CLOSED_AFTER_TLS = "the client closed the connection after the TLS handshake, before any frame (as a client that refused the server's certificate does)";
 
 /** The events of a connection refused at accept: nothing of it is read. */
 const REFUSED: ChannelEvents = { onFrame: () => undefined, onEnd: () => undefined, onClose: () => undefined };
@@ -67,6 +73,9 @@ class ConnectRdmaServer implements Server {
   readonly #pastChannels: ChannelStats = emptyChannelStats();
   readonly #maxConnections: number;
   #authFailures = 0;
+  #tlsFailures = 0;
+  /** With `tls`: the GOAWAY a plaintext client of a TLS listener is answered with. */
+  readonly #plaintextAnswer: Uint8Array | undefined;
   readonly #admission: Admission | undefined;
   #refusedPeers = 0;
   #warnedUnprotected = false;
@@ -92,6 +101,7 @@ class ConnectRdmaServer implements Server {
     this.#maxConnections = checkServerOptionValues(options);
     this.#admission = unixAdmission(options.unix);
     checkServerTls(options);
+    if (options.tls !== undefined) this.#plaintextAnswer = plaintextAnswer();
     if (typeof options.engine === "object") this.#sharedEngine = options.engine;
   }
 
@@ -113,8 +123,7 @@ class ConnectRdmaServer implements Server {
     try {
       // Calls' URLs (ctx.url) are the bound URL plus the method path.
       const base = { url: url.replace(/\/$/, "") };
-      const socketMode = this.#options.unix?.mode;
-      listener = await engine.listen(url, (channel) => this.#accept(channel, base), socketMode !== undefined ? { socketMode } : undefined);
+      listener = await engine.listen(url, (channel) => this.#accept(channel, base), this.#listenOptions(url));
       base.url = listener.url.replace(/\/$/, "");
     } catch (e) {
       if (owned) await engine.close();
@@ -138,16 +147,54 @@ class ConnectRdmaServer implements Server {
   stats(): ServerStats {
     const channels = { ...this.#pastChannels };
     for (const s of this.#sessions) addChannelStats(channels, s.stats());
-    return { ...this.#counters.snapshot(this.#sessions.size, channels), authFailures: this.#authFailures, refusedPeers: this.#refusedPeers };
+    return { ...this.#counters.snapshot(this.#sessions.size, channels), authFailures: this.#authFailures, tlsFailures: this.#tlsFailures, refusedPeers: this.#refusedPeers };
   }
 
-  /** Counts a refused connection and tells `onAuthFailure`, whose throws and rejections are dropped. */
+  /** What the listener of `url` is told: the bound on the client's HELLO, the socket file's mode, who shm admits, and with `tls` where its failures go. */
+  #listenOptions(url: string): ListenOptions {
+    const socketMode = this.#options.unix?.mode;
+    // shm: admission runs in the engine, before the rendezvous hands over the region.
+    const admit = url.startsWith("shm:") ? admittedIds(this.#options.unix) : undefined;
+    return {
+      firstFrameMaxBytes: FIRST_FRAME_MAX_BYTES,
+      ...(socketMode !== undefined ? { socketMode } : {}),
+      ...(admit !== undefined ? { admit, onRefused: () => this.#refusedPeers++ } : {}),
+      ...(this.#plaintextAnswer !== undefined ? { plaintextAnswer: this.#plaintextAnswer, onTlsFailure: (failure: TlsFailure) => this.#onTlsFailure(failure) } : {}),
+    };
+  }
+
+  /**
+   * A TLS connection its client closed before sending a frame (and that this server did
+   * not refuse or shut down): how a client that refused the server's certificate ends when
+   * its TLS library checks it once the handshake is done (node:tls does).
+   */
+  #closedAfterTls(session: Session, refusal: string | undefined): boolean {
+    return (
+      this.#plaintextAnswer !== undefined &&
+      refusal === undefined &&
+      this.#closing === undefined &&
+      session.stats().framesIn === 0 &&
+      session.closeError?.code === "ERR_CONNECTION_CLOSED"
+    );
+  }
+
+  /** Counts a connection that failed TLS and tells `onAuthFailure`. */
+  #onTlsFailure(failure: TlsFailure): void {
+    this.#tlsFailures++;
+    this.#report({ reason: failure.reason, message: failure.message, peer: peerOf("net", failure.peer, undefined) });
+  }
+
+  /** Counts a connection refused by `auth` and tells `onAuthFailure`. */
   #onAuthFailure(channel: Channel, reason: AuthFailureReason, keyId: string | undefined): void {
     this.#authFailures++;
+    this.#report({ reason, ...(keyId !== undefined ? { keyId } : {}), peer: peerOf(channel.engine, channel.peer, undefined) });
+  }
+
+  /** Tells `onAuthFailure`, whose throws and rejections are dropped. */
+  #report(info: AuthFailureInfo): void {
     const callback = this.#options.onAuthFailure;
     if (callback === undefined) return;
     try {
-      const info: AuthFailureInfo = { reason, ...(keyId !== undefined ? { keyId } : {}), peer: peerOf(channel.engine, channel.peer, undefined) };
       const result: unknown = callback(info);
       if (result instanceof Promise) result.catch(() => undefined);
     } catch {
@@ -194,10 +241,18 @@ class ConnectRdmaServer implements Server {
         if (!call.done) this.#calls.add(call);
         return call;
       },
-      onAuthFailure: (failure) => this.#onAuthFailure(channel, failure.reason, failure.keyId),
+      onAuthFailure: (failure) => {
+        // Reported once, as the TLS failure it most likely is (onClose below).
+        if (failure.reason === "closed" && this.#closedAfterTls(session, refusal)) return;
+        this.#onAuthFailure(channel, failure.reason, failure.keyId);
+      },
       onClose: () => {
         const s = holder.session;
         if (s === undefined) return;
+        if (this.#closedAfterTls(s, refusal)) {
+          this.#tlsFailures++;
+          this.#report({ reason: "tls-handshake", message: CLOSED_AFTER_TLS, peer: peerOf(channel.engine, channel.peer, undefined) });
+        }
         this.#sessions.delete(s);
         addChannelStats(this.#pastChannels, s.stats());
       },

@@ -2,7 +2,8 @@
 // and the socket file's permissions. Admission is decided once per connection, at accept,
 // from the credentials the kernel recorded when the peer connected (SO_PEERCRED): a peer
 // whose uid is not in `allowUids` and whose gid is not in `allowGids` is closed before
-// any frame of it is read.
+// any frame of it is read — on shm:// by the engine itself, before the rendezvous sends
+// the shared region (admittedIds), so a refused peer never holds its memfd.
 
 import type { ChannelPeer } from "../channel/channel-peer.js";
 
@@ -33,6 +34,12 @@ export function unixAdmission(options: UnixServerOptions | undefined): Admission
     const credentials = peer?.credentials;
     return credentials !== undefined && (uids?.has(credentials.uid) === true || gids?.has(credentials.gid) === true);
   };
+}
+
+/** The uids and gids `options` admits, or undefined when every peer is admitted (checked by unixAdmission first). */
+export function admittedIds(options: UnixServerOptions | undefined): { uids?: readonly number[]; gids?: readonly number[] } | undefined {
+  if (options?.allowUids === undefined && options?.allowGids === undefined) return undefined;
+  return { ...(options.allowUids !== undefined ? { uids: options.allowUids } : {}), ...(options.allowGids !== undefined ? { gids: options.allowGids } : {}) };
 }
 
 function idSet(name: string, ids: readonly number[] | undefined): Set<number> | undefined {

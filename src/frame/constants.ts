@@ -8,6 +8,15 @@ export const MIN_PROTOCOL_VERSION = 2;
 /** Every frame starts with: u8 kind, u8 flags, u16 reserved (0), u32 stream id. */
 export const HEADER_BYTES = 8;
 
+/**
+ * The most a connection's first frame (the client's HELLO, at most a few hundred bytes)
+ * may announce: a server's listeners close a connection announcing more at once. A TLS
+ * record header (0x16 0x03 0x01 ...) read as a frame length is at least 66,326, so a TLS
+ * client at a plaintext server is closed at its first bytes instead of being waited for
+ * until the handshake times out (docs/PROTOCOL.md §4).
+ */
+export const FIRST_FRAME_MAX_BYTES = 64 * 1024;
+
 /** Frame kinds. */
 export const FrameKind = {
   HELLO: 1,

@@ -15,13 +15,13 @@ export function peerEndedError(): StreamResetError {
  * Client: what calls fail with when the server ended the connection before answering
  * HELLO. Nothing else ends a connection that early on purpose: the server refused it (a
  * unix:// server admits only the uids/gids of its `unix` option; a TLS server closes a
- * client that speaks plaintext).
+ * client that speaks plaintext, when the GOAWAY telling it why could not be written).
  */
 export function refusedBeforeHelloError(cause?: Error): StreamResetError {
   return new StreamResetError(
     "ERR_CONNECTION_CLOSED",
     StatusCode.UNAVAILABLE,
-    "the server refused the connection: it closed it before answering the handshake (a unix:// server admitting only the uids/gids of its unix option counts it in stats().refusedPeers; a TLS server closes a plaintext client so)",
+    "the server refused the connection: it closed it before answering the handshake (a unix:// server admitting only the uids/gids of its unix option counts it in stats().refusedPeers; a TLS server that could not tell a plaintext client why closes it so)",
     cause,
   );
 }

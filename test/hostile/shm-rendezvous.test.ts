@@ -2,7 +2,8 @@
 // server's Hello and its memfd, then stays silent) must cost the server a bounded, timed
 // set of fds and regions (native/shm/shm_engine.cc, RendezvousStarted/SweepRendezvous):
 // each such peer is closed after rendezvousTimeoutMs, at most 64 wait at once (more are
-// closed at accept), and an honest client connects as soon as there is room.
+// closed at accept), and an honest client connects as soon as there is room. A peer the
+// listener does not admit (allowUids/allowGids) is closed at accept, before any Hello or fd.
 import * as net from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ShmEngine } from "../../src/channel/shm-engine.js";
@@ -51,6 +52,60 @@ gatedDescribe("shm: peers that never answer the rendezvous", shmUnavailable(), (
     });
     expect(engine.stats().rendezvousRefused).toBe(6);
     expect(engine.stats().rendezvousTimeouts).toBe(0);
+  });
+});
+
+/** What a raw unix-socket peer receives before the server closes it (the Hello travels with the memfd). */
+async function received(path: string): Promise<Buffer> {
+  const socket = net.connect(path);
+  onTestFinished(() => void socket.destroy());
+  socket.on("error", () => undefined);
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => {
+    chunks.push(chunk);
+    socket.end(); // answer nothing: the server closes us at its rendezvous timeout, or at once when refusing
+  });
+  await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  return Buffer.concat(chunks);
+}
+
+gatedDescribe("shm: admission (allowUids/allowGids) before the rendezvous", shmUnavailable(), () => {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+
+  it("a refused peer is closed at accept without the Hello, so without the memfd; counted and reported", async () => {
+    const engine = new ShmEngine({ ringBytes: 64 * 1024, rendezvousTimeoutMs: 300 });
+    onTestFinished(() => engine.close());
+    let refused = 0;
+    let accepted = 0;
+    const listener = await engine.listen(shmUrl(), () => (accepted++, { onFrame() {}, onClose() {} }), { admit: { uids: [uid + 1], gids: [gid + 1] }, onRefused: () => refused++ });
+    const path = new URL(listener.url).pathname;
+    // The server's Hello (magic "CRSM", version, capacity: 16 bytes) goes out in the one
+    // sendmsg that carries the memfd: no Hello bytes, no fd.
+    expect(await received(path)).toHaveLength(0);
+    await eventually(() => refused === 1, 2000);
+    expect(engine.stats().refusedPeers).toBe(1);
+    expect(accepted).toBe(0);
+    // No region was made for it: nothing waited for its rendezvous.
+    expect(engine.stats().rendezvousTimeouts).toBe(0);
+    // A real client is refused too (its rendezvous ends without a region).
+    const client = new ShmEngine({ ringBytes: 64 * 1024 });
+    onTestFinished(() => client.close());
+    await expect(client.connect(listener.url, { onFrame() {}, onClose() {} })).rejects.toThrow(/the server refused the connection: it closed the rendezvous before handing over the shared region/);
+    await eventually(() => refused === 2, 2000);
+  });
+
+  it("an admitted peer (by uid, or by gid) gets the Hello; with neither list everyone does", async () => {
+    for (const admit of [{ uids: [uid] }, { uids: [uid + 1], gids: [gid] }, undefined]) {
+      const engine = new ShmEngine({ ringBytes: 64 * 1024, rendezvousTimeoutMs: 300 });
+      onTestFinished(() => engine.close());
+      let refused = 0;
+      const listener = await engine.listen(shmUrl(), () => ({ onFrame() {}, onClose() {} }), { ...(admit ? { admit } : {}), onRefused: () => refused++ });
+      const hello = await received(new URL(listener.url).pathname);
+      expect(hello.subarray(0, 4).toString("latin1")).toBe("CRSM");
+      expect(refused).toBe(0);
+      expect(engine.stats().refusedPeers).toBe(0);
+    }
   });
 });
 

@@ -14,13 +14,14 @@ import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { FrameKind } from "../../src/frame/constants.js";
 import { encodeEnd } from "../../src/frame/frames.js";
 import { prepareMetadata } from "../../src/frame/metadata.js";
-import { createServer, createUringTransport } from "../../src/index.js";
-import type { ClientTlsOptions } from "../../src/index.js";
+import { capabilities, createServer, createUringTransport } from "../../src/index.js";
+import type { AuthFailureInfo, ClientTlsOptions, Server } from "../../src/index.js";
+import { PLAINTEXT_REFUSAL } from "../../src/connect/plaintext-answer.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { makeTestPkis, opensslUnavailable, type TestPki } from "../support/tls-certs.js";
 import { RawConnection } from "./raw-server.js";
-import { SteadyClient, boundedRoutes, bytesOf } from "./support.js";
+import { SteadyClient, boundedRoutes, bytesOf, until } from "./support.js";
 
 const noOpenssl = opensslUnavailable();
 
@@ -31,11 +32,16 @@ beforeAll(() => {
 });
 
 /** A mutual-TLS server plus a steady client of it; `check()` asserts the steady client saw no error. */
-async function guardedServer(plaintext = false): Promise<{ url: string; check(): Promise<void> }> {
+async function guardedServer(
+  plaintext = false,
+  handshakeTimeoutMs = 2000,
+): Promise<{ url: string; server: Server; failures: AuthFailureInfo[]; check(): Promise<void> }> {
+  const failures: AuthFailureInfo[] = [];
   const server = createServer({
     routes: boundedRoutes(),
     // A TLS ClientHello read as a frame header announces megabytes: the handshake timeout ends it.
-    handshakeTimeoutMs: 2000,
+    handshakeTimeoutMs,
+    onAuthFailure: (failure) => failures.push(failure),
     ...(plaintext ? {} : { tls: { key: trusted.server.key, cert: trusted.server.cert, ca: trusted.ca, requestCert: true } }),
   });
   onTestFinished(() => server.close(0));
@@ -43,6 +49,8 @@ async function guardedServer(plaintext = false): Promise<{ url: string; check():
   const steady = new SteadyClient(url, "net", 10_000, plaintext ? {} : { tls: goodTls() }).start(1);
   return {
     url,
+    server,
+    failures,
     async check() {
       const { ok, errors } = await steady.stop();
       expect(errors).toEqual([]);
@@ -53,6 +61,19 @@ async function guardedServer(plaintext = false): Promise<{ url: string; check():
       expect((await createClient(MarketService, fresh).getQuote({ symbol: "after" })).symbol).toBe("after");
     },
   };
+}
+
+/** The one TLS failure `guard` counted and reported, once the server saw it. */
+async function oneTlsFailure(guard: { server: Server; failures: AuthFailureInfo[] }): Promise<AuthFailureInfo> {
+  await until(() => guard.server.stats().tlsFailures >= 1, 5000, "the TLS failure counted");
+  // Counted and reported together; nothing else was (the steady client is fine).
+  expect(guard.server.stats().tlsFailures).toBe(1);
+  expect(guard.server.stats().authFailures).toBe(0);
+  expect(guard.failures).toHaveLength(1);
+  const failure = guard.failures[0]!;
+  expect(failure.peer.engine).toBe("net");
+  expect(failure.peer.address).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+  return failure;
 }
 
 function goodTls(): ClientTlsOptions {
@@ -84,6 +105,21 @@ gatedDescribe("hostile TLS peers", noOpenssl, () => {
     expect(error.code).toBe(Code.Unavailable);
     // OpenSSL names the failure by what it found of the chain; each says the CA is unknown.
     expect(error.message).toMatch(/TLS handshake failed: .*\((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)$/);
+    // The server sees the client close during the TLS handshake or right after it (node:tls
+    // clients check the certificate once it is done): counted and reported once.
+    const failure = await oneTlsFailure(guard);
+    expect(failure.reason).toBe("tls-handshake");
+    expect(failure.message).toMatch(/\(ECONNRESET\)$|^the client closed the connection after the TLS handshake, before any frame/);
+    await guard.check();
+  });
+
+  it("a client without a certificate at a server that requires one: Unauthenticated, counted and reported", async () => {
+    const guard = await guardedServer();
+    const error = await callError(guard.url, { ca: trusted.ca });
+    expect(error.code).toBe(Code.Unauthenticated);
+    expect(error.message).toMatch(/the server requires a TLS client certificate and none was presented$/);
+    const failure = await oneTlsFailure(guard);
+    expect(failure).toMatchObject({ reason: "tls-client-certificate", message: "the server requires a TLS client certificate and none was presented" });
     await guard.check();
   });
 
@@ -92,6 +128,7 @@ gatedDescribe("hostile TLS peers", noOpenssl, () => {
     const error = await callError(guard.url, { ca: trusted.ca, key: rogue.client.key, cert: rogue.client.cert });
     expect(error.code).toBe(Code.Unauthenticated);
     expect(error.message).toMatch(/the server refused the TLS client certificate: UNABLE_TO_VERIFY_LEAF_SIGNATURE$/);
+    expect((await oneTlsFailure(guard)).reason).toBe("tls-client-certificate");
     await guard.check();
   });
 
@@ -107,11 +144,17 @@ gatedDescribe("hostile TLS peers", noOpenssl, () => {
       const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
       socket.write(garbageRecords(type, 8));
       await closed;
-      // At most a TLS alert record came back (content type 21), never a frame.
+      // At most a TLS alert record came back (content type 21), or, to bytes that are not
+      // TLS at all, the plaintext answer (a GOAWAY saying the server speaks TLS); no call ran.
       const reply = Buffer.concat(received);
-      if (reply.byteLength > 0) expect(reply[0]).toBe(0x15);
+      if (reply.byteLength > 0 && reply[0] !== 0x15) expect(reply.toString("latin1")).toContain(PLAINTEXT_REFUSAL);
     });
     await Promise.all(closes);
+    // Each connection counted and reported once.
+    await until(() => guard.server.stats().tlsFailures >= 4, 5000, "4 TLS failures");
+    expect(guard.server.stats().tlsFailures).toBe(4);
+    expect(guard.failures).toHaveLength(4);
+    for (const failure of guard.failures) expect(failure.reason).toMatch(/^tls-(plaintext|handshake)$/);
     await guard.check();
   });
 
@@ -166,19 +209,54 @@ gatedDescribe("hostile TLS peers", noOpenssl, () => {
     expect((await client.getQuote({ symbol: "c" })).sequence).toBe(1n);
   });
 
-  it("a plaintext client against a TLS server: Unavailable, the server alive", async () => {
-    const guard = await guardedServer();
-    const error = await callError(guard.url, undefined);
-    expect(error.code).toBe(Code.Unavailable);
-    expect(error.message).toMatch(/connection (ended|closed) by peer|connection lost|closed it before answering the handshake/);
-    await guard.check();
-  });
+  for (const engine of ["uring", "net"] as const) {
+    it(`a plaintext client (${engine}) against a TLS server: Unavailable saying the server speaks TLS; counted, reported, the server alive`, async (ctx) => {
+      if (engine === "uring" && !capabilities().ioUring.available) ctx.skip();
+      const guard = await guardedServer();
+      const transport = createUringTransport({ url: guard.url, engine, connectTimeoutMs: 5000 });
+      onTestFinished(() => transport.close());
+      const error = await createClient(MarketService, transport)
+        .getQuote({ symbol: "x" })
+        .then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+      expect(error?.code).toBe(Code.Unavailable);
+      expect(error?.message).toContain(`connection refused by peer: ${PLAINTEXT_REFUSAL}`);
+      const failure = await oneTlsFailure(guard);
+      expect(failure.reason).toBe("tls-plaintext");
+      expect(failure.message).toMatch(/\(ERR_SSL_WRONG_VERSION_NUMBER\)$/);
+      await guard.check();
+    });
 
-  it("a TLS client against a plaintext server: Unavailable with the TLS reason, the server alive", async () => {
-    const guard = await guardedServer(true);
-    const error = await callError(guard.url, { ca: trusted.ca });
+    it(`a TLS client against a plaintext server (${engine} engine): Unavailable at once, saying the server does not speak TLS`, async (ctx) => {
+      if (engine === "uring" && !capabilities().ioUring.available) ctx.skip();
+      // The server's handshake timeout (and the client's TLS one, 10 s) are far beyond this
+      // test's: only the server closing at the ClientHello's first bytes ends it in time.
+      const failures: AuthFailureInfo[] = [];
+      const server = createServer({ routes: boundedRoutes(), engine, handshakeTimeoutMs: 600_000, onAuthFailure: (f) => failures.push(f) });
+      onTestFinished(() => server.close(0));
+      const url = await server.listen("tcp://127.0.0.1:0");
+      const error = await callError(url, { ca: trusted.ca });
+      expect(error.code).toBe(Code.Unavailable);
+      expect(error.message).toMatch(/TLS handshake failed: the server closed the connection without a TLS answer: it likely does not speak TLS/);
+      expect(server.stats().tlsFailures).toBe(0);
+      const fresh = createUringTransport({ url, engine });
+      onTestFinished(() => fresh.close());
+      expect((await createClient(MarketService, fresh).getQuote({ symbol: "plain" })).symbol).toBe("plain");
+    }, 8000);
+  }
+
+  it("a TLS client whose server answers bytes that are not TLS: the server does not speak TLS", async () => {
+    // A raw TCP server answering our framing (a HELLO-sized frame) to the ClientHello.
+    const raw = net.createServer((socket) => {
+      socket.on("error", () => undefined);
+      socket.once("data", () => socket.end(Buffer.from([0x24, 0, 0, 0, ...new Array<number>(36).fill(1)])));
+    });
+    onTestFinished(() => void raw.close());
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    const error = await callError(`tcp://127.0.0.1:${(raw.address() as AddressInfo).port}`, { ca: trusted.ca });
     expect(error.code).toBe(Code.Unavailable);
-    expect(error.message).toMatch(/TLS handshake failed: /);
-    await guard.check();
+    expect(error.message).toMatch(/TLS handshake failed: the server does not speak TLS \(its first bytes are not a TLS record\).*\(ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG)\)$/);
   });
 });
