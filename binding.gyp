@@ -38,6 +38,7 @@
         "native/shm/shm_mapping.cc",
         "native/shm/rendezvous.cc",
         "native/shm/shm_engine.cc",
+        "native/shm/shm_data_path.cc",
         "native/shm/shm_engine_wrap.cc"
       ],
       "include_dirs": [
