@@ -210,6 +210,16 @@ export interface NativeRdmaEngineStats {
   asyncErrors: number;
   /** ibv_post_send refusals: each closed its connection (the frame and its credit were lost). */
   sendFailures: number;
+  /**
+   * Lease bytes of READ targets (frames being read, or read and not yet delivered), all
+   * connections together: now, and the most ever. Each connection's are bounded by its share
+   * (maxUnsentBytes, less its unsent frames) plus the engine's one over-share frame
+   * (native/common/reassembly_share.h).
+   */
+  readTargetBytes: number;
+  readTargetBytesPeak: number;
+  /** READ targets that took the engine's over-share place (their lease did not fit their connection's share). */
+  overShareReads: number;
   /** Entries of the completion queues: they grow as queue pairs are added (each reserves room for all it can have outstanding). */
   cqEntries: number;
   /** Test aid: the rkey most recently revoked. */
@@ -288,7 +298,7 @@ export interface NativeAddon {
     region: NativeRegion,
     ringEntries: number,
     maxFrameBytes: number,
-    /** A connection's share of the lease area, which bounds its reassembly too (native/uring/reassembly_share.h). */
+    /** A connection's share of the lease area, which bounds its reassembly too (native/common/reassembly_share.h). */
     maxUnsentBytes: number,
     events: Int32Array,
     onEvents: (count: number) => void,
@@ -297,6 +307,8 @@ export interface NativeAddon {
     region: NativeRegion,
     maxFrameBytes: number,
     recvDepth: number,
+    /** A connection's share of the lease area, which bounds its READ targets too (native/common/reassembly_share.h). */
+    maxUnsentBytes: number,
     events: Int32Array,
     onEvents: (count: number) => void,
   ) => NativeRdmaEngine;

@@ -109,6 +109,7 @@ void RdmaEngine::HandleCompletion(const ibv_wc& wc, EventSink& sink) {
       ReadChunkDone();
       if (!ok || c.state != RdmaConnection::State::kOpen) {
         if (r.in_flight == 0) {
+          UncountReadTarget(c, value, r.lease_offset);
           FreeLease(r.lease_offset);
           c.reading.erase(found);
         }
@@ -253,6 +254,7 @@ void RdmaEngine::DeliverInOrder(RdmaConnection& c, EventSink& sink) {
     stats_.frames_in += 1;
     stats_.bytes_in += in.length;
     if (in.is_read) {
+      UncountReadTarget(c, in.slot_or_token, in.offset);  // JS owns the lease from here
       sink.Push(Event{kEventFrameLease, static_cast<int32_t>(c.id), static_cast<int32_t>(in.offset + kRdmaHeaderBytes),
                       static_cast<int32_t>(in.length)});
     } else {
@@ -263,14 +265,22 @@ void RdmaEngine::DeliverInOrder(RdmaConnection& c, EventSink& sink) {
   }
 }
 
-// Starts the READs of waiting requests while leases are free. A request that finds no
-// lease waits (its sender's lease stays exported): back-pressure, not failure.
+// Starts the READs of waiting requests while leases are free and the connection's share
+// admits them (common/reassembly_share.h). A request that may not have a lease yet waits
+// (its sender's lease stays exported): back-pressure, not failure; Reap() retries it.
 void RdmaEngine::StartReads(RdmaConnection& c, EventSink& sink) {
   while (!c.pending_reads.empty() && c.state == RdmaConnection::State::kOpen) {
     ReadRequest request = c.pending_reads.front();
-    int64_t lease = region_->AllocateLease(kRdmaHeaderBytes + size_t{request.length});
+    size_t bytes = kRdmaHeaderBytes + size_t{request.length};
+    ReassemblyShare::Admission admission = read_share_.Admit(c.id, c.unsent_bytes + c.read_share_bytes, bytes);
+    bool over_share = admission == ReassemblyShare::Admission::kOverShare;
+    // One over-share frame per engine: a connection holding the place waits for its return too.
+    if (admission == ReassemblyShare::Admission::kWait || (over_share && c.over_share)) return;
+    int64_t lease = region_->AllocateLease(bytes);
     if (lease < 0) return;
     c.pending_reads.pop_front();
+    if (over_share) read_share_.Take(c.id);
+    CountReadTarget(c, request.token, static_cast<size_t>(lease), over_share);
     RdmaHeader lease_header{request.length, 0, kData, 0};
     memcpy(region_->base() + lease, &lease_header, sizeof lease_header);
     last_read_addr_ = request.addr;
@@ -282,6 +292,31 @@ void RdmaEngine::StartReads(RdmaConnection& c, EventSink& sink) {
       return;
     }
   }
+}
+
+void RdmaEngine::CountReadTarget(RdmaConnection& c, uint32_t token, size_t lease_offset, bool over_share) {
+  size_t size = region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
+  if (over_share) {
+    c.over_share = true;
+    c.over_share_token = token;
+    stats_.over_share_reads += 1;
+  } else {
+    c.read_share_bytes += size;
+  }
+  stats_.read_target_bytes += static_cast<double>(size);
+  if (stats_.read_target_bytes > stats_.read_target_bytes_peak) stats_.read_target_bytes_peak = stats_.read_target_bytes;
+}
+
+// The waiting connections (waiting_for_leases_) see the freed share on their next Reap.
+void RdmaEngine::UncountReadTarget(RdmaConnection& c, uint32_t token, size_t lease_offset) {
+  size_t size = region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
+  if (c.over_share && c.over_share_token == token) {
+    c.over_share = false;
+    read_share_.Return(c.id);
+  } else {
+    c.read_share_bytes -= size < c.read_share_bytes ? size : c.read_share_bytes;
+  }
+  stats_.read_target_bytes -= static_cast<double>(size);
 }
 
 }  // namespace crdma

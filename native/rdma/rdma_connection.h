@@ -75,6 +75,12 @@ struct RdmaConnection {
   bool peer_disconnected = false;  // DISCONNECTED seen; closed after the CQ was drained
   std::vector<uint32_t> pending_done;                  // READ_DONE tokens to send
   std::deque<ReadRequest> pending_reads;               // READ_REQUESTs waiting for a lease
+  // READ targets counted against the share (ReassemblyShare) from their lease until
+  // delivered: lease bytes of those within the share, and the token of the one holding the
+  // engine's over-share place (when over_share; counted there, not here).
+  size_t read_share_bytes = 0;
+  bool over_share = false;
+  uint32_t over_share_token = 0;
   struct Export {
     size_t lease_offset;
     MemoryRegistration mr;  // revoked (deregistered) before the lease is freed

@@ -24,7 +24,8 @@ constexpr int kResolveTimeoutMs = 2000;
 
 RdmaEngine::RdmaEngine(const VerbsApi& api, std::shared_ptr<MemoryRegion> region, const RdmaEngineOptions& options,
                        std::function<int(int)> on_new_fd)
-    : api_(api), region_(std::move(region)), options_(options), on_new_fd_(std::move(on_new_fd)), cm_channel_(api) {
+    : api_(api), region_(std::move(region)), options_(options), on_new_fd_(std::move(on_new_fd)), cm_channel_(api),
+      read_share_(options.max_unsent_bytes) {
   free_slots_.reserve(region_->recv_slots());
   for (uint32_t i = region_->recv_slots(); i > 0; --i) free_slots_.push_back(i - 1);
   if (int rc = on_new_fd_(cm_channel_.fd()); rc < 0) throw SysError{-rc, "uv_poll_init (rdma_cm channel)"};
@@ -170,12 +171,16 @@ void RdmaEngine::Destroy(uint32_t id) {
   for (uint32_t slot : c.posted_slots) RecycleSlot(slot);
   for (size_t lease : c.sending_leases) FreeLease(lease);
   for (auto& [token, r] : c.reading) {
+    UncountReadTarget(c, token, r.lease_offset);
     FreeLease(r.lease_offset);
     for (uint32_t i = 0; i < r.in_flight; ++i) ReadChunkDone();  // their completions are ignored
   }
   for (auto& in : c.inbound) {
     if (!in.is_read) ReleaseSlot(in.slot_or_token);
-    else if (in.ready) FreeLease(in.offset);
+    else if (in.ready) {
+      UncountReadTarget(c, in.slot_or_token, in.offset);
+      FreeLease(in.offset);
+    }
   }
   for (auto [slot, bytes] : c.early) RecycleSlot(slot);
   for (auto& [token, e] : c.exports) {

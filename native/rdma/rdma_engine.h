@@ -27,6 +27,7 @@
 #include "common/dirty_list.h"
 #include "common/driven_engine.h"
 #include "common/events.h"
+#include "common/reassembly_share.h"
 #include "rdma/cm_owners.h"
 #include "rdma/device_resources.h"
 #include "rdma/rdma_connection.h"
@@ -40,6 +41,9 @@ namespace crdma {
 struct RdmaEngineOptions {
   uint32_t max_frame_bytes = 32u << 20;
   uint32_t recv_depth = 16;  // receive slots posted per connection
+  // Lease bytes one connection may hold (maxUnsentBytes): bounds its READ targets too
+  // (common/reassembly_share.h); 0: unbounded.
+  size_t max_unsent_bytes = 0;
 };
 
 struct RdmaEngineStats {
@@ -49,6 +53,10 @@ struct RdmaEngineStats {
   double read_chunks_peak = 0;  // most READ chunks ever in flight at once (bounded by kReadsInFlight)
   double async_errors = 0;      // connections failed by a device async event (QP fatal, CQ overrun)
   double send_failures = 0;     // ibv_post_send refused a frame: its connection closed
+  // READ targets (leases of frames being read or read and not yet delivered), all
+  // connections together: lease bytes now, the most ever, and frames that took the
+  // over-share place (common/reassembly_share.h).
+  double read_target_bytes = 0, read_target_bytes_peak = 0, over_share_reads = 0;
 };
 
 class RdmaEngine : public DrivenEngine {
@@ -137,6 +145,9 @@ class RdmaEngine : public DrivenEngine {
   void HandleAsyncEvent(DeviceResources& device, const ibv_async_event& event, EventSink& sink);
   void OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventSink& sink);
   void StartReads(RdmaConnection& c, EventSink& sink);
+  // Counts a READ target's lease against c's share, or stops counting it (delivered or gone).
+  void CountReadTarget(RdmaConnection& c, uint32_t token, size_t lease_offset, bool over_share);
+  void UncountReadTarget(RdmaConnection& c, uint32_t token, size_t lease_offset);
   void DeliverInOrder(RdmaConnection& c, EventSink& sink);
   void Fail(RdmaConnection& c, int err, CloseReason reason, EventSink& sink);
   void BeginClose(RdmaConnection& c);
@@ -165,6 +176,7 @@ class RdmaEngine : public DrivenEngine {
   std::vector<uint32_t> short_of_receives_;   // connections with receives to re-post (recv_deficit)
   std::vector<uint32_t> send_failed_;         // ibv_post_send failed: closed by the next Reap
   ReadScheduler reads_;                       // the engine-wide window of READ chunks in flight
+  ReassemblyShare read_share_;                // which READ targets may take a lease now
   bool cm_signaled_ = true;                   // the rdma_cm fd fired since the last Reap
   static constexpr uint32_t kAsyncCheckReaps = 4096;
   uint32_t reaps_since_async_check_ = kAsyncCheckReaps - 1;  // the first Reap checks

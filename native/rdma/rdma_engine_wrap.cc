@@ -18,7 +18,7 @@ Napi::Function RdmaEngineWrap::Define(Napi::Env env) {
   return DefineClass(env, "RdmaEngine", methods);
 }
 
-// new RdmaEngine(region, maxFrameBytes, recvDepth, events: Int32Array, onEvents(count))
+// new RdmaEngine(region, maxFrameBytes, recvDepth, maxUnsentBytes, events: Int32Array, onEvents(count))
 // Arguments are validated in TypeScript (src/channel/rdma-engine.ts).
 RdmaEngineWrap::RdmaEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
@@ -36,6 +36,7 @@ RdmaEngineWrap::RdmaEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   RdmaEngineOptions options;
   options.max_frame_bytes = info[1].As<Napi::Number>().Uint32Value();
   options.recv_depth = info[2].As<Napi::Number>().Uint32Value();
+  options.max_unsent_bytes = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
   std::vector<int> fds;
   std::unique_ptr<RdmaEngine> created;
   try {
@@ -53,7 +54,7 @@ RdmaEngineWrap::RdmaEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
     error.ThrowAsJavaScriptException();
     return;
   }
-  Start(env, std::move(created), info[3].As<Napi::Int32Array>(), info[4].As<Napi::Function>(), "connect-rdma:rdma");
+  Start(env, std::move(created), info[4].As<Napi::Int32Array>(), info[5].As<Napi::Function>(), "connect-rdma:rdma");
   for (int fd : fds) {
     if (int rc = WatchFd(env, fd); rc != 0) {
       ThrowSysError(env, SysError{-rc, "uv_poll_init (watching an rdma_cm or completion channel)"});
@@ -138,6 +139,9 @@ Napi::Value RdmaEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("readChunksPeak", s.read_chunks_peak);
   out.Set("asyncErrors", s.async_errors);
   out.Set("sendFailures", s.send_failures);
+  out.Set("readTargetBytes", s.read_target_bytes);
+  out.Set("readTargetBytesPeak", s.read_target_bytes_peak);
+  out.Set("overShareReads", s.over_share_reads);
   out.Set("cqEntries", engine()->cq_entries());
   out.Set("lastRevokedRkey", static_cast<double>(engine()->last_revoked_rkey()));
   out.Set("lastReadAddr", static_cast<double>(engine()->last_read_addr()));

@@ -23,7 +23,7 @@
 #include "region/memory_region.h"
 #include "uring/uring_connection.h"
 #include "uring/provided_buffers.h"
-#include "uring/reassembly_share.h"
+#include "common/reassembly_share.h"
 #include "uring/ring.h"
 
 namespace crdma {

@@ -33,8 +33,8 @@ export class RdmaEngine extends NativeEngineBase<NativeRdmaEngine> {
       throw new RangeError(`recvDepth must be an integer in [2, 4096], got ${recvDepth}`);
     }
     const regionOptions = { recvSlots: 2048, ...options.region };
-    super({ ...options, region: regionOptions }, RDMA_MESSAGE_HEADER_BYTES, (region: Region, maxFrameBytes, events, onEvents) =>
-      new (native().RdmaEngine)(region.native, maxFrameBytes, recvDepth, events, onEvents),
+    super({ ...options, region: regionOptions }, RDMA_MESSAGE_HEADER_BYTES, (region: Region, maxFrameBytes, events, onEvents, share) =>
+      new (native().RdmaEngine)(region.native, maxFrameBytes, recvDepth, share.limit, events, onEvents),
     );
     this.#localAddress = options.localAddress ?? "";
   }

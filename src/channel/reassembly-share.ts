@@ -1,6 +1,6 @@
 // ReassemblyShare: which frames the net engine reassembles into region leases
 // (docs/LIMITS.md, "unsent bytes per connection" and "lease area"); the io_uring engine
-// applies the same rule natively (native/uring/reassembly_share.h). A frame that
+// applies the same rule natively (native/common/reassembly_share.h). A frame that
 // straddles socket chunks is copied once, into a lease when the rule allows, else onto
 // the heap (net-frame-reader.ts), so the lease area every connection of the engine sends
 // from cannot be filled by peers trickling large frames. The rule:

@@ -1,5 +1,5 @@
 // ReassemblyShare (src/channel/reassembly-share.ts), the net engine's rule for frames
-// reassembled into leases (the io_uring engine's native copy, native/uring/reassembly_share.h,
+// reassembled into leases (the io_uring engine's native copy, native/common/reassembly_share.h,
 // is driven end to end by test/hostile/reassembly-share.test.ts): frames within what the
 // connection's share leaves after its unsent frames take leases; any other frame takes the
 // engine's one over-share place.

@@ -1,6 +1,6 @@
 // Frames being reassembled count against their connection's share of the lease area
 // (docs/LIMITS.md, "unsent bytes per connection" and "lease area"; the rule:
-// native/uring/reassembly_share.h, src/channel/reassembly-share.ts). Peers that announce
+// native/common/reassembly_share.h, src/channel/reassembly-share.ts). Peers that announce
 // large frames and then trickle them (so the partial-frame watchdog never cuts them) must
 // not fill the area the server sends from: a frame larger than what its connection's
 // share leaves is reassembled only in the engine's one over-share place (io_uring: the
