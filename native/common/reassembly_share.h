@@ -1,8 +1,9 @@
 // ReassemblyShare: which incoming frames an engine may take leases for (docs/LIMITS.md,
 // "unsent bytes per connection" and "lease area"): the UringEngine's frames that straddle
 // receive slots, the RdmaEngine's READ targets. Such a frame takes a lease from the lease
-// area every connection of the engine shares; without a bound, a few peers trickling maximum frames fill the area and every other connection's
-// sends wait. The rule, the same as src/channel/reassembly-share.ts for the net engine:
+// area every connection of the engine shares; without a bound, a few peers trickling
+// maximum frames fill the area and every other connection's sends wait. The rule (the
+// same as src/channel/reassembly-share.ts for the net engine):
 //   - a frame whose lease fits what its connection's share (maxUnsentBytes) leaves after
 //     the connection's unsent frames (and its other counted incoming frames) is taken at once;
 //   - any other frame (every frame larger than the share among them) is the engine's one
@@ -29,15 +30,15 @@ class ReassemblyShare {
   enum class Admission { kWithinShare, kOverShare, kWait };
 
   // May connection `id`, holding `unsent` counted lease bytes (frames to send, and on RDMA
-  // its READ targets not yet delivered), take a lease of `bytes` bytes for a frame? kOverShare: only by taking the over-share place
-  // (Take() once its lease is allocated).
+  // its READ targets not yet delivered), take a lease of `bytes` bytes for a frame?
+  // kOverShare: only by taking the over-share place (Take() once its lease is allocated).
   Admission Admit(uint32_t id, size_t unsent, size_t bytes) const {
     if (limit_ == 0 || unsent + LeaseBytes(bytes) <= limit_) return Admission::kWithinShare;
     return over_share_ == 0 || over_share_ == id ? Admission::kOverShare : Admission::kWait;
   }
   void Take(uint32_t id) { over_share_ = id; }
-  // Connection `id`'s over-share frame is complete or gone: the over-share place is free if it held it.
-  // True when it did (connections waiting for it may go on).
+  // Connection `id`'s over-share frame is complete or gone: the place is free if it held
+  // it. True when it did (connections waiting for it may go on).
   bool Return(uint32_t id) {
     if (over_share_ != id || id == 0) return false;
     over_share_ = 0;
