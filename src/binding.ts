@@ -108,6 +108,8 @@ export interface NativeUringEngine extends NativeEngineHandle {
   stats(): NativeUringEngineStats;
   /** Bytes of the frame `connection` is in the middle of receiving (0 between frames), -1 when gone. */
   partialFrameBytes(connection: number): number;
+  /** Reads the send-range table (send-pack.ts) now; the engine also reads it at every flush. */
+  drainSendRanges(): void;
 }
 
 /** Native `ShmEngine`: shared-memory rings between processes of one host (shm://). */
@@ -302,6 +304,8 @@ export interface NativeAddon {
     maxUnsentBytes: number,
     events: Int32Array,
     onEvents: (count: number) => void,
+    /** The send-range table (src/channel/send-pack.ts). */
+    sendRanges: Uint32Array,
   ) => NativeUringEngine;
   RdmaEngine: new (
     region: NativeRegion,

@@ -89,6 +89,12 @@ export class Region {
     return new RegionLease(this, offset, headerBytes, byteLength);
   }
 
+  /** @internal A lease's region offset (no header room, no object), or -1 when full: send packs. */
+  allocOffset(byteLength: number): number {
+    if (this.#closed) throw codedError("ERR_REGION_CLOSED", "Region is closed");
+    return this.#native.alloc(byteLength);
+  }
+
   /** Like tryAllocate(), but throws an Error with code ERR_REGION_FULL when full. */
   allocate(byteLength: number, headerBytes = 0): RegionLease {
     const lease = this.tryAllocate(byteLength, headerBytes);

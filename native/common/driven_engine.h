@@ -25,6 +25,9 @@ class DrivenEngine {
   // A pump stopped with completions still queued (its time cap): make the fd the loop
   // waits on readable again, so the loop comes back for them instead of blocking.
   virtual void WakeSoon() {}
+  // Hands over what JS described in a shared send table since the last call (engines
+  // with send packs; see uring_engine.h). Called before anything that depends on send order.
+  virtual void DrainSendRanges() {}
   // Open connections and listeners (they keep the event loop alive).
   virtual size_t active() const = 0;
 };

@@ -109,6 +109,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!engine_) return Napi::Number::New(env, -EBADF);
+    engine_->DrainSendRanges();  // frames written into send packs before this one go first
     return Napi::Number::New(env, engine_->Send(info[0].As<Napi::Number>().Uint32Value(),
                                                 static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()),
                                                 info[2].As<Napi::Number>().Uint32Value()));
@@ -119,6 +120,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
     if (!engine_) return Napi::Number::New(env, -EBADF);
     uint32_t id = info[0].As<Napi::Number>().Uint32Value();
     unrefd_.erase(id);
+    engine_->DrainSendRanges();
     int rc = engine_->CloseConnection(id, info[1].ToBoolean().Value());
     RefreshRef();
     return Napi::Number::New(env, rc);
@@ -155,6 +157,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
   Napi::Value Backlog(const Napi::CallbackInfo& info, bool unsent) {
     Napi::Env env = info.Env();
     double unsent_bytes = 0, written_bytes = 0;
+    if (engine_) engine_->DrainSendRanges();
     if (!engine_ || !engine_->SendBacklog(info[0].As<Napi::Number>().Uint32Value(), &unsent_bytes, &written_bytes)) {
       return Napi::Number::New(env, -ENOTCONN);
     }
@@ -181,6 +184,7 @@ class EngineWrapBase : public Napi::ObjectWrap<Wrap>, public TeardownCloseable {
     return info.Env().Undefined();
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (engine_) engine_->DrainSendRanges();  // last ranges free their packs
     registry_->Remove(this);
     Shutdown();
     return info.Env().Undefined();

@@ -18,7 +18,11 @@
 namespace crdma {
 
 struct UringConnection {
-  enum class State { kConnecting, kOpen, kClosing };
+  // kLingering: closed by JS gracefully; every queued frame left and our FIN went out
+  // (SHUT_WR); the peer's bytes are received and dropped until its FIN, an error, or
+  // JS's drain timer. Closing with unread bytes would reset the connection, and a reset
+  // can destroy our last frames (a GOAWAY and its reason) before the peer read them.
+  enum class State { kConnecting, kOpen, kLingering, kClosing };
 
   uint32_t id = 0;
   UniqueFd fd;
@@ -54,10 +58,21 @@ struct UringConnection {
 
   // Send side: frames queued this turn, and the batch in flight (one sendmsg at a time
   // per connection keeps bytes in order).
+  // What each iovec came from: a whole lease (freed once written), or a range of a send
+  // pack (several frames JS wrote back to back into one lease), whose lease is freed
+  // with its last range. `unsent` is what the entry counts in unsent_bytes.
+  struct QueuedSend {
+    size_t lease;
+    size_t unsent;
+    bool frees_lease;
+  };
   std::vector<iovec> queued_iov;
-  std::vector<size_t> queued_leases;
+  std::vector<QueuedSend> queued_leases;
   std::vector<iovec> sending_iov;
-  std::vector<size_t> sending_leases;
+  std::vector<QueuedSend> sending_leases;
+  // Send packs whose last range came after the connection began closing while earlier
+  // ranges were still being written: freed when the connection is destroyed.
+  std::vector<size_t> free_on_destroy;
   size_t sending_first = 0;
   bool send_inflight = false;
   msghdr msg{};

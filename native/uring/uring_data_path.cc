@@ -48,22 +48,77 @@ void UringEngine::MarkDirty(UringConnection& c) { dirty_.Mark(c); }
 
 int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
   auto it = connections_.find(connection);
-  if (it == connections_.end() || it->second.state == UringConnection::State::kClosing ||
-      length > options_.max_frame_bytes ||
+  bool gone = it == connections_.end() || it->second.state == UringConnection::State::kClosing ||
+              it->second.state == UringConnection::State::kLingering;
+  if (gone || length > options_.max_frame_bytes ||
       region_->leases().SizeAt(lease_offset - region_->recv_area_bytes()) < size_t{length} + 4) {
     FreeLease(lease_offset);
-    return it == connections_.end() || it->second.state == UringConnection::State::kClosing ? -ENOTCONN
-                                                                                       : -EINVAL;
+    return gone ? -ENOTCONN : -EINVAL;
   }
   UringConnection& c = it->second;
   uint8_t* p = region_->base() + lease_offset;
   StoreLe32(p, length);
+  size_t lease_size = region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
   c.queued_iov.push_back(iovec{p, size_t{length} + 4});
-  c.queued_leases.push_back(lease_offset);
-  c.unsent_bytes += region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
+  c.queued_leases.push_back(UringConnection::QueuedSend{lease_offset, lease_size, true});
+  c.unsent_bytes += lease_size;
   stats_.frames_out += 1;
   stats_.bytes_out += length;
   MarkDirty(c);
+  return 0;
+}
+
+void UringEngine::SetSendRanges(uint32_t* ranges, size_t capacity) {
+  send_ranges_ = ranges;
+  send_ranges_capacity_ = capacity;
+}
+
+void UringEngine::DrainSendRanges() {
+  if (send_ranges_ == nullptr || send_ranges_[0] == 0) return;
+  size_t count = std::min<size_t>(send_ranges_[0], send_ranges_capacity_);
+  send_ranges_[0] = 0;  // first: SendRange never reenters, but a throw must not replay
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t* e = send_ranges_ + 1 + i * kSendRangeWords;
+    SendRange(e[0], e[1], e[2], e[3], e[4] & kSendRangeFrames, (e[4] & kSendRangeLast) != 0);
+  }
+}
+
+int UringEngine::SendRange(uint32_t connection, size_t lease_offset, uint32_t from, uint32_t length,
+                           uint32_t frames, bool last) {
+  auto it = connections_.find(connection);
+  size_t lease_size = region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
+  if (it == connections_.end() || size_t{from} + length > lease_size) {
+    if (last) FreeLease(lease_offset);
+    return it == connections_.end() ? -ENOTCONN : -EINVAL;
+  }
+  UringConnection& c = it->second;
+  if (c.state == UringConnection::State::kClosing || c.state == UringConnection::State::kLingering) {
+    // Earlier ranges of this pack may still be in a SENDMSG the close cancels.
+    if (last) c.free_on_destroy.push_back(lease_offset);
+    return -ENOTCONN;
+  }
+  if (length > 0) {
+    c.queued_iov.push_back(iovec{region_->base() + lease_offset + from, length});
+    c.queued_leases.push_back(UringConnection::QueuedSend{lease_offset, length, last});
+    c.unsent_bytes += length;
+    stats_.frames_out += frames;
+    stats_.bytes_out += length - 4ull * frames;
+    MarkDirty(c);
+    return 0;
+  }
+  if (!last) return 0;
+  // An empty last range: the pack's last written range frees it, or it is free now.
+  for (auto* list : {&c.queued_leases, &c.sending_leases}) {
+    size_t first = list == &c.sending_leases ? c.sending_first : 0;
+    for (size_t i = list->size(); i > first; --i) {
+      UringConnection::QueuedSend& q = (*list)[i - 1];
+      if (q.lease == lease_offset) {
+        q.frees_lease = true;
+        return 0;
+      }
+    }
+  }
+  FreeLease(lease_offset);
   return 0;
 }
 
@@ -97,6 +152,7 @@ void UringEngine::PrepDirtySends() {
 }
 
 void UringEngine::FlushSends() {
+  DrainSendRanges();
   if (dirty_.empty()) return;
   // The previous chunk's send normally completed inline when it was submitted: take its
   // completion now, so this chunk's frames go out with their own SENDMSG.
@@ -106,6 +162,7 @@ void UringEngine::FlushSends() {
 }
 
 int UringEngine::Flush() {
+  DrainSendRanges();
   PrepDirtySends();
   for (uint32_t id : closing_) MaybeDestroy(id);
   closing_.clear();
@@ -117,7 +174,9 @@ int UringEngine::Flush() {
       auto it = connections_.find(id);
       if (it == connections_.end()) continue;
       it->second.recv_starved = false;
-      if (it->second.state == UringConnection::State::kOpen && !it->second.recv_armed) ArmRecv(it->second);
+      UringConnection::State state = it->second.state;
+      bool receives = state == UringConnection::State::kOpen || state == UringConnection::State::kLingering;
+      if (receives && !it->second.recv_armed) ArmRecv(it->second);
     }
   }
   int rc = ring_.Submit();
@@ -210,6 +269,10 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
       buffers_.Recycle(bid);
     }
   }
+  if (c.state == UringConnection::State::kLingering) {
+    LingerRecv(c, res, more);
+    return;
+  }
   if (c.state != UringConnection::State::kOpen) return;
   if (res == 0) {  // orderly end from the peer, after whatever data is still parked
     if (!c.backlog.empty()) c.backlog.push_back(UringConnection::Pending{UringConnection::kEndOfStream, 0});
@@ -230,6 +293,17 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
     return;
   }
   if (!more && !c.recv_armed && !c.recv_paused) ArmRecv(c);
+}
+
+void UringEngine::LingerRecv(UringConnection& c, int res, bool more) {
+  // The slot went back above. The peer's FIN or an error ends the lingering.
+  if (res == 0 || (res < 0 && res != -ECANCELED && res != -ENOBUFS)) {
+    BeginClose(c);
+    closing_.push_back(c.id);  // destroyed by Flush(), never under a running Reap()
+    return;
+  }
+  if (res == -ENOBUFS) MarkStarved(c);
+  else if (!more && !c.recv_armed) ArmRecv(c);
 }
 
 void UringEngine::HandleEndOfStream(UringConnection& c, EventSink& sink) {
@@ -433,11 +507,10 @@ void UringEngine::SendProgress(UringConnection& c, size_t bytes) {
     iovec& iov = c.sending_iov[c.sending_first];
     if (bytes >= iov.iov_len) {
       bytes -= iov.iov_len;
-      size_t offset = c.sending_leases[c.sending_first];
-      size_t size = region_->leases().SizeAt(offset - region_->recv_area_bytes());
-      c.unsent_bytes -= size < c.unsent_bytes ? size : c.unsent_bytes;
-      c.written_bytes += static_cast<double>(size);
-      FreeLease(offset);
+      const UringConnection::QueuedSend& q = c.sending_leases[c.sending_first];
+      c.unsent_bytes -= q.unsent < c.unsent_bytes ? q.unsent : c.unsent_bytes;
+      c.written_bytes += static_cast<double>(q.unsent);
+      if (q.frees_lease) FreeLease(q.lease);
       ++c.sending_first;
       WakeShareWaiter(c);  // its share has more room for the frame it waits to reassemble
     } else {
@@ -455,7 +528,7 @@ void UringEngine::SendProgress(UringConnection& c, size_t bytes) {
   c.sending_leases.clear();
   c.sending_first = 0;
   if (!c.queued_iov.empty()) MarkDirty(c);
-  else if (c.close_after_send) BeginClose(c);
+  else if (c.close_after_send) BeginLinger(c);
 }
 
 bool UringEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {

@@ -9,7 +9,9 @@
 //   4. EOF from the peer (recv returns 0) after whole frames -> kEventEnded: receiving
 //      stops, queued and later sends still go out (the peer half-closed, as TCP allows);
 //      EOF inside a frame fails the connection (kReasonPeerClosedMidFrame).
-//   5. error or CloseConnection()                      -> shutdown + cancel; when the
+//   5. CloseConnection(graceful)                       -> queued frames leave, then FIN
+//      (SHUT_WR) and lingering: the peer's bytes are dropped until its FIN or an error
+//   6. error, CloseConnection() or the end of lingering -> shutdown + cancel; when the
 //      last submitted operation has completed the fd is closed and the state freed.
 #include "uring/uring_engine.h"
 
@@ -42,8 +44,7 @@ UringEngine::UringEngine(std::shared_ptr<MemoryRegion> region, const UringEngine
 UringEngine::~UringEngine() {
   for (auto& [id, c] : connections_) {
     if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
-    for (size_t off : c.queued_leases) FreeLease(off);
-    for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
+    FreeSendLeases(c);
   }
   // Maps, buffers and ring are released by member destruction (see uring_engine.h).
 }
@@ -197,16 +198,34 @@ void UringEngine::BeginClose(UringConnection& c) {
     io_uring_prep_cancel_fd(sqe, c.fd.get(), IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
   }
+  DropReceiveState(c);
+  for (const UringConnection::QueuedSend& q : c.queued_leases) {
+    if (q.frees_lease) FreeLease(q.lease);
+  }
+  c.queued_iov.clear();
+  c.queued_leases.clear();
+  c.unsent_bytes = 0;
+}
+
+void UringEngine::BeginLinger(UringConnection& c) {
+  if (c.state != UringConnection::State::kOpen || c.peer_ended) {
+    BeginClose(c);  // nothing more will come from a peer that ended
+    return;
+  }
+  c.state = UringConnection::State::kLingering;
+  shutdown(c.fd.get(), SHUT_WR);
+  DropReceiveState(c);
+  c.recv_paused = false;
+  if (!c.recv_armed && !c.recv_starved) ArmRecv(c);
+}
+
+void UringEngine::DropReceiveState(UringConnection& c) {
   if (c.rx.pending_lease() >= 0) {
     FreeLease(static_cast<size_t>(c.rx.pending_lease()));
     c.rx.DropPendingLease();
   }
   if (reassembly_.Return(c.id)) WakeShareWaiters();
   c.waits_for_share = false;
-  for (size_t off : c.queued_leases) FreeLease(off);
-  c.queued_iov.clear();
-  c.queued_leases.clear();
-  c.unsent_bytes = 0;
   for (const UringConnection::Pending& p : c.backlog) {
     if (p.bid != UringConnection::kEndOfStream) ReleaseSlot(p.bid);
   }
@@ -219,8 +238,21 @@ void UringEngine::MaybeDestroy(uint32_t id) {
   UringConnection& c = it->second;
   if (c.state != UringConnection::State::kClosing || c.inflight > 0) return;
   if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
-  for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) FreeLease(c.sending_leases[i]);
+  FreeSendLeases(c);
   connections_.erase(it);  // closes the fd
+}
+
+void UringEngine::FreeSendLeases(UringConnection& c) {
+  for (const UringConnection::QueuedSend& q : c.queued_leases) {
+    if (q.frees_lease) FreeLease(q.lease);
+  }
+  c.queued_leases.clear();
+  for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) {
+    if (c.sending_leases[i].frees_lease) FreeLease(c.sending_leases[i].lease);
+  }
+  c.sending_leases.clear();
+  for (size_t lease : c.free_on_destroy) FreeLease(lease);
+  c.free_on_destroy.clear();
 }
 
 const PeerIdentity* UringEngine::PeerOf(uint32_t connection) const {
@@ -234,9 +266,16 @@ int UringEngine::CloseConnection(uint32_t connection, bool graceful) {
   UringConnection& c = it->second;
   c.reported = true;  // a local close is not reported back
   bool unsent = !c.queued_iov.empty() || c.send_inflight;
-  if (graceful && unsent && c.state != UringConnection::State::kClosing) {
-    c.close_after_send = true;  // OnSend closes it once the last queued frame left
+  bool sending = c.state == UringConnection::State::kOpen || c.state == UringConnection::State::kConnecting;
+  if (graceful && unsent && sending) {
+    c.close_after_send = true;  // SendProgress lingers once the last queued frame left
     MarkDirty(c);
+    return 0;
+  }
+  if (graceful && c.state == UringConnection::State::kOpen) {
+    BeginLinger(c);
+    // A peer that already ended is not waited for: closed at once.
+    if (c.state == UringConnection::State::kClosing) closing_.push_back(connection);
     return 0;
   }
   BeginClose(c);

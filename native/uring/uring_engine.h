@@ -60,6 +60,18 @@ class UringEngine : public DrivenEngine {
 
   // Hot path (-errno on failure). Send takes ownership of the lease in every case.
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
+  // Send packs (src/channel/send-pack.ts): JS writes whole frames (headers included) back
+  // to back into one lease and describes each run of them in a shared table: word 0 the
+  // count, then per range kSendRangeWords words: connection, lease offset, offset in the
+  // lease, bytes, frames | kSendRangeLast (the pack's last range: its lease is freed once
+  // that range was written). Flush() and every JS call that depends on send order drain
+  // the table first, so ranges and whole-lease sends leave in the order JS made them.
+  static constexpr size_t kSendRangeWords = 5;
+  static constexpr uint32_t kSendRangeLast = 0x80000000u;
+  static constexpr uint32_t kSendRangeFrames = 0x7fffffffu;
+  void SetSendRanges(uint32_t* ranges, size_t capacity);
+  void DrainSendRanges() override;
+  int SendRange(uint32_t connection, size_t lease_offset, uint32_t from, uint32_t length, uint32_t frames, bool last);
   // graceful: queued frames are sent first (bounded by the caller, who may call again
   // with graceful=false).
   int CloseConnection(uint32_t connection, bool graceful);
@@ -148,8 +160,15 @@ class UringEngine : public DrivenEngine {
   void Fail(UringConnection& c, int err, CloseReason reason, EventSink& sink);
   // Shuts the socket down, cancels its operations and frees its queued leases.
   void BeginClose(UringConnection& c);
+  // A graceful close whose frames all left: our FIN, then drop what the peer still sends.
+  void BeginLinger(UringConnection& c);
+  void LingerRecv(UringConnection& c, int res, bool more);
+  // Gives back what receiving holds (pending lease, share, backlog slots); sends untouched.
+  void DropReceiveState(UringConnection& c);
   void MaybeDestroy(uint32_t id);
   void FreeLease(size_t offset);
+  // The leases of queued and in-flight sends (and packs waiting for the destroy).
+  void FreeSendLeases(UringConnection& c);
 
   // Members in acquisition order; destruction runs in reverse.
   std::shared_ptr<MemoryRegion> region_;
@@ -172,6 +191,9 @@ class UringEngine : public DrivenEngine {
   uint64_t batches_ended_ = 0;
   uint32_t next_id_ = 1;
   UringEngineStats stats_;
+  // The send-range table JS shares (owned by the wrap, which outlives this engine).
+  uint32_t* send_ranges_ = nullptr;
+  size_t send_ranges_capacity_ = 0;
 };
 static_assert(!std::is_copy_constructible_v<UringEngine>);
 

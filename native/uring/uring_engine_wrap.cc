@@ -17,6 +17,7 @@ Napi::Function UringEngineWrap::Define(Napi::Env env) {
   methods.push_back(InstanceMethod<&UringEngineWrap::ConnectUnix>("connectUnix"));
   methods.push_back(InstanceMethod<&UringEngineWrap::Stats>("stats"));
   methods.push_back(InstanceMethod<&UringEngineWrap::PartialFrameBytes>("partialFrameBytes"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::DrainSendRanges>("drainSendRanges"));
   return DefineClass(env, "UringEngine", methods);
 }
 
@@ -27,7 +28,13 @@ Napi::Value UringEngineWrap::PartialFrameBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, engine()->PartialFrameBytes(info[0].As<Napi::Number>().Uint32Value()));
 }
 
-// new UringEngine(region, ringEntries, maxFrameBytes, maxUnsentBytes, events: Int32Array, onEvents(count))
+Napi::Value UringEngineWrap::DrainSendRanges(const Napi::CallbackInfo& info) {
+  if (engine()) engine()->DrainSendRanges();
+  return info.Env().Undefined();
+}
+
+// new UringEngine(region, ringEntries, maxFrameBytes, maxUnsentBytes, events: Int32Array,
+//                 onEvents(count), sendRanges: Uint32Array (uring_engine.h, send packs))
 // Arguments are validated in TypeScript (src/channel/uring-engine.ts).
 UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   Napi::Env env = info.Env();
@@ -48,6 +55,14 @@ UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
     return;
   }
   int poll_fd = engine->poll_fd();
+  if (info.Length() > 6 && info[6].IsTypedArray()) {
+    Napi::Uint32Array ranges = info[6].As<Napi::Uint32Array>();
+    size_t words = ranges.ElementLength();
+    if (words > 1) {
+      send_ranges_ = Napi::Persistent(ranges);
+      engine->SetSendRanges(ranges.Data(), (words - 1) / UringEngine::kSendRangeWords);
+    }
+  }
   Start(env, std::move(engine), info[4].As<Napi::Int32Array>(), info[5].As<Napi::Function>(), "connect-rdma:uring");
   // Nothing to drain: the ring fd stops being readable once Reap() emptied the CQ.
   if (int rc = Watch(env, poll_fd); rc != 0) ThrowSysError(env, SysError{-rc, "uv_poll_init (watching the ring fd)"});

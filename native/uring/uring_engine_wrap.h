@@ -21,10 +21,18 @@ class UringEngineWrap : public EngineWrapBase<UringEngineWrap, UringEngine> {
   Napi::Value ConnectUnix(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value PartialFrameBytes(const Napi::CallbackInfo& info);
+  // drainSendRanges(): hands the send-range table to the engine now (JS calls it when the
+  // table is full).
+  Napi::Value DrainSendRanges(const Napi::CallbackInfo& info);
 
   Napi::Value Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog, uint32_t first_frame_max, bool with_port,
                      unsigned unix_mode);
   Napi::Value Connect(Napi::Env env, const sockaddr_storage& addr, socklen_t len);
+
+  // Keeps the send-range table's ArrayBuffer alive; the engine holds a raw pointer into it.
+  // Destroyed before the base class frees the engine, which does not read the table
+  // from its destructor.
+  Napi::Reference<Napi::Uint32Array> send_ranges_;
 };
 
 }  // namespace crdma

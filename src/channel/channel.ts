@@ -57,6 +57,12 @@ export interface ChannelStats {
 }
 
 /** One connection. */
+/** A frame a channel writes where it chooses (Channel.sendFrame): `byteLength` bytes, written by write(). */
+export interface FrameWriter {
+  readonly byteLength: number;
+  write(bytes: Uint8Array): void;
+}
+
 export interface Channel {
   /** The engine carrying this channel ("uring", "net", "rdma", "memory"). */
   readonly engine: EngineName;
@@ -97,6 +103,14 @@ export interface Channel {
    * Throws an Error with code "ERR_CHANNEL_CLOSED" after close.
    */
   send(lease: Lease, byteLength?: number): void;
+  /**
+   * allocate(), write, send() in one step, into memory the channel chooses (io_uring: the
+   * connection's send pack, several frames in one lease; see send-pack.ts). Returns false,
+   * having written nothing, where allocate() would throw ERR_REGION_FULL; throws what
+   * allocate() and send() throw otherwise, and what `frame.write` throws (nothing is sent).
+   * Channels without it: allocate() and send().
+   */
+  sendFrame?(frame: FrameWriter): boolean;
   /** Keeps the memory of a frame received in the current onFrame() call alive. */
   hold(frame: Uint8Array): Lease;
   /**

@@ -7,7 +7,7 @@
 // socket or queue pair, its queues and its receive state belong to the native engine.
 import { codedError } from "../errors.js";
 import { RegionLease, type Region } from "../region.js";
-import type { Channel, ChannelEvents, ChannelStats, EngineName, Lease } from "./channel.js";
+import type { Channel, ChannelEvents, ChannelStats, EngineName, FrameWriter, Lease } from "./channel.js";
 import type { ChannelPeer } from "./channel-peer.js";
 import { CLOSE_DRAIN_MS, channelClosedError, checkFrameLength, checkSendLength, holdMisuseError } from "./contract.js";
 import { HeldFrame } from "./held-frame.js";
@@ -16,6 +16,7 @@ import type { RegionSpace } from "./region-space.js";
 import type { SendShare } from "./send-share.js";
 import { systemError } from "./system-error.js";
 import { notifyPeerEnd } from "./peer-end.js";
+import { PACK_MAX_FRAME_BYTES, SendPack, type SendRangeTable } from "./send-pack.js";
 
 
 /** What a NativeChannel needs from its engine. */
@@ -43,6 +44,8 @@ export interface NativeChannelOwner {
     partialFrameBytes?(connection: number): number;
   };
   forget(id: number): void;
+  /** Engines that take send packs (io_uring): the range table shared with the native engine. */
+  readonly sendRanges?: SendRangeTable;
   /** Engines whose connections each map their own memory (shm): that memory's one ArrayBuffer. */
   bufferOf?(id: number): ArrayBuffer | undefined;
   /** Engines that read frames in place in that memory: keeps one past onFrame(). */
@@ -83,6 +86,8 @@ export class NativeChannel implements Channel {
   #handedSince = 0;
   #written = 0;
   #stats: ChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0 };
+  /** The send pack small frames go into (engines with send packs). */
+  readonly #pack: SendPack | undefined;
 
   constructor(owner: NativeChannelOwner, id: number, peer?: ChannelPeer) {
     this.#owner = owner;
@@ -91,6 +96,7 @@ export class NativeChannel implements Channel {
     this.peer = peer;
     this.maxFrameBytes = owner.maxFrameBytes;
     this.#buffer = owner.bufferOf?.(id);
+    this.#pack = owner.sendRanges !== undefined ? new SendPack(owner.sendRanges, owner.region, id) : undefined;
   }
 
   /** True once closed (locally or by the peer). */
@@ -194,6 +200,38 @@ export class NativeChannel implements Channel {
     this.#stats.bytesOut += length;
   }
 
+  sendFrame(frame: FrameWriter): boolean {
+    const byteLength = frame.byteLength;
+    const pack = this.#pack;
+    if (pack === undefined || byteLength > PACK_MAX_FRAME_BYTES) return this.#sendInLease(frame);
+    this.#checkLength(byteLength);
+    if (this.#closed) throw channelClosedError();
+    if (!this.#withinShare(byteLength) || !pack.write(frame)) return this.#sendInLease(frame);
+    this.#handedSince += byteLength + this.#owner.headerBytes;
+    this.#stats.framesOut++;
+    this.#stats.bytesOut += byteLength;
+    return true;
+  }
+
+  /** sendFrame() with a lease of its own (a large frame, no pack, or no pack lease free). */
+  #sendInLease(frame: FrameWriter): boolean {
+    let lease: Lease;
+    try {
+      lease = this.allocate(frame.byteLength);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === "ERR_REGION_FULL") return false;
+      throw e;
+    }
+    try {
+      frame.write(lease.bytes);
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
+    this.send(lease);
+    return true;
+  }
+
   /** The record is in the ring already: the engine publishes it at the turn's end (no copy). */
   #sendInPlace(lease: InPlaceLease, byteLength: number | undefined): void {
     const length = byteLength ?? lease.bytes.length;
@@ -240,6 +278,7 @@ export class NativeChannel implements Channel {
   close(discard = false): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pack?.finish(this.#owner.closed);
     this.#owner.forget(this.id);
     if (discard && !this.#owner.closed) {
       // Queued frames are dropped; their leases come back at once.
@@ -289,6 +328,7 @@ export class NativeChannel implements Channel {
   #fail(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pack?.finish(this.#owner.closed);
     this.#owner.forget(this.id);
     if (!this.#owner.closed) this.#owner.native.closeConnection(this.id, false);
     const events = this.#events;
@@ -310,6 +350,7 @@ export class NativeChannel implements Channel {
   ended(error: Error | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pack?.finish(this.#owner.closed);
     this.#events?.onClose(error);
   }
 

@@ -10,6 +10,7 @@
 //   6. ListenerError        -> a process warning (accepting fails, e.g. EMFILE at the fd
 //                              limit; the native side retries with back-off), once per episode
 // Subclasses open the native engine and translate URLs into native listen/connect calls.
+import type { SendRangeTable } from "./send-pack.js";
 import { unlink } from "node:fs/promises";
 
 import { NativeEvent, type NativeEngineHandle } from "../binding.js";
@@ -93,6 +94,8 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   readonly backlog: number;
   /** What one connection may hold in unsent frames. */
   readonly share: SendShare;
+  /** Engines that take send packs set it (send-pack.ts). */
+  readonly sendRanges?: SendRangeTable;
   /** Waiters for room in the region (waitForSpace of every channel). */
   readonly space: RegionSpace;
   readonly #native: N;

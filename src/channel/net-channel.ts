@@ -13,6 +13,8 @@
 //   end:     sockets are half-open capable (allowHalfOpen): the peer's FIN after whole
 //            frames is onEnd(), and the socket keeps writing until close() (without an
 //            onEnd, close() is called at once).
+//   close:   queued frames leave, then our FIN; what the peer still sends is dropped until
+//            its FIN (lingering), CLOSE_DRAIN_MS at most.
 
 import type { Socket } from "node:net";
 import type { Channel, ChannelEvents, ChannelStats, Lease } from "./channel.js";
@@ -206,6 +208,7 @@ export class NetChannel implements Channel {
   }
 
   keepAlive(on: boolean): void {
+    if (this.#closed) return; // a closing socket stays referenced until it is done (close())
     if (on) this.#socket.ref();
     else this.#socket.unref();
   }
@@ -220,8 +223,20 @@ export class NetChannel implements Channel {
       this.#socket.destroy();
       return;
     }
-    // Frames queued before close() still leave; a peer that does not read gets a reset.
-    this.#socket.end(() => this.#socket.destroy());
+    // Frames queued before close() still leave, then our FIN; the peer's bytes are read and
+    // dropped until its FIN (a lingering close, as on io_uring: closing with unread bytes
+    // resets the connection, and a reset can destroy our last frames, a GOAWAY and its
+    // reason, before the peer read them). A peer that neither reads nor ends gets a reset.
+    let waitingFor = this.#peerEnded ? 1 : 2;
+    const done = () => {
+      if (--waitingFor === 0) this.#socket.destroy();
+    };
+    this.#socket.end(done);
+    if (!this.#peerEnded) {
+      this.#socket.once("end", done);
+      // A closing connection keeps the loop alive until it is done (as on the native engines).
+      this.#socket.ref();
+    }
     this.#drainTimer = setTimeout(() => this.#socket.destroy(), CLOSE_DRAIN_MS).unref();
   }
 

@@ -8,6 +8,7 @@ import type { ListenOptions } from "./channel.js";
 import { STREAM_FRAME_HEADER_BYTES } from "./frame-headers.js";
 import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
 import { resolveHost } from "./resolve.js";
+import { SendRangeTable } from "./send-pack.js";
 
 /** Options of an io_uring engine. */
 export interface UringEngineOptions extends NativeEngineOptions {
@@ -24,6 +25,8 @@ const DEFAULT_DISPATCH_CHUNK = 16;
 export class UringEngine extends NativeEngineBase<NativeUringEngine> {
   /** Always "uring". */
   readonly name = "uring" as const;
+  /** Small frames go into send packs, described to the ring in this table (send-pack.ts). */
+  override readonly sendRanges: SendRangeTable;
 
   constructor(options: UringEngineOptions = {}) {
     const capabilities = native().capabilities().ioUring;
@@ -34,9 +37,12 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
     if (!Number.isInteger(ringEntries) || ringEntries < 8 || ringEntries > 32768) {
       throw new RangeError(`ringEntries must be an integer in [8, 32768], got ${ringEntries}`);
     }
+    const sendRanges = new SendRangeTable();
     super({ ...options, dispatchChunk: options.dispatchChunk ?? DEFAULT_DISPATCH_CHUNK }, STREAM_FRAME_HEADER_BYTES, (region: Region, maxFrameBytes, events, onEvents, share) =>
-      new (native().UringEngine)(region.native, ringEntries, maxFrameBytes, share.limit, events, onEvents),
+      new (native().UringEngine)(region.native, ringEntries, maxFrameBytes, share.limit, events, onEvents, sendRanges.words),
     );
+    this.sendRanges = sendRanges;
+    sendRanges.attach(() => this.native.drainSendRanges());
   }
 
   protected async startConnect(address: ChannelAddress): Promise<number> {

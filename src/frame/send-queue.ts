@@ -78,12 +78,19 @@ export class SendQueue {
   send(channel: Channel, out: OutFrame): Promise<void> | undefined {
     if (this.#items.length === 0) {
       try {
-        const lease = tryAllocate(channel, out.byteLength);
-        if (lease !== undefined) {
-          writeInto(lease, out);
-          channel.send(lease);
-          if (this.#watchdog === undefined) this.#watch(channel);
-          return undefined;
+        if (channel.sendFrame !== undefined) {
+          if (channel.sendFrame(out)) {
+            if (this.#watchdog === undefined) this.#watch(channel);
+            return undefined;
+          }
+        } else {
+          const lease = tryAllocate(channel, out.byteLength);
+          if (lease !== undefined) {
+            writeInto(lease, out);
+            channel.send(lease);
+            if (this.#watchdog === undefined) this.#watch(channel);
+            return undefined;
+          }
         }
       } catch (e) {
         return Promise.reject(e);

@@ -4,11 +4,10 @@
 // `submits` by exactly one. The receiving side is another engine, and it never answers,
 // so nothing else submits on the sending engine.
 import { afterEach, expect, it } from "vitest";
-import type { Channel } from "../../src/channel/channel.js";
 import { UringEngine } from "../../src/channel/uring-engine.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { uringUnavailable } from "./engines.js";
-import { Inbox } from "./support/inbox.js";
+import { uringPair } from "./support/uring-pair.js";
 import { pattern } from "./support/pattern.js";
 
 const CONNECTIONS = 3;
@@ -21,18 +20,7 @@ gatedDescribe("sends of one turn (io_uring)", uringUnavailable(), () => {
   });
 
   it("frames queued on 3 connections in one turn go to the kernel in one io_uring_enter", async () => {
-    const sender = new UringEngine();
-    const receiver = new UringEngine();
-    engines.push(sender, receiver);
-    const inboxes: Inbox[] = [];
-    const listener = await receiver.listen("tcp://127.0.0.1:0", () => {
-      const inbox = new Inbox();
-      inboxes.push(inbox);
-      return inbox;
-    });
-    const channels: Channel[] = [];
-    for (let i = 0; i < CONNECTIONS; i++) channels.push(await sender.connect(listener.url, new Inbox()));
-    for (let turn = 0; inboxes.length < CONNECTIONS && turn < 10_000; turn++) await new Promise((r) => setImmediate(r));
+    const { sender, channels, inboxes } = await uringPair(engines, CONNECTIONS);
     expect(inboxes).toHaveLength(CONNECTIONS);
     // A few turns with nothing queued: connects and first receives are behind us.
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
