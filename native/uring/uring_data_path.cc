@@ -77,9 +77,21 @@ void UringEngine::DrainSendRanges() {
   if (send_ranges_ == nullptr || send_ranges_[0] == 0) return;
   size_t count = std::min<size_t>(send_ranges_[0], send_ranges_capacity_);
   send_ranges_[0] = 0;  // first: SendRange never reenters, but a throw must not replay
+  send_ranges_[1] += 1;
+  const uint32_t* table = send_ranges_ + kSendRangeHeaderWords;
+  // Each lease's last range in this drain (scanning back: few distinct leases per drain).
+  range_is_last_.assign(count, false);
+  leases_seen_.clear();
+  for (size_t i = count; i-- > 0;) {
+    uint32_t lease = table[i * kSendRangeWords + 1];
+    if (std::find(leases_seen_.begin(), leases_seen_.end(), lease) == leases_seen_.end()) {
+      leases_seen_.push_back(lease);
+      range_is_last_[i] = true;
+    }
+  }
   for (size_t i = 0; i < count; ++i) {
-    const uint32_t* e = send_ranges_ + 1 + i * kSendRangeWords;
-    SendRange(e[0], e[1], e[2], e[3], e[4] & kSendRangeFrames, (e[4] & kSendRangeLast) != 0);
+    const uint32_t* e = table + i * kSendRangeWords;
+    SendRange(e[0], e[1], e[2], e[3], e[4], range_is_last_[i]);
   }
 }
 

@@ -62,13 +62,13 @@ class UringEngine : public DrivenEngine {
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);
   // Send packs (src/channel/send-pack.ts): JS writes whole frames (headers included) back
   // to back into one lease and describes each run of them in a shared table: word 0 the
-  // count, then per range kSendRangeWords words: connection, lease offset, offset in the
-  // lease, bytes, frames | kSendRangeLast (the pack's last range: its lease is freed once
-  // that range was written). Flush() and every JS call that depends on send order drain
-  // the table first, so ranges and whole-lease sends leave in the order JS made them.
+  // count, word 1 the drain generation, then per range kSendRangeWords words: connection,
+  // lease offset, offset in the lease, bytes, frames. Flush() and every JS call that
+  // depends on send order drain the table first, so ranges and whole-lease sends leave in
+  // the order JS made them. A drain ends every pack it saw (JS starts a new pack once the
+  // generation moved): each lease's last range in a drain frees it once written.
+  static constexpr size_t kSendRangeHeaderWords = 2;
   static constexpr size_t kSendRangeWords = 5;
-  static constexpr uint32_t kSendRangeLast = 0x80000000u;
-  static constexpr uint32_t kSendRangeFrames = 0x7fffffffu;
   void SetSendRanges(uint32_t* ranges, size_t capacity);
   void DrainSendRanges() override;
   int SendRange(uint32_t connection, size_t lease_offset, uint32_t from, uint32_t length, uint32_t frames, bool last);
@@ -194,6 +194,8 @@ class UringEngine : public DrivenEngine {
   // The send-range table JS shares (owned by the wrap, which outlives this engine).
   uint32_t* send_ranges_ = nullptr;
   size_t send_ranges_capacity_ = 0;
+  std::vector<bool> range_is_last_;     // DrainSendRanges() scratch, kept for its capacity
+  std::vector<uint32_t> leases_seen_;
 };
 static_assert(!std::is_copy_constructible_v<UringEngine>);
 

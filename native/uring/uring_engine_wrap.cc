@@ -58,9 +58,9 @@ UringEngineWrap::UringEngineWrap(const Napi::CallbackInfo& info) : Base(info) {
   if (info.Length() > 6 && info[6].IsTypedArray()) {
     Napi::Uint32Array ranges = info[6].As<Napi::Uint32Array>();
     size_t words = ranges.ElementLength();
-    if (words > 1) {
+    if (words > UringEngine::kSendRangeHeaderWords) {
       send_ranges_ = Napi::Persistent(ranges);
-      engine->SetSendRanges(ranges.Data(), (words - 1) / UringEngine::kSendRangeWords);
+      engine->SetSendRanges(ranges.Data(), (words - UringEngine::kSendRangeHeaderWords) / UringEngine::kSendRangeWords);
     }
   }
   Start(env, std::move(engine), info[4].As<Napi::Int32Array>(), info[5].As<Napi::Function>(), "connect-rdma:uring");

@@ -278,7 +278,6 @@ export class NativeChannel implements Channel {
   close(discard = false): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pack?.finish(this.#owner.closed);
     this.#owner.forget(this.id);
     if (discard && !this.#owner.closed) {
       // Queued frames are dropped; their leases come back at once.
@@ -328,7 +327,6 @@ export class NativeChannel implements Channel {
   #fail(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pack?.finish(this.#owner.closed);
     this.#owner.forget(this.id);
     if (!this.#owner.closed) this.#owner.native.closeConnection(this.id, false);
     const events = this.#events;
@@ -350,7 +348,6 @@ export class NativeChannel implements Channel {
   ended(error: Error | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pack?.finish(this.#owner.closed);
     this.#events?.onClose(error);
   }
 

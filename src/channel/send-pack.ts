@@ -3,29 +3,30 @@
 // table both sides share (native/uring/uring_engine.h, "Send packs"). A frame then costs
 // no allocation and no native call of its own: the engine reads the table when it
 // flushes (or before any call that depends on send order) and sends each range with the
-// connection's other frames. Owns the table (SendRangeTable, one per engine) and the
-// pack being filled (SendPack, one per connection); the pack's lease is the engine's
-// once its last range is in the table.
+// connection's other frames. A read of the table ends every pack in it: the engine frees
+// each pack's lease once its ranges were written, and the next frame opens a new pack.
+// Owns the table (SendRangeTable, one per engine) and the pack being filled (SendPack,
+// one per connection).
 import type { Region } from "../region.js";
 import type { FrameWriter } from "./channel.js";
 
-/** The largest pack lease. A turn's first pack fits just its first frame (a lone frame costs
- * what a lease of its own would), each further pack of the turn is 4 × the last, up to this. */
+/** The largest pack lease. The first pack after the engine read the table has room for
+ * twice what the previous one took, or its first frame (a lone frame costs about what a
+ * lease of its own would); a full pack is followed by one 4 × its size, up to this. */
 export const PACK_BYTES = 32 * 1024;
-const PACK_GROWTH = 4;
 /** Frames up to this size go into packs; a larger one takes a lease of its own (its bytes, not the call, dominate). */
 export const PACK_MAX_FRAME_BYTES = 2048;
+const PACK_GROWTH = 4;
 
-const WORDS = 5; // connection, lease, from, length, frames | LAST
-const LAST = 0x80000000;
-const FRAMES = 0x7fffffff;
+const HEADER = 2; // the count, the generation (how many times the engine read the table)
+const WORDS = 5; // connection, lease, from, length, frames
 /** Ranges the table holds before it is handed over early. */
 const CAPACITY = 256;
 
 /** The ranges JS described and the engine has not read yet (one per engine). */
 export class SendRangeTable {
-  /** Word 0: the count; then WORDS words per range. Shared with the native engine. */
-  readonly words = new Uint32Array(1 + CAPACITY * WORDS);
+  /** Shared with the native engine. */
+  readonly words = new Uint32Array(HEADER + CAPACITY * WORDS);
   #handOver: () => void = () => undefined;
 
   /** The native call that reads the table now (used when it is full). */
@@ -33,43 +34,38 @@ export class SendRangeTable {
     this.#handOver = handOver;
   }
 
-  /** `length` bytes of whole frames at `from` in the lease at `lease`, for `connection`. */
+  /** Moves each time the engine read the table: every pack it saw is the engine's now. */
+  get generation(): number {
+    return this.words[1]!;
+  }
+
+  /**
+   * Room for one more range: a full table is handed over now, before a frame is written
+   * (the hand-over ends the packs in it, so none may get a range after it).
+   */
+  makeRoom(): void {
+    if (this.words[0] === CAPACITY) this.#handOver();
+  }
+
+  /** `length` bytes of whole frames at `from` in the lease at `lease`, for `connection` (after makeRoom()). */
   add(connection: number, lease: number, from: number, length: number): void {
     const w = this.words;
-    const e = this.#lastEntry();
-    // The frame follows the last range of the same pack: that range grows.
-    if (e > 0 && w[e] === connection && w[e + 1] === lease && w[e + 2]! + w[e + 3]! === from && (w[e + 4]! & LAST) === 0) {
-      w[e + 3]! += length;
-      w[e + 4]! += 1;
-      return;
-    }
-    this.#append(connection, lease, from, length, 1);
-  }
-
-  /** No more frames go into the pack at `lease`: the engine frees it once its last range was written. */
-  finish(connection: number, lease: number): void {
-    const w = this.words;
-    const e = this.#lastEntry();
-    if (e > 0 && w[e] === connection && w[e + 1] === lease) w[e + 4] = (w[e + 4]! & FRAMES) | LAST;
-    else this.#append(connection, lease, 0, 0, LAST);
-  }
-
-  /** Index of the last range's first word, or 0 when the table is empty. */
-  #lastEntry(): number {
-    const n = this.words[0]!;
-    return n > 0 ? 1 + (n - 1) * WORDS : 0;
-  }
-
-  #append(connection: number, lease: number, from: number, length: number, framesAndLast: number): void {
-    const w = this.words;
-    if (w[0] === CAPACITY) this.#handOver();
     const n = w[0]!;
-    const e = 1 + n * WORDS;
+    if (n > 0) {
+      const e = HEADER + (n - 1) * WORDS;
+      // The frame follows the last range of the same pack: that range grows.
+      if (w[e] === connection && w[e + 1] === lease && w[e + 2]! + w[e + 3]! === from) {
+        w[e + 3]! += length;
+        w[e + 4]! += 1;
+        return;
+      }
+    }
+    const e = HEADER + n * WORDS;
     w[e] = connection;
     w[e + 1] = lease;
     w[e + 2] = from;
     w[e + 3] = length;
-    w[e + 4] = framesAndLast;
+    w[e + 4] = 1;
     w[0] = n + 1;
   }
 }
@@ -82,10 +78,10 @@ export class SendPack {
   /** Region offset of the pack's lease; -1: none. */
   #lease = -1;
   #tail = 0;
-  /** Bytes of the current pack's lease. */
+  /** Bytes of the pack's lease. */
   #size = 0;
-  /** Bytes of the next pack this turn (0: the turn's first pack, sized to its first frame). */
-  #nextSize = 0;
+  /** The table generation the pack was opened in: once it moved, the pack is the engine's. */
+  #generation = -1;
   #bytes: Uint8Array | undefined;
 
   constructor(table: SendRangeTable, region: Region, connection: number) {
@@ -102,9 +98,13 @@ export class SendPack {
   write(frame: FrameWriter): boolean {
     const bodyBytes = frame.byteLength;
     const frameBytes = 4 + bodyBytes;
-    if (this.#lease < 0 || this.#tail + frameBytes > this.#size) {
-      this.finish();
-      if (!this.#open(Math.max(frameBytes, this.#nextSize))) return false;
+    this.#table.makeRoom();
+    const generation = this.#table.generation;
+    if (this.#lease < 0 || generation !== this.#generation || this.#tail + frameBytes > this.#size) {
+      // Read by the engine already (the turn ended, or a whole-lease send went first):
+      // room for twice what the last pack took; full: grow.
+      const size = Math.max(frameBytes, Math.min(PACK_BYTES, generation !== this.#generation ? 2 * this.#tail : this.#size * PACK_GROWTH));
+      if (!this.#open(size, generation)) return false;
     }
     const bytes = this.#bytes!;
     const at = this.#lease + this.#tail;
@@ -112,42 +112,33 @@ export class SendPack {
     bytes[at + 1] = bodyBytes >>> 8;
     bytes[at + 2] = bodyBytes >>> 16;
     bytes[at + 3] = bodyBytes >>> 24;
-    frame.write(bytes.subarray(at + 4, at + frameBytes));
+    try {
+      frame.write(bytes.subarray(at + 4, at + frameBytes));
+    } catch (e) {
+      if (this.#tail === 0) {
+        // Nothing of this pack was described: it is still ours to free.
+        this.#region.free(this.#lease);
+        this.#lease = -1;
+      }
+      throw e;
+    }
     this.#table.add(this.#connection, this.#lease, this.#tail, frameBytes);
     this.#tail += frameBytes;
     return true;
   }
 
-  /**
-   * Hands the pack's lease over (its last range), or frees it when `engineGone` (the
-   * native engine closed: nothing of it is queued anywhere any more).
-   */
-  finish(engineGone = false): void {
-    const lease = this.#lease;
-    if (lease < 0) return;
+  #open(size: number, generation: number): boolean {
+    // The previous pack needs nothing: its ranges are in the table, and the read that
+    // takes them frees it once written.
     this.#lease = -1;
-    if (engineGone) this.#region.free(lease);
-    else this.#table.finish(this.#connection, lease);
-  }
-
-  #open(size: number): boolean {
     const lease = this.#region.allocOffset(size);
     if (lease < 0) return false;
-    const firstOfTurn = this.#nextSize === 0;
     this.#lease = lease;
     this.#tail = 0;
     this.#size = size;
-    this.#nextSize = Math.min(PACK_BYTES, Math.max(size, 256) * PACK_GROWTH);
+    this.#generation = generation;
     // The region's one ArrayBuffer, viewed once (a closed region detaches it).
     if (this.#bytes === undefined || this.#bytes.buffer !== this.#region.buffer) this.#bytes = new Uint8Array(this.#region.buffer);
-    // A pack lives one turn at most: what the turn wrote leaves with the engine's flush, and
-    // its lease comes back once written instead of idling with the connection.
-    if (firstOfTurn) {
-      setImmediate(() => {
-        this.#nextSize = 0;
-        this.finish();
-      });
-    }
     return true;
   }
 }
