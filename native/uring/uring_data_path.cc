@@ -109,28 +109,13 @@ int UringEngine::SendRange(uint32_t connection, size_t lease_offset, uint32_t fr
     if (last) c.free_on_destroy.push_back(lease_offset);
     return -ENOTCONN;
   }
-  if (length > 0) {
-    c.queued_iov.push_back(iovec{region_->base() + lease_offset + from, length});
-    c.queued_leases.push_back(UringConnection::QueuedSend{lease_offset, length, last});
-    c.unsent_bytes += length;
-    stats_.frames_out += frames;
-    stats_.bytes_out += length - 4ull * frames;
-    MarkDirty(c);
-    return 0;
-  }
-  if (!last) return 0;
-  // An empty last range: the pack's last written range frees it, or it is free now.
-  for (auto* list : {&c.queued_leases, &c.sending_leases}) {
-    size_t first = list == &c.sending_leases ? c.sending_first : 0;
-    for (size_t i = list->size(); i > first; --i) {
-      UringConnection::QueuedSend& q = (*list)[i - 1];
-      if (q.lease == lease_offset) {
-        q.frees_lease = true;
-        return 0;
-      }
-    }
-  }
-  FreeLease(lease_offset);
+  // JS describes whole frames only: every range has bytes.
+  c.queued_iov.push_back(iovec{region_->base() + lease_offset + from, length});
+  c.queued_leases.push_back(UringConnection::QueuedSend{lease_offset, length, last});
+  c.unsent_bytes += length;
+  stats_.frames_out += frames;
+  stats_.bytes_out += length - 4ull * frames;
+  MarkDirty(c);
   return 0;
 }
 
