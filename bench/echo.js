@@ -23,7 +23,6 @@ import { resultsTable, targetsTable } from "./lib/table.js";
 const COLORS = ["#222222", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"];
 const colorOf = (driverId) => COLORS[DRIVERS.findIndex((d) => d.id === driverId) % COLORS.length];
 
-/** The interleaved plan: round by round, each workload, drivers in a rotating order. */
 /** Latency plot over the runs each summary row was computed from. */
 function plot(runs, options, machine, pinning, startedAt) {
   const panels = options.workloads.map((workload) => ({

@@ -1,5 +1,5 @@
 // The RDMA benchmark (`npm run bench:rdma`; issue 4): boots the soft-RoCE guest once
-// (softroce/run-in-guest.sh) and, in that one guest run, measures 64 B round trips
+// (`connect-rdma softroce run --mode guest`) and, in that one guest run, measures 64 B round trips
 // at 1 in flight, in interleaved rounds with the order rotated:
 //   - our unary Connect RPC over rdma:// (createServer on rxe0 / createRdmaTransport from
 //     rxe1; server and client in separate pinned processes: lib/rpc-run.js),
@@ -89,9 +89,10 @@ function options(argv) {
 /** Boots the guest and runs this script inside with --in-guest; output passes through. */
 function bootGuest(opts, argv) {
   return new Promise((resolve) => {
-    const harness = join(root, "softroce/run-in-guest.sh");
-    const args = [harness, "--timeout", String(opts.timeout), "--rw", opts.out, "--", process.execPath, fileURLToPath(import.meta.url), "--in-guest", ...argv];
-    const child = spawn("bash", args, { cwd: root, stdio: "inherit" });
+    // The package's own harness command, as users run it (docs/SOFTROCE.md).
+    const cli = join(root, "bin/connect-rdma.js");
+    const args = [cli, "softroce", "run", "--mode", "guest", "--timeout", String(opts.timeout), "--rw", opts.out, "--", process.execPath, fileURLToPath(import.meta.url), "--in-guest", ...argv];
+    const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
     child.on("exit", (code, signal) => resolve(code ?? (signal ? 143 : 1)));
   });
 }
@@ -138,7 +139,7 @@ function floorsVerdict(floors) {
 }
 
 async function inGuest(opts) {
-  if (process.env.SOFTROCE !== "1") throw new Error("--in-guest runs inside the soft-RoCE guest (run-in-guest.sh sets SOFTROCE=1)");
+  if (process.env.SOFTROCE !== "1") throw new Error("--in-guest runs inside the soft-RoCE guest (softroce run sets SOFTROCE=1)");
   process.env.BENCH_SPIN_MICROS = String(opts.spinMicros); // the RPC children read it (lib/rpc-ours.js)
   const startedAt = new Date().toISOString();
   const pinning = pinningPlan(opts.pin);

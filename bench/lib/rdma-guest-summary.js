@@ -4,6 +4,7 @@
 
 import { pairedRatio as pairedRatioOf } from "./paired-ratio.js";
 import { spread } from "./runs.js";
+import { cell } from "./format.js";
 
 /** Issue 4: our RDMA unary p50 at most this fraction of our io_uring TCP unary p50, same guest. */
 export const TARGET_RATIO = 0.6;
@@ -31,8 +32,6 @@ export function pairedRatio(runs, a, b) {
   return { a, b, ...pairedRatioOf(runs, (r) => r.driver === a, (r) => r.driver === b, "p50Us") };
 }
 
-const fmt = (s, digits = 1) => (s?.median != null ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})` : "–");
-
 /** The results table (markdown). */
 export function resultsTable(summary) {
   const lines = [
@@ -41,7 +40,7 @@ export function resultsTable(summary) {
   ];
   for (const row of summary) {
     const perSec = row.perSec.median != null ? `${Math.round(row.perSec.median)}` : "–";
-    lines.push(`| ${row.label} | ${fmt(row.p50Us)} | ${fmt(row.p99Us)} | ${perSec} | ${row.ok}/${row.runs} |`);
+    lines.push(`| ${row.label} | ${cell(row.p50Us, 1)} | ${cell(row.p99Us, 1)} | ${perSec} | ${row.ok}/${row.runs} |`);
   }
   return lines.join("\n");
 }
@@ -51,7 +50,7 @@ export function ratiosTable(ratios) {
   const lines = ["| ratio of p50s (paired per round) | median (min–max) | target | met |", "| --- | ---: | ---: | :---: |"];
   for (const r of ratios) {
     const met = r.target === undefined || r.median === null || r.median === undefined ? "" : r.median <= r.target ? "yes" : "**no**";
-    lines.push(`| ${r.label} | ${r.median == null ? "–" : fmt(r, 2)} | ${r.target === undefined ? "" : `≤ ${r.target}`} | ${met} |`);
+    lines.push(`| ${r.label} | ${r.median == null ? "–" : cell(r, 2)} | ${r.target === undefined ? "" : `≤ ${r.target}`} | ${met} |`);
   }
   return lines.join("\n");
 }

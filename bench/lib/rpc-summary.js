@@ -7,6 +7,7 @@
 import { cell, failedCell, latencyDigits, num } from "./format.js";
 import { pairedRatio as pairedRatioOf } from "./paired-ratio.js";
 import { CLEAN_FOREIGN_PCT, isClean, selectRuns, spread } from "./runs.js";
+import { latencyTable } from "./table.js";
 
 export { CLEAN_FOREIGN_PCT };
 
@@ -209,25 +210,19 @@ export function checkRpcTargets(runs, rows, payloadBytes, rpc = "unary", fresh =
   });
 }
 
-/** The results table, one line per (driver, in flight). */
+/** The RPC results table, one line per (driver, in flight), against `referenceLabel`. */
 export function rpcResultsTable(rows, referenceLabel) {
-  const lines = [
-    `| driver | in flight | p50 µs | p99 µs | p99.9 µs | calls/s | p50 × ${referenceLabel} | calls/s × ${referenceLabel} | CPU µs/call client + server | runs (clean) |`,
-    "|---|---|---|---|---|---|---|---|---|---|",
-  ];
-  for (const row of rows) {
-    if (row.ok === 0) {
-      lines.push(`| ${row.label} | ${row.inflight} | ${failedCell(row)} | | | | | | | ${row.runs} (0) |`);
-      continue;
-    }
-    const cpu = `${num(row.clientCpuUsPerCall.median, 1)} + ${num(row.serverCpuUsPerCall.median, 1)}`;
-    lines.push(
-      `| ${row.label} | ${row.inflight} | ${cell(row.p50Us, latencyDigits(row.p50Us))} | ${cell(row.p99Us, latencyDigits(row.p99Us))} | ` +
-        `${cell(row.p999Us, latencyDigits(row.p999Us))} | ${cell(row.callsPerSec, 0)} | ${row.p50VsReference ? cell(row.p50VsReference, 3) : "1"} | ` +
-        `${row.callsPerSecVsReference ? cell(row.callsPerSecVsReference, 1) : "1"} | ${cpu} | ${row.ok} (${row.clean}${row.basis === "all" ? ", stats over all" : ""}) |`,
-    );
-  }
-  return lines.join("\n");
+  return latencyTable(rows, {
+    rate: "callsPerSec",
+    rateTitle: "calls/s",
+    cpuClient: "clientCpuUsPerCall",
+    cpuServer: "serverCpuUsPerCall",
+    cpuTitle: "CPU µs/call client + server",
+    p50Ratio: "p50VsReference",
+    rateRatio: "callsPerSecVsReference",
+    reference: referenceLabel,
+    ratioDigits: { p50: 3, rate: 1 },
+  });
 }
 
 /** The server-stream table, one line per (driver, payload). */

@@ -2,10 +2,15 @@
 // targets table. Numbers only, formatting only: everything comes from summary.js.
 import { cell, failedCell, latencyDigits, num } from "./format.js";
 
-/** The main table, one line per (driver, in flight). */
-export function resultsTable(rows) {
+/**
+ * A latency results table, one line per (driver, in flight): p50/p99/p99.9, a rate,
+ * both against a reference row, CPU per round trip. `spec` names the rate and CPU
+ * fields of the rows, their column titles and the reference (echo: "net"; RPC: a peer).
+ */
+export function latencyTable(rows, spec) {
+  const { rate, rateTitle, cpuClient, cpuServer, cpuTitle, p50Ratio, rateRatio, reference, ratioDigits } = spec;
   const lines = [
-    "| driver | in flight | p50 µs | p99 µs | p99.9 µs | RTT/s | p50 × net | RTT/s × net | CPU µs/RTT client+server | runs (clean) |",
+    `| driver | in flight | p50 µs | p99 µs | p99.9 µs | ${rateTitle} | p50 × ${reference} | ${rateTitle} × ${reference} | ${cpuTitle} | runs (clean) |`,
     "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of rows) {
@@ -13,14 +18,29 @@ export function resultsTable(rows) {
       lines.push(`| ${row.label} | ${row.inflight} | ${failedCell(row)} | | | | | | | ${row.runs} (0) |`);
       continue;
     }
-    const cpu = `${num(row.clientCpuUsPerRtt.median, 1)} + ${num(row.serverCpuUsPerRtt.median, 1)}`;
+    const cpu = `${num(row[cpuClient].median, 1)} + ${num(row[cpuServer].median, 1)}`;
     lines.push(
       `| ${row.label} | ${row.inflight} | ${cell(row.p50Us, latencyDigits(row.p50Us))} | ${cell(row.p99Us, latencyDigits(row.p99Us))} | ` +
-        `${cell(row.p999Us, latencyDigits(row.p999Us))} | ${cell(row.rttPerSec, 0)} | ${row.p50VsNet ? cell(row.p50VsNet, 2) : "1"} | ` +
-        `${row.rttPerSecVsNet ? cell(row.rttPerSecVsNet, 2) : "1"} | ${cpu} | ${row.ok} (${row.clean}${row.basis === "all" ? ", stats over all" : ""}) |`,
+        `${cell(row.p999Us, latencyDigits(row.p999Us))} | ${cell(row[rate], 0)} | ${row[p50Ratio] ? cell(row[p50Ratio], ratioDigits.p50) : "1"} | ` +
+        `${row[rateRatio] ? cell(row[rateRatio], ratioDigits.rate) : "1"} | ${cpu} | ${row.ok} (${row.clean}${row.basis === "all" ? ", stats over all" : ""}) |`,
     );
   }
   return lines.join("\n");
+}
+
+/** The echo benchmark's table (bench/echo.js), against raw node:net. */
+export function resultsTable(rows) {
+  return latencyTable(rows, {
+    rate: "rttPerSec",
+    rateTitle: "RTT/s",
+    cpuClient: "clientCpuUsPerRtt",
+    cpuServer: "serverCpuUsPerRtt",
+    cpuTitle: "CPU µs/RTT client+server",
+    p50Ratio: "p50VsNet",
+    rateRatio: "rttPerSecVsNet",
+    reference: "net",
+    ratioDigits: { p50: 2, rate: 2 },
+  });
 }
 
 /** The targets of issue 2 with the measured median (min–max). */

@@ -9,6 +9,7 @@
 // one per connection).
 import type { Region } from "../region.js";
 import type { FrameWriter } from "./channel.js";
+import { STREAM_FRAME_HEADER_BYTES } from "./frame-headers.js";
 
 /** The largest pack lease. The first pack after the engine read the table has room for
  * twice what the previous one took, or its first frame (a lone frame costs about what a
@@ -97,7 +98,7 @@ export class SendPack {
    */
   write(frame: FrameWriter): boolean {
     const bodyBytes = frame.byteLength;
-    const frameBytes = 4 + bodyBytes;
+    const frameBytes = STREAM_FRAME_HEADER_BYTES + bodyBytes;
     this.#table.makeRoom();
     const generation = this.#table.generation;
     if (this.#lease < 0 || generation !== this.#generation || this.#tail + frameBytes > this.#size) {
@@ -113,7 +114,7 @@ export class SendPack {
     bytes[at + 2] = bodyBytes >>> 16;
     bytes[at + 3] = bodyBytes >>> 24;
     try {
-      frame.write(bytes.subarray(at + 4, at + frameBytes));
+      frame.write(bytes.subarray(at + STREAM_FRAME_HEADER_BYTES, at + frameBytes));
     } catch (e) {
       if (this.#tail === 0) {
         // Nothing of this pack was described: it is still ours to free.

@@ -9,6 +9,7 @@
 //     in batches of at least half the initial window.
 
 import type { Lease } from "../channel/channel.js";
+import { codedError } from "../errors.js";
 import { MESSAGE_WINDOW_COST } from "./constants.js";
 import {
   encodeCallStart,
@@ -226,7 +227,7 @@ export class Stream {
     const waiters = this.#waiters;
     if (waiters !== undefined) {
       this.#waiters = undefined;
-      const reason = error ?? Object.assign(new Error("stream closed"), { code: "ERR_STREAM_CLOSED" });
+      const reason = error ?? codedError("ERR_STREAM_CLOSED", "stream closed");
       for (const w of waiters) w.reject(reason);
     }
     this.#session.forget(this);

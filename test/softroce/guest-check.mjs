@@ -1,5 +1,5 @@
 // Runs inside the soft-RoCE guest (softroce.test.ts boots it once; by hand:
-// softroce/run-in-guest.sh node test/softroce/guest-check.mjs). Checks that
+// npx connect-rdma softroce run --mode guest -- node test/softroce/guest-check.mjs). Checks that
 // capabilities() sees rxe0 and rxe1 with an ACTIVE port and that io_uring works in the
 // guest kernel, then measures perftest ib_send_lat from rxe1 (10.77.0.2) to rxe0
 // (10.77.0.1). Prints a summary and one `SOFTROCE_CHECK {json}` line; exit 1 on failure.

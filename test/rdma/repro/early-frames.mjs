@@ -3,7 +3,7 @@
 // is still kConnecting); the client sends as soon as its own ESTABLISHED arrives, so its
 // first frame (the protocol's HELLO) can vanish: "handshake not completed within
 // 10000 ms" in the transport suite. The received slot is not re-posted either.
-//   softroce/run-in-guest.sh --timeout 200 -- node test/rdma/repro/early-frames.mjs
+//   npx connect-rdma softroce run --mode guest --timeout 200 -- node test/rdma/repro/early-frames.mjs
 // Expected: every connection's first frame is echoed.
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
 import { CLIENT_ADDRESS, SERVER_URL, echo } from "./echo.mjs";

@@ -4,7 +4,7 @@
 // loses messages: END overtakes the last large MESSAGEs of a stream, which are then
 // dropped as frames of an ended stream (transport suite: "a large, slowly consumed
 // stream does not starve small calls" received 62 of 64).
-//   softroce/run-in-guest.sh --timeout 120 -- node test/rdma/repro/frame-order.mjs
+//   npx connect-rdma softroce run --mode guest --timeout 120 -- node test/rdma/repro/frame-order.mjs
 // Expected: the server sees [65536, 10] every round.
 import { RdmaEngine } from "../../../dist/channel/rdma-engine.js";
 
