@@ -25,6 +25,15 @@ export interface ChannelEvents {
    */
   onFrame(frame: Uint8Array): void;
   /**
+   * Optional, for receivers that read frames in place: the same frame as onFrame, given
+   * as the `length` bytes at `offset` of `memory` (one view of all of the engine's receive
+   * memory, the same object on every call), so the receiver makes only the views it
+   * keeps. Engines that read from such memory (the native ones) call it instead of
+   * onFrame when it is there. The range is valid as onFrame's view is; `hold()` takes a
+   * view of exactly that range.
+   */
+  onFrameAt?(memory: Uint8Array, offset: number, length: number): void;
+  /**
    * The peer ended its side cleanly (a half-close: FIN after whole frames). No frame
    * follows; `send()` still works, and the peer still reads what is sent, until
    * `close()` — which the owner must call (when its answers are out). Without this

@@ -72,13 +72,17 @@ export class NativeChannel implements Channel {
   /** Who is at the other end, as the engine read it when the connection opened. */
   readonly peer: ChannelPeer | undefined;
   #owner: NativeChannelOwner;
-  /** Where received frames are (the connection's own mapping on shm), else the region's buffer. */
-  #buffer: ArrayBuffer | undefined;
+  /** The connection's own mapping (shm), else undefined. */
+  readonly #buffer: ArrayBuffer | undefined;
+  /** Where received frames are: #buffer, else the region's buffer. */
+  readonly #memory: Uint8Array;
   #events: ChannelEvents | undefined;
   #closed = false;
   #peerEnded = false;
-  // The frame being delivered right now (hold() is only valid for it).
-  #current: Uint8Array | undefined;
+  // The frame being delivered right now, as its range of #memory (hold() is only valid for
+  // it; a view of that range is the frame); length -1 between deliveries.
+  #currentOffset = 0;
+  #currentLength = -1;
   #currentIsLease = false;
   #currentHeld = false;
   /** Unsent lease bytes the engine reported last, plus what was handed to it since. */
@@ -96,6 +100,7 @@ export class NativeChannel implements Channel {
     this.peer = peer;
     this.maxFrameBytes = owner.maxFrameBytes;
     this.#buffer = owner.bufferOf?.(id);
+    this.#memory = new Uint8Array(this.#buffer ?? owner.region.buffer);
     this.#pack = owner.sendRanges !== undefined ? new SendPack(owner.sendRanges, owner.region, id) : undefined;
   }
 
@@ -247,13 +252,13 @@ export class NativeChannel implements Channel {
   }
 
   hold(frame: Uint8Array): Lease {
-    if (frame !== this.#current || this.#currentHeld) {
+    if (!this.#isCurrent(frame) || this.#currentHeld) {
       throw holdMisuseError();
     }
     this.#currentHeld = true;
     const region = this.#owner.region;
     if (this.#currentIsLease) {
-      return new RegionLease(region, frame.byteOffset - this.#owner.headerBytes, this.#owner.headerBytes, frame.length);
+      return new RegionLease(region, this.#currentOffset - this.#owner.headerBytes, this.#owner.headerBytes, this.#currentLength);
     }
     if (this.#owner.holdInPlace) return this.#owner.holdInPlace(this.id, frame);
     const index = this.#owner.native.holdSlot(frame.byteOffset);
@@ -301,25 +306,40 @@ export class NativeChannel implements Channel {
     return { ...this.#stats };
   }
 
-  /** @internal One frame from the engine: body at region offset `offset`. */
+  /** Whether `frame` is a view of exactly the frame being delivered. */
+  #isCurrent(frame: Uint8Array): boolean {
+    return (
+      this.#currentLength >= 0 &&
+      frame.buffer === this.#memory.buffer &&
+      frame.byteOffset === this.#currentOffset &&
+      frame.byteLength === this.#currentLength
+    );
+  }
+
+  /** @internal One frame from the engine: body at offset `offset` of the receive memory. */
   deliver(offset: number, length: number, isLease: boolean): void {
-    const frame = new Uint8Array(this.#buffer ?? this.#owner.region.buffer, offset, length);
     this.#stats.framesIn++;
     this.#stats.bytesIn += length;
     if (isLease) {
       this.#stats.reassembled++;
       this.#stats.reassembledBytes += length;
     }
-    this.#current = frame;
+    this.#currentOffset = offset;
+    this.#currentLength = length;
     this.#currentIsLease = isLease;
     this.#currentHeld = false;
     try {
-      if (!this.#closed) this.#events!.onFrame(frame);
+      if (!this.#closed) {
+        const events = this.#events!;
+        // In place when the receiver can: no view made here (ChannelEvents.onFrameAt).
+        if (events.onFrameAt !== undefined) events.onFrameAt(this.#memory, offset, length);
+        else events.onFrame(new Uint8Array(this.#memory.buffer, offset, length));
+      }
     } catch (error) {
       // A throwing handler closes its own channel (as on every engine), nothing else.
       this.#fail(error instanceof Error ? error : new Error(String(error)));
     } finally {
-      this.#current = undefined;
+      this.#currentLength = -1;
       if (isLease && !this.#currentHeld) this.#owner.region.free(offset - this.#owner.headerBytes);
     }
   }

@@ -19,6 +19,32 @@ function reasonLength(r: WireReader, field: string): number {
   return n;
 }
 
+const MESSAGE_FLAGS = ALLOWED_FLAGS[FrameKind.MESSAGE] as number;
+
+type MessageFrame = Extract<Frame, { kind: typeof FrameKind.MESSAGE }>;
+
+/**
+ * The data path's frame: a MESSAGE whose header is valid, read in place from the
+ * `length` bytes at `offset` of `memory`, without a WireReader; its message is the one
+ * view made. Undefined for any other frame and for a MESSAGE with anything wrong in its
+ * header: parseFrame() then takes the general way, which names the fault.
+ */
+export function parseMessageAt(memory: Uint8Array, offset: number, length: number, fromServer: boolean): MessageFrame | undefined {
+  if (length < HEADER_BYTES || memory[offset] !== FrameKind.MESSAGE) return undefined;
+  const flags = memory[offset + 1] as number;
+  const streamId =
+    ((memory[offset + 4] as number) | ((memory[offset + 5] as number) << 8) | ((memory[offset + 6] as number) << 16)) +
+    (memory[offset + 7] as number) * 0x1000000;
+  const endStream = (flags & Flag.END_STREAM) !== 0;
+  if ((flags & ~MESSAGE_FLAGS) !== 0 || memory[offset + 2] !== 0 || memory[offset + 3] !== 0 || streamId === 0 || (endStream && fromServer)) {
+    return undefined;
+  }
+  // A view made by the constructor (subarray() costs a species lookup), and a plain
+  // Uint8Array even when `memory` is a Buffer.
+  const message = new Uint8Array(memory.buffer, memory.byteOffset + offset + HEADER_BYTES, length - HEADER_BYTES);
+  return { kind: FrameKind.MESSAGE, streamId, endStream, message };
+}
+
 /**
  * Parses and validates one frame. `fromServer` tells which side sent it (END differs);
  * a metadata block or an END's status above `maxHeaderBytes` (the receiver's announced
@@ -26,22 +52,14 @@ function reasonLength(r: WireReader, field: string): number {
  * Message payloads and detail values are views into `bytes`; everything else is copied.
  * Throws ProtocolError on any malformation.
  */
-const MESSAGE_FLAGS = ALLOWED_FLAGS[FrameKind.MESSAGE] as number;
-
 export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderBytes = Infinity): Frame {
   if (bytes.byteLength < HEADER_BYTES) {
     throw new ProtocolError(`malformed frame: ${bytes.byteLength} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
   const kind = bytes[0] as number;
   if (kind === FrameKind.MESSAGE) {
-    // The data path's frame: a valid header read in place, without a WireReader; anything
-    // wrong with it goes the general way below, which names the fault.
-    const flags = bytes[1] as number;
-    const streamId = ((bytes[4] as number) | ((bytes[5] as number) << 8) | ((bytes[6] as number) << 16)) + (bytes[7] as number) * 0x1000000;
-    const endStream = (flags & Flag.END_STREAM) !== 0;
-    if ((flags & ~MESSAGE_FLAGS) === 0 && bytes[2] === 0 && bytes[3] === 0 && streamId !== 0 && !(endStream && fromServer)) {
-      return { kind, streamId, endStream, message: bytes.subarray(HEADER_BYTES) };
-    }
+    const message = parseMessageAt(bytes, 0, bytes.byteLength, fromServer);
+    if (message !== undefined) return message;
   }
   const name = frameKindName[kind];
   if (name === undefined) throw new ProtocolError(`malformed frame: unknown frame kind ${kind}`);

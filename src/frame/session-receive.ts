@@ -13,7 +13,7 @@ import { encodeEnd, encodeGoAway } from "./frames.js";
 import type { Frame, Hello, OutFrame } from "./frames.js";
 import type { Pings } from "./keepalive.js";
 import { prepareMetadata } from "./metadata.js";
-import { parseFrame } from "./parse-frame.js";
+import { parseFrame, parseMessageAt } from "./parse-frame.js";
 import { ProtocolError, StreamResetError } from "./protocol-error.js";
 import { clientReceive, serverReceive, serverStart } from "./receive-transitions.js";
 import type { SessionHandshake } from "./session-handshake.js";
@@ -65,8 +65,11 @@ export class FrameReceiver {
   readonly #parts: ReceiveParts;
   /** Server: the id of the last stream the peer started. */
   #lastPeerId = 0;
-  /** The frame being dispatched (what a stream's hold() holds). */
+  /** The frame being dispatched (what a stream's hold() holds): a view, or a range of #memory. */
   #current: Uint8Array | undefined;
+  #memory: Uint8Array | undefined;
+  #offset = 0;
+  #length = 0;
 
   constructor(role: "client" | "server", options: ResolvedSessionOptions, host: ReceiveHost, parts: ReceiveParts) {
     this.#client = role === "client";
@@ -84,8 +87,35 @@ export class FrameReceiver {
   /** Holds the frame being dispatched. */
   holdCurrent(): Lease {
     const channel = this.#host.channel;
+    const memory = this.#memory;
+    if (memory !== undefined) this.#current ??= new Uint8Array(memory.buffer, memory.byteOffset + this.#offset, this.#length);
     if (this.#current === undefined || channel === undefined) throw new Error("hold() outside of frame delivery");
     return channel.hold(this.#current);
+  }
+
+  /**
+   * One frame from the channel, in place (ChannelEvents.onFrameAt): a MESSAGE on an
+   * established session goes straight to its stream with one view made (its message);
+   * every other frame takes onFrame()'s way.
+   */
+  onFrameAt(memory: Uint8Array, offset: number, length: number): void {
+    if (this.#host.closed) return;
+    const message = this.#host.peer === undefined ? undefined : parseMessageAt(memory, offset, length, this.#client);
+    if (message === undefined) {
+      this.onFrame(new Uint8Array(memory.buffer, memory.byteOffset + offset, length));
+      return;
+    }
+    this.#memory = memory;
+    this.#offset = offset;
+    this.#length = length;
+    try {
+      this.#onStreamFrame(message);
+    } catch (e) {
+      this.#protocolError(e);
+    } finally {
+      this.#memory = undefined;
+      this.#current = undefined;
+    }
   }
 
   /** One frame from the channel. */

@@ -148,6 +148,7 @@ export class Session implements StreamHost, DrainHost {
     );
     this.events = {
       onFrame: (frame) => this.#receiver.onFrame(frame),
+      onFrameAt: (memory, offset, length) => this.#receiver.onFrameAt(memory, offset, length),
       onEnd: () => this.#drain.onPeerEnd(),
       onClose: (error) => this.#onChannelClose(error),
     };
