@@ -8,7 +8,7 @@ import { Flag, FrameKind, HEADER_BYTES, MAX_REASON_BYTES } from "./constants.js"
 import type { PreparedMetadata } from "./metadata.js";
 import type { Payload } from "./payload.js";
 import { writeMetadata } from "./metadata.js";
-import { WireWriter, truncateUtf8, utf8Length } from "./wire.js";
+import { WireWriter, truncateUtf8, utf8Length, writePayload } from "./wire.js";
 
 /** Limits and version a peer announces in HELLO. */
 export interface Hello {
@@ -187,15 +187,42 @@ export function encodeHeaders(streamId: number, metadata: PreparedMetadata, mess
 }
 
 export function encodeMessage(streamId: number, message: Payload, endStream: boolean): OutFrame {
-  return {
-    byteLength: HEADER_BYTES + message.byteLength,
-    payload: message,
-    write(bytes) {
-      const w = new WireWriter(bytes);
-      header(w, FrameKind.MESSAGE, endStream ? Flag.END_STREAM : 0, streamId);
-      w.raw(message);
-    },
-  };
+  return new MessageFrame(streamId, message, endStream);
+}
+
+/**
+ * A MESSAGE, the data path's frame: one object per message (no closure), its header
+ * written byte by byte and its payload by writePayload (no WireWriter).
+ */
+class MessageFrame implements OutFrame {
+  readonly byteLength: number;
+  skip: (() => boolean) | undefined = undefined;
+  readonly #streamId: number;
+  readonly #endStream: boolean;
+
+  constructor(
+    streamId: number,
+    readonly payload: Payload,
+    endStream: boolean,
+  ) {
+    this.byteLength = HEADER_BYTES + payload.byteLength;
+    this.#streamId = streamId;
+    this.#endStream = endStream;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (bytes.byteLength < HEADER_BYTES) throw new RangeError(`frame writer overrun: ${HEADER_BYTES} bytes at 0 of ${bytes.byteLength}`);
+    const id = this.#streamId;
+    bytes[0] = FrameKind.MESSAGE;
+    bytes[1] = this.#endStream ? Flag.END_STREAM : 0;
+    bytes[2] = 0;
+    bytes[3] = 0;
+    bytes[4] = id;
+    bytes[5] = id >>> 8;
+    bytes[6] = id >>> 16;
+    bytes[7] = id >>> 24;
+    writePayload(bytes, HEADER_BYTES, this.payload);
+  }
 }
 
 /** END from the client: no more messages (half-close). */

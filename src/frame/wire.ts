@@ -172,17 +172,9 @@ export class WireWriter {
 
   /** Copies bytes into the frame, or has a payload writer write itself there. */
   raw(src: Payload): void {
-    if (src instanceof Uint8Array) {
-      this.bytes.set(src, this.pos);
-      this.pos += src.byteLength;
-      return;
-    }
-    const end = this.pos + src.byteLength;
-    if (end > this.bytes.byteLength) throw new RangeError(`frame writer overrun: ${src.byteLength} bytes at ${this.pos} of ${this.bytes.byteLength}`);
-    // A writer never writes past the frame's bytes (it throws first) and must end where it said.
-    if (src.writeTo(this.bytes, this.pos) !== end) throw new RangeError(`frame writer: a payload wrote other than its ${src.byteLength} bytes`);
-    this.pos = end;
+    this.pos = writePayload(this.bytes, this.pos, src);
   }
+
 
   /** Writes a string whose UTF-8 length (from utf8Length) is `byteLength`. */
   string(s: string, byteLength: number): void {
@@ -196,4 +188,20 @@ export class WireWriter {
     }
     this.pos += byteLength;
   }
+}
+
+/**
+ * Copies a payload into `bytes` at `at`, or has a payload writer write itself there;
+ * returns the end. A writer never writes past `bytes` (it throws first) and must end
+ * where it said.
+ */
+export function writePayload(bytes: Uint8Array, at: number, src: Payload): number {
+  const end = at + src.byteLength;
+  if (end > bytes.byteLength) throw new RangeError(`frame writer overrun: ${src.byteLength} bytes at ${at} of ${bytes.byteLength}`);
+  if (src instanceof Uint8Array) {
+    bytes.set(src, at);
+    return end;
+  }
+  if (src.writeTo(bytes, at) !== end) throw new RangeError(`frame writer: a payload wrote other than its ${src.byteLength} bytes`);
+  return end;
 }
