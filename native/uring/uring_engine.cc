@@ -1,7 +1,7 @@
 // UringEngine's setup and teardown (see uring_engine.h): construction, listeners and their
 // multishot accepts (with back-off when accept fails), outgoing connects, closing and
-// destroying connections; uring_data_path.cc is the data path. The life of a
-// connection, as the completions drive it:
+// destroying connections; uring_data_path.cc is the receive path and uring_send_path.cc
+// the send path. The life of a connection, as the completions drive it:
 //   1. Connect(): socket + CONNECT sqe                 -> kEventConnected, recv armed
 //      or a listener's multishot ACCEPT completes      -> kEventAccepted, recv armed
 //   2. RECV completions (multishot, provided buffers)  -> frames (views or leases)
@@ -199,11 +199,7 @@ void UringEngine::BeginClose(UringConnection& c) {
     io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
   }
   DropReceiveState(c);
-  for (const UringConnection::QueuedSend& q : c.queued_leases) {
-    if (q.frees_lease) FreeLease(q.lease);
-  }
-  c.queued_iov.clear();
-  c.queued_leases.clear();
+  FreeQueuedSends(c);
   c.unsent_bytes = 0;
 }
 
@@ -240,19 +236,6 @@ void UringEngine::MaybeDestroy(uint32_t id) {
   if (c.rx.pending_lease() >= 0) FreeLease(static_cast<size_t>(c.rx.pending_lease()));
   FreeSendLeases(c);
   connections_.erase(it);  // closes the fd
-}
-
-void UringEngine::FreeSendLeases(UringConnection& c) {
-  for (const UringConnection::QueuedSend& q : c.queued_leases) {
-    if (q.frees_lease) FreeLease(q.lease);
-  }
-  c.queued_leases.clear();
-  for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) {
-    if (c.sending_leases[i].frees_lease) FreeLease(c.sending_leases[i].lease);
-  }
-  c.sending_leases.clear();
-  for (size_t lease : c.free_on_destroy) FreeLease(lease);
-  c.free_on_destroy.clear();
 }
 
 const PeerIdentity* UringEngine::PeerOf(uint32_t connection) const {

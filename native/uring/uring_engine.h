@@ -167,6 +167,8 @@ class UringEngine : public DrivenEngine {
   void DropReceiveState(UringConnection& c);
   void MaybeDestroy(uint32_t id);
   void FreeLease(size_t offset);
+  // The leases of the sends queued and not yet in a SENDMSG (the queue is emptied).
+  void FreeQueuedSends(UringConnection& c);
   // The leases of queued and in-flight sends (and packs waiting for the destroy).
   void FreeSendLeases(UringConnection& c);
 
