@@ -17,10 +17,9 @@ constexpr int kMaxCompletionsPerReap = 64;
 }  // namespace
 
 void UringEngine::ArmRecv(UringConnection& c) {
-  if (c.peer_ended) return;  // EOF is final: a new recv would complete with 0 at once
-  // Paused for back-pressure: ResumeStalled() re-arms once its backlog drained; armed
-  // earlier, it would take the slots other connections need into its backlog.
-  if (c.recv_paused) return;
+  // Not when paused for back-pressure: ResumeStalled() re-arms once its backlog drained;
+  // armed earlier, it would take the slots other connections need into its backlog.
+  if (!CanArm(c.receive)) return;
   if (buffers_.free_in_kernel() == 0) {  // would end at once with ENOBUFS: wait for slots
     MarkStarved(c);
     return;
@@ -31,15 +30,22 @@ void UringEngine::ArmRecv(UringConnection& c) {
   sqe->buf_group = ProvidedBuffers::kGroup;
   io_uring_sqe_set_data64(sqe, Tag(kOpRecv, c.id));
   ++c.inflight;
-  c.recv_armed = true;
-  c.recv_starved = false;
+  c.receive = ReceiveState::kArmed;
 }
 
 void UringEngine::MarkStarved(UringConnection& c) {
-  if (!c.recv_starved) {
-    c.recv_starved = true;
-    starved_.push_back(c.id);
-  }
+  ReceiveState before = c.receive;
+  c.receive = Starve(before);
+  if (before != ReceiveState::kStarved && c.receive == ReceiveState::kStarved) starved_.push_back(c.id);
+}
+
+void UringEngine::PauseRecv(UringConnection& c) {
+  bool cancel = c.receive == ReceiveState::kArmed;  // armed, no cancel on its way yet
+  c.receive = Pause(c.receive);
+  if (!cancel) return;
+  io_uring_sqe* sqe = ring_.Sqe();
+  io_uring_prep_cancel64(sqe, Tag(kOpRecv, c.id), 0);
+  io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
 }
 
 int UringEngine::Flush() {
@@ -53,11 +59,12 @@ int UringEngine::Flush() {
     starved.swap(starved_);
     for (uint32_t id : starved) {
       auto it = connections_.find(id);
-      if (it == connections_.end()) continue;
-      it->second.recv_starved = false;
+      // Armed, paused or ended since it was listed: a stale entry.
+      if (it == connections_.end() || it->second.receive != ReceiveState::kStarved) continue;
+      it->second.receive = ReceiveState::kIdle;  // listed again by ArmRecv if still starved
       UringConnection::State state = it->second.state;
       bool receives = state == UringConnection::State::kOpen || state == UringConnection::State::kLingering;
-      if (receives && !it->second.recv_armed) ArmRecv(it->second);
+      if (receives) ArmRecv(it->second);
     }
   }
   int rc = ring_.Submit();
@@ -116,9 +123,8 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
   bool cancelled = false;
   if (!more) {  // this multishot recv is over (ended, failed, or cancelled by us)
     --c.inflight;
-    c.recv_armed = false;
-    cancelled = c.recv_cancelling;
-    c.recv_cancelling = false;
+    cancelled = Cancelling(c.receive);
+    c.receive = RecvOver(c.receive);
   }
   if (flags & IORING_CQE_F_BUFFER) {
     buffers_.Consumed();
@@ -137,13 +143,7 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
           c.backlog.push_back(UringConnection::Pending{bid, static_cast<uint32_t>(res)});
           c.backlog_pos = stopped;
           Stall(c);
-          c.recv_paused = true;
-          if (c.recv_armed && !c.recv_cancelling) {  // stop taking bytes off the socket until memory is back
-            c.recv_cancelling = true;
-            io_uring_sqe* sqe = ring_.Sqe();
-            io_uring_prep_cancel64(sqe, Tag(kOpRecv, c.id), 0);
-            io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
-          }
+          PauseRecv(c);  // stop taking bytes off the socket until memory is back
         }
       }
     } else {
@@ -162,7 +162,7 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
   }
   if (res < 0) {
     if (res == -ECANCELED && cancelled) {
-      if (!c.recv_paused) ArmRecv(c);  // the backlog drained before the cancel landed
+      if (c.receive == ReceiveState::kIdle) ArmRecv(c);  // the backlog drained before the cancel landed
       return;
     }
     if (res == -ENOBUFS) {
@@ -173,7 +173,7 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
     Fail(c, -res, kReasonNone, sink);
     return;
   }
-  if (!more && !c.recv_armed && !c.recv_paused) ArmRecv(c);
+  if (!more && c.receive == ReceiveState::kIdle) ArmRecv(c);
 }
 
 void UringEngine::LingerRecv(UringConnection& c, int res, bool more) {
@@ -184,7 +184,7 @@ void UringEngine::LingerRecv(UringConnection& c, int res, bool more) {
     return;
   }
   if (res == -ENOBUFS) MarkStarved(c);
-  else if (!more && !c.recv_armed) ArmRecv(c);
+  else if (!more && c.receive == ReceiveState::kIdle) ArmRecv(c);
 }
 
 void UringEngine::HandleEndOfStream(UringConnection& c, EventSink& sink) {
@@ -195,8 +195,7 @@ void UringEngine::HandleEndOfStream(UringConnection& c, EventSink& sink) {
   // A half-close, not the end of the connection: the peer may still read our answers
   // (test/hostile/faults.test.ts). JS decides when to close; a peer that is really gone
   // shows up as an error on the next send (EPIPE / ECONNRESET).
-  c.peer_ended = true;
-  c.recv_starved = false;
+  c.receive = ReceiveState::kEnded;
   if (!c.reported) sink.Push(Event{kEventEnded, static_cast<int32_t>(c.id), 0, 0});
 }
 
@@ -232,8 +231,8 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
     if (!c.backlog.empty()) {
       Stall(c);
     } else {
-      c.recv_paused = false;
-      if (!c.recv_armed) ArmRecv(c);
+      c.receive = Unpause(c.receive);
+      ArmRecv(c);  // unless a recv is still armed (its cancel re-arms) or the peer ended
     }
   }
   return progressed;

@@ -204,15 +204,15 @@ void UringEngine::BeginClose(UringConnection& c) {
 }
 
 void UringEngine::BeginLinger(UringConnection& c) {
-  if (c.state != UringConnection::State::kOpen || c.peer_ended) {
+  if (c.state != UringConnection::State::kOpen || c.receive == ReceiveState::kEnded) {
     BeginClose(c);  // nothing more will come from a peer that ended
     return;
   }
   c.state = UringConnection::State::kLingering;
   shutdown(c.fd.get(), SHUT_WR);
   DropReceiveState(c);
-  c.recv_paused = false;
-  if (!c.recv_armed && !c.recv_starved) ArmRecv(c);
+  c.receive = Unpause(c.receive);
+  if (c.receive == ReceiveState::kIdle) ArmRecv(c);  // kStarved: Flush() arms it
 }
 
 void UringEngine::DropReceiveState(UringConnection& c) {
