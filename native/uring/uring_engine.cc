@@ -24,6 +24,7 @@
 #include <climits>
 #include <cstring>
 
+#include "common/connection_lookup.h"
 #include "common/fault_injection.h"
 #include "common/sys_error.h"
 #include "common/unix_bind.h"
@@ -239,8 +240,8 @@ void UringEngine::MaybeDestroy(uint32_t id) {
 }
 
 const PeerIdentity* UringEngine::PeerOf(uint32_t connection) const {
-  auto it = connections_.find(connection);
-  return it == connections_.end() ? nullptr : &it->second.identity;
+  const UringConnection* c = FindConnection(connections_, connection);
+  return c == nullptr ? nullptr : &c->identity;
 }
 
 int UringEngine::CloseConnection(uint32_t connection, bool graceful) {

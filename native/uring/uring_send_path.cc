@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "common/connection_lookup.h"
 #include "uring/uring_engine.h"
 
 namespace crdma {
@@ -187,11 +188,7 @@ void UringEngine::SendProgress(UringConnection& c, size_t bytes) {
 }
 
 bool UringEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
-  auto it = connections_.find(connection);
-  if (it == connections_.end()) return false;
-  *unsent = static_cast<double>(it->second.unsent_bytes);
-  *written = it->second.written_bytes;
-  return true;
+  return ReadSendBacklog(FindConnection(connections_, connection), unsent, written);
 }
 
 void UringEngine::FreeQueuedSends(UringConnection& c) {
