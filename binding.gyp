@@ -11,6 +11,7 @@
         "native/uring/provided_buffers.cc",
         "native/uring/uring_engine.cc",
         "native/uring/uring_data_path.cc",
+        "native/uring/uring_send_path.cc",
         "native/uring/frame_assembler.cc",
         "native/uring/uring_engine_wrap.cc",
         "native/common/event_batch.cc",

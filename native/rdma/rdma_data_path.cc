@@ -5,6 +5,7 @@
 // incoming half.
 #include <cstring>
 
+#include "common/connection_lookup.h"
 #include "common/fault_injection.h"
 #include "rdma/rdma_engine.h"
 #include "rdma/rdma_message.h"
@@ -139,16 +140,12 @@ void RdmaEngine::Dequeued(RdmaConnection& c, size_t lease_offset) {
 }
 
 const PeerIdentity* RdmaEngine::PeerOf(uint32_t connection) const {
-  auto it = connections_.find(connection);
-  return it == connections_.end() ? nullptr : &it->second.identity;
+  const RdmaConnection* c = FindConnection(connections_, connection);
+  return c == nullptr ? nullptr : &c->identity;
 }
 
 bool RdmaEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
-  auto it = connections_.find(connection);
-  if (it == connections_.end()) return false;
-  *unsent = static_cast<double>(it->second.unsent_bytes);
-  *written = it->second.written_bytes;
-  return true;
+  return ReadSendBacklog(FindConnection(connections_, connection), unsent, written);
 }
 
 // Sends what credits allow: READ_DONEs first (they free the peer's leases), then frames.

@@ -6,9 +6,12 @@
 // sender deregisters it (revoking the key). Credits in every header keep each side below
 // the other's posted receives, so there are no RNR retries in normal operation.
 // Plain C++ (no napi.h); rdma_engine_wrap.cc is the JS surface. The engine is written in
-// three files: rdma_engine.cc (setup and teardown), rdma_cm_events.cc (the connection
-// manager's events: connect, accept, establish, disconnect) and rdma_data_path.cc
-// (sends, receives, READ transfers, completions); read_scheduler.h owns the READ window.
+// four files: rdma_engine.cc (setup and teardown), rdma_cm_events.cc (the connection
+// manager's events: connect, accept, establish, disconnect), rdma_data_path.cc (the
+// outgoing half: receives posted, SENDs and READ_REQUESTs within credits, READs posted
+// in chunks) and rdma_completions.cc (the incoming half: Reap(), completions and device
+// events, received messages into frames, READs started into leases, READ_DONEs);
+// read_scheduler.h owns the READ window.
 //
 // Destruction order: connections (queue pairs destroyed first, then every slot and
 // lease they held returned, then their rdma_cm ids), listeners (their ids), device

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/connection_lookup.h"
 #include "common/cpu_relax.h"
 #include "common/sys_error.h"
 #include "shm/shm_engine.h"
@@ -321,11 +322,7 @@ void ShmEngine::WakeSoon() {
 void ShmEngine::SpinStep() { CpuRelax(); }
 
 bool ShmEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
-  auto it = connections_.find(connection);
-  if (it == connections_.end() || !it->second->open()) return false;
-  *unsent = it->second->unsent_bytes;
-  *written = it->second->written_bytes;
-  return true;
+  return ReadSendBacklog(FindOpen(connection), unsent, written);
 }
 
 }  // namespace crdma::shm

@@ -15,6 +15,7 @@
 #include <ctime>
 #include <vector>
 
+#include "common/connection_lookup.h"
 #include "common/cpu_relax.h"
 #include "common/sys_error.h"
 #include "common/unix_bind.h"
@@ -308,9 +309,14 @@ int ShmEngine::CloseListener(uint32_t listener) {
   return listeners_.erase(listener) ? 0 : -ENOENT;
 }
 
+const ShmConnection* ShmEngine::FindOpen(uint32_t connection) const {
+  const ShmConnection* c = FindConnection(connections_, connection);
+  return c != nullptr && c->open() ? c : nullptr;
+}
+
 const PeerIdentity* ShmEngine::PeerOf(uint32_t connection) const {
-  auto it = connections_.find(connection);
-  return it == connections_.end() || !it->second->open() ? nullptr : &it->second->identity;
+  const ShmConnection* c = FindOpen(connection);
+  return c == nullptr ? nullptr : &c->identity;
 }
 
 }  // namespace crdma::shm

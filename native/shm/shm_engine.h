@@ -128,6 +128,8 @@ class ShmEngine : public DrivenEngine {
   void GiveBack(ShmConnection& c);
   void Kill(ShmConnection& c);
   void FreeQueued(ShmConnection& c);  // frees queued leases; destroyed at the next Flush
+  // The connection JS asks about (PeerOf, SendBacklog) while it is open; else nullptr.
+  const ShmConnection* FindOpen(uint32_t connection) const;
 
   std::shared_ptr<MemoryRegion> region_;
   ShmOptions options_;

@@ -1,8 +1,8 @@
 // Ring: one io_uring instance. Set up with COOP_TASKRUN|TASKRUN_FLAG (+SINGLE_ISSUER when
 // the kernel has it): the kernel never interrupts us with an IPI to post completions, and
-// a spinning poller sees IORING_SQ_TASKRUN in the SQ flags word when task work is pending
-// (baselines: 7.7 µs spinning vs 27.5 µs with default flags). Event mode polls the ring
-// fd itself (readable while the CQ holds completions): no eventfd to signal and drain.
+// a spinning poller sees IORING_SQ_TASKRUN in the SQ flags word when task work is pending,
+// so it enters the kernel only then. Event mode polls the ring fd itself (readable while
+// the CQ holds completions): no eventfd to signal and drain (docs/CHANNELS.md §1 says why).
 // Plain C++ (no napi.h).
 //
 // Destruction: the ring is torn down (io_uring_queue_exit), which closes its fd; whoever

@@ -14,6 +14,7 @@
 #include "common/peer_identity.h"
 #include "common/unique_fd.h"
 #include "uring/frame_assembler.h"
+#include "uring/receive_state.h"
 
 namespace crdma {
 
@@ -28,8 +29,12 @@ struct UringConnection {
   UniqueFd fd;
   State state = State::kConnecting;
   int inflight = 0;          // submitted operations whose last completion is still due
-  bool recv_armed = false;   // a multishot recv is active
-  bool recv_starved = false; // recv stopped for lack of provided buffers (in the engine's starved list)
+  // The multishot recv and why it is not armed (receive_state.h). Kept apart from it, as
+  // flags that hold in any receive state: `reported` (what JS was told), `dirty` and
+  // `in_share_waiting` (membership of an engine list), `waits_for_share` (why the backlog
+  // stalled, in kPausing or kPaused alike), and the send side's `send_inflight` and
+  // `close_after_send`, which go on while receiving is paused or over (TCP half-close).
+  ReceiveState receive = ReceiveState::kIdle;
   bool reported = false;     // a CLOSED/CONNECTED(failure) event went to JS already
   bool dirty = false;        // in the engine's flush list
   sockaddr_storage peer{};   // connect target (must live until the CONNECT completes)
@@ -38,7 +43,8 @@ struct UringConnection {
   FrameAssembler rx;
   // Receive back-pressure: filled slots not parsed yet because no lease was free for a
   // frame that straddles slots. Each entry holds a pin on its slot; the multishot recv
-  // is cancelled meanwhile, so the kernel's socket buffer (TCP window) pushes back.
+  // is cancelled meanwhile (ReceiveState kPausing/kPaused), so the kernel's socket buffer
+  // (TCP window) pushes back.
   struct Pending {
     uint16_t bid;  // kEndOfStream: the peer's EOF, reported after the data before it
     uint32_t bytes;
@@ -46,15 +52,10 @@ struct UringConnection {
   static constexpr uint16_t kEndOfStream = 0xffff;
   std::deque<Pending> backlog;
   size_t backlog_pos = 0;   // parse position inside backlog.front()
-  bool recv_paused = false;
   // The backlog waits for the engine's over-share place, not for memory (reassembly_share.h).
   bool waits_for_share = false;
   bool in_share_waiting = false;  // listed in the engine's share_waiting_ (at most once)
-  bool recv_cancelling = false;  // a cancel of the multishot recv is on its way
   bool close_after_send = false;  // closed by JS: shut down once queued frames left
-  // The peer's FIN was parsed (after every frame before it): receiving is over for good
-  // (recv is never re-armed), sending goes on until JS closes (TCP half-close).
-  bool peer_ended = false;
 
   // Send side: frames queued this turn, and the batch in flight (one sendmsg at a time
   // per connection keeps bytes in order).

@@ -1,28 +1,25 @@
-// UringEngine's data path (see uring_engine.h and uring_engine.cc): Reap() takes completions and
-// turns them into events (received frames in place or reassembled into leases, sends
-// done, peers that ended); Send() queues a lease and Flush() sends each dirty
-// connection's queue with one SENDMSG; receive slots go back to the kernel's buffer ring
-// when JS is done with them.
-#include <algorithm>
-#include <climits>
-#include <cstring>
+// UringEngine's receive path and pump (see uring_engine.h): Reap() takes completions and
+// dispatches them; multishot recv completions become events (received frames in place or
+// reassembled into leases, peers that ended), with back-pressure when no lease is free
+// (the backlog, ResumeStalled) and re-arms when provided buffers come back (Flush());
+// receive slots go back to the kernel's buffer ring when JS is done with them
+// (EndBatch). uring_send_path.cc is the send half.
+#include <cerrno>
+#include <vector>
 
 #include "common/cpu_relax.h"
-#include "common/sys_error.h"
 #include "uring/uring_engine.h"
 
 namespace crdma {
 namespace {
-constexpr size_t kMaxIovPerSend = IOV_MAX;
 // Completions one Reap() takes before returning to the pump (which checks its time cap).
 constexpr int kMaxCompletionsPerReap = 64;
 }  // namespace
 
 void UringEngine::ArmRecv(UringConnection& c) {
-  if (c.peer_ended) return;  // EOF is final: a new recv would complete with 0 at once
-  // Paused for back-pressure: ResumeStalled() re-arms once its backlog drained; armed
-  // earlier, it would take the slots other connections need into its backlog.
-  if (c.recv_paused) return;
+  // Not when paused for back-pressure: ResumeStalled() re-arms once its backlog drained;
+  // armed earlier, it would take the slots other connections need into its backlog.
+  if (!CanArm(c.receive)) return;
   if (buffers_.free_in_kernel() == 0) {  // would end at once with ENOBUFS: wait for slots
     MarkStarved(c);
     return;
@@ -33,129 +30,22 @@ void UringEngine::ArmRecv(UringConnection& c) {
   sqe->buf_group = ProvidedBuffers::kGroup;
   io_uring_sqe_set_data64(sqe, Tag(kOpRecv, c.id));
   ++c.inflight;
-  c.recv_armed = true;
-  c.recv_starved = false;
+  c.receive = ReceiveState::kArmed;
 }
 
 void UringEngine::MarkStarved(UringConnection& c) {
-  if (!c.recv_starved) {
-    c.recv_starved = true;
-    starved_.push_back(c.id);
-  }
+  ReceiveState before = c.receive;
+  c.receive = Starve(before);
+  if (before != ReceiveState::kStarved && c.receive == ReceiveState::kStarved) starved_.push_back(c.id);
 }
 
-void UringEngine::MarkDirty(UringConnection& c) { dirty_.Mark(c); }
-
-int UringEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
-  auto it = connections_.find(connection);
-  bool gone = it == connections_.end() || it->second.state == UringConnection::State::kClosing ||
-              it->second.state == UringConnection::State::kLingering;
-  if (gone || length > options_.max_frame_bytes ||
-      region_->leases().SizeAt(lease_offset - region_->recv_area_bytes()) < size_t{length} + 4) {
-    FreeLease(lease_offset);
-    return gone ? -ENOTCONN : -EINVAL;
-  }
-  UringConnection& c = it->second;
-  uint8_t* p = region_->base() + lease_offset;
-  StoreLe32(p, length);
-  size_t lease_size = region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
-  c.queued_iov.push_back(iovec{p, size_t{length} + 4});
-  c.queued_leases.push_back(UringConnection::QueuedSend{lease_offset, lease_size, true});
-  c.unsent_bytes += lease_size;
-  stats_.frames_out += 1;
-  stats_.bytes_out += length;
-  MarkDirty(c);
-  return 0;
-}
-
-void UringEngine::SetSendRanges(uint32_t* ranges, size_t capacity) {
-  send_ranges_ = ranges;
-  send_ranges_capacity_ = capacity;
-}
-
-void UringEngine::DrainSendRanges() {
-  if (send_ranges_ == nullptr || send_ranges_[0] == 0) return;
-  size_t count = std::min<size_t>(send_ranges_[0], send_ranges_capacity_);
-  send_ranges_[0] = 0;  // first: SendRange never reenters, but a throw must not replay
-  send_ranges_[1] += 1;
-  const uint32_t* table = send_ranges_ + kSendRangeHeaderWords;
-  // Each lease's last range in this drain (scanning back: few distinct leases per drain).
-  range_is_last_.assign(count, false);
-  leases_seen_.clear();
-  for (size_t i = count; i-- > 0;) {
-    uint32_t lease = table[i * kSendRangeWords + 1];
-    if (std::find(leases_seen_.begin(), leases_seen_.end(), lease) == leases_seen_.end()) {
-      leases_seen_.push_back(lease);
-      range_is_last_[i] = true;
-    }
-  }
-  for (size_t i = 0; i < count; ++i) {
-    const uint32_t* e = table + i * kSendRangeWords;
-    SendRange(e[0], e[1], e[2], e[3], e[4], range_is_last_[i]);
-  }
-}
-
-int UringEngine::SendRange(uint32_t connection, size_t lease_offset, uint32_t from, uint32_t length,
-                           uint32_t frames, bool last) {
-  auto it = connections_.find(connection);
-  size_t lease_size = region_->leases().SizeAt(lease_offset - region_->recv_area_bytes());
-  if (it == connections_.end() || size_t{from} + length > lease_size) {
-    if (last) FreeLease(lease_offset);
-    return it == connections_.end() ? -ENOTCONN : -EINVAL;
-  }
-  UringConnection& c = it->second;
-  if (c.state == UringConnection::State::kClosing || c.state == UringConnection::State::kLingering) {
-    // Earlier ranges of this pack may still be in a SENDMSG the close cancels.
-    if (last) c.free_on_destroy.push_back(lease_offset);
-    return -ENOTCONN;
-  }
-  // JS describes whole frames only: every range has bytes.
-  c.queued_iov.push_back(iovec{region_->base() + lease_offset + from, length});
-  c.queued_leases.push_back(UringConnection::QueuedSend{lease_offset, length, last});
-  c.unsent_bytes += length;
-  stats_.frames_out += frames;
-  stats_.bytes_out += length - 4ull * frames;
-  MarkDirty(c);
-  return 0;
-}
-
-void UringEngine::PrepSend(UringConnection& c) {
-  size_t count = c.sending_iov.size() - c.sending_first;
-  if (count > kMaxIovPerSend) count = kMaxIovPerSend;
-  c.msg = msghdr{};
-  c.msg.msg_iov = c.sending_iov.data() + c.sending_first;
-  c.msg.msg_iovlen = count;
+void UringEngine::PauseRecv(UringConnection& c) {
+  bool cancel = c.receive == ReceiveState::kArmed;  // armed, no cancel on its way yet
+  c.receive = Pause(c.receive);
+  if (!cancel) return;
   io_uring_sqe* sqe = ring_.Sqe();
-  io_uring_prep_sendmsg(sqe, c.fd.get(), &c.msg, MSG_NOSIGNAL | MSG_WAITALL);
-  io_uring_sqe_set_data64(sqe, Tag(kOpSend, c.id));
-  ++c.inflight;
-  c.send_inflight = true;
-}
-
-void UringEngine::PrepDirtySends() {
-  dirty_.Serve([this](uint32_t id) {
-    auto it = connections_.find(id);
-    if (it == connections_.end()) return;
-    UringConnection& c = it->second;
-    c.dirty = false;
-    if (c.state != UringConnection::State::kOpen || c.send_inflight || c.queued_iov.empty()) return;
-    c.sending_iov.swap(c.queued_iov);
-    c.sending_leases.swap(c.queued_leases);
-    c.queued_iov.clear();
-    c.queued_leases.clear();
-    c.sending_first = 0;
-    PrepSend(c);
-  });
-}
-
-void UringEngine::FlushSends() {
-  DrainSendRanges();
-  if (dirty_.empty()) return;
-  // The previous chunk's send normally completed inline when it was submitted: take its
-  // completion now, so this chunk's frames go out with their own SENDMSG.
-  ReapSendCompletions();
-  PrepDirtySends();
-  if (ring_.Submit() > 0) stats_.submits += 1;
+  io_uring_prep_cancel64(sqe, Tag(kOpRecv, c.id), 0);
+  io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
 }
 
 int UringEngine::Flush() {
@@ -169,11 +59,12 @@ int UringEngine::Flush() {
     starved.swap(starved_);
     for (uint32_t id : starved) {
       auto it = connections_.find(id);
-      if (it == connections_.end()) continue;
-      it->second.recv_starved = false;
+      // Armed, paused or ended since it was listed: a stale entry.
+      if (it == connections_.end() || it->second.receive != ReceiveState::kStarved) continue;
+      it->second.receive = ReceiveState::kIdle;  // listed again by ArmRecv if still starved
       UringConnection::State state = it->second.state;
       bool receives = state == UringConnection::State::kOpen || state == UringConnection::State::kLingering;
-      if (receives && !it->second.recv_armed) ArmRecv(it->second);
+      if (receives) ArmRecv(it->second);
     }
   }
   int rc = ring_.Submit();
@@ -232,9 +123,8 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
   bool cancelled = false;
   if (!more) {  // this multishot recv is over (ended, failed, or cancelled by us)
     --c.inflight;
-    c.recv_armed = false;
-    cancelled = c.recv_cancelling;
-    c.recv_cancelling = false;
+    cancelled = Cancelling(c.receive);
+    c.receive = RecvOver(c.receive);
   }
   if (flags & IORING_CQE_F_BUFFER) {
     buffers_.Consumed();
@@ -253,13 +143,7 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
           c.backlog.push_back(UringConnection::Pending{bid, static_cast<uint32_t>(res)});
           c.backlog_pos = stopped;
           Stall(c);
-          c.recv_paused = true;
-          if (c.recv_armed && !c.recv_cancelling) {  // stop taking bytes off the socket until memory is back
-            c.recv_cancelling = true;
-            io_uring_sqe* sqe = ring_.Sqe();
-            io_uring_prep_cancel64(sqe, Tag(kOpRecv, c.id), 0);
-            io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
-          }
+          PauseRecv(c);  // stop taking bytes off the socket until memory is back
         }
       }
     } else {
@@ -278,7 +162,7 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
   }
   if (res < 0) {
     if (res == -ECANCELED && cancelled) {
-      if (!c.recv_paused) ArmRecv(c);  // the backlog drained before the cancel landed
+      if (c.receive == ReceiveState::kIdle) ArmRecv(c);  // the backlog drained before the cancel landed
       return;
     }
     if (res == -ENOBUFS) {
@@ -289,7 +173,7 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
     Fail(c, -res, kReasonNone, sink);
     return;
   }
-  if (!more && !c.recv_armed && !c.recv_paused) ArmRecv(c);
+  if (!more && c.receive == ReceiveState::kIdle) ArmRecv(c);
 }
 
 void UringEngine::LingerRecv(UringConnection& c, int res, bool more) {
@@ -300,7 +184,7 @@ void UringEngine::LingerRecv(UringConnection& c, int res, bool more) {
     return;
   }
   if (res == -ENOBUFS) MarkStarved(c);
-  else if (!more && !c.recv_armed) ArmRecv(c);
+  else if (!more && c.receive == ReceiveState::kIdle) ArmRecv(c);
 }
 
 void UringEngine::HandleEndOfStream(UringConnection& c, EventSink& sink) {
@@ -311,8 +195,7 @@ void UringEngine::HandleEndOfStream(UringConnection& c, EventSink& sink) {
   // A half-close, not the end of the connection: the peer may still read our answers
   // (test/hostile/faults.test.ts). JS decides when to close; a peer that is really gone
   // shows up as an error on the next send (EPIPE / ECONNRESET).
-  c.peer_ended = true;
-  c.recv_starved = false;
+  c.receive = ReceiveState::kEnded;
   if (!c.reported) sink.Push(Event{kEventEnded, static_cast<int32_t>(c.id), 0, 0});
 }
 
@@ -348,8 +231,8 @@ bool UringEngine::ResumeStalled(EventSink& sink) {
     if (!c.backlog.empty()) {
       Stall(c);
     } else {
-      c.recv_paused = false;
-      if (!c.recv_armed) ArmRecv(c);
+      c.receive = Unpause(c.receive);
+      ArmRecv(c);  // unless a recv is still armed (its cancel re-arms) or the peer ended
     }
   }
   return progressed;
@@ -469,71 +352,6 @@ size_t UringEngine::ConsumeSlot(UringConnection& c, uint16_t bid, size_t n, size
       break;
   }
   return kConsumed;
-}
-
-void UringEngine::OnSend(UringConnection& c, int res, EventSink& sink) {
-  --c.inflight;
-  c.send_inflight = false;
-  if (res < 0) {
-    if (c.state == UringConnection::State::kOpen) Fail(c, -res, kReasonNone, sink);
-    return;
-  }
-  SendProgress(c, static_cast<size_t>(res));
-}
-
-void UringEngine::ReapSendCompletions() {
-  io_uring_cqe* cqe;
-  while (io_uring_peek_cqe(ring_.get(), &cqe) == 0) {
-    uint64_t tag = io_uring_cqe_get_data64(cqe);
-    int res = cqe->res;
-    // Anything else (or a failed send, which reports an event) waits for Reap(), in order.
-    if (static_cast<Op>(tag >> 32) != kOpSend || res < 0) break;
-    io_uring_cqe_seen(ring_.get(), cqe);
-    auto it = connections_.find(static_cast<uint32_t>(tag));
-    if (it == connections_.end()) continue;
-    UringConnection& c = it->second;
-    --c.inflight;
-    c.send_inflight = false;
-    SendProgress(c, static_cast<size_t>(res));
-    if (c.state == UringConnection::State::kClosing) closing_.push_back(c.id);  // destroyed by Flush()
-  }
-}
-
-void UringEngine::SendProgress(UringConnection& c, size_t bytes) {
-  while (bytes > 0 && c.sending_first < c.sending_iov.size()) {
-    iovec& iov = c.sending_iov[c.sending_first];
-    if (bytes >= iov.iov_len) {
-      bytes -= iov.iov_len;
-      const UringConnection::QueuedSend& q = c.sending_leases[c.sending_first];
-      c.unsent_bytes -= q.unsent < c.unsent_bytes ? q.unsent : c.unsent_bytes;
-      c.written_bytes += static_cast<double>(q.unsent);
-      if (q.frees_lease) FreeLease(q.lease);
-      ++c.sending_first;
-      WakeShareWaiter(c);  // its share has more room for the frame it waits to reassemble
-    } else {
-      iov.iov_base = static_cast<uint8_t*>(iov.iov_base) + bytes;
-      iov.iov_len -= bytes;
-      bytes = 0;
-    }
-  }
-  if (c.state != UringConnection::State::kOpen) return;
-  if (c.sending_first < c.sending_iov.size()) {
-    PrepSend(c);  // the rest of this batch (short write or more than IOV_MAX frames)
-    return;
-  }
-  c.sending_iov.clear();
-  c.sending_leases.clear();
-  c.sending_first = 0;
-  if (!c.queued_iov.empty()) MarkDirty(c);
-  else if (c.close_after_send) BeginLinger(c);
-}
-
-bool UringEngine::SendBacklog(uint32_t connection, double* unsent, double* written) const {
-  auto it = connections_.find(connection);
-  if (it == connections_.end()) return false;
-  *unsent = static_cast<double>(it->second.unsent_bytes);
-  *written = it->second.written_bytes;
-  return true;
 }
 
 void UringEngine::WakeSoon() {

@@ -1,7 +1,7 @@
 // UringEngine's setup and teardown (see uring_engine.h): construction, listeners and their
 // multishot accepts (with back-off when accept fails), outgoing connects, closing and
-// destroying connections; uring_data_path.cc is the data path. The life of a
-// connection, as the completions drive it:
+// destroying connections; uring_data_path.cc is the receive path and uring_send_path.cc
+// the send path. The life of a connection, as the completions drive it:
 //   1. Connect(): socket + CONNECT sqe                 -> kEventConnected, recv armed
 //      or a listener's multishot ACCEPT completes      -> kEventAccepted, recv armed
 //   2. RECV completions (multishot, provided buffers)  -> frames (views or leases)
@@ -24,6 +24,7 @@
 #include <climits>
 #include <cstring>
 
+#include "common/connection_lookup.h"
 #include "common/fault_injection.h"
 #include "common/sys_error.h"
 #include "common/unix_bind.h"
@@ -199,24 +200,20 @@ void UringEngine::BeginClose(UringConnection& c) {
     io_uring_sqe_set_data64(sqe, Tag(kOpCancel, c.id));
   }
   DropReceiveState(c);
-  for (const UringConnection::QueuedSend& q : c.queued_leases) {
-    if (q.frees_lease) FreeLease(q.lease);
-  }
-  c.queued_iov.clear();
-  c.queued_leases.clear();
+  FreeQueuedSends(c);
   c.unsent_bytes = 0;
 }
 
 void UringEngine::BeginLinger(UringConnection& c) {
-  if (c.state != UringConnection::State::kOpen || c.peer_ended) {
+  if (c.state != UringConnection::State::kOpen || c.receive == ReceiveState::kEnded) {
     BeginClose(c);  // nothing more will come from a peer that ended
     return;
   }
   c.state = UringConnection::State::kLingering;
   shutdown(c.fd.get(), SHUT_WR);
   DropReceiveState(c);
-  c.recv_paused = false;
-  if (!c.recv_armed && !c.recv_starved) ArmRecv(c);
+  c.receive = Unpause(c.receive);
+  if (c.receive == ReceiveState::kIdle) ArmRecv(c);  // kStarved: Flush() arms it
 }
 
 void UringEngine::DropReceiveState(UringConnection& c) {
@@ -242,22 +239,9 @@ void UringEngine::MaybeDestroy(uint32_t id) {
   connections_.erase(it);  // closes the fd
 }
 
-void UringEngine::FreeSendLeases(UringConnection& c) {
-  for (const UringConnection::QueuedSend& q : c.queued_leases) {
-    if (q.frees_lease) FreeLease(q.lease);
-  }
-  c.queued_leases.clear();
-  for (size_t i = c.sending_first; i < c.sending_leases.size(); ++i) {
-    if (c.sending_leases[i].frees_lease) FreeLease(c.sending_leases[i].lease);
-  }
-  c.sending_leases.clear();
-  for (size_t lease : c.free_on_destroy) FreeLease(lease);
-  c.free_on_destroy.clear();
-}
-
 const PeerIdentity* UringEngine::PeerOf(uint32_t connection) const {
-  auto it = connections_.find(connection);
-  return it == connections_.end() ? nullptr : &it->second.identity;
+  const UringConnection* c = FindConnection(connections_, connection);
+  return c == nullptr ? nullptr : &c->identity;
 }
 
 int UringEngine::CloseConnection(uint32_t connection, bool graceful) {

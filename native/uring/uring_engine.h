@@ -91,7 +91,7 @@ class UringEngine : public DrivenEngine {
     auto it = connections_.find(connection);
     if (it == connections_.end()) return -1;
     const UringConnection& c = it->second;
-    return c.recv_starved || c.recv_paused || !c.backlog.empty() ? 0 : c.rx.PartialBytes();
+    return HeldBack(c.receive) || !c.backlog.empty() ? 0 : c.rx.PartialBytes();
   }
 
   // DrivenEngine. Flush: queues pending sends and recv re-arms, publishes recycled
@@ -135,6 +135,8 @@ class UringEngine : public DrivenEngine {
   void MarkDirty(UringConnection& c);
   // Recv stopped for lack of provided buffers: Flush() re-arms it when slots are back.
   void MarkStarved(UringConnection& c);
+  // A backlog began: no recv until it drained (cancels an armed one).
+  void PauseRecv(UringConnection& c);
   void OnAccept(Listener& l, int res, unsigned flags, EventSink& sink);
   void AddAccepted(Listener& l, UniqueFd fd, EventSink& sink);
   // A failed accept: a timer re-arms it later (OnAcceptRetry).
@@ -167,6 +169,8 @@ class UringEngine : public DrivenEngine {
   void DropReceiveState(UringConnection& c);
   void MaybeDestroy(uint32_t id);
   void FreeLease(size_t offset);
+  // The leases of the sends queued and not yet in a SENDMSG (the queue is emptied).
+  void FreeQueuedSends(UringConnection& c);
   // The leases of queued and in-flight sends (and packs waiting for the destroy).
   void FreeSendLeases(UringConnection& c);
 
