@@ -75,13 +75,20 @@ function isDefault(options: Partial<BinaryReadOptions> | undefined): boolean {
 
 const coverage = new WeakMap<DescMessage, boolean>();
 
+/** The type asked about last, and its answer: a stream asks about one type per message. */
+let lastSchema: DescMessage | undefined;
+let lastCovered = false;
+
 /** Whether src/protobuf's decoder reads this type (else fromBinary and the copy pass). */
 function isCovered(schema: DescMessage): boolean {
+  if (schema === lastSchema) return lastCovered;
   let covered = coverage.get(schema);
   if (covered === undefined) {
     covered = decoderCoverage(schema).covered;
     coverage.set(schema, covered);
   }
+  lastSchema = schema;
+  lastCovered = covered;
   return covered;
 }
 
