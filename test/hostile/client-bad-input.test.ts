@@ -1,133 +1,44 @@
 // A hostile server against the client (issue 21), over each stream channel (uring tcp,
-// uring unix, net tcp): a raw server (raw-server.ts) that passes HELLO and then sends what
+// uring unix, net tcp, net unix): a raw server (raw-server.ts) that passes HELLO and then sends what
 // a correct server never would — messages past the flow-control window (empty ones
 // included), statuses, CANCEL reasons, GOAWAY messages and metadata beyond their bounds,
 // a GOAWAY instead of HELLO, max_header_bytes 0, PINGs it never answers, silence. Each case
 // asserts the Connect code the call gets, what the client told the server (its GOAWAY),
 // and that the next call works on a new connection. The server side of the same frame
-// kinds is in bad-input.test.ts; floods measured for memory are in floods.test.ts.
+// kinds is in bad-input.test.ts; floods measured for memory are in floods.test.ts; a
+// subset over shm:// in shm-session.test.ts.
 
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { Flag, FrameKind } from "../../src/frame/constants.js";
-import { encodeEnd, encodeGoAway, encodeHeaders, encodeMessage, encodePing } from "../../src/frame/frames.js";
+import { encodeEnd, encodeHeaders, encodeMessage, encodePing } from "../../src/frame/frames.js";
 import type { Frame } from "../../src/frame/frames.js";
-import { prepareMetadata } from "../../src/frame/metadata.js";
 import { NetEngine } from "../../src/channel/net-engine.js";
 import { UringEngine } from "../../src/channel/uring-engine.js";
-import { createUringTransport } from "../../src/index.js";
 import type { UringTransport, UringTransportOptions } from "../../src/index.js";
 import { MarketService } from "../gen/market/v1/market_pb.js";
 import { gatedDescribe } from "../support/capability-gate.js";
+import { NO_METADATA, QUOTE_SEQ_1, answerUnary, attackThenServe, clientOf, emptyMessagesPastWindow, goAwayInsteadOfHello, endWithStatus, expectClientProtocolError, failure } from "./client-attack.js";
 import { RawServer } from "./raw-server.js";
-import type { RawConnection, Script } from "./raw-server.js";
-import { CHANNELS, bytesOf, header, le16, le32, sleep, until } from "./support.js";
+import type { RawConnection } from "./raw-server.js";
+import { STREAM_CHANNELS, bytesOf, header, le16, le32, sleep, until } from "./support.js";
 import type { HostileChannel } from "./support.js";
 
-type CallStart = Extract<Frame, { kind: typeof FrameKind.CALL_START }>;
-
-const QUOTE_SEQ_1 = new Uint8Array([0x38, 0x01]); // Quote{sequence: 1}
-const NO_METADATA = prepareMetadata(undefined);
 const enc = new TextEncoder();
 
 function client(channel: HostileChannel, server: RawServer, options: Partial<UringTransportOptions> = {}): { transport: UringTransport; client: Client<typeof MarketService> } {
-  const transport = createUringTransport({ url: server.url, engine: channel.engine, ...options });
-  onTestFinished(() => transport.close());
-  return { transport, client: createClient(MarketService, transport) };
+  return clientOf(server.url, { engine: channel.engine, ...options });
 }
 
-/** Answers the next call on `conn` like a correct server: END with headers, Quote{sequence: 1}, OK. */
-async function answerUnary(conn: RawConnection, from = 0): Promise<void> {
-  const start = await conn.next(FrameKind.CALL_START, 5000, from);
-  await conn.send(bytesOf(encodeEnd(start.streamId, { headers: NO_METADATA, message: QUOTE_SEQ_1, status: { code: 0, message: "", details: [] }, trailers: NO_METADATA })));
-}
-
-/** Connection 0 runs `attack` on the first call; every later connection answers correctly. */
-function attackThenServe(attack: (conn: RawConnection, start: CallStart) => Promise<unknown>): Script {
-  return async (conn, index) => {
-    if (index > 0) {
-      await answerUnary(conn);
-      return;
-    }
-    await attack(conn, await conn.next(FrameKind.CALL_START));
-  };
-}
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("the call succeeded");
-}
-
-/**
- * The attacked call fails Internal "protocol error: …" matching `message`, the client sent
- * GOAWAY(Internal) with the same text and closed the connection, and the next call works
- * (on a new connection).
- */
-async function expectClientProtocolError(server: RawServer, call: Promise<unknown>, next: () => Promise<unknown>, message: RegExp): Promise<void> {
-  const error = await failure(call);
-  expect(error.code, error.rawMessage).toBe(Code.Internal);
-  expect(error.rawMessage).toMatch(/^protocol error: /);
-  expect(error.rawMessage).toMatch(message);
-  const attacked = server.connections[0] as RawConnection;
-  expect(await attacked.closedWithin(5000), "the client closed the attacked connection").toBe(true);
-  expect(attacked.goAway()).toMatchObject({ code: Code.Internal });
-  expect(attacked.goAway()?.message).toMatch(message);
-  expect(attacked.malformed).toEqual([]);
-  await next();
-  expect(server.connections.length, "the next call reconnected").toBe(2);
-}
-
-/** An END with headers and an error status whose raw bytes the test writes. */
-function endWithStatus(streamId: number, status: number[]): Uint8Array {
-  return Uint8Array.from([...header(FrameKind.END, Flag.HAS_HEADERS, streamId), ...le16(0), ...status, ...le16(0)]);
-}
-
-for (const channel of CHANNELS) {
+for (const channel of STREAM_CHANNELS) {
   gatedDescribe(`hostile server: ${channel.name}`, channel.unavailable?.(), () => {
     describe("flow control: every message costs its frame header", () => {
-      it("empty messages past the window (4096 bytes: 512 of them) without CREDIT are a protocol error", async () => {
-        const W = 4096;
-        let sentAll = false;
-        const server = await RawServer.listen(
-          channel,
-          attackThenServe(async (conn, start) => {
-            const empty = bytesOf(encodeMessage(start.streamId, new Uint8Array(0), false));
-            await conn.send(bytesOf(encodeHeaders(start.streamId, NO_METADATA, undefined)), ...Array.from({ length: W / 8 }, () => empty));
-            // The window is exactly used up: the connection is still fine (a PING is answered) …
-            await conn.send(bytesOf(encodePing(FrameKind.PING, 7)));
-            await conn.next(FrameKind.PONG);
-            sentAll = true;
-            // … and one more message overruns it.
-            await conn.send(empty);
-          }),
-        );
-        const { client: c } = client(channel, server, { initialWindowBytes: W });
-        const it = c.subscribe({ symbols: ["A"] })[Symbol.asyncIterator]();
-        const first = await it.next();
-        expect(first.done).toBe(false);
-        // Nothing more is read until the client closed the connection: no CREDIT goes back
-        // (1 message × 8 bytes is under half the window).
-        await until(() => sentAll, 10_000, "the server to send the window and one more message");
-        expect(await server.connections[0]?.closedWithin(5000), "the client closed the connection").toBe(true);
-        let received = 1;
-        const rest = (async () => {
-          for (;;) {
-            const r = await it.next();
-            if (r.done === true) return;
-            received++;
-          }
-        })();
-        await expectClientProtocolError(server, rest, () => c.getQuote({ symbol: "next" }), /flow-control window exceeded/);
-        // The messages inside the window were all delivered before the error.
-        expect(received).toBe(W / 8);
-        const credits = server.connections[0]?.frames.filter((f) => f.kind === FrameKind.CREDIT) ?? [];
-        expect(credits).toEqual([]);
-      });
+      it("empty messages past the window (4096 bytes: 512 of them) without CREDIT are a protocol error", () =>
+        emptyMessagesPastWindow(
+          (script) => RawServer.listen(channel, script),
+          (server, options) => client(channel, server, options).client,
+        ));
     });
 
     describe("strings and statuses are bounded (docs/LIMITS.md)", () => {
@@ -190,6 +101,31 @@ for (const channel of CHANNELS) {
         expect(big.rawMessage).toMatch(/response headers block of at least 20971529 bytes exceeds the announced limit of 65536/);
         expect((await c.getQuote({ symbol: "z" })).sequence).toBe(1n);
       });
+
+      it("trailers: 65,535 entries refused from the count, a 20 MiB value from its length, 1 MiB of entries at the entry crossing the limit", async () => {
+        const OK = [0, ...le32(0), ...le16(0)];
+        const kib = new Uint8Array(1024).fill(0x76);
+        const floods = [
+          le16(0xffff),
+          [...le16(1), ...le16(1), 0x61, ...le32(20 << 20), 0x62],
+          // 1,000 entries of 1,031 bytes: parsing stops at entry 64's value (2 + 64 × 1,031 bytes).
+          [...le16(1000), ...Array.from({ length: 1000 }, () => [...le16(1), 0x61, ...le32(kib.byteLength), ...kib]).flat()],
+        ];
+        const server = await RawServer.listen(channel, async (conn, index) => {
+          const flood = floods[index];
+          if (flood === undefined) return answerUnary(conn);
+          const start = await conn.next(FrameKind.CALL_START);
+          await conn.send(endWithStatus(start.streamId, OK, flood));
+        });
+        const { client: c } = client(channel, server);
+        for (const size of [458747, 20971529, 65986]) {
+          const error = await failure(c.getQuote({ symbol: "x" }));
+          expect(error.code, error.rawMessage).toBe(Code.Internal);
+          expect(error.rawMessage).toMatch(new RegExp(`^protocol error: .*trailers block of at least ${size} bytes exceeds the announced limit of 65536`));
+        }
+        expect((await c.getQuote({ symbol: "z" })).sequence).toBe(1n);
+        expect(server.connections.map((conn) => conn.goAway()?.code)).toEqual([Code.Internal, Code.Internal, Code.Internal, undefined]);
+      });
     });
 
     describe("partial frames", () => {
@@ -222,24 +158,11 @@ for (const channel of CHANNELS) {
     });
 
     describe("handshake", () => {
-      it("a GOAWAY instead of HELLO: the call fails with its code and message; the client answers nothing", async () => {
-        const reason = "unsupported protocol version: peer speaks 1..1, this server 2..2";
-        const server = await RawServer.listen(
-          channel,
-          async (conn) => {
-            await conn.next(FrameKind.HELLO);
-            await conn.send(bytesOf(encodeGoAway(0, Code.FailedPrecondition, reason)));
-          },
-          false,
-        );
-        const { client: c } = client(channel, server);
-        const error = await failure(c.getQuote({ symbol: "x" }));
-        expect(error.code).toBe(Code.FailedPrecondition);
-        expect(error.rawMessage).toContain(reason);
-        const conn = server.connections[0] as RawConnection;
-        expect(await conn.closedWithin(5000)).toBe(true);
-        expect(conn.kinds(), "only the client's HELLO: no GOAWAY(13) back").toEqual([FrameKind.HELLO]);
-      });
+      it("a GOAWAY instead of HELLO: the call fails with its code and message; the client answers nothing", () =>
+        goAwayInsteadOfHello(
+          (script) => RawServer.listen(channel, script, false),
+          (server) => client(channel, server).client,
+        ));
 
       it("max_header_bytes 0 in the server's HELLO is a protocol error at the handshake", async () => {
         const server = await RawServer.listen(

@@ -1,5 +1,6 @@
 // Shared pieces of the hostile-input tests (test/hostile/): the channels a live server is
-// attacked over (uring tcp, uring unix, net tcp), a server on an engine instance the test
+// attacked over (uring tcp, uring unix, net tcp; net unix too for the client side and the
+// floods), a server on an engine instance the test
 // can inspect (region leases, connections), a raw peer that speaks the stream framing of
 // docs/CHANNELS.md §1 by hand over node:net, and a well-behaved client that keeps making
 // unary calls on its own connection while the attack runs.
@@ -35,6 +36,12 @@ export const CHANNELS: HostileChannel[] = [
   { name: "uring-unix", engine: "uring", url: () => listenUrl("unix"), unavailable: uringUnavailable },
   { name: "net-tcp", engine: "net", url: () => listenUrl("tcp") },
 ];
+
+/**
+ * Every byte-stream channel: CHANNELS and net over a unix socket (the raw peers over
+ * node:net speak both). The client-side suite and the floods run over all of them.
+ */
+export const STREAM_CHANNELS: HostileChannel[] = [...CHANNELS, { name: "net-unix", engine: "net", url: () => listenUrl("unix") }];
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
