@@ -23,6 +23,7 @@ const char* FaultPointName(FaultPoint point) {
     case FaultPoint::kUringFullSqSubmit: return "uring.full_sq_submit";
     case FaultPoint::kUringAcceptAfterClose: return "uring.accept_after_close";
     case FaultPoint::kRdmaPostSend: return "rdma.post_send";
+    case FaultPoint::kRdmaRepeatReadRequest: return "rdma.repeat_read_request";
     case FaultPoint::kCount: break;
   }
   return nullptr;

@@ -26,6 +26,9 @@ enum class FaultPoint : uint8_t {
   // "rdma.post_send": ibv_post_send of a SEND (frame or control message) returns ENOMEM
   // without posting.
   kRdmaPostSend,
+  // "rdma.repeat_read_request": a READ_REQUEST received is taken twice, as a peer that
+  // reuses a token still in use would send it.
+  kRdmaRepeatReadRequest,
   kCount,
 };
 

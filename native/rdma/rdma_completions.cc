@@ -4,6 +4,7 @@
 // READ_REQUESTs start READs into leases, READ_DONEs revoke the key of an exported lease.
 #include <cstring>
 
+#include "common/fault_injection.h"
 #include "rdma/rdma_engine.h"
 #include "rdma/rdma_message.h"
 
@@ -212,18 +213,22 @@ void RdmaEngine::OnRecv(RdmaConnection& c, uint32_t slot, uint32_t bytes, EventS
     case kReadRequest: {
       RecycleSlot(slot);
       const ReadRequest& request = message.read;
-      if (c.inbound.TokenInUse(request.token)) {  // waiting, being read, or read and undelivered
-        Fail(c, EPROTO, kReasonProtocolError, sink);
-        return;
+      // Test-only: the request taken a second time, as a peer reusing its token sends it.
+      const int takes = FaultFires(FaultPoint::kRdmaRepeatReadRequest) ? 2 : 1;
+      for (int take = 0; take < takes; ++take) {
+        if (c.inbound.TokenInUse(request.token)) {  // waiting, being read, or read and undelivered
+          Fail(c, EPROTO, kReasonProtocolError, sink);
+          return;
+        }
+        if (size_t{kRdmaHeaderBytes} + request.length > region_->lease_area_bytes()) {
+          Fail(c, ENOBUFS, kReasonRegionFull, sink);  // could never fit: don't wait forever
+          return;
+        }
+        c.pending_reads.push_back(request);
+        c.inbound.AddRead(request.token);
+        StartReads(c, sink);
+        if (!c.pending_reads.empty()) waiting_for_leases_.push_back(c.id);
       }
-      if (size_t{kRdmaHeaderBytes} + request.length > region_->lease_area_bytes()) {
-        Fail(c, ENOBUFS, kReasonRegionFull, sink);  // could never fit: don't wait forever
-        return;
-      }
-      c.pending_reads.push_back(request);
-      c.inbound.AddRead(request.token);
-      StartReads(c, sink);
-      if (!c.pending_reads.empty()) waiting_for_leases_.push_back(c.id);
       return;
     }
     case kReadDone: {
