@@ -24,6 +24,7 @@ const char* FaultPointName(FaultPoint point) {
     case FaultPoint::kUringAcceptAfterClose: return "uring.accept_after_close";
     case FaultPoint::kRdmaPostSend: return "rdma.post_send";
     case FaultPoint::kRdmaRepeatReadRequest: return "rdma.repeat_read_request";
+    case FaultPoint::kRdmaCqError: return "rdma.cq_error";
     case FaultPoint::kCount: break;
   }
   return nullptr;

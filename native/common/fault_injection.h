@@ -29,6 +29,10 @@ enum class FaultPoint : uint8_t {
   // "rdma.repeat_read_request": a READ_REQUEST received is taken twice, as a peer that
   // reuses a token still in use would send it.
   kRdmaRepeatReadRequest,
+  // "rdma.cq_error": the next check of a device's async events finds IBV_EVENT_CQ_ERR on
+  // its completion queue (an overrun), which the device reports only when completions were
+  // lost.
+  kRdmaCqError,
   kCount,
 };
 

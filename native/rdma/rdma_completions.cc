@@ -40,6 +40,12 @@ int RdmaEngine::Reap(EventSink& sink) {
     if (check_async || device->signaled()) {
       device->ReadAsyncEvents([&](const ibv_async_event& event) { HandleAsyncEvent(*device, event, sink); });
     }
+    if (FaultFires(FaultPoint::kRdmaCqError)) {  // test-only: the device reports a CQ overrun
+      ibv_async_event event{};
+      event.event_type = IBV_EVENT_CQ_ERR;
+      event.element.cq = device->cq();
+      HandleAsyncEvent(*device, event, sink);
+    }
     device->ConsumeEvents();
     ibv_wc wcs[32];
     int n;
