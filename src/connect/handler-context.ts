@@ -4,8 +4,8 @@
 // (no async-generator layers between a streaming handler and the wire); the
 // context's `signal` is a getter over the call's CallSignal, so a unary call whose
 // handler and interceptors never read it costs no AbortController (call-signal.ts says
-// why that matters), and responseHeader / responseTrailer are made on first read too
-// (a unary call without interceptors goes straight to the implementation). Everything
+// why that matters); response headers and trailers nobody set go on the wire as empty
+// blocks (a unary call without interceptors goes straight to the implementation). Everything
 // else is theirs: fields, timeoutMs(), how interceptors see the request and response,
 // normalization of the output, and the copy of an interceptor's response headers back
 // into the context.
@@ -32,33 +32,6 @@ export interface HandlerContextInit {
   values?: ContextValues | undefined;
 }
 
-/** The response headers and trailers of a call, each made on first read. */
-class ResponseMetadata {
-  header: Headers | undefined = undefined;
-  trailer: Headers | undefined = undefined;
-}
-const kResponseMetadata = Symbol("connect-rdma.responseMetadata");
-
-// responseHeader and responseTrailer: shared accessors defined on each context, like
-// `signal` (call-signal.ts). Getters written in an object literal made every context a
-// dictionary-mode object (1.3 µs to build, slow to read); defined afterwards, the
-// contexts share one fast hidden class.
-type WithMetadata = { [kResponseMetadata]: ResponseMetadata };
-const responseHeaderProperty: PropertyDescriptor = {
-  get(this: WithMetadata): Headers {
-    return (this[kResponseMetadata].header ??= new Headers());
-  },
-  enumerable: true,
-  configurable: true,
-};
-const responseTrailerProperty: PropertyDescriptor = {
-  get(this: WithMetadata): Headers {
-    return (this[kResponseMetadata].trailer ??= new Headers());
-  },
-  enumerable: true,
-  configurable: true,
-};
-
 /**
  * A context's own data properties, in connect-es's order. A class, not an object
  * literal: V8 may start allocating a literal's objects directly in the old generation
@@ -78,7 +51,8 @@ class CallContext {
   readonly timeoutMs: () => number | undefined;
   readonly requestHeader: Headers;
   readonly values: ContextValues;
-  readonly [kResponseMetadata] = new ResponseMetadata();
+  readonly responseHeader = new Headers();
+  readonly responseTrailer = new Headers();
 
   constructor(init: HandlerContextInit, timeoutMs: () => number | undefined) {
     this.method = init.method;
@@ -91,9 +65,10 @@ class CallContext {
 }
 
 /**
- * A HandlerContext as connect-es builds it, its signal made on first read, and its
- * responseHeader / responseTrailer too (most handlers never touch them: two Headers
- * objects per call saved).
+ * A HandlerContext as connect-es builds it, its signal made on first read. Its
+ * responseHeader / responseTrailer are plain Headers made with it: a Headers costs
+ * ~0.13 µs, a shared accessor defined on each context ~0.35 µs (Object.defineProperty
+ * is a runtime call).
  */
 export function createCallContext(init: HandlerContextInit): HandlerContext {
   const { signal, timeoutMs } = init;
@@ -102,27 +77,21 @@ export function createCallContext(init: HandlerContextInit): HandlerContext {
     const deadline = Date.now() + timeoutMs;
     remaining = () => deadline - Date.now();
   }
-  const context = new CallContext(init, remaining);
-  Object.defineProperty(context, "responseHeader", responseHeaderProperty);
-  Object.defineProperty(context, "responseTrailer", responseTrailerProperty);
-  return withSignal(
-    context as CallContext & { readonly responseHeader: Headers; readonly responseTrailer: Headers },
-    signal,
-  );
+  return withSignal(new CallContext(init, remaining), signal);
 }
 
-/**
- * The response headers and trailers of a context made by createCallContext, undefined
- * where nobody read them (nothing was set: an empty block goes on the wire).
- */
+/** A context's response headers, undefined when nothing was set (an empty block on the wire). */
 export function responseHeaderOf(context: HandlerContext): Headers | undefined {
-  const metadata = (context as { [kResponseMetadata]?: ResponseMetadata })[kResponseMetadata];
-  return metadata !== undefined ? metadata.header : context.responseHeader;
+  return nonEmpty(context.responseHeader);
 }
 /** As responseHeaderOf, for the trailers. */
 export function responseTrailerOf(context: HandlerContext): Headers | undefined {
-  const metadata = (context as { [kResponseMetadata]?: ResponseMetadata })[kResponseMetadata];
-  return metadata !== undefined ? metadata.trailer : context.responseTrailer;
+  return nonEmpty(context.responseTrailer);
+}
+
+function nonEmpty(headers: Headers): Headers | undefined {
+  for (const _ of headers) return headers;
+  return undefined;
 }
 
 /** The context an interceptor's replacement request implies (connect-es's mergeRequest). */

@@ -20,7 +20,6 @@ import { createCallValues } from "./context-values.js";
 import { ClientCall } from "./client-call.js";
 import type { ClientCallConfig } from "./client-call.js";
 import { EncodedMessage, encodeMessage } from "./encode.js";
-import { requestHeaderOf, withRequestHeader } from "./lazy-header.js";
 import { checkTransportOptions } from "./foreign-options.js";
 import { checkWriteSize, resolveMessageLimits } from "./message-limits.js";
 import type { MessageLimits } from "./message-limits.js";
@@ -111,18 +110,16 @@ class ConnectRdmaTransport implements UringTransport {
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
     const call = new CallSignal(signal, timeout);
     const req: UnaryRequest<I, O> = withSignal(
-      withRequestHeader(
-        {
-          stream: false as const,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: this.#baseUrl + methodPath(method),
-          contextValues: contextValues ?? createCallValues(),
-          message: create(method.input, input),
-        },
-        header,
-      ),
+      {
+        stream: false as const,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: this.#baseUrl + methodPath(method),
+        header: new Headers(header),
+        contextValues: contextValues ?? createCallValues(),
+        message: create(method.input, input),
+      },
       call,
     );
     const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
@@ -250,7 +247,7 @@ class ConnectRdmaTransport implements UringTransport {
       // Measured again after a wait for a connection: the message may have changed meanwhile.
       if (usable === undefined) payload = this.#encode(req.method.input, req.message);
       this.#checkSendSize(payload.byteLength, session);
-      this.#settle(call, call.open(methodPath(req.method), requestHeaderOf(req), remaining(deadline), payload, true));
+      this.#settle(call, call.open(methodPath(req.method), req.header, remaining(deadline), payload, true));
       this.#counters.sent(payload.byteLength);
       const res = await call.unaryResult();
       return { stream: false, service: req.service, method: req.method, header: res.header, message: res.message, trailer: res.trailer };

@@ -1,7 +1,7 @@
 // The server's HandlerContext (src/connect/handler-context.ts): a class instance with own,
 // enumerable properties where connect-es has them, so a handler that spreads or lists
-// its context sees what it would see in connect-node; the response metadata and the
-// signal are made on first read.
+// its context sees what it would see in connect-node; the signal is made on first read,
+// and response metadata nobody set is sent as an empty block.
 
 import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
@@ -47,10 +47,11 @@ describe("createCallContext", () => {
     signal.finish();
   });
 
-  it("makes the response headers and trailers on first read, once", () => {
+  it("sends response headers and trailers only when something was set", () => {
     const { ctx, signal } = context();
     expect(responseHeaderOf(ctx)).toBeUndefined();
     expect(responseTrailerOf(ctx)).toBeUndefined();
+    expect(ctx.responseHeader).toBe(ctx.responseHeader);
     ctx.responseHeader.set("x-a", "1");
     expect(responseHeaderOf(ctx)?.get("x-a")).toBe("1");
     expect(ctx.responseHeader).toBe(responseHeaderOf(ctx));
