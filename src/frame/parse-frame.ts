@@ -5,6 +5,7 @@
 import { AUTH_MIN_VERSION, AUTH_NONCE_BYTES, AUTH_PROOF_BYTES, MAX_KEY_ID_BYTES } from "./auth.js";
 import { ALLOWED_FLAGS, Flag, FrameKind, HEADER_BYTES, MAX_REASON_BYTES, frameKindName } from "./constants.js";
 import type { Frame, Hello, WireDetail } from "./frames.js";
+import { DecodedStrings } from "./decoded-strings.js";
 import { readMetadata } from "./metadata.js";
 import { ProtocolError } from "./protocol-error.js";
 import { WireReader } from "./wire.js";
@@ -20,6 +21,9 @@ function reasonLength(r: WireReader, field: string): number {
 }
 
 const MESSAGE_FLAGS = ALLOWED_FLAGS[FrameKind.MESSAGE] as number;
+
+/** Method paths already decoded (shared by every session of the process; bounded). */
+const paths = new DecodedStrings(32, 256);
 
 type MessageFrame = Extract<Frame, { kind: typeof FrameKind.MESSAGE }>;
 
@@ -103,7 +107,7 @@ export function parseFrame(bytes: Uint8Array, fromServer: boolean, maxHeaderByte
     case FrameKind.CALL_START: {
       if (fromServer) r.fail("sent by a server");
       const timeoutMs = (flags & Flag.HAS_TIMEOUT) !== 0 ? r.u32("timeout") : undefined;
-      const path = r.string(r.u16("path length"), "path");
+      const path = r.cachedString(r.u16("path length"), "path", paths);
       const metadata = readMetadata(r, "request headers", maxHeaderBytes);
       let message: Uint8Array | undefined;
       if ((flags & Flag.HAS_MESSAGE) !== 0) message = r.rest();

@@ -5,6 +5,7 @@
 
 import { Buffer } from "node:buffer";
 import type { Payload } from "./payload.js";
+import type { DecodedStrings } from "./decoded-strings.js";
 import { ProtocolError } from "./protocol-error.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -49,6 +50,8 @@ export class WireReader {
   readonly #view: DataView;
   /** Offset of `bytes` in the view's buffer. */
   readonly #base: number;
+  /** `bytes.byteLength`, read once (the getter is not free). */
+  readonly #end: number;
   #pos: number;
   readonly #what: string;
 
@@ -56,12 +59,13 @@ export class WireReader {
     this.bytes = bytes;
     this.#view = viewOf(bytes.buffer);
     this.#base = bytes.byteOffset;
+    this.#end = bytes.byteLength;
     this.#pos = offset;
     this.#what = what;
   }
 
   get remaining(): number {
-    return this.bytes.byteLength - this.#pos;
+    return this.#end - this.#pos;
   }
 
   fail(detail: string): never {
@@ -93,18 +97,18 @@ export class WireReader {
     return v;
   }
 
-  /** A view (no copy) of the next `n` bytes. */
+  /** A view (no copy) of the next `n` bytes: a plain Uint8Array, made by the constructor (subarray() looks up a species). */
   view(n: number, field: string): Uint8Array {
     this.#need(n, field);
-    const v = this.bytes.subarray(this.#pos, this.#pos + n);
+    const v = new Uint8Array(this.#view.buffer, this.#base + this.#pos, n);
     this.#pos += n;
     return v;
   }
 
   /** The rest of the frame as a view. */
   rest(): Uint8Array {
-    const v = this.bytes.subarray(this.#pos);
-    this.#pos = this.bytes.byteLength;
+    const v = new Uint8Array(this.#view.buffer, this.#base + this.#pos, this.#end - this.#pos);
+    this.#pos = this.#end;
     return v;
   }
 
@@ -121,12 +125,30 @@ export class WireReader {
 
   /** A UTF-8 string of `n` bytes; invalid UTF-8 is malformed. */
   string(n: number, field: string): string {
+    if (n === 0) return "";
     const v = this.view(n, field);
     try {
       return utf8.decode(v);
     } catch {
       return this.fail(`${field} is not valid UTF-8`);
     }
+  }
+
+  /**
+   * As string(), answered from `cache` when the same bytes were decoded before (a
+   * call's method path: one of a few, on every call).
+   */
+  cachedString(n: number, field: string, cache: DecodedStrings): string {
+    this.#need(n, field);
+    const hit = cache.find(this.bytes, this.#pos, n);
+    if (hit !== undefined) {
+      this.#pos += n;
+      return hit;
+    }
+    const at = this.#pos;
+    const text = this.string(n, field);
+    cache.add(this.bytes, at, n, text);
+    return text;
   }
 
   /** Asserts the frame was consumed exactly. */
