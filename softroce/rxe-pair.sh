@@ -17,7 +17,7 @@
 sr_pair_up() {
   ip -batch - <<ROUTES || return 1
 link set lo up
-link add $SR_NET0 type veth peer name $SR_NET1
+$(sr_pair_links)
 ${SR_MTU:+link set $SR_NET0 mtu $SR_MTU}
 ${SR_MTU:+link set $SR_NET1 mtu $SR_MTU}
 addr add $SR_IP0/32 dev $SR_NET0
@@ -39,6 +39,13 @@ link add $SR_DEV0 type rxe netdev $SR_NET0
 link add $SR_DEV1 type rxe netdev $SR_NET1
 LINKS
   sr_pair_faults
+}
+
+# The two linked Ethernet devices, as `ip -batch` lines: a veth pair. Measured against
+# macvlan and a bridge by bench/softroce-link.sh (docs/SOFTROCE.md, "Why a veth pair"),
+# which redefines this function to build those.
+sr_pair_links() {
+  echo "link add $SR_NET0 type veth peer name $SR_NET1"
 }
 
 # Moves the "local" rule behind the pair's rules when it is at preference 0 (as it is
