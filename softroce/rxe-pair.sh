@@ -41,9 +41,8 @@ LINKS
   sr_pair_faults
 }
 
-# The two linked Ethernet devices, as `ip -batch` lines: a veth pair. Measured against
-# macvlan and a bridge by bench/softroce-link.sh (docs/SOFTROCE.md, "Why a veth pair"),
-# which redefines this function to build those.
+# The two linked Ethernet devices, as `ip -batch` lines: a veth pair. bench/softroce-link.sh
+# compares it with macvlan and a bridge (it redefines this function to build those).
 sr_pair_links() {
   echo "link add $SR_NET0 type veth peer name $SR_NET1"
 }
