@@ -83,8 +83,6 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
   #message: MessageShape<O> | undefined;
   #result: Deferred<UnaryResult<O>> | undefined;
   #lastLease: Lease | undefined;
-  /** Holds the frame being delivered (made once per call, not per message). */
-  #hold: (() => Lease) | undefined;
   #error: ConnectError | undefined;
   #done = false;
   /** The session reserved a stream slot for this call; open() takes it, an early end gives it back. */
@@ -285,7 +283,7 @@ export class ClientCall<O extends DescMessage> implements StreamHandler, QueueHo
       return;
     }
     try {
-      const decoded = decodeMessage(this.#output, view, policy, (this.#hold ??= () => stream.hold()), counters, readOptions);
+      const decoded = decodeMessage(this.#output, view, policy, stream, counters, readOptions);
       if (this.#unary) {
         this.#message = decoded.message;
         stream.consumed(size);

@@ -36,16 +36,21 @@ export interface Decoded<T> {
   lease: Lease | undefined;
 }
 
+/** What keeps the frame being delivered alive (a Stream: its hold()). */
+export interface FrameHolder {
+  hold(): Lease;
+}
+
 /**
- * Decodes a message from a received frame view under `policy`. `hold` is called (only
- * for "alias") during the frame callback to keep the frame alive. Throws ConnectError
+ * Decodes a message from a received frame view under `policy`. `frame.hold()` is called
+ * (only for "alias") during the frame callback to keep the frame alive. Throws ConnectError
  * (Internal, like connect-es) when the bytes are not a valid message.
  */
 export function decodeMessage<D extends DescMessage>(
   schema: D,
   view: Uint8Array,
   policy: BytesPolicy,
-  hold: () => Lease,
+  frame: FrameHolder,
   counters: CopyCounters,
   options?: Partial<BinaryReadOptions>,
 ): Decoded<MessageShape<D>> {
@@ -60,7 +65,7 @@ export function decodeMessage<D extends DescMessage>(
     throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
   }
   if (policy === "alias") {
-    const lease = new HeldFrame(hold(), counters);
+    const lease = new HeldFrame(frame.hold(), counters);
     aliasLeases.set(message, lease);
     return { message, lease };
   }
@@ -107,16 +112,18 @@ export function decodeQueued<D extends DescMessage>(
 ): Decoded<MessageShape<D>> {
   if (held === undefined) return decodeMessage(schema, bytes, "copy", noFrame, counters, options);
   try {
-    return decodeMessage(schema, bytes, "alias", () => held, counters, options);
+    return decodeMessage(schema, bytes, "alias", { hold: () => held }, counters, options);
   } catch (e) {
     held.release();
     throw e;
   }
 }
 
-function noFrame(): Lease {
-  throw new Error("a queued copy has no frame to hold");
-}
+const noFrame: FrameHolder = {
+  hold(): Lease {
+    throw new Error("a queued copy has no frame to hold");
+  },
+};
 
 const aliasLeases = new WeakMap<object, Lease>();
 

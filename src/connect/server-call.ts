@@ -89,8 +89,6 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
   readonly #input: MessageQueue<MessageShape<DescMessage>>;
   /** Request frames held by "alias"-decoded messages, released when the handler settled. */
   #held: Lease[] | undefined;
-  /** Holds the frame being delivered (made once per call, not per request message). */
-  #hold: (() => Lease) | undefined;
   #headersSent = false;
   #finished = false;
   /** #settle() ran. */
@@ -190,7 +188,7 @@ export class ServerCall implements StreamHandler, QueueHooks<MessageShape<DescMe
     }
     try {
       const schema = this.#route.spec.method.input;
-      const decoded = decodeMessage(schema, view, policy, (this.#hold ??= () => this.#stream.hold()), counters, readOptions);
+      const decoded = decodeMessage(schema, view, policy, this.#stream, counters, readOptions);
       this.#input.push(decoded.message, size, decoded.lease);
     } catch (e) {
       this.#failEarly(toConnectError(e, Code.Internal));

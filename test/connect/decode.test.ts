@@ -27,7 +27,7 @@ describe("decodeMessage", () => {
   it("copy: every bytes and unknown field is a plain, independent Uint8Array, even from a Buffer", () => {
     const buf = frame();
     const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
-    const { message: m, lease } = decodeMessage(OrderSchema, buf, "copy", () => { throw new Error("no hold under copy"); }, counters);
+    const { message: m, lease } = decodeMessage(OrderSchema, buf, "copy", { hold: () => { throw new Error("no hold under copy"); } }, counters);
     expect(lease).toBeUndefined();
     buf.fill(0xee); // the slot is reused
     const fields = [m.signature, m.legs[0], m.tags.t, m.timeInForce.value as Uint8Array, m.reference?.venuePayload, m.$unknown?.[0]?.data];
@@ -42,7 +42,7 @@ describe("decodeMessage", () => {
     o.$unknown = Array.from({ length: 10_000 }, (_, i) => ({ no: 900 + (i % 7), wireType: 0, data: new Uint8Array([i & 0x7f]) }));
     const buf = Buffer.from(toBinary(OrderSchema, o));
     const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
-    const { message: m } = decodeMessage(OrderSchema, buf, "copy", () => { throw new Error("no hold under copy"); }, counters);
+    const { message: m } = decodeMessage(OrderSchema, buf, "copy", { hold: () => { throw new Error("no hold under copy"); } }, counters);
     buf.fill(0xee);
     const unknown = m.$unknown ?? [];
     expect(unknown).toHaveLength(10_000);
@@ -61,7 +61,7 @@ describe("decodeMessage", () => {
     const copy = (options?: { readUnknownFields?: boolean; recursionLimit?: number }) => {
       const buf = frame();
       const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
-      const { message } = decodeMessage(OrderSchema, buf, "copy", () => { throw new Error("no hold under copy"); }, counters, options);
+      const { message } = decodeMessage(OrderSchema, buf, "copy", { hold: () => { throw new Error("no hold under copy"); } }, counters, options);
       buf.fill(0xee);
       return { message, counters };
     };
@@ -81,7 +81,7 @@ describe("decodeMessage", () => {
     for (const options of [undefined, { recursionLimit: 50 }]) {
       let error: unknown;
       try {
-        decodeMessage(OrderSchema, bytes, "copy", () => { throw new Error("no hold under copy"); }, { copies: 0, copiedBytes: 0, framesHeld: 0 }, options);
+        decodeMessage(OrderSchema, bytes, "copy", { hold: () => { throw new Error("no hold under copy"); } }, { copies: 0, copiedBytes: 0, framesHeld: 0 }, options);
       } catch (e) {
         error = e;
       }
@@ -96,7 +96,7 @@ describe("decodeMessage", () => {
     const counters = { copies: 0, copiedBytes: 0, framesHeld: 0 };
     let released = false;
     const held: Lease = { bytes: buf, get released() { return released; }, release() { released = true; } };
-    const { message: m } = decodeMessage(OrderSchema, buf, "alias", () => held, counters);
+    const { message: m } = decodeMessage(OrderSchema, buf, "alias", { hold: () => held }, counters);
     expect(counters).toMatchObject({ copies: 0, framesHeld: 1 });
     expect(m.signature.buffer).toBe(buf.buffer);
     buf.fill(0xee);
