@@ -24,8 +24,7 @@ addr add $SR_IP0/32 dev $SR_NET0
 addr add $SR_IP1/32 dev $SR_NET1
 link set $SR_NET0 up
 link set $SR_NET1 up
-route add $SR_IP1/32 dev $SR_NET0 src $SR_IP0 table $SR_TABLE0
-route add $SR_IP0/32 dev $SR_NET1 src $SR_IP1 table $SR_TABLE1
+$(sr_pair_routes add)
 $(sr_pair_rules add)
 $(sr_local_rule_last)
 ROUTES
@@ -55,6 +54,12 @@ sr_local_rule_last() {
   echo "rule add pref 0 lookup local"
 }
 
+# The routes of the pair's two tables, as `ip -batch` lines (add, or replace after a flap).
+sr_pair_routes() {
+  echo "route $1 $SR_IP1/32 dev $SR_NET0 src $SR_IP0 table $SR_TABLE0"
+  echo "route $1 $SR_IP0/32 dev $SR_NET1 src $SR_IP1 table $SR_TABLE1"
+}
+
 # The pair's four policy rules, as `ip -batch` lines (add or del).
 sr_pair_rules() {
   echo "rule $1 pref 0 iif lo from $SR_IP0 to $SR_IP1 lookup $SR_TABLE0"
@@ -76,13 +81,22 @@ sr_pair_faults() {
   return 0
 }
 
-# The link flap, in the background (stdout/stderr detached); prints its pid.
+# The link flap, in the background (stdout/stderr detached); prints its pid. Taking
+# SR_NET1 down deletes the routes through it (table SR_TABLE1's): bringing it up again
+# puts them back, or traffic between the two addresses would take "lo" from then on
+# (rxe itself still reaches the peer, as it routes with its netdev as the output device).
 sr_pair_flap() {
   [[ -n ${SR_DOWN_AFTER:-} ]] || return 0
   (
     sleep "$SR_DOWN_AFTER"
     ip link set "$SR_NET1" down
-    if [[ -n ${SR_DOWN_FOR:-} ]]; then sleep "$SR_DOWN_FOR"; ip link set "$SR_NET1" up; fi
+    if [[ -n ${SR_DOWN_FOR:-} ]]; then
+      sleep "$SR_DOWN_FOR"
+      ip -batch - <<UP
+link set $SR_NET1 up
+$(sr_pair_routes replace)
+UP
+    fi
   ) </dev/null >/dev/null 2>&1 &
   echo $!
 }
