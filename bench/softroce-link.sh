@@ -13,8 +13,8 @@
 # the pair. Each run must show the traffic crossed: the client device's sent packets, the
 # server device's received packets and the server netdev's rx packets all grow. Then,
 # once per variant, the harness's faults: netem delay and loss on both ends, --mtu 9000,
-# and the link flap (the client netdev down, then up: the port states, and whether RDMA
-# works again). Prints one RESULT/FAULT line per measurement and a summary (median, min-max).
+# and the link flap (sr_pair_flap: the client netdev down, then up: the port states, the
+# client's route, and whether RDMA works again). Prints one RESULT/FAULT line per measurement and a summary (median, min-max).
 # Exit: 0; 1 a measurement failed (FAIL lines); 77 not root or no rdma_rxe.
 set -euo pipefail
 
@@ -103,25 +103,33 @@ pair_up() {
 }
 
 # ------------------------------------------------------------------------ perftest ---
-counter() { cat "/sys/class/infiniband/$1/ports/1/hw_counters/$2"; }
+# counts: "SENT RCVD RX", the client device's sent packets, the server device's received
+# packets and the server netdev's rx packets (rxe's hw_counters and the netdev statistics).
+counts() {
+  echo "$(<"/sys/class/infiniband/$SR_DEV1/ports/1/hw_counters/sent_pkts")" \
+    "$(<"/sys/class/infiniband/$SR_DEV0/ports/1/hw_counters/rcvd_pkts")" \
+    "$(<"/sys/class/net/$SR_NET0/statistics/rx_packets")"
+}
 # perf TOOL N SIZE MIN_PACKETS: TOOL from $SR_DEV1 to a server on $SR_DEV0; the client's
-# output in $work/client.out. Sets crossed=1 if the client device sent, the server device
-# received and the server netdev received at least MIN_PACKETS packets each.
+# output in $work/client.out; on failure, why (stdout). Sets packets (the three counts'
+# growth) and crossed=1 if each grew by at least MIN_PACKETS. Runs in the caller's shell
+# (never in $(...)): crossed and packets are the caller's.
 perf() {
-  local tool=$1 n=$2 size=$3 min=$4 server out=$work/server.out client="" i
-  local sent=$(counter "$SR_DEV1" sent_pkts) rcvd=$(counter "$SR_DEV0" rcvd_pkts)
-  local rx=$(cat "/sys/class/net/$SR_NET0/statistics/rx_packets")
+  local tool=$1 n=$2 size=$3 min=$4 server out=$work/server.out client="" i before after
+  before=$(counts)
   stdbuf -oL timeout 120 "$tool" -d "$SR_DEV0" -x "$gid0" -F -n "$n" -s "$size" >"$out" 2>&1 &
   server=$!
   for ((i = 0; i < 80; i++)); do grep -q "Waiting for client" "$out" && break; sleep 0.25; done
   # The banner comes just before listen(): retry the client for that short window.
   for ((i = 0; i < 40; i++)); do
     if client=$(timeout 120 "$tool" -d "$SR_DEV1" -x "$gid1" -F -n "$n" -s "$size" "$SR_IP0" 2>&1); then
-      wait "$server" || { echo "$tool server failed: $(cat "$out")" >&2; return 1; }
-      sent=$(($(counter "$SR_DEV1" sent_pkts) - sent)) rcvd=$(($(counter "$SR_DEV0" rcvd_pkts) - rcvd))
-      rx=$(($(cat "/sys/class/net/$SR_NET0/statistics/rx_packets") - rx))
-      crossed=$((sent >= min && rcvd >= min && rx >= min))
-      packets="sent $sent rcvd $rcvd rx $rx"
+      wait "$server" || { echo "$tool server failed: $(cat "$out")"; return 1; }
+      after=$(counts)
+      packets=$(awk -v b="$before" -v a="$after" -v min="$min" 'BEGIN {
+        if (split(b, x) != 3 || split(a, y) != 3) { print "unreadable counters: before", b, "after", a; exit 1 }
+        printf "sent %d rcvd %d rx %d\n", y[1] - x[1], y[2] - x[2], y[3] - x[3]
+        exit !(y[1] - x[1] >= min && y[2] - x[2] >= min && y[3] - x[3] >= min)
+      }') && crossed=1
       echo "$client" >"$work/client.out"
       return 0
     fi
@@ -135,13 +143,13 @@ perf() {
 # send_lat N: sets lat to "typical avg p99" (us, one-way) of 64 B ib_send_lat, crossed, packets.
 send_lat() {
   crossed=0 packets=
-  lat=$(perf ib_send_lat "$1" 64 "$1") || return 1
+  perf ib_send_lat "$1" 64 "$1" >"$work/why.perf" || { lat=$(<"$work/why.perf"); return 1; }
   lat=$(awk -v n="$1" '$1 == 64 && $2 == n { print $5, $6, $8; found = 1 } END { exit !found }' "$work/client.out")
 }
 # send_bw: sets bw to the average MB/s of ib_send_bw, crossed, packets (the MTU is 1024 or more).
 send_bw() {
   crossed=0 packets=
-  bw=$(perf ib_send_bw $BW_N $BW_SIZE $((BW_N * BW_SIZE / 4096))) || return 1
+  perf ib_send_bw $BW_N $BW_SIZE $((BW_N * BW_SIZE / 4096)) >"$work/why.perf" || { bw=$(<"$work/why.perf"); return 1; }
   bw=$(awk -v s=$BW_SIZE -v n=$BW_N '$1 == s && $2 == n { print $4; found = 1 } END { exit !found }' "$work/client.out")
 }
 
@@ -204,11 +212,14 @@ for name in "${variants[@]}"; do
   tc qdisc del dev "$SR_NET0" root 2>/dev/null || true
   tc qdisc del dev "$SR_NET1" root 2>/dev/null || true
   unset SR_LOSS
-  # The flap as the harness does it (rxe-pair.sh: the client netdev down), then up again.
-  ip link set "$SR_NET1" down
+  # The harness's flap (sr_pair_flap, as --link-down-after 0 --link-down-for 2s): the
+  # client netdev down for 2 s, then up again.
+  SR_DOWN_AFTER=0 SR_DOWN_FOR=2
+  flap=$(sr_pair_flap)
   sleep 1
   echo "FAULT $name flap: $SR_NET1 down -> $SR_DEV0 $(port_state "$SR_DEV0"), $SR_DEV1 $(port_state "$SR_DEV1")"
-  ip link set "$SR_NET1" up
+  while kill -0 "$flap" 2>/dev/null; do sleep 0.1; done
+  unset SR_DOWN_AFTER SR_DOWN_FOR
   if wait_active "$SR_DEV0" "$SR_DEV1"; then
     if send_lat 100 && ((crossed)); then lat="works ($lat)"; else lat="fails ($lat)"; fi
     echo "FAULT $name flap: $SR_NET1 up -> ACTIVE; ib_send_lat $lat; table $SR_TABLE1: $(ip route show table "$SR_TABLE1" | tr '\n' ';')"
