@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/softroce-link.sh — which two linked Ethernet devices should carry the soft-RoCE
 # harness's rxe pair. Run as root where rdma_rxe loads, i.e. in the guest:
-#   node bin/connect-rdma.js softroce run --mode guest --timeout 600 -- bash bench/softroce-link.sh [REPS]
-# Builds in turn, REPS times (default 3) interleaved, each with an rxe device on either
-# device, 10.77.0.201 and .202 (the test range, above every host-mode pair) and the
-# harness's policy routing (softroce/rxe-pair.sh, which builds all three):
+#   node bin/connect-rdma.js softroce run --mode guest --timeout 900 -- bash bench/softroce-link.sh [REPS]
+# Builds in turn, REPS times (default 3) interleaved, each rep starting with the next one,
+# each with an rxe device on either device, 10.77.0.201 and .202 (the test range, above
+# every host-mode pair) and the harness's policy routing (softroce/rxe-pair.sh, which
+# builds all three):
 #   veth     the harness's veth pair
 #   macvlan  two macvlan devices in bridge mode on one dummy parent
 #   bridge   two veth pairs whose far ends are ports of one bridge
@@ -14,7 +15,8 @@
 # server device's received packets and the server netdev's rx packets all grow. Then,
 # once per variant, the harness's faults: netem delay and loss on both ends, --mtu 9000,
 # and the link flap (sr_pair_flap: the client netdev down, then up: the port states, the
-# client's route, and whether RDMA works again). Prints one RESULT/FAULT line per measurement and a summary (median, min-max).
+# client's route, and whether RDMA works again). Prints one RESULT/FAULT line per
+# measurement and a summary (median, min-max).
 # Exit: 0; 1 a measurement failed (FAIL lines); 77 not root or no rdma_rxe.
 set -euo pipefail
 
@@ -40,6 +42,8 @@ links_macvlan() {
   echo "link add $SR_NET0 link lcdummy type macvlan mode bridge"
   echo "link add $SR_NET1 link lcdummy type macvlan mode bridge"
 }
+# The bridge device answers ARP for the pair's addresses too (they are local, arp_ignore
+# is 0), so a peer's address can resolve to the bridge's MAC, where no rxe device listens.
 links_bridge() {
   local end
   echo "link add lcbridge type bridge"
@@ -155,8 +159,11 @@ send_bw() {
 
 # ---------------------------------------------------------------- the comparison ---
 echo "kernel $(uname -r), $(nproc) CPUs; ib_send_lat 64 B x $LAT_N, ib_send_bw $BW_SIZE B x $BW_N, $reps reps"
+# Each rep starts with the next variant: the first run after boot (cold caches under
+# TCG) is slow, and no variant should always come first.
 for ((rep = 1; rep <= reps; rep++)); do
-  for name in "${variants[@]}"; do
+  for ((k = 0; k < ${#variants[@]}; k++)); do
+    name=${variants[(rep - 1 + k) % ${#variants[@]}]}
     variant "$name"
     if ! pair_up >"$work/why"; then fail "$name rep $rep: setup: $(cat "$work/why")"; variant_down; continue; fi
     lat_packets=- bw_packets=-
@@ -220,11 +227,12 @@ for name in "${variants[@]}"; do
   echo "FAULT $name flap: $SR_NET1 down -> $SR_DEV0 $(port_state "$SR_DEV0"), $SR_DEV1 $(port_state "$SR_DEV1")"
   while kill -0 "$flap" 2>/dev/null; do sleep 0.1; done
   unset SR_DOWN_AFTER SR_DOWN_FOR
-  if wait_active "$SR_DEV0" "$SR_DEV1"; then
+  # The link's GIDs go with it and come back, not always at the same index.
+  if wait_active "$SR_DEV0" "$SR_DEV1" && gid0=$(gid_index "$SR_DEV0" "$SR_IP0") && gid1=$(gid_index "$SR_DEV1" "$SR_IP1"); then
     if send_lat 100 && ((crossed)); then lat="works ($lat)"; else lat="fails ($lat)"; fi
-    echo "FAULT $name flap: $SR_NET1 up -> ACTIVE; ib_send_lat $lat; table $SR_TABLE1: $(ip route show table "$SR_TABLE1" | tr '\n' ';')"
+    echo "FAULT $name flap: $SR_NET1 up -> ACTIVE, GIDs $gid0 $gid1; ib_send_lat $lat; table $SR_TABLE1: $(ip route show table "$SR_TABLE1" | tr '\n' ';')"
   else
-    echo "FAULT $name flap: $SR_NET1 up -> ports $(port_state "$SR_DEV0") $(port_state "$SR_DEV1") after 10 s"
+    echo "FAULT $name flap: $SR_NET1 up -> ports $(port_state "$SR_DEV0") $(port_state "$SR_DEV1") after 10 s, GIDs ${gid0:-none} ${gid1:-none}"
   fi
   if [[ $name == macvlan ]]; then  # the parent down takes both macvlan devices down
     ip link set lcdummy down
