@@ -40,9 +40,9 @@ LINKS
   sr_pair_faults
 }
 
-# The two linked Ethernet devices, as `ip -batch` lines: a veth pair, which measured no
-# worse than macvlan or a bridge and, unlike a bridge, carries RDMA again after a flap
-# (bench/softroce-link.sh redefines this function to build those; docs/SOFTROCE.md,
+# The two linked Ethernet devices, as `ip -batch` lines: a veth pair. bench/softroce-link.sh
+# measured it against macvlan and a bridge (it redefines this function to build those):
+# neither was clearly better, and a bridge loses RDMA after a flap (docs/SOFTROCE.md,
 # "Which link carries the pair").
 sr_pair_links() {
   echo "link add $SR_NET0 type veth peer name $SR_NET1"
