@@ -17,15 +17,14 @@
 sr_pair_up() {
   ip -batch - <<ROUTES || return 1
 link set lo up
-link add $SR_NET0 type veth peer name $SR_NET1
+$(sr_pair_links)
 ${SR_MTU:+link set $SR_NET0 mtu $SR_MTU}
 ${SR_MTU:+link set $SR_NET1 mtu $SR_MTU}
 addr add $SR_IP0/32 dev $SR_NET0
 addr add $SR_IP1/32 dev $SR_NET1
 link set $SR_NET0 up
 link set $SR_NET1 up
-route add $SR_IP1/32 dev $SR_NET0 src $SR_IP0 table $SR_TABLE0
-route add $SR_IP0/32 dev $SR_NET1 src $SR_IP1 table $SR_TABLE1
+$(sr_pair_routes add)
 $(sr_pair_rules add)
 $(sr_local_rule_last)
 ROUTES
@@ -41,12 +40,26 @@ LINKS
   sr_pair_faults
 }
 
+# The two linked Ethernet devices, as `ip -batch` lines: a veth pair. bench/softroce-link.sh
+# measured it against macvlan and a bridge (it redefines this function to build those):
+# neither was clearly better, and a bridge loses RDMA after a flap (docs/SOFTROCE.md,
+# "Which link carries the pair").
+sr_pair_links() {
+  echo "link add $SR_NET0 type veth peer name $SR_NET1"
+}
+
 # Moves the "local" rule behind the pair's rules when it is at preference 0 (as it is
 # by default); elsewhere it already comes after them.
 sr_local_rule_last() {
   [[ -n $(ip rule show pref 0 lookup local) ]] || return 0
   echo "rule del pref 0 lookup local"
   echo "rule add pref 0 lookup local"
+}
+
+# The routes of the pair's two tables, as `ip -batch` lines (add, or replace after a flap).
+sr_pair_routes() {
+  echo "route $1 $SR_IP1/32 dev $SR_NET0 src $SR_IP0 table $SR_TABLE0"
+  echo "route $1 $SR_IP0/32 dev $SR_NET1 src $SR_IP1 table $SR_TABLE1"
 }
 
 # The pair's four policy rules, as `ip -batch` lines (add or del).
@@ -70,13 +83,22 @@ sr_pair_faults() {
   return 0
 }
 
-# The link flap, in the background (stdout/stderr detached); prints its pid.
+# The link flap, in the background (stdout/stderr detached); prints its pid. Taking
+# SR_NET1 down deletes the routes through it (table SR_TABLE1's): bringing it up again
+# puts them back, or traffic between the two addresses would take "lo" from then on
+# (rxe itself still reaches the peer, as it routes with its netdev as the output device).
 sr_pair_flap() {
   [[ -n ${SR_DOWN_AFTER:-} ]] || return 0
   (
     sleep "$SR_DOWN_AFTER"
     ip link set "$SR_NET1" down
-    if [[ -n ${SR_DOWN_FOR:-} ]]; then sleep "$SR_DOWN_FOR"; ip link set "$SR_NET1" up; fi
+    if [[ -n ${SR_DOWN_FOR:-} ]]; then
+      sleep "$SR_DOWN_FOR"
+      ip -batch - <<UP
+link set $SR_NET1 up
+$(sr_pair_routes replace)
+UP
+    fi
   ) </dev/null >/dev/null 2>&1 &
   echo $!
 }

@@ -4,8 +4,8 @@
 // kernel (it has rdma_rxe): chosen automatically, a pair of its own beside the guest's,
 // exit code, stdin and a signal passed through, the pair removed after a normal exit, a
 // crash, Ctrl-C, and reclaimed after the harness itself was killed; the missing right
-// named for an unprivileged user; a Connect program over rdma://; the RDMA transport
-// suite under 1 % loss; a link flap. Prints one HARNESS_CHECK {json} line; asserts nothing
+// named for an unprivileged user; a Connect program over rdma://; the pair's route back
+// after a flap that ends; the RDMA transport suite under 1 % loss; a link flap. Prints one HARNESS_CHECK {json} line; asserts nothing
 // (the host-side test does).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -81,6 +81,16 @@ await step("unprivileged", () => {
   return { status: r.status, stderr: r.stderr, error: r.error?.message };
 });
 await step("program", () => cli(["run", "--", "node", "examples/softroce/rdma-quote.mjs"]));
+// A flap that ends (--link-down-for): the client netdev seen down, then up, and the route
+// from the client address to the server's through it again (the kernel deletes the routes
+// through a device taken down; without them the route is "local ... dev lo").
+const flapBack = [
+  'state() { cat "/sys/class/net/$SOFTROCE_CLIENT_NETDEV/operstate"; }',
+  'i=0; while [ "$(state)" != down ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; state',
+  'i=0; while [ "$(state)" != up ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; state',
+  'sleep 1; ip route get "$SOFTROCE_SERVER_IP" from "$SOFTROCE_CLIENT_IP" | head -n1',
+].join("\n");
+await step("flapBack", () => cli(["run", "--link-down-after", "5s", "--link-down-for", "3s", "--", "sh", "-c", flapBack]));
 // The link faults (a transport suite under loss, a link flap) take most of a guest run's
 // time (~11 minutes here for the loss run alone): `npm run test:softroce:faults` runs them,
 // npm test does not (docs/SOFTROCE.md, "Faults on the link").

@@ -59,7 +59,7 @@ const GUEST_FAULTS = ["--delay", "100us", "--mtu", "3000"];
 
 /** What harness-check.mjs reports (see there); each step's fields, or { error }. */
 type Step = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-type HarnessReport = Record<"guest" | "hostRun" | "exitCode" | "stdin" | "crash" | "ctrlC" | "killed" | "unprivileged" | "program" | "loss" | "flap", Step>;
+type HarnessReport = Record<"guest" | "hostRun" | "exitCode" | "stdin" | "crash" | "ctrlC" | "killed" | "unprivileged" | "program" | "flapBack" | "loss" | "flap", Step>;
 const clean = { netdev: false, rxe: false, rules: false, address: false };
 let harness: HarnessReport | undefined;
 
@@ -205,6 +205,15 @@ describe("soft-RoCE guest", () => {
       const out = JSON.parse(program.stdout) as { mode: string; devices: string[]; quotes: string[]; calls: number };
       expect(out).toMatchObject({ mode: "host", devices: ["srxe2", "srxe3"], calls: 3 });
       expect(out.quotes).toEqual(["ACME 101.5/101.6 #4", "INITECH 101.5/101.6 #7", "HOOLI 101.5/101.6 #5"]);
+    });
+
+    it("host mode: after --link-down-for the client's route to the server crosses the pair again", (ctx) => {
+      requireGuest(ctx);
+      const flapBack = step("flapBack");
+      expect(flapBack.status, flapBack.stderr).toBe(0);
+      const [down, up, route] = (flapBack.stdout as string).split("\n");
+      expect([down, up], "the client netdev went down, then up").toEqual(["down", "up"]);
+      expect(route).toMatch(/^10\.77\.0\.3 from 10\.77\.0\.4 dev srveth3 /);
     });
 
     // Opt-in (`npm run test:softroce:faults`): together they cost more than a whole
