@@ -96,7 +96,9 @@ class ConnectRdmaTransport implements UringTransport {
   /**
    * runUnaryCall of connect-es (interceptors, deadline, cancellation, the error a call
    * fails with, the signal aborted on completion), with the call's AbortSignal made
-   * only if an interceptor reads it (call-signal.ts says why).
+   * only if an interceptor reads it (call-signal.ts says why). Without interceptors no
+   * user code sees the request, so it gets no `signal` property at all (defining the
+   * accessor is a runtime call, ~0.35 µs).
    */
   unary<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
@@ -109,24 +111,29 @@ class ConnectRdmaTransport implements UringTransport {
     const timeout = this.#timeout(timeoutMs);
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
     const call = new CallSignal(signal, timeout);
-    const req: UnaryRequest<I, O> = withSignal(
-      {
-        stream: false as const,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: this.#baseUrl + methodPath(method),
-        header: new Headers(header),
-        contextValues: contextValues ?? createCallValues(),
-        message: create(method.input, input),
-      },
-      call,
-    );
-    const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
-      (r) => this.#unary(r, r === req ? call : call.follow(r.signal), deadline),
-      this.#options.interceptors,
-    );
-    return next(req).then(
+    const req = {
+      stream: false as const,
+      service: method.parent,
+      method,
+      requestMethod: "POST",
+      url: this.#baseUrl + methodPath(method),
+      header: new Headers(header),
+      contextValues: contextValues ?? createCallValues(),
+      message: create(method.input, input),
+    };
+    const interceptors = this.#options.interceptors;
+    let response: Promise<UnaryResponse<I, O>>;
+    if (interceptors === undefined || interceptors.length === 0) {
+      response = this.#unary(req as UnaryRequest<I, O>, call, deadline);
+    } else {
+      const seen: UnaryRequest<I, O> = withSignal(req, call);
+      const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
+        (r) => this.#unary(r, r === seen ? call : call.follow(r.signal), deadline),
+        interceptors,
+      );
+      response = next(seen);
+    }
+    return response.then(
       (res) => {
         call.finish();
         return res;
@@ -238,7 +245,8 @@ class ConnectRdmaTransport implements UringTransport {
     this.#heldSlots.check(this.#connection.engine);
     let payload = this.#encode(req.method.input, req.message);
     const usable = this.#connection.usable();
-    const session = usable ?? (await this.#connection.acquire(req.signal));
+    // `req` has no `signal` when no interceptor saw it: the call's own (made now) aborts with it.
+    const session = usable ?? (await this.#connection.acquire(signal.signal));
     // The session has a slot reserved for this call: the call owns it from here on.
     const call = this.#newCall(session, req.method.output, "unary");
     signal.onAbort = (reason) => call.cancel(reason);
