@@ -125,7 +125,9 @@ export interface Channel {
   /**
    * Closes the connection; onClose(undefined) follows. Idempotent. Frames already sent
    * still leave (for a bounded time), unless `discard`: then they are dropped and their
-   * leases come back at once (the peer stopped reading).
+   * leases come back at once (the peer stopped reading). `close(true)` on a channel that
+   * is still closing that way ends it now (an engine that closed its channels first
+   * must not keep a session's discard waiting).
    */
   close(discard?: boolean): void;
   /** Counters of this channel since it opened. */

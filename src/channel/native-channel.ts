@@ -78,6 +78,8 @@ export class NativeChannel implements Channel {
   readonly #memory: Uint8Array;
   #events: ChannelEvents | undefined;
   #closed = false;
+  /** close() chose a lingering close that has not been cut short (close(true) cuts it). */
+  #lingering = false;
   #peerEnded = false;
   // The frame being delivered right now, as its range of #memory (hold() is only valid for
   // it; a view of that range is the frame); length -1 between deliveries.
@@ -281,7 +283,14 @@ export class NativeChannel implements Channel {
   }
 
   close(discard = false): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      // A lingering close of ours, cut short.
+      if (discard && this.#lingering && !this.#owner.closed) {
+        this.#lingering = false;
+        this.#owner.native.closeConnection(this.id, false);
+      }
+      return;
+    }
     this.#closed = true;
     this.#owner.forget(this.id);
     if (discard && !this.#owner.closed) {
@@ -291,6 +300,7 @@ export class NativeChannel implements Channel {
       // Frames sent before close() still leave; a peer that stops reading cannot hold
       // the connection open longer than CLOSE_DRAIN_MS.
       this.#owner.native.closeConnection(this.id, true);
+      this.#lingering = true;
       const owner = this.#owner;
       const id = this.id;
       setTimeout(() => {

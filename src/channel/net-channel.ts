@@ -214,7 +214,11 @@ export class NetChannel implements Channel {
   }
 
   close(discard = false): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      // A lingering close of ours, cut short.
+      if (discard && this.#closedLocally) this.#socket.destroy();
+      return;
+    }
     this.#closed = true;
     this.#closedLocally = true;
     this.#stopReading();

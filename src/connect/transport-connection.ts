@@ -47,6 +47,8 @@ export class TransportConnection {
   #ownsEngine = false;
   #session: Session | undefined;
   #connecting: Promise<Session> | undefined;
+  /** The session being set up (connect and handshake): close() ends it too. */
+  #opening: Session | undefined;
   #closed = false;
 
   constructor(options: UringTransportOptions, engineOptions: Pick<EngineOptions, "localAddress">, sessionOptions: SessionOptions) {
@@ -80,6 +82,7 @@ export class TransportConnection {
   /** Closes every session, then the engine if this connection created it. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#opening?.close();
     for (const session of [...this.#sessions]) session.close();
     if (this.#ownsEngine) await this.#engine?.close();
   }
@@ -141,15 +144,24 @@ export class TransportConnection {
     const holder: { session?: Session } = {};
     let session: Session;
     try {
-      session = await Session.connect(engine, this.#url, this.#sessionOptions, {
-        onClose: () => {
-          const s = holder.session;
-          if (s === undefined) return;
-          this.#sessions.delete(s);
-          addChannelStats(this.#pastChannels, s.stats());
-          if (this.#session === s) this.#session = undefined;
+      session = await Session.connect(
+        engine,
+        this.#url,
+        this.#sessionOptions,
+        {
+          onClose: () => {
+            const s = holder.session;
+            if (s === undefined) return;
+            this.#sessions.delete(s);
+            addChannelStats(this.#pastChannels, s.stats());
+            if (this.#session === s) this.#session = undefined;
+          },
         },
-      });
+        (opening) => {
+          this.#opening = opening;
+          if (this.#closed) opening.close();
+        },
+      );
     } catch (e) {
       throw new ConnectError(
         `cannot connect to ${this.#url}: ${e instanceof Error ? e.message : String(e)}`,
@@ -160,6 +172,8 @@ export class TransportConnection {
         undefined,
         e,
       );
+    } finally {
+      this.#opening = undefined;
     }
     holder.session = session;
     if (session.closed) {

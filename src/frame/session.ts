@@ -155,8 +155,20 @@ export class Session implements StreamHost, DrainHost {
   }
 
   /** Connects a client session and completes the handshake. */
-  static async connect(engine: ChannelEngine, url: string, options: SessionOptions, hooks?: SessionHooks): Promise<Session> {
+  /**
+   * A client session over a new connection of `engine` to `url`; resolves once the
+   * handshake is done. `opening` gets the session at once: closing it ends the setup
+   * (the promise rejects), as a transport closed meanwhile does.
+   */
+  static async connect(
+    engine: ChannelEngine,
+    url: string,
+    options: SessionOptions,
+    hooks?: SessionHooks,
+    opening?: (session: Session) => void,
+  ): Promise<Session> {
     const session = new Session("client", options, hooks);
+    opening?.(session);
     const channel = await engine.connect(url, session.events);
     session.attach(channel);
     await session.ready;
@@ -394,8 +406,11 @@ export class Session implements StreamHost, DrainHost {
       // One loop turn later: frames queued just before (GOAWAY, a last END) are handed to
       // the engine's flush first; engines whose close() drops unsent frames need this.
       const channel = this.#channel;
-      // A peer that stopped reading (or answering) gets nothing more: its unsent frames are dropped.
-      const discard = error.code === "ERR_SLOW_PEER" || error.code === "ERR_KEEPALIVE";
+      // A peer that stopped reading (or answering) gets nothing more: its unsent frames are
+      // dropped. So does a server that never answered our HELLO: nothing of ours is worth
+      // waiting for its FIN (a lingering close would hold transport.close() for CLOSE_DRAIN_MS).
+      const discard =
+        error.code === "ERR_SLOW_PEER" || error.code === "ERR_KEEPALIVE" || (this.role === "client" && this.#peer === undefined);
       if (channel !== undefined) setImmediate(() => channel.close(discard));
     }
     this.#hooks.onClose?.(error);
