@@ -340,7 +340,12 @@ export interface NativeAddon {
 }
 
 /** The native test-only failure points (native/common/fault_injection.h). */
-export type FaultPointName = "uring.full_sq_submit" | "uring.accept_after_close" | "rdma.post_send";
+export type FaultPointName =
+  | "uring.full_sq_submit"
+  | "uring.accept_after_close"
+  | "rdma.post_send"
+  | "rdma.repeat_read_request"
+  | "rdma.cq_error";
 
 let addon: NativeAddon | undefined;
 let loadError: Error | undefined;

@@ -10,8 +10,8 @@
 import { afterEach, expect, it, vi } from "vitest";
 import { native } from "../../src/binding.js";
 import { RdmaEngine } from "../../src/channel/rdma-engine.js";
-import type { Channel } from "../../src/channel/channel.js";
 import { clientEngine, eventually, rdmaDescribe, serverUrl } from "./support/rdma-env.js";
+import { listenRecorded, recordedEnd, sendFrame } from "./support/recorded-end.js";
 
 // QEMU TCG runs the guest 10-50x slower than hardware.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
@@ -22,54 +22,21 @@ afterEach(async () => {
   await Promise.all(engines.splice(0).map((engine) => engine.close()));
 });
 
-interface End {
-  frames: number;
-  closed: boolean;
-  error: (Error & { code?: string }) | undefined;
-}
-
-function end(): End {
-  return { frames: 0, closed: false, error: undefined };
-}
-
-function events(record: End) {
-  return {
-    onFrame: () => {
-      record.frames++;
-    },
-    onClose: (error: Error | undefined) => {
-      record.closed = true;
-      record.error = error;
-    },
-  };
-}
-
-function send(channel: Channel): void {
-  const lease = channel.allocate(64);
-  lease.bytes.fill(1);
-  channel.send(lease);
-}
-
 rdmaDescribe("rdma completion queue error", () => {
   it("IBV_EVENT_CQ_ERR fails every connection on the device with EIO, counted; the peers see the end", async () => {
     const server = new RdmaEngine();
     const client = clientEngine();
     engines.push(client, server);
-    const accepted: End[] = [];
-    const listener = await server.listen(serverUrl(), () => {
-      const record = end();
-      accepted.push(record);
-      return events(record);
-    });
-    const connected = [end(), end()];
-    const channels = [await client.connect(listener.url, events(connected[0]!)), await client.connect(listener.url, events(connected[1]!))];
-    for (const channel of channels) send(channel);
-    await eventually(() => accepted.length === 2 && accepted.every((a) => a.frames === 1), "both connections carried a frame");
+    const { url, accepted } = await listenRecorded(server, serverUrl());
+    const connected = [recordedEnd(), recordedEnd()];
+    const channels = [await client.connect(url, connected[0]!.events), await client.connect(url, connected[1]!.events)];
+    for (const channel of channels) sendFrame(channel, 64);
+    await eventually(() => accepted.length === 2 && accepted.every((a) => a.frames.length === 1), "both connections carried a frame");
     expect(server.stats().asyncErrors).toBe(0);
     expect(client.stats().asyncErrors).toBe(0);
 
     native().faultPoint("rdma.cq_error", 1);
-    for (const channel of channels) send(channel); // completions on both sides: the next reap checks
+    for (const channel of channels) sendFrame(channel, 64); // completions on both sides: the next reap checks
     await eventually(() => native().faultPoint("rdma.cq_error") === 1, "a device reported the CQ error");
 
     const serverTook = server.stats().asyncErrors > 0;

@@ -10,8 +10,8 @@
 import { afterEach, expect, it, vi } from "vitest";
 import { native } from "../../src/binding.js";
 import { RdmaEngine } from "../../src/channel/rdma-engine.js";
-import type { Channel } from "../../src/channel/channel.js";
 import { clientEngine, eventually, rdmaDescribe, serverUrl } from "./support/rdma-env.js";
+import { listenRecorded, recordedEnd, sendFrame } from "./support/recorded-end.js";
 
 // QEMU TCG runs the guest 10-50x slower than hardware.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
@@ -25,60 +25,29 @@ afterEach(async () => {
   await Promise.all(engines.splice(0).map((engine) => engine.close()));
 });
 
-interface End {
-  sizes: number[];
-  closed: boolean;
-  error: (Error & { code?: string }) | undefined;
-}
-
-function end(): End {
-  return { sizes: [], closed: false, error: undefined };
-}
-
-function events(record: End) {
-  return {
-    onFrame: (frame: Uint8Array) => record.sizes.push(frame.byteLength),
-    onClose: (error: Error | undefined) => {
-      record.closed = true;
-      record.error = error;
-    },
-  };
-}
-
-function send(channel: Channel, size: number): void {
-  const lease = channel.allocate(size);
-  lease.bytes.fill(size & 0xff);
-  channel.send(lease);
-}
-
 rdmaDescribe("rdma READ token reuse", () => {
   it("a READ_REQUEST with a token in use closes the connection with EPROTO; its leases come back; another connection carries on", async () => {
     const server = new RdmaEngine();
     const client = clientEngine();
     engines.push(client, server);
-    const accepted: End[] = [];
-    const listener = await server.listen(serverUrl(), () => {
-      const record = end();
-      accepted.push(record);
-      return events(record);
-    });
-    const attacked = end();
-    const channel = await client.connect(listener.url, events(attacked));
-    const bystander = end();
-    const other = await client.connect(listener.url, events(bystander));
+    const { url, accepted } = await listenRecorded(server, serverUrl());
+    const attacked = recordedEnd();
+    const channel = await client.connect(url, attacked.events);
+    const bystander = recordedEnd();
+    const other = await client.connect(url, bystander.events);
     await eventually(() => accepted.length === 2, "both connections accepted");
 
-    send(channel, LARGE);
-    await eventually(() => accepted[0]!.sizes.length === 1, "the first large frame arrived by READ");
+    sendFrame(channel, LARGE);
+    await eventually(() => accepted[0]!.frames.length === 1, "the first large frame arrived by READ");
     const reads0 = server.stats().reads;
     expect(reads0).toBeGreaterThan(0);
 
     native().faultPoint("rdma.repeat_read_request", 1);
-    send(channel, LARGE);
+    sendFrame(channel, LARGE);
     await eventually(() => accepted[0]!.closed, "the server closed the connection");
     expect(native().faultPoint("rdma.repeat_read_request")).toBe(1);
     expect(accepted[0]!.error?.code).toBe("EPROTO");
-    expect(accepted[0]!.sizes).toEqual([LARGE]);
+    expect(accepted[0]!.frames.map((frame) => frame.byteLength)).toEqual([LARGE]);
     await eventually(() => attacked.closed, "the client saw the connection end");
 
     // Every lease the closed connection held (its READ target among them) came back.
@@ -86,8 +55,8 @@ rdmaDescribe("rdma READ token reuse", () => {
     await eventually(() => server.stats().region.leaseBytesInUse === 0, "the server's lease area is empty");
 
     // The other connection was not touched.
-    send(other, LARGE);
-    await eventually(() => accepted[1]!.sizes.length === 1, "the bystander's large frame arrived");
+    sendFrame(other, LARGE);
+    await eventually(() => accepted[1]!.frames.length === 1, "the bystander's large frame arrived");
     expect(accepted[1]!.closed).toBe(false);
     expect(bystander.closed).toBe(false);
   });

@@ -9,8 +9,8 @@
 import { afterEach, expect, it, vi } from "vitest";
 import { native } from "../../src/binding.js";
 import { RdmaEngine } from "../../src/channel/rdma-engine.js";
-import type { Channel } from "../../src/channel/channel.js";
 import { clientEngine, eventually, rdmaDescribe, serverUrl } from "./support/rdma-env.js";
+import { recordedEnd, sendFrame } from "./support/recorded-end.js";
 
 // QEMU TCG runs the guest 10-50x slower than hardware.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
@@ -21,46 +21,20 @@ afterEach(async () => {
   await Promise.all(engines.splice(0).map((engine) => engine.close()));
 });
 
-interface End {
-  frames: number[][];
-  closed: boolean;
-  error: (Error & { code?: string }) | undefined;
-}
-
-function end(): End {
-  return { frames: [], closed: false, error: undefined };
-}
-
-function events(record: End) {
-  return {
-    onFrame: (frame: Uint8Array) => record.frames.push([...frame]),
-    onClose: (error: Error | undefined) => {
-      record.closed = true;
-      record.error = error;
-    },
-  };
-}
-
-function send(channel: Channel, bytes: number[]): void {
-  const lease = channel.allocate(bytes.length);
-  lease.bytes.set(bytes);
-  channel.send(lease);
-}
-
 rdmaDescribe("rdma refused post_send", () => {
   it("closes the connection with the error and counts it; the frame never arrives and the peer sees the end", async () => {
     const server = new RdmaEngine();
     const client = clientEngine();
     engines.push(client, server);
-    const accepted = end();
-    const listener = await server.listen(serverUrl(), () => events(accepted));
-    const connected = end();
-    const channel = await client.connect(listener.url, events(connected));
+    const accepted = recordedEnd();
+    const listener = await server.listen(serverUrl(), () => accepted.events);
+    const connected = recordedEnd();
+    const channel = await client.connect(listener.url, connected.events);
 
-    send(channel, [1, 2, 3]);
+    sendFrame(channel, [1, 2, 3]);
     await eventually(() => accepted.frames.length === 1, "the first frame arrived");
     native().faultPoint("rdma.post_send", 1); // the next post on this (idle) pair is the client's frame
-    send(channel, [4, 5, 6]);
+    sendFrame(channel, [4, 5, 6]);
 
     await eventually(() => connected.closed, "the client's connection closed");
     expect(connected.error?.code).toBe("ENOMEM");
@@ -68,7 +42,7 @@ rdmaDescribe("rdma refused post_send", () => {
     expect(client.stats().sendFailures).toBe(1);
     expect(server.stats().sendFailures).toBe(0);
     await eventually(() => accepted.closed, "the server saw the connection end");
-    expect(accepted.frames).toEqual([[1, 2, 3]]);
+    expect(accepted.frames.map((frame) => [...frame])).toEqual([[1, 2, 3]]);
     await eventually(() => client.stats().active === 0, "the client's connection was freed");
   });
 });
