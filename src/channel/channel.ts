@@ -125,9 +125,10 @@ export interface Channel {
   /**
    * Closes the connection; onClose(undefined) follows. Idempotent. Frames already sent
    * still leave (for a bounded time), unless `discard`: then they are dropped and their
-   * leases come back at once (the peer stopped reading). `close(true)` on a channel that
-   * is still closing that way ends it now (an engine that closed its channels first
-   * must not keep a session's discard waiting).
+   * leases come back at once (the peer stopped reading). On node:net and the native
+   * engines, `close(true)` on a channel still in such a lingering close ends it now (an
+   * engine that closed its channels first must not keep a session's discard waiting); a
+   * memory channel's close completes in the next loop turn either way.
    */
   close(discard?: boolean): void;
   /** Counters of this channel since it opened. */
