@@ -101,12 +101,14 @@ function lossRun(only) {
   const r = cli(["run", "--loss", "1", "--", "bash", "-c", `set -o pipefail; tc qdisc show dev "$SOFTROCE_SERVER_NETDEV"; ${suite}`], {
     env: { ...process.env, CONNECT_RDMA_REQUIRE: "1" },
   });
-  const lines = r.stdout.split("\n");
+  // Colours stripped first: vitest may colour its output even into a pipe (FORCE_COLOR
+  // comes through the harness with the rest of the environment).
+  const lines = r.stdout.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
   return {
     status: r.status,
     seconds: r.seconds,
     qdisc: lines[0],
-    summary: lines.filter((l) => /^\s*(Test Files|Tests)\s/.test(l)).map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()),
+    summary: lines.filter((l) => /^\s*(Test Files|Tests)\s/.test(l)).map((l) => l.trim()),
     failed: lines.filter((l) => /^\s*(×|FAIL)\s/.test(l)).slice(0, 20),
     stderr: r.stderr,
   };
