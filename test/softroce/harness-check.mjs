@@ -5,7 +5,7 @@
 // exit code, stdin and a signal passed through, the pair removed after a normal exit, a
 // crash, Ctrl-C, and reclaimed after the harness itself was killed; the missing right
 // named for an unprivileged user; a Connect program over rdma://; the pair's route back
-// after a flap that ends; the RDMA transport suite under 1 % loss; a link flap. Prints one HARNESS_CHECK {json} line; asserts nothing
+// after a flap that ends; RDMA transport tests under 1 % loss; a link flap. Prints one HARNESS_CHECK {json} line; asserts nothing
 // (the host-side test does).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -91,35 +91,47 @@ const flapBack = [
   'sleep 1; ip route get "$SOFTROCE_SERVER_IP" from "$SOFTROCE_CLIENT_IP" | head -n1',
 ].join("\n");
 await step("flapBack", () => cli(["run", "--link-down-after", "5s", "--link-down-for", "3s", "--", "sh", "-c", flapBack]));
-// The link faults (a transport suite under loss, a link flap) take most of a guest run's
-// time (~11 minutes here for the loss run alone): `npm run test:softroce:faults` runs them,
-// npm test does not (docs/SOFTROCE.md, "Faults on the link").
-const linkFaults = process.env.SOFTROCE_LINK_FAULTS === "1";
-if (linkFaults) await step("loss", () => {
-  // Not the "deadlines and cancellation" group: it asserts sub-second timings (a 200 ms
+/** The RDMA transport suite (its tests matching `only`, else all) under `--loss 1`. */
+function lossRun(only) {
+  // Never the "deadlines and cancellation" group: it asserts sub-second timings (a 200 ms
   // deadline that must see a streamed message first), and one lost packet costs rxe a
   // retransmit timeout longer than that (rdma_cm's default for RoCE, ~0.5 s).
-  const suite = `npx --no-install vitest run test/rdma/transport.test.ts -t '^(?!.*deadlines and cancellation)' 2>&1 | cat`;
+  const pattern = only ?? "^(?!.*deadlines and cancellation)";
+  const suite = `npx --no-install vitest run test/rdma/transport.test.ts -t '${pattern}' 2>&1 | cat`;
   const r = cli(["run", "--loss", "1", "--", "bash", "-c", `set -o pipefail; tc qdisc show dev "$SOFTROCE_SERVER_NETDEV"; ${suite}`], {
     env: { ...process.env, CONNECT_RDMA_REQUIRE: "1" },
   });
-  const lines = r.stdout.split("\n");
+  // Colours stripped first: vitest may colour its output even into a pipe (FORCE_COLOR
+  // comes through the harness with the rest of the environment).
+  const lines = r.stdout.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
   return {
     status: r.status,
     seconds: r.seconds,
     qdisc: lines[0],
-    summary: lines.filter((l) => /^\s*(Test Files|Tests)\s/.test(l)).map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()),
+    summary: lines.filter((l) => /^\s*(Test Files|Tests)\s/.test(l)).map((l) => l.trim()),
     failed: lines.filter((l) => /^\s*(×|FAIL)\s/.test(l)).slice(0, 20),
     stderr: r.stderr,
   };
-});
-if (linkFaults) await step("flap", () => {
-  // 90 s: under TCG on a loaded host the program started 33 s after the harness and had
-  // not finished a call 12 s later (a 45 s flap came before any call): the flap must come
-  // when calls are going.
-  const r = cli(["run", "--link-down-after", "90s", "--", "node", "test/softroce/link-flap.mjs"], { timeout: 300_000 });
+}
+
+/** test/softroce/link-flap.mjs under `softroce run ARGS`, with `env` added; its LINK_FLAP report. */
+function flapRun(args, env) {
+  const r = cli(["run", ...args, "--", "node", "test/softroce/link-flap.mjs"], { timeout: 400_000, env: { ...process.env, ...env } });
   const line = r.stdout.split("\n").find((l) => l.startsWith("LINK_FLAP "));
   return { status: r.status, signal: r.signal, seconds: r.seconds, flap: line ? JSON.parse(line.slice(10)) : undefined, stderr: r.stderr, after: leftovers() };
-});
+}
+
+// The link faults in full (the whole transport suite under loss, a flap timed by the
+// harness) take most of a guest run's time (~11 minutes here for the loss run alone):
+// `npm run test:softroce:faults` runs them. npm test runs quick ones: the RPC kinds and
+// flow control under 1 % loss, and a flap the program makes itself once calls went through.
+await step("lossQuick", () => lossRun("RPC kinds|multiplexing and flow control"));
+await step("flapQuick", () => flapRun([], { LINK_FLAP_SELF: "1" }));
+const linkFaults = process.env.SOFTROCE_LINK_FAULTS === "1";
+if (linkFaults) await step("loss", () => lossRun(undefined));
+// 90 s: under TCG on a loaded host the program started 33 s after the harness and had not
+// finished a call 12 s later (a 45 s flap came before any call): the flap must come when
+// calls are going.
+if (linkFaults) await step("flap", () => flapRun(["--link-down-after", "90s"], {}));
 
 console.log(`HARNESS_CHECK ${JSON.stringify(report)}`);

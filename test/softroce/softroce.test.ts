@@ -216,23 +216,17 @@ describe("soft-RoCE guest", () => {
       expect(route).toMatch(/^10\.77\.0\.3 from 10\.77\.0\.4 dev srveth3 /);
     });
 
-    // Opt-in (`npm run test:softroce:faults`): together they cost more than a whole
-    // npm test run here; npm test says so instead of running them.
-    const linkFaults = process.env.SOFTROCE_LINK_FAULTS === "1";
-    if (!linkFaults) console.warn("[softroce] link-fault tests (--loss, --link-down-after) not run: npm run test:softroce:faults runs them");
-
-    it.runIf(linkFaults)("the RDMA transport suite passes under 1 % loss on the link (--loss 1; all but its sub-second deadline group)", (ctx) => {
-      requireGuest(ctx);
-      const loss = step("loss");
+    /** A loss step's run (harness-check.mjs lossRun): the qdisc in place, every selected test passed. */
+    const expectLossRunPassed = (name: string): void => {
+      const loss = step(name);
       expect(loss.qdisc).toMatch(/netem .*loss 1%/);
       expect(loss.status, `${loss.failed.join("\n")}\n${loss.stderr}`).toBe(0);
       expect(loss.summary.join(" ")).toMatch(/Tests\s+\d+ passed/);
       expect(loss.summary.join(" ")).not.toMatch(/failed/);
-    });
-
-    it.runIf(linkFaults)("a link that goes down mid-stream (--link-down-after) gives Unavailable to every call in bounded time", (ctx) => {
-      requireGuest(ctx);
-      const { status, flap, stderr, after } = step("flap");
+    };
+    /** A flap step's run (harness-check.mjs flapRun): every call ended Unavailable within the bound, nothing left behind. */
+    const expectFlapEndedCalls = (name: string): void => {
+      const { status, flap, stderr, after } = step(name);
       expect(status, stderr).toBe(0);
       expect(flap.downAfterMs, "the link went down").toBeGreaterThan(0);
       expect(flap.callsBefore + flap.quotesBefore, "calls went through before the flap").toBeGreaterThan(0);
@@ -241,6 +235,31 @@ describe("soft-RoCE guest", () => {
         expect(flap[name].atMs - flap.downAfterMs, `${name}: ms after the link went down`).toBeLessThan(60_000);
       }
       expect(after).toEqual(clean);
+    };
+
+    it("RPC kinds and flow control over RDMA pass under 1 % loss on the link (--loss 1)", (ctx) => {
+      requireGuest(ctx);
+      expectLossRunPassed("lossQuick");
+    });
+
+    it("a link that goes down mid-stream (the program takes it down) gives Unavailable to every call in bounded time", (ctx) => {
+      requireGuest(ctx);
+      expectFlapEndedCalls("flapQuick");
+    });
+
+    // Opt-in (`npm run test:softroce:faults`): the whole transport suite under loss and a
+    // flap timed by the harness cost more than a whole npm test run here; npm test says so.
+    const linkFaults = process.env.SOFTROCE_LINK_FAULTS === "1";
+    if (!linkFaults) console.warn("[softroce] full link-fault tests (the transport suite under --loss, --link-down-after) not run: npm run test:softroce:faults runs them");
+
+    it.runIf(linkFaults)("the RDMA transport suite passes under 1 % loss on the link (--loss 1; all but its sub-second deadline group)", (ctx) => {
+      requireGuest(ctx);
+      expectLossRunPassed("loss");
+    });
+
+    it.runIf(linkFaults)("a link that goes down mid-stream (--link-down-after) gives Unavailable to every call in bounded time", (ctx) => {
+      requireGuest(ctx);
+      expectFlapEndedCalls("flap");
     });
   });
 });
