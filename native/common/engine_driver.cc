@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include "common/loop_immediates.h"
+
 namespace crdma {
 namespace {
 uint64_t NowNs() {
@@ -15,6 +17,7 @@ uint64_t NowNs() {
 EngineDriver::EngineDriver(Napi::Env env, Napi::Int32Array events, Napi::Function handler, const char* name,
                            DrivenEngine* engine, std::function<Napi::Value()> receiver_of)
     : env_(env), engine_(engine), receiver_of_(std::move(receiver_of)), batch_(env, events, handler, name) {
+  napi_get_uv_event_loop(env, &loop_);
   batch_.set_end_of_batch([this] { engine_->EndBatch(); });
   batch_.set_after_chunk([this] { engine_->FlushSends(); });
   prepare_ = std::make_unique<UvPrepare>(env, [this] { OnPrepare(); });
@@ -57,7 +60,7 @@ void EngineDriver::Pump(bool spin) {
     if (now - start >= kSpinCapNs) break;  // let timers and other I/O run; prepare resumes us
     if (spin) {
       if (seen > 0) idle_until = now + spin_ns_;
-      if (now < idle_until && engine_->active() > 0) {
+      if (now < idle_until && engine_->active() > 0 && !LoopHasImmediates(loop_)) {
         engine_->SpinStep();
         continue;
       }

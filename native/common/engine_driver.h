@@ -1,7 +1,8 @@
 // EngineDriver: runs an engine on Node's loop — the part the io_uring and RDMA wraps
 // share. One Pump() = reap completions into events, hand the batch to JS once, flush
 // what JS queued, repeat until idle. In spin mode it keeps polling for `spin_ns` after
-// the last activity. One Pump never runs longer than kSpinCapNs, so timers still run.
+// the last activity, unless JS left setImmediate work for the loop (it runs first). One
+// Pump never runs longer than kSpinCapNs, so timers still run.
 // A large batch goes to JS in chunks, the sends of each submitted before the next, so
 // the peer works on the first answers while this side handles the rest.
 // A uv_prepare step flushes the sends queued in each loop turn before the loop blocks.
@@ -53,6 +54,7 @@ class EngineDriver {
   void OnPrepare();
 
   Napi::Env env_;
+  uv_loop_t* loop_ = nullptr;
   DrivenEngine* engine_;
   std::function<Napi::Value()> receiver_of_;
   std::function<void()> after_step_;
