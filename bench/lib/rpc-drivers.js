@@ -43,6 +43,10 @@ export const RPC_DRIVERS = [
   },
   { id: "ours-shm-event", label: "ours shared memory (shm://), event", kind: "ours", transport: "shm", engine: "shm", poll: "event" },
   { id: "ours-shm-spin", label: "ours shared memory (shm://), spin", kind: "ours", transport: "shm", engine: "shm", poll: "spin" },
+  // The client decoding with bytes: "alias": a received bytes field stays a view into the
+  // ring (its 8 MiB default holds a 64 KiB message whole). A stream-workload row only.
+  { id: "ours-shm-event-large", label: "ours shared memory (shm://), event, bytes alias", kind: "ours", transport: "shm", engine: "shm", poll: "event", tuning: "large-messages", only: "stream" },
+  { id: "ours-shm-spin-large", label: "ours shared memory (shm://), spin, bytes alias", kind: "ours", transport: "shm", engine: "shm", poll: "spin", tuning: "large-messages", only: "stream" },
   { id: "ours-net-tcp", label: "ours net engine, TCP", kind: "ours", transport: "tcp", engine: "net", poll: "event" },
   // The stream workload's floor: the same flow on the raw channel (rpc-channel-stream.js).
   { id: "channel-stream-uring-tcp", label: "raw channel stream, io_uring TCP, event (floor)", kind: "channel-stream", transport: "tcp", engine: "uring", poll: "event", only: "stream" },

@@ -22,12 +22,14 @@ function channelUrl(driver, address) {
 // wakeup. Unset: the transport or server creates its engine as an application would.
 const spinMicros = Number(process.env.BENCH_SPIN_MICROS) || undefined;
 
-// "large-messages" tuning (rpc-drivers.js): receive slots of 256 KiB on both sides, so a
-// 64 KiB message arrives inside one slot; 64 of them keep the region at 16 + 64 MiB.
+// "large-messages" tuning (rpc-drivers.js): on io_uring, receive slots of 256 KiB on both
+// sides, so a 64 KiB message arrives inside one slot; 64 of them keep the region at 16 +
+// 64 MiB. On shm:// the default ring already holds it whole. Either way the client decodes
+// with bytes: "alias".
 const LARGE_MESSAGE_REGION = { slotSize: 256 * 1024, recvSlots: 64, leaseBytes: 64 * 1024 * 1024 };
 
 function ownEngine(driver, role) {
-  if (driver.tuning === "large-messages") return new UringEngine({ poll: driver.poll, region: LARGE_MESSAGE_REGION });
+  if (driver.tuning === "large-messages" && driver.engine === "uring") return new UringEngine({ poll: driver.poll, region: LARGE_MESSAGE_REGION });
   if (driver.poll !== "spin" || spinMicros === undefined) return undefined;
   if (driver.engine === "rdma") return new RdmaEngine({ poll: "spin", spinMicros, ...(role === "client" ? { localAddress: SOFTROCE_IP1 } : {}) });
   return new UringEngine({ poll: "spin", spinMicros });
