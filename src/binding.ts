@@ -141,8 +141,12 @@ export interface NativeShmEngine extends NativeEngineHandle {
 export interface NativeShmEngineStats {
   /** Frames read in place from the rings (no copy on receive). */
   framesIn: number;
+  /** Bytes of those frames. */
+  bytesIn: number;
   /** Frames handed to send(). */
   framesOut: number;
+  /** Bytes of those frames. */
+  bytesOut: number;
   /** Frames written by JS straight into a ring (allocate() handed out ring space): no copy. */
   framesInPlace: number;
   /** Frames copied into a ring from a lease: the ring had no room at allocate(), or frames were waiting before them. */

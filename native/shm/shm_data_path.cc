@@ -41,6 +41,7 @@ int ShmEngine::ReadRing(ShmConnection& c, EventSink& sink) {
     }
     ++seen;
     stats_.frames_in++;
+    stats_.bytes_in += r.length;
     c.delivered.push_back({r.offset, r.end, false});
     sink.Push({kEventFrameView, static_cast<int32_t>(c.id), static_cast<int32_t>(r.offset),
                static_cast<int32_t>(r.length)});
@@ -145,6 +146,7 @@ int ShmEngine::Send(uint32_t connection, size_t lease_offset, uint32_t length) {
   c.queued.push_back({lease_offset, length});
   c.unsent_bytes += length;
   stats_.frames_out++;
+  stats_.bytes_out += length;
   if (c.queued.size() == 1) SendQueued(c);
   if (c.pending_err != 0) WakeSoon();
   return 0;
@@ -178,6 +180,7 @@ int ShmEngine::CommitInPlace(uint32_t connection, size_t offset, uint32_t length
   ShmConnection& c = *it->second;
   if (!c.writer->open() || c.in_place != offset || length > c.in_place_length) return -EINVAL;
   stats_.frames_out++;
+  stats_.bytes_out += length;
   if (c.queued.empty()) {
     c.writer->Commit(length);
     stats_.frames_in_place++;

@@ -47,6 +47,7 @@ constexpr uint32_t kMaxPendingRendezvous = 64;
 
 struct ShmStats {
   double frames_in = 0, frames_out = 0, wakes_sent = 0, wakeups = 0;
+  double bytes_in = 0, bytes_out = 0;  // bytes of those frames
   double frames_in_place = 0;  // frames JS wrote straight into a ring (no copy on send)
   double send_copies = 0;      // frames copied into a ring (from a lease, or moved: see CommitInPlace)
   double rejected_peers = 0, protocol_errors = 0;

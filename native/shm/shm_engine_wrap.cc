@@ -156,6 +156,8 @@ Napi::Value ShmEngineWrap::Stats(const Napi::CallbackInfo& info) {
   const shm::ShmStats& s = engine()->stats();
   out.Set("framesIn", s.frames_in);
   out.Set("framesOut", s.frames_out);
+  out.Set("bytesIn", s.bytes_in);
+  out.Set("bytesOut", s.bytes_out);
   out.Set("sendCopies", s.send_copies);
   out.Set("framesInPlace", s.frames_in_place);
   out.Set("wakesSent", s.wakes_sent);

@@ -4,7 +4,7 @@
 // a slot), large frames, 100,000 frames back to back, 64 concurrent connections, zero
 // copy (in-place views vs exactly one reassembly) and hold().
 
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished } from "vitest";
 import type { Channel } from "../../src/channel/channel.js";
 import { itUnlessKnown, type ChannelSuiteOptions, type SuiteEngine } from "./channel-suite.js";
 import { Inbox, sendBytes } from "./support/inbox.js";

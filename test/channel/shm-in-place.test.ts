@@ -1,7 +1,8 @@
 // shm:// send in place (docs/CHANNELS.md §5.2, "Send"): allocate() hands out a record of
 // the connection's outgoing ring when the ring has room and nothing waits before it, and
 // a region lease otherwise (copied into the ring at send). Checks what crosses, in which
-// order, and what ShmEngine.stats() counts (framesInPlace: no copy; sendCopies: copies).
+// order, and what ShmEngine.stats() counts (framesInPlace: no copy; sendCopies: copies;
+// bytesOut and the peer's bytesIn: the frames' bytes).
 import { expect, it, onTestFinished } from "vitest";
 import type { Channel, Lease } from "../../src/channel/channel.js";
 import { ShmEngine } from "../../src/channel/shm-engine.js";
@@ -25,7 +26,7 @@ async function pair() {
   const inbox = new Inbox();
   const client = await engine.connect(listener.url, inbox);
   inbox.channel = client;
-  return { engine, client, serverInbox };
+  return { engine, server, client, serverInbox };
 }
 
 /** True when the lease is ring space (the connection's mapping), false for a region lease. */
@@ -55,14 +56,19 @@ async function expectFrames(inbox: Inbox, expected: Uint8Array[]): Promise<void>
 
 gatedDescribe("shm: frames written in place", shmUnavailable(), () => {
   it("allocate() hands out ring space; the frame crosses with no copy, and a shorter send() sends a prefix", async () => {
-    const { engine, client, serverInbox } = await pair();
+    const { engine, server, client, serverInbox } = await pair();
     const before = counted(engine);
+    const bytesBefore = { out: engine.stats().bytesOut, in: server.stats().bytesIn };
     client.send(filled(client, engine, pattern(300, 1), true));
     const prefix = filled(client, engine, pattern(200, 2), true);
     client.send(prefix, 77);
     client.send(filled(client, engine, pattern(5, 3), true));
     await expectFrames(serverInbox, [pattern(300, 1), pattern(200, 2).subarray(0, 77), pattern(5, 3)]);
     expect(counted(engine)).toEqual({ inPlace: before.inPlace + 3, copies: before.copies });
+    expect({ out: engine.stats().bytesOut, in: server.stats().bytesIn }, "frame bytes counted by both engines").toEqual({
+      out: bytesBefore.out + 300 + 77 + 5,
+      in: bytesBefore.in + 300 + 77 + 5,
+    });
   });
 
   it("a second allocate() while a ring lease is unsent gets a region lease; frames leave in send() order", async () => {

@@ -59,7 +59,8 @@ const GUEST_FAULTS = ["--delay", "100us", "--mtu", "3000"];
 
 /** What harness-check.mjs reports (see there); each step's fields, or { error }. */
 type Step = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-type HarnessReport = Record<"guest" | "hostRun" | "exitCode" | "stdin" | "crash" | "ctrlC" | "killed" | "unprivileged" | "program" | "flapBack" | "loss" | "flap", Step>;
+type StepName = "guest" | "hostRun" | "exitCode" | "stdin" | "crash" | "ctrlC" | "killed" | "unprivileged" | "program" | "flapBack" | "lossQuick" | "flapQuick" | "loss" | "flap";
+type HarnessReport = Record<StepName, Step>;
 const clean = { netdev: false, rxe: false, rules: false, address: false };
 let harness: HarnessReport | undefined;
 
@@ -217,7 +218,7 @@ describe("soft-RoCE guest", () => {
     });
 
     /** A loss step's run (harness-check.mjs lossRun): the qdisc in place, every selected test passed. */
-    const expectLossRunPassed = (name: string): void => {
+    const expectLossRunPassed = (name: StepName): void => {
       const loss = step(name);
       expect(loss.qdisc).toMatch(/netem .*loss 1%/);
       expect(loss.status, `${loss.failed.join("\n")}\n${loss.stderr}`).toBe(0);
@@ -225,7 +226,7 @@ describe("soft-RoCE guest", () => {
       expect(loss.summary.join(" ")).not.toMatch(/failed/);
     };
     /** A flap step's run (harness-check.mjs flapRun): every call ended Unavailable within the bound, nothing left behind. */
-    const expectFlapEndedCalls = (name: string): void => {
+    const expectFlapEndedCalls = (name: StepName): void => {
       const { status, flap, stderr, after } = step(name);
       expect(status, stderr).toBe(0);
       expect(flap.downAfterMs, "the link went down").toBeGreaterThan(0);
