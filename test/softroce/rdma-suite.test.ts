@@ -33,7 +33,8 @@ const cli = fileURLToPath(new URL("../../bin/connect-rdma.js", import.meta.url))
 /**
  * The whole in-guest run, boot to power-off. On this 2-core VM the run took 834 s on
  * 2026-12-07 (test/rdma with its auth and peer files, plus the io_uring suites, under
- * TCG): the limit leaves room for a slower runner, not for a hang.
+ * TCG), 957 s with the kTLS and TLS files added the same day: the limit leaves room for a
+ * slower runner, not for a hang.
  */
 const guestTimeoutSeconds = 1500;
 /**
