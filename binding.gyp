@@ -14,6 +14,7 @@
         "native/uring/uring_send_path.cc",
         "native/uring/frame_assembler.cc",
         "native/uring/uring_engine_wrap.cc",
+        "native/uring/ktls_socket.cc",
         "native/common/event_batch.cc",
         "native/common/engine_driver.cc",
         "native/common/uv_handles.cc",

@@ -2,8 +2,9 @@
 // process (server and client share the event loop: figures are for comparing the rows,
 // not absolute): per connection, the time to connect and finish the first call; unary
 // p50/p99 of 64 B echoes; and a 64 KiB server stream's throughput. Rows: plaintext on the
-// node:net engine, TLS (node:net over a TLSSocket: the path a `tls` option takes here),
-// and plaintext on io_uring where this process has it. Rounds are interleaved, each row
+// node:net engine, TLS on the node:net engine over a TLSSocket, TLS on io_uring with
+// kernel TLS where the kernel offers it (capabilities().tls.path "ktls": the soft-RoCE
+// guest), and plaintext on io_uring where this process has it. Rounds are interleaved, each row
 // reported as median (min–max) over rounds. Prints a markdown table and the JSON summary,
 // and writes it to --out (default bench/results/tls-<timestamp>.json).
 //   node bench/tls.js [--quick] [--rounds N] [--out DIR]
@@ -45,7 +46,8 @@ const pem = selfSigned();
 const caps = capabilities();
 const ROWS = [
   { id: "plaintext-net", engine: "net" },
-  { id: "tls-tlssocket", engine: "auto", tls: true },
+  { id: "tls-tlssocket", engine: "net", tls: true },
+  ...(caps.tls.path === "ktls" ? [{ id: "tls-ktls", engine: "uring", tls: true }] : []),
   ...(caps.ioUring.available ? [{ id: "plaintext-uring", engine: "uring" }] : []),
 ];
 

@@ -41,6 +41,10 @@ if [[ ${SR_DEVICES:-1} == 1 ]] && ! setup_rxe >>"$RUN/setup.log" 2>&1; then
   finish 125
 fi
 
+# Kernel TLS (the tcp "tls" ULP) for the kTLS path's suites (test/connect/ktls.test.ts):
+# loaded here, as an administrator would, since the library never loads modules itself.
+modprobe tls >>"$RUN/setup.log" 2>&1 || echo "softroce: modprobe tls failed (kTLS unavailable in the guest)" >>"$RUN/stderr"
+
 (
   source "$RUN/env.sh"  # the caller's environment, `cd` to its cwd, SR_CMD=(argv)
   export SOFTROCE=1 SOFTROCE_MODE=guest SOFTROCE_RUNDIR=$RUN

@@ -59,6 +59,8 @@ export const NativeCloseReason = {
   PeerClosedMidFrame: 3,
   ProtocolError: 4,
   NotProtocol: 5,
+  /** kTLS: a received record was not application data (alert, KeyUpdate) or failed to open. */
+  TlsRecord: 6,
 } as const;
 
 /**
@@ -105,6 +107,14 @@ export interface NativeUringEngine extends NativeEngineHandle {
   listenUnix(path: string, backlog: number, mode: number, firstFrameMax: number): number;
   connectTcp(ip: string, port: number): number;
   connectUnix(path: string): number;
+  /**
+   * Duplicates `fd` (a connected TCP socket node:net owns), installs kernel TLS on the
+   * duplicate with these keys (TCP_ULP "tls", TLS_TX, TLS_RX) and adopts it as an open
+   * connection: returns its id, no event follows. Throws a system error naming the step.
+   */
+  adoptKtls(fd: number, txKey: Uint8Array, txIv: Uint8Array, txSequence: number, rxKey: Uint8Array, rxIv: Uint8Array, rxSequence: number, firstFrameMax: number): number;
+  /** The upper-layer protocol on a connection's socket (getsockopt TCP_ULP): "tls" on kTLS, "" for none. */
+  ulpOf(connection: number): string;
   stats(): NativeUringEngineStats;
   /** Bytes of the frame `connection` is in the middle of receiving (0 between frames), -1 when gone. */
   partialFrameBytes(connection: number): number;
@@ -262,6 +272,8 @@ export interface NativeUringEngineStats {
   bufferStarvations: number;
   /** Failed accepts (EMFILE at the fd limit, ENFILE, ENOMEM), each retried after a back-off. */
   acceptErrors: number;
+  /** Connections adopted with kernel TLS installed (the kTLS path). */
+  adoptedKtls: number;
   /** Connections plus listeners open right now. */
   active: number;
   /** IORING_SETUP_* flags the ring was created with. */

@@ -114,11 +114,15 @@ export function capabilities(): Capabilities {
 
 /** The path of TLS connections on tcp:// and whether the kernel could offer the other one. */
 export interface TlsPathInfo {
-  /** "tlssocket": the node:net engine over a node:tls TLSSocket (OpenSSL in Node encrypts). */
-  path: "tlssocket";
+  /**
+   * "ktls": the handshake in node:tls, then kernel TLS with the data path on io_uring (TLS
+   * 1.3, AES-GCM); "tlssocket": the node:net engine over a node:tls TLSSocket (OpenSSL in
+   * Node encrypts). A `minVersion: "TLSv1.2"` takes the TLSSocket path even where "ktls" is offered.
+   */
+  path: "ktls" | "tlssocket";
   /** Whether the kernel offers kernel TLS here (the "tls" upper-layer protocol is listed in tcp_available_ulp). */
   ktls: boolean;
-  /** Why the path is what it is: what the kernel offers, and what this build does with it. */
+  /** Why the path is what it is: what the kernel and this process offer. */
   reason: string;
 }
 
@@ -143,8 +147,15 @@ export function ktlsOffered(): { offered: boolean; reason: string } {
 /** Which path a `tls` option takes here and why. */
 export function tlsPath(): TlsPathInfo {
   const ktls = ktlsOffered();
-  const reason = ktls.offered
-    ? `${ktls.reason}, but this build has no kTLS data path on io_uring yet: TLS runs on the node:net engine over a TLSSocket`
-    : `no kTLS: ${ktls.reason}; TLS runs on the node:net engine over a TLSSocket`;
-  return { path: "tlssocket", ktls: ktls.offered, reason };
+  if (!ktls.offered) return { path: "tlssocket", ktls: false, reason: `no kTLS: ${ktls.reason}; TLS runs on the node:net engine over a TLSSocket` };
+  let uring: { available: boolean; reason?: string };
+  try {
+    uring = native().capabilities().ioUring;
+  } catch (error) {
+    uring = { available: false, reason: (error as Error).message };
+  }
+  if (!uring.available) {
+    return { path: "tlssocket", ktls: true, reason: `${ktls.reason}, but io_uring is unavailable (${uring.reason ?? "unknown"}): TLS runs on the node:net engine over a TLSSocket` };
+  }
+  return { path: "ktls", ktls: true, reason: `${ktls.reason}: TLS 1.3 connections run on io_uring with kernel TLS (the handshake in node:tls)` };
 }

@@ -28,6 +28,7 @@ enum CloseReason : int32_t {
   kReasonPeerClosedMidFrame = 3,
   kReasonProtocolError = 4,
   kReasonNotProtocol = 5,  // the first frame announced more than the listener allows
+  kReasonTlsRecord = 6,    // kTLS: a received record was not application data or failed to open
 };
 
 struct Event {

@@ -56,6 +56,10 @@ struct UringConnection {
   bool waits_for_share = false;
   bool in_share_waiting = false;  // listed in the engine's share_waiting_ (at most once)
   bool close_after_send = false;  // closed by JS: shut down once queued frames left
+  // Kernel TLS is installed on the socket (Adopt): sendmsg without MSG_WAITALL (the tls
+  // ULP refuses it), and a failed recv is a TLS record the kernel could not open or that
+  // is not application data (kReasonTlsRecord).
+  bool ktls = false;
 
   // Send side: frames queued this turn, and the batch in flight (one sendmsg at a time
   // per connection keeps bytes in order).

@@ -170,7 +170,11 @@ void UringEngine::OnRecv(UringConnection& c, int res, unsigned flags, EventSink&
       MarkStarved(c);  // re-armed by Flush() once slots come back (unless paused)
       return;
     }
-    Fail(c, -res, kReasonNone, sink);
+    // On kTLS, EIO: a record that is not application data (an alert, a KeyUpdate);
+    // EBADMSG: one that failed authentication (garbage, a wrong sequence number);
+    // EINVAL/EMSGSIZE: a malformed record header.
+    bool record = c.ktls && (res == -EIO || res == -EBADMSG || res == -EINVAL || res == -EMSGSIZE);
+    Fail(c, -res, record ? kReasonTlsRecord : kReasonNone, sink);
     return;
   }
   if (!more && c.receive == ReceiveState::kIdle) ArmRecv(c);

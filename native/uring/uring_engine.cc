@@ -28,6 +28,7 @@
 #include "common/fault_injection.h"
 #include "common/sys_error.h"
 #include "common/unix_bind.h"
+#include "uring/ktls_socket.h"
 
 namespace crdma {
 namespace {
@@ -91,6 +92,25 @@ uint32_t UringEngine::Connect(const sockaddr_storage& addr, socklen_t len) {
   io_uring_sqe_set_data64(sqe, Tag(kOpConnect, id));
   ++c.inflight;
   return id;
+}
+
+uint32_t UringEngine::Adopt(UniqueFd fd, bool ktls, uint32_t first_frame_max) {
+  uint32_t id = next_id_++;
+  UringConnection& c = connections_[id];
+  c.id = id;
+  c.fd = std::move(fd);
+  c.state = UringConnection::State::kOpen;
+  c.ktls = ktls;
+  c.identity = ReadPeerIdentity(c.fd.get());
+  c.rx.LimitFirstFrame(first_frame_max);
+  if (ktls) stats_.adopted_ktls += 1;
+  ArmRecv(c);
+  return id;
+}
+
+std::string UringEngine::UlpOf(uint32_t connection) const {
+  const UringConnection* c = FindConnection(connections_, connection);
+  return c == nullptr ? "" : crdma::UlpOf(c->fd.get());
 }
 
 void UringEngine::ArmAccept(Listener& l) {

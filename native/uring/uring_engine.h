@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,7 @@ struct UringEngineStats {
   double reassembled = 0, reassembled_bytes = 0;
   double recv_completions = 0, submits = 0, buffer_starvations = 0, batches = 0;
   double accept_errors = 0;  // failed accept completions (EMFILE...), each followed by a back-off
+  double adopted_ktls = 0;   // connections adopted with kernel TLS installed (Adopt)
 };
 
 struct UringEngineOptions {
@@ -57,6 +59,14 @@ class UringEngine : public DrivenEngine {
   // (FrameAssembler::LimitFirstFrame; 0: no such limit).
   uint32_t Listen(sockaddr_storage* addr, socklen_t* len, int backlog, unsigned unix_mode, uint32_t first_frame_max);
   uint32_t Connect(const sockaddr_storage& addr, socklen_t len);
+  // Takes over a TCP socket connected elsewhere (a node:net socket after its TLS
+  // handshake, with kernel TLS installed: ktls_socket.h) as an open connection, client or
+  // server alike; no event follows: the caller opens its channel with the id returned.
+  // `first_frame_max` as Listen's, for a server's side.
+  uint32_t Adopt(UniqueFd fd, bool ktls, uint32_t first_frame_max);
+  // The upper-layer protocol on a connection's socket ("tls" after a kTLS Adopt), "" for
+  // none or a connection that is gone.
+  std::string UlpOf(uint32_t connection) const;
 
   // Hot path (-errno on failure). Send takes ownership of the lease in every case.
   int Send(uint32_t connection, size_t lease_offset, uint32_t length);

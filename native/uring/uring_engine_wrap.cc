@@ -1,11 +1,14 @@
 // See uring_engine_wrap.h.
 #include "uring/uring_engine_wrap.h"
 
+#include <string.h>
+
 #include <string>
 
 #include "common/js_error.h"
 #include "common/socket_address.h"
 #include "region/region_wrap.h"
+#include "uring/ktls_socket.h"
 
 namespace crdma {
 
@@ -18,6 +21,8 @@ Napi::Function UringEngineWrap::Define(Napi::Env env) {
   methods.push_back(InstanceMethod<&UringEngineWrap::Stats>("stats"));
   methods.push_back(InstanceMethod<&UringEngineWrap::PartialFrameBytes>("partialFrameBytes"));
   methods.push_back(InstanceMethod<&UringEngineWrap::DrainSendRanges>("drainSendRanges"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::AdoptKtls>("adoptKtls"));
+  methods.push_back(InstanceMethod<&UringEngineWrap::UlpOf>("ulpOf"));
   return DefineClass(env, "UringEngine", methods);
 }
 
@@ -148,6 +153,58 @@ Napi::Value UringEngineWrap::ConnectUnix(const Napi::CallbackInfo& info) {
   return Connect(env, addr, len);
 }
 
+namespace {
+// One direction's key material from JS: key and iv as Uint8Arrays, the sequence number as
+// a Number (an exact integer: JS checks it is below 2^53).
+KtlsDirection DirectionOf(const Napi::Value& key, const Napi::Value& iv, const Napi::Value& sequence) {
+  Napi::Uint8Array k = key.As<Napi::Uint8Array>();
+  Napi::Uint8Array v = iv.As<Napi::Uint8Array>();
+  KtlsDirection d;
+  d.key.assign(k.Data(), k.Data() + k.ElementLength());
+  d.iv.assign(v.Data(), v.Data() + v.ElementLength());
+  d.sequence = static_cast<uint64_t>(sequence.As<Napi::Number>().Int64Value());
+  return d;
+}
+
+// Overwrites a direction's key material before its vectors free it.
+void Wipe(KtlsDirection& d) {
+  explicit_bzero(d.key.data(), d.key.size());
+  explicit_bzero(d.iv.data(), d.iv.size());
+}
+}  // namespace
+
+// adoptKtls(fd, txKey, txIv, txSequence, rxKey, rxIv, rxSequence, firstFrameMax) -> id:
+// duplicates `fd` (a connected TCP socket node:net owns), installs kernel TLS on the
+// duplicate and adopts it as an open connection (no event follows). Throws a system
+// error naming the step that failed. Arguments are validated in TypeScript
+// (src/channel/ktls-handover.ts).
+Napi::Value UringEngineWrap::AdoptKtls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Usable(env)) return env.Undefined();
+  KtlsDirection tx = DirectionOf(info[1], info[2], info[3]);
+  KtlsDirection rx = DirectionOf(info[4], info[5], info[6]);
+  try {
+    UniqueFd fd = AdoptKtlsSocket(info[0].As<Napi::Number>().Int32Value(), tx, rx);
+    Wipe(tx);
+    Wipe(rx);
+    uint32_t id = engine()->Adopt(std::move(fd), true, info[7].As<Napi::Number>().Uint32Value());
+    RefreshRef();
+    return Napi::Number::New(env, id);
+  } catch (const SysError& e) {
+    Wipe(tx);
+    Wipe(rx);
+    ThrowSysError(env, e);
+    return env.Undefined();
+  }
+}
+
+// ulpOf(connection) -> "tls" on a kTLS connection, "" for none (or a connection that is gone).
+Napi::Value UringEngineWrap::UlpOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine()) return Napi::String::New(env, "");
+  return Napi::String::New(env, engine()->UlpOf(info[0].As<Napi::Number>().Uint32Value()));
+}
+
 Napi::Value UringEngineWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -164,6 +221,7 @@ Napi::Value UringEngineWrap::Stats(const Napi::CallbackInfo& info) {
   out.Set("batches", s.batches);
   out.Set("bufferStarvations", s.buffer_starvations);
   out.Set("acceptErrors", s.accept_errors);
+  out.Set("adoptedKtls", s.adopted_ktls);
   out.Set("active", static_cast<double>(engine()->active()));
   out.Set("setupFlags", static_cast<double>(engine()->setup_flags()));
   return out;

@@ -24,6 +24,8 @@ class UringEngineWrap : public EngineWrapBase<UringEngineWrap, UringEngine> {
   // drainSendRanges(): hands the send-range table to the engine now (JS calls it when the
   // table is full).
   Napi::Value DrainSendRanges(const Napi::CallbackInfo& info);
+  Napi::Value AdoptKtls(const Napi::CallbackInfo& info);
+  Napi::Value UlpOf(const Napi::CallbackInfo& info);
 
   Napi::Value Listen(Napi::Env env, sockaddr_storage addr, socklen_t len, int backlog, uint32_t first_frame_max, bool with_port,
                      unsigned unix_mode);

@@ -98,7 +98,9 @@ void UringEngine::PrepSend(UringConnection& c) {
   c.msg.msg_iov = c.sending_iov.data() + c.sending_first;
   c.msg.msg_iovlen = count;
   io_uring_sqe* sqe = ring_.Sqe();
-  io_uring_prep_sendmsg(sqe, c.fd.get(), &c.msg, MSG_NOSIGNAL | MSG_WAITALL);
+  // MSG_WAITALL: io_uring retries a short send itself. The tls ULP refuses the flag
+  // (EOPNOTSUPP), so a kTLS socket's short send completes short and SendProgress sends the rest.
+  io_uring_prep_sendmsg(sqe, c.fd.get(), &c.msg, c.ktls ? MSG_NOSIGNAL : MSG_NOSIGNAL | MSG_WAITALL);
   io_uring_sqe_set_data64(sqe, Tag(kOpSend, c.id));
   ++c.inflight;
   c.send_inflight = true;

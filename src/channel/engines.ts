@@ -3,8 +3,9 @@
 // `channel.engine`); memory:// to the in-process engine; rdma:// to the RDMA engine;
 // shm:// to the shared-memory engine (processes of one host).
 // CONNECT_RDMA_ENGINE=net|uring overrides "auto" (how the suites force the fallback); any
-// other value is an error, not ignored. A `tls` option sends tcp:// to the node:net engine
-// over TLSSockets (capabilities().tls says why; docs/SECURITY.md "TLS paths").
+// other value is an error, not ignored. A `tls` option sends tcp:// to io_uring with kernel
+// TLS where the kernel offers it, else to the node:net engine over TLSSockets
+// (capabilities().tls says which and why; docs/SECURITY.md "TLS paths").
 import { native } from "../binding.js";
 import { tlsPath } from "../capabilities.js";
 import { codedError } from "../errors.js";
@@ -16,6 +17,7 @@ import { NetEngine, type NetTlsOptions } from "./net-engine.js";
 import { RdmaEngine } from "./rdma-engine.js";
 import { ShmEngine } from "./shm-engine.js";
 import { UringEngine } from "./uring-engine.js";
+import { KtlsEngine } from "./ktls-engine.js";
 
 /** How an engine is chosen and driven. */
 export interface EngineOptions {
@@ -37,16 +39,25 @@ export interface EngineOptions {
 
 /**
  * Throws TypeError when `tls` is asked of an engine that cannot carry it here: engine
- * "uring" explicitly (TLS takes the TLSSocket path; running it elsewhere silently would
- * mislead whoever asked for io_uring), or an engine instance (it was built without tls).
+ * "uring" explicitly where the kernel offers no kTLS, or with `minVersion: "TLSv1.2"`
+ * (kTLS runs TLS 1.3 here; running TLS elsewhere silently would mislead whoever asked
+ * for io_uring), or an engine instance (it was built without tls).
  */
-export function checkTlsEngine(where: string, engine: unknown): void {
+export function checkTlsEngine(where: string, engine: unknown, tls?: { minVersion?: unknown }): void {
   if (engine === "uring") {
-    throw new TypeError(`${where}: engine "uring" cannot carry tls here: ${tlsPath().reason}; use engine "auto" or "net"`);
+    const path = tlsPath();
+    if (path.path !== "ktls") throw new TypeError(`${where}: engine "uring" cannot carry tls here: ${path.reason}; use engine "auto" or "net"`);
+    if (tls?.minVersion === "TLSv1.2") throw new TypeError(`${where}: engine "uring" carries TLS 1.3 only (kernel TLS); minVersion "TLSv1.2" needs engine "auto" or "net" (the TLSSocket path)`);
   }
   if (typeof engine === "object" && engine !== null) {
     throw new TypeError(`${where}: "tls" applies to engines created for it; with an engine instance, give the engine its tls (NetEngine's "tls" option)`);
   }
+}
+
+/** Whether `tls` takes the kTLS path here: the kernel and io_uring offer it and no side allows TLS 1.2. */
+function ktlsFits(tls: NetTlsOptions): boolean {
+  if (tls.server?.minVersion === "TLSv1.2" || tls.client?.minVersion === "TLSv1.2") return false;
+  return tlsPath().path === "ktls";
 }
 
 /** The engine CONNECT_RDMA_ENGINE forces for tcp:// and unix://, if any; throws TypeError for a value it cannot mean. */
@@ -98,7 +109,8 @@ export function engineForUrl(url: string, options: EngineOptions = {}): ChannelE
     default: {
       if (options.tls !== undefined) {
         if (address.scheme !== "tcp") throw new TypeError(`tls applies to tcp:// URLs only, not ${url}`);
-        if (options.engine === "uring") checkTlsEngine("engineForUrl", "uring");
+        if (options.engine === "uring") checkTlsEngine("engineForUrl", "uring", options.tls.server ?? options.tls.client);
+        if (options.engine !== "net" && ktlsFits(options.tls)) return new KtlsEngine({ ...commonOptions(options), tls: options.tls });
         return new NetEngine({ ...commonOptions(options), tls: options.tls });
       }
       const kind = options.engine && options.engine !== "auto" ? options.engine : autoEngine().engine;

@@ -17,8 +17,8 @@ import { NativeEvent, type NativeEngineHandle } from "../binding.js";
 import { codedError } from "../errors.js";
 import { Region, type RegionOptions } from "../region.js";
 import { formatChannelUrl, parseChannelUrl, type ChannelAddress } from "./address.js";
-import { channelPeer } from "./channel-peer.js";
-import type { AcceptHandler, ChannelEngine, ChannelEvents, EngineName, ListenOptions, Listener } from "./channel.js";
+import { channelPeer, type ChannelPeer } from "./channel-peer.js";
+import type { AcceptHandler, Channel, ChannelEngine, ChannelEvents, EngineName, ListenOptions, Listener } from "./channel.js";
 import { engineClosedError } from "./contract.js";
 import { NativeChannel, type NativeChannelOwner } from "./native-channel.js";
 import { RegionSpace } from "./region-space.js";
@@ -162,7 +162,7 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
   protected abstract startListen(address: ChannelAddress, socketMode: number, options?: ListenOptions): Promise<OpenedListener>;
 
   /** Connects to `url`; resolves once the connection is established. */
-  async connect(url: string, events: ChannelEvents): Promise<NativeChannel> {
+  async connect(url: string, events: ChannelEvents): Promise<Channel> {
     const address = parseChannelUrl(url);
     this.assertOpen();
     const id = await this.startConnect(address);
@@ -237,12 +237,24 @@ export abstract class NativeEngineBase<N extends NativeEngineHandle> implements 
     if (this.#closed || this.#closing) throw engineClosedError();
   }
 
-  #open(id: number, events: ChannelEvents | undefined, address: ChannelAddress): NativeChannel {
-    const socketPath = "path" in address ? address.path : undefined;
-    const channel = new NativeChannel(this, id, channelPeer(address.scheme, this.#native.peerOf(id), socketPath));
+  /** What the native side read about connection `id`'s peer, as a ChannelPeer of `address`'s scheme. */
+  protected peerOf(id: number, address: ChannelAddress): ChannelPeer {
+    return channelPeer(address.scheme, this.#native.peerOf(id), "path" in address ? address.path : undefined);
+  }
+
+  /**
+   * The channel of native connection `id`, open already: one the native side reported, or
+   * one a subclass adopted (no event announces it; the kTLS hand-over, ktls-engine.ts).
+   */
+  protected openChannel(id: number, peer: ChannelPeer, events: ChannelEvents | undefined): NativeChannel {
+    const channel = new NativeChannel(this, id, peer);
     this.#channels.set(id, channel);
     if (events) channel.setEvents(events);
     return channel;
+  }
+
+  #open(id: number, events: ChannelEvents | undefined, address: ChannelAddress): NativeChannel {
+    return this.openChannel(id, this.peerOf(id, address), events);
   }
 
   // One native batch. An arrow function: handed to the native side once.

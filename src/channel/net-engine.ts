@@ -26,9 +26,10 @@ import { ReassemblyShare } from "./reassembly-share.js";
 import { SendShare } from "./send-share.js";
 import { netPeer } from "./net-peer.js";
 import { claimSocketPath, socketModeOf } from "./unix-socket-file.js";
-import { clientCertificateRefusal, withCertificate } from "./tls-peer.js";
-import { answerUnencrypted, handshakeFailure, notTlsCode, tcpSocketOf, tlsReason } from "./tls-failure.js";
-import { clientTlsOptions, serverTlsOptions, type ClientTlsOptions, type ServerTlsOptions } from "./tls-options.js";
+import { withCertificate } from "./tls-peer.js";
+import { connectTls } from "./tls-connect.js";
+import { clientTlsOptions, type ClientTlsOptions, type ServerTlsOptions } from "./tls-options.js";
+import { createTlsServer, serverTls, type ServerTls } from "./tls-server.js";
 
 /** Options of {@link NetEngine}; the same shape as the io_uring engine's. */
 export interface NetEngineOptions {
@@ -58,9 +59,6 @@ export interface NetTlsOptions {
   /** connect() speaks TLS with these. */
   client?: ClientTlsOptions;
 }
-
-/** A TLS handshake not finished within this drops the socket, on either side (node:tls's server default is 120 s). */
-const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Counters of a net engine: every channel it made, plus what is open now. */
 export interface NetEngineStats extends NetChannelStats {
@@ -129,9 +127,7 @@ export class NetEngine implements ChannelEngine {
   #listeners = new Set<NetListener>();
   #closedStats: NetChannelStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, reassembled: 0, reassembledBytes: 0, reassembledOnHeap: 0 };
   #closing: Promise<void> | undefined;
-  #tlsServer: tls.TlsOptions | undefined;
-  /** The server requires client certificates (requestCert, rejectUnauthorized not false). */
-  #verifyClients = false;
+  #tlsServer: ServerTls | undefined;
   #tlsClient: tls.ConnectionOptions | undefined;
 
   constructor(options: NetEngineOptions = {}) {
@@ -143,13 +139,7 @@ export class NetEngine implements ChannelEngine {
       throw new TypeError(`poll must be "event" or "spin", got ${String(options.poll)}`);
     }
     this.maxFrameBytes = max;
-    if (options.tls?.server !== undefined) {
-      const server = serverTlsOptions("NetEngine", options.tls.server);
-      // Client certificates are verified by node:tls either way; the refusal is ours, so
-      // the client learns why (clientCertificateRefusal), not a bare close.
-      this.#verifyClients = server.requestCert === true && server.rejectUnauthorized !== false;
-      this.#tlsServer = this.#verifyClients ? { ...server, rejectUnauthorized: false } : server;
-    }
+    if (options.tls?.server !== undefined) this.#tlsServer = serverTls("NetEngine", options.tls.server);
     if (options.tls?.client !== undefined) this.#tlsClient = clientTlsOptions("NetEngine", options.tls.client);
     const region = new Region(options.region);
     let share: SendShare;
@@ -179,33 +169,20 @@ export class NetEngine implements ChannelEngine {
     this.#assertOpen();
     const address = socketAddress(url);
     const tlsClient = this.#tlsFor(address, this.#tlsClient);
-    const socket =
-      address.scheme !== "tcp"
-        ? net.connect({ path: address.path, allowHalfOpen: true })
-        : tlsClient !== undefined
-          ? tls.connect(tlsConnectOptions(tlsClient, address.host, address.port))
-          : net.connect({ host: address.host, port: address.port, allowHalfOpen: true });
-    const ready = tlsClient !== undefined ? "secureConnect" : "connect";
-    // A TLS server that never finishes the handshake (or a plaintext one waiting for the
-    // rest of a "frame") must not hold connect() forever.
-    const timer =
-      tlsClient !== undefined
-        ? setTimeout(() => socket.destroy(codedError("ERR_TLS_HANDSHAKE_TIMEOUT", `not completed within ${TLS_HANDSHAKE_TIMEOUT_MS} ms`)), TLS_HANDSHAKE_TIMEOUT_MS)
-        : undefined;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => {
-        clearTimeout(timer);
-        socket.off(ready, onConnect);
-        reject(tlsClient !== undefined ? tlsHandshakeError(error, socket.bytesRead > 0) : error);
-      };
-      const onConnect = (): void => {
-        clearTimeout(timer);
-        socket.off("error", onError);
-        resolve();
-      };
-      socket.once("error", onError);
-      socket.once(ready, onConnect);
-    });
+    let socket: net.Socket;
+    if (address.scheme === "tcp" && tlsClient !== undefined) {
+      socket = await connectTls(tlsClient, address.host, address.port);
+    } else {
+      const plain = address.scheme === "tcp" ? net.connect({ host: address.host, port: address.port, allowHalfOpen: true }) : net.connect({ path: address.path, allowHalfOpen: true });
+      await new Promise<void>((resolve, reject) => {
+        plain.once("error", reject);
+        plain.once("connect", () => {
+          plain.off("error", reject);
+          resolve();
+        });
+      });
+      socket = plain;
+    }
     if (this.#closing) {
       socket.destroy();
       throw codedError("ERR_ENGINE_CLOSED", "Engine was closed while connecting");
@@ -225,36 +202,19 @@ export class NetEngine implements ChannelEngine {
       fd = native().listenUnixFd(address.path, socketMode, 511);
     }
     // allowHalfOpen: a peer's FIN is onEnd(), not our end (NetChannel closes when told).
-    const accept = (socket: net.Socket): void => {
+    // `refusal`: why a TLS client's certificate is refused (the server answers GOAWAY).
+    const accept = (socket: net.Socket, refusal?: string): void => {
       socket.allowHalfOpen = true;
       if (this.#closing) {
         socket.destroy();
         return;
       }
-      const refusal = this.#verifyClients && socket instanceof tls.TLSSocket ? clientCertificateRefusal(socket) : undefined;
-      if (refusal !== undefined) listenOptions?.onTlsFailure?.({ reason: "tls-client-certificate", message: refusal, peer: netPeer(socket, address) });
       this.#adopt(socket, address, onAccept, refusal, listenOptions?.firstFrameMaxBytes);
     };
     const tlsServer = this.#tlsFor(address, this.#tlsServer);
+    // A client that fails the TLS handshake costs its socket only, and is reported (tls-server.ts).
     const server =
-      tlsServer !== undefined
-        ? // Not half-open during the handshake: node:tls then misses a client that closes
-          // mid-handshake until the timeout; accepted sockets become half-open below.
-          tls.createServer({ ...tlsServer, allowHalfOpen: false, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, accept)
-        : net.createServer({ allowHalfOpen: true }, accept);
-    // A client that fails the TLS handshake (it refused our certificate, plaintext,
-    // garbage records, too slow) costs its socket only, and is reported; the listener
-    // keeps serving. A plaintext client is told in its own framing why, before the close.
-    if (tlsServer !== undefined) {
-      // The peer's address is read now: a client that closed is past asking by tlsClientError.
-      server.on("connection", (raw: net.Socket) => void raw.remoteAddress);
-      server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-        const failure = handshakeFailure(error);
-        if (failure.reason === "tls-plaintext" && listenOptions?.plaintextAnswer !== undefined) answerUnencrypted(socket, listenOptions.plaintextAnswer);
-        listenOptions?.onTlsFailure?.({ ...failure, peer: netPeer(tcpSocketOf(socket), address) });
-        socket.destroy();
-      });
-    }
+      tlsServer !== undefined && address.scheme === "tcp" ? createTlsServer(tlsServer, address, listenOptions, accept) : net.createServer({ allowHalfOpen: true }, (socket) => accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       const options = address.scheme === "tcp" ? { host: address.host, port: address.port } : { fd: fd as number };
@@ -295,6 +255,17 @@ export class NetEngine implements ChannelEngine {
     return { ...totals, channels: this.#channels.size, listeners: this.#listeners.size, liveLeases };
   }
 
+  /**
+   * @internal A channel over a socket connected elsewhere, as if this engine had accepted
+   * it (the kTLS engine's fallback for a TLS client that sent before its hand-over:
+   * ktls-engine.ts); `onAccept` gets it, as a listener's handler would.
+   */
+  adoptSocket(socket: net.Socket, address: Extract<ChannelAddress, { scheme: "tcp" }>, onAccept: AcceptHandler, certificateError?: string, firstFrameMaxBytes?: number): NetChannel {
+    this.#assertOpen();
+    socket.allowHalfOpen = true;
+    return this.#adopt(socket, address, onAccept, certificateError, firstFrameMaxBytes);
+  }
+
   #adopt(socket: net.Socket, address: SocketAddress, onAccept: AcceptHandler, certificateError?: string, firstFrameMaxBytes?: number): NetChannel {
     if (socket.remoteFamily !== undefined) socket.setNoDelay(true);
     const channel = new NetChannel(this.#host, socket, withCertificate(netPeer(socket, address), socket, certificateError), firstFrameMaxBytes);
@@ -323,35 +294,6 @@ export class NetEngine implements ChannelEngine {
   #assertOpen(): void {
     if (this.#closing) throw engineClosedError();
   }
-}
-
-/** The SNI name for a host: a name as it is, none for an IP literal (TLS forbids IPs in SNI). */
-function serverName(host: string): string | undefined {
-  return net.isIP(host.replace(/^\[|\]$/g, "")) === 0 ? host : undefined;
-}
-
-/** node:tls connect options for host:port; allowHalfOpen (honoured by tls.connect, absent from its typings) as on plain sockets. */
-function tlsConnectOptions(options: tls.ConnectionOptions, host: string, port: number): tls.ConnectionOptions {
-  const servername = options.servername ?? serverName(host);
-  return Object.assign({ ...options, host, port, ...(servername !== undefined ? { servername } : {}) }, { allowHalfOpen: true });
-}
-
-/**
- * A failed TLS handshake as the connecting side reports it: node:tls's reason and code,
- * prefixed, and what is likely wrong when the server does not speak TLS: its first bytes
- * are not a TLS record, or it closed without a TLS answer (a server without tls closes a
- * TLS client at its first bytes: src/frame/constants.ts FIRST_FRAME_MAX_BYTES).
- */
-function tlsHandshakeError(error: Error, answered: boolean): Error {
-  const code = (error as NodeJS.ErrnoException).code;
-  const hint = notTlsCode(code)
-    ? "the server does not speak TLS (its first bytes are not a TLS record): drop tls from the transport or give the server tls: "
-    : code === "ECONNRESET" && !answered
-      ? "the server closed the connection without a TLS answer: it likely does not speak TLS (drop tls from the transport or give the server tls): "
-      : "";
-  const wrapped = codedError(code ?? "ERR_TLS_HANDSHAKE", `TLS handshake failed: ${hint}${tlsReason(error)}`);
-  wrapped.cause = error;
-  return wrapped;
 }
 
 function addStats(into: NetChannelStats, from: NetChannelStats): void {

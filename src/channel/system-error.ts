@@ -19,6 +19,8 @@ export function closeError(negErrno: number, reason: number, maxFrameBytes: numb
       return notProtocolError();
     case NativeCloseReason.RegionFull:
       return codedError("ERR_REGION_FULL", "no region memory left to reassemble an incoming frame; connection closed");
+    case NativeCloseReason.TlsRecord:
+      return tlsRecordError(negErrno);
     case NativeCloseReason.PeerClosedMidFrame:
       return codedError("ERR_PEER_CLOSED_MID_FRAME", "peer closed the connection in the middle of a frame");
   }
@@ -30,4 +32,16 @@ export function closeError(negErrno: number, reason: number, maxFrameBytes: numb
 export function systemError(negErrno: number, syscall: string): CodedError {
   const code = errnoNames.get(-negErrno) ?? `E${-negErrno}`;
   return codedError(code, `${syscall} failed: ${code}`, { errno: negErrno, syscall });
+}
+
+/** Why a kTLS connection failed at a received record (NativeCloseReason.TlsRecord), by the kernel's errno. */
+function tlsRecordError(negErrno: number): CodedError {
+  const code = errnoNames.get(-negErrno) ?? `E${-negErrno}`;
+  const why =
+    code === "EIO"
+      ? "it is not application data (a TLS alert, or a post-handshake message such as KeyUpdate, which this path does not support)"
+      : code === "EBADMSG"
+        ? "it failed authentication (not a record sealed with this connection's keys, or out of sequence)"
+        : "its header is malformed";
+  return codedError("ERR_TLS_RECORD", `kTLS: the kernel could not deliver a TLS record from the peer (${code}): ${why}; connection closed`, { errno: negErrno, syscall: "recv" });
 }

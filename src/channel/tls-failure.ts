@@ -59,13 +59,17 @@ export function tcpSocketOf(socket: TLSSocket): Socket {
   return parent instanceof Socket ? parent : socket;
 }
 
+/** The TCP handle under a TLSSocket, client or server side (node:tls's wrapped handle keeps it as `_parent`). */
+export function tcpHandleOf(socket: TLSSocket): { fd?: unknown; writeQueueSize?: number } | undefined {
+  return (socket as unknown as { _handle?: { _parent?: { fd?: unknown; writeQueueSize?: number } } })._handle?._parent;
+}
+
 /**
  * Writes `bytes` unencrypted to the TCP socket under a failed server-side TLSSocket, once,
- * best effort (a full send buffer drops them: the client then sees a bare close). The fd
- * is reached through node:tls's wrapped handle (`_handle._parent`, the TCP handle).
+ * best effort (a full send buffer drops them: the client then sees a bare close).
  */
 export function answerUnencrypted(socket: TLSSocket, bytes: Uint8Array): void {
-  const fd = (socket as unknown as { _handle?: { _parent?: { fd?: unknown } } })._handle?._parent?.fd;
+  const fd = tcpHandleOf(socket)?.fd;
   if (typeof fd !== "number" || fd < 0) return;
   try {
     writeSync(fd, bytes);

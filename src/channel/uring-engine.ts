@@ -6,6 +6,7 @@ import type { Region } from "../region.js";
 import type { ChannelAddress } from "./address.js";
 import type { ListenOptions } from "./channel.js";
 import { STREAM_FRAME_HEADER_BYTES } from "./frame-headers.js";
+import type { NativeChannel } from "./native-channel.js";
 import { NativeEngineBase, type NativeEngineOptions, type OpenedListener } from "./native-engine-base.js";
 import { resolveHost } from "./resolve.js";
 import { SendRangeTable } from "./send-pack.js";
@@ -68,6 +69,11 @@ export class UringEngine extends NativeEngineBase<NativeUringEngine> {
       return { id, bound: address, unixPath: address.path };
     }
     throw new TypeError(`the io_uring engine listens on tcp:// and unix:// URLs, not ${address.scheme}://`);
+  }
+
+  /** The upper-layer protocol on `channel`'s socket, as the kernel reports it (TCP_ULP): "tls" on a kTLS connection, "" otherwise. */
+  ulpOf(channel: NativeChannel): string {
+    return this.native.ulpOf(channel.id);
   }
 
   /** Engine-wide counters. */

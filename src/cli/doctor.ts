@@ -194,7 +194,10 @@ function checkTls(caps: Capabilities): Check {
   return {
     id: "tls",
     status: "info",
-    summary: "a tls option on tcp:// runs on the node:net engine over a TLSSocket (OpenSSL in Node encrypts)",
+    summary:
+      tls.path === "ktls"
+        ? "a tls option on tcp:// runs on io_uring with kernel TLS (kTLS; the handshake in node:tls)"
+        : "a tls option on tcp:// runs on the node:net engine over a TLSSocket (OpenSSL in Node encrypts)",
     details: [tls.reason, `kernel TLS (kTLS) offered: ${tls.ktls ? "yes" : "no"} (docs/SECURITY.md, "TLS paths")`],
     hints: [],
   };

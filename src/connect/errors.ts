@@ -44,6 +44,7 @@ export function toConnectError(e: unknown, fallback: Code = Code.Unavailable): C
     case "ERR_FRAME_TOO_LARGE":
       return new ConnectError(message, Code.ResourceExhausted, undefined, undefined, e);
     case "ERR_CHANNEL_CLOSED":
+    case "ERR_TLS_RECORD":
     case "ECONNREFUSED":
     case "ECONNRESET":
     case "ENOENT":

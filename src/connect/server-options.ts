@@ -209,7 +209,7 @@ export function checkServerOptionValues(options: ServerOptions): number {
 export function checkServerTls(options: ServerOptions): void {
   if (options.tls === undefined) return;
   serverTlsOptions("createServer", options.tls);
-  if (options.engine !== undefined) checkTlsEngine("createServer", options.engine);
+  if (options.engine !== undefined) checkTlsEngine("createServer", options.engine, options.tls);
 }
 
 /** The deadline a call gets: the client's, at most `max` (maxTimeoutMs; a client without one gets `max`). */

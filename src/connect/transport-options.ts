@@ -112,7 +112,7 @@ export function checkTransportTls(options: UringTransportOptions): void {
   if (options.tls === undefined) return;
   clientTlsOptions("createUringTransport", options.tls);
   if (parseChannelUrl(options.url).scheme !== "tcp") throw new TypeError(`createUringTransport: tls applies to tcp:// URLs only, not ${options.url}`);
-  if (options.engine !== undefined) checkTlsEngine("createUringTransport", options.engine);
+  if (options.engine !== undefined) checkTlsEngine("createUringTransport", options.engine, options.tls);
 }
 
 /** The options of each session the transport opens; `factory` names the caller in errors about `auth`. */

@@ -56,7 +56,7 @@ gatedDescribe("TLS on tcp://", noOpenssl, () => {
     const { url, peers } = await tlsServer();
     const res = await client(url, { ca: pki.trusted.ca }).getQuote({ symbol: "x" });
     expect(res.symbol).toBe("x:");
-    expect(peers[0]?.engine).toBe("net");
+    expect(peers[0]?.engine).toBe(capabilities().tls.path === "ktls" ? "uring" : "net");
     expect(peers[0]?.certificate).toBeUndefined();
   });
 
@@ -112,8 +112,8 @@ gatedDescribe("TLS on tcp://", noOpenssl, () => {
 
   it("capabilities().tls names the path TLS takes here and why", () => {
     const tls = capabilities().tls;
-    expect(tls.path).toBe("tlssocket");
-    expect(tls.reason).toMatch(tls.ktls ? /tls ULP/ : /no kTLS: /);
+    expect(tls.path).toBe(tls.ktls && capabilities().ioUring.available ? "ktls" : "tlssocket");
+    expect(tls.reason).toMatch(tls.path === "ktls" ? /tls ULP.*kernel TLS/ : /no kTLS: |io_uring is unavailable/);
   });
 });
 
@@ -126,9 +126,15 @@ describe("tls options are checked at construction", () => {
     expect(() => createServer({ routes, tls: { key: "k", cert: "c", requestCert: "yes" } as never })).toThrow(/requestCert must be a boolean/);
   });
 
-  it('engine "uring" with tls is refused with the reason; tls on a non-tcp URL is refused', async () => {
-    expect(() => createServer({ routes, engine: "uring", tls: { key: "k", cert: "c" } })).toThrow(/engine "uring" cannot carry tls here: .*TLSSocket/);
-    expect(() => createUringTransport({ url: "tcp://127.0.0.1:1", engine: "uring", tls: {} })).toThrow(/engine "uring" cannot carry tls/);
+  it('engine "uring" with tls is refused with the reason where kTLS is not offered, and with TLS 1.2; tls on a non-tcp URL is refused', async () => {
+    if (capabilities().tls.path === "ktls") {
+      expect(() => createServer({ routes, engine: "uring", tls: { key: "k", cert: "c" } }).close(0)).not.toThrow();
+    } else {
+      expect(() => createServer({ routes, engine: "uring", tls: { key: "k", cert: "c" } })).toThrow(/engine "uring" cannot carry tls here: .*TLSSocket/);
+      expect(() => createUringTransport({ url: "tcp://127.0.0.1:1", engine: "uring", tls: {} })).toThrow(/engine "uring" cannot carry tls/);
+    }
+    const tls12 = /engine "uring" (carries TLS 1.3 only|cannot carry tls here)/;
+    expect(() => createUringTransport({ url: "tcp://127.0.0.1:1", engine: "uring", tls: { minVersion: "TLSv1.2" } })).toThrow(tls12);
     expect(() => createUringTransport({ url: "unix:///tmp/x.sock", tls: {} })).toThrow(/tls applies to tcp:\/\/ URLs only/);
     expect(() => createTransport({ url: "rdma://127.0.0.1:1", tls: {} })).toThrow(/tls applies to tcp:\/\/ URLs only/);
     const server = createServer({ routes, tls: { key: "k", cert: "c" } });

@@ -33,11 +33,22 @@ const cli = fileURLToPath(new URL("../../bin/connect-rdma.js", import.meta.url))
 /**
  * The whole in-guest run, boot to power-off. On this 2-core VM the run took 834 s on
  * 2026-12-07 (test/rdma with its auth and peer files, plus the io_uring suites, under
- * TCG): the limit leaves room for a slower runner, not for a hang.
+ * TCG), 957 s with the kTLS and TLS files added the same day: the limit leaves room for a
+ * slower runner, not for a hang.
  */
 const guestTimeoutSeconds = 1500;
-/** io_uring suites run in the guest too, on its older kernel (see the file comment). */
-const GUEST_URING_FILES = ["test/channel/uring-tcp.test.ts", "test/connect/uring-tcp.test.ts"];
+/**
+ * io_uring suites run in the guest too, on its older kernel (see the file comment), and
+ * the TLS suites on its kernel TLS (the guest loads the tls module: the kTLS path runs
+ * there, and only there: this host's kernel has no tls ULP).
+ */
+const GUEST_URING_FILES = [
+  "test/channel/uring-tcp.test.ts",
+  "test/connect/uring-tcp.test.ts",
+  "test/connect/ktls.test.ts",
+  "test/connect/tls-interop.test.ts",
+  "test/hostile/tls.test.ts",
+];
 /** Under the sanitizers: the ASan runtime to preload in the guest, and where reports go. */
 const asan = process.env.CONNECT_RDMA_ASAN_PRELOAD
   ? { preload: process.env.CONNECT_RDMA_ASAN_PRELOAD, reports: process.env.CONNECT_RDMA_ASAN_REPORTS ?? "" }
