@@ -5,7 +5,8 @@
 // leave the caller's AbortSignal without our listener once the call settled (success or
 // error), and the connecting path must give its stream slot back when the request it
 // encodes again fails (on a server taking one stream at a time, the next call would
-// wait forever otherwise). Memory engine: no capability needed.
+// wait forever otherwise). Without interceptors no request object is made: headers the
+// caller gave still arrive, and none arrive as none. Memory engine: no capability needed.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Interceptor } from "@connectrpc/connect";
@@ -17,9 +18,9 @@ import { ServerLog, marketRoutes } from "./market-service.js";
 
 let n = 0;
 
-async function setUp(options: { interceptors?: Interceptor[]; maxConcurrentStreams?: number; connect?: boolean } = {}) {
+async function setUp(options: { interceptors?: Interceptor[]; maxConcurrentStreams?: number; connect?: boolean; log?: ServerLog } = {}) {
   const server = createServer({
-    routes: marketRoutes(new ServerLog()),
+    routes: marketRoutes(options.log ?? new ServerLog()),
     ...(options.maxConcurrentStreams !== undefined ? { maxConcurrentStreams: options.maxConcurrentStreams } : {}),
   });
   onTestFinished(() => server.close(0));
@@ -59,6 +60,19 @@ describe("unary call paths", () => {
       expect(seen).toEqual(variant === "an interceptor" ? ["GetQuote", "GetQuote"] : []);
     });
   }
+
+  it("without interceptors, request headers go out as given (object, array, Headers) and none as an empty block", async () => {
+    const log = new ServerLog();
+    const { client } = await setUp({ log });
+    await client.getQuote({ symbol: "H-NONE" });
+    await client.getQuote({ symbol: "H-OBJECT" }, { headers: { "x-a": "1" } });
+    await client.getQuote({ symbol: "H-ARRAY" }, { headers: [["x-b", "2"], ["x-b", "3"]] });
+    await client.getQuote({ symbol: "H-HEADERS" }, { headers: new Headers({ "x-c": "\u00e9" }) });
+    expect([...(log.headers.get("H-NONE") ?? [])]).toEqual([]);
+    expect([...(log.headers.get("H-OBJECT") ?? [])]).toEqual([["x-a", "1"]]);
+    expect(log.headers.get("H-ARRAY")?.get("x-b")).toBe("2, 3");
+    expect(log.headers.get("H-HEADERS")?.get("x-c")).toBe("\u00e9");
+  });
 
   it("a call made before the connection is up waits for it, then releases the caller's signal", async () => {
     const { client } = await setUp({ connect: false });
