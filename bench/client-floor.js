@@ -10,7 +10,13 @@
 //                        "copy" policy (its bytes field copied out of the frame);
 //   connect-es + decode: both, the transport decoding each message as it hands it over;
 //   connect-es unary:    createClient(BenchService).echo() awaited one call at a time over a
-//                        transport that answers at once: the per-call floor of the API.
+//                        transport that answers at once: the per-call floor of the API;
+//   unary + messages:    the same, the transport also doing what any transport must per
+//                        call: encode the request (this package's encoder, into a reused
+//                        buffer), decode the 64 B reply ("copy"), and make the response's
+//                        header and trailer. With the raw echo's client CPU per round trip
+//                        (bench/connect.js, channel-echo-uring-tcp, same sitting) it is the
+//                        floor of a unary Connect client here.
 // CPU (user + system) per message; rounds interleave the variants (order rotated), the
 // table shows the median (min–max) over rounds.
 //   node bench/client-floor.js [--rounds N] [--messages N] [--out DIR]   (after npm run build:ts)
@@ -21,7 +27,7 @@ import { parseArgs } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 
-import { decodeFrom } from "../dist/protobuf/index.js";
+import { decodeFrom, encodedSize, encodeInto } from "../dist/protobuf/index.js";
 import { BenchService, EchoMessageSchema, StreamRequestSchema } from "./gen/bench/v1/bench_pb.js";
 import { cell } from "./lib/format.js";
 import { machineInfo } from "./lib/machine.js";
@@ -70,6 +76,20 @@ function readyTransport(next, n) {
   };
 }
 
+/** A connect-es Transport whose unary calls encode the request and decode a ready reply's bytes: the per-call work of any transport. */
+function messageTransport() {
+  const target = new Uint8Array(256);
+  return {
+    unary(method, _signal, _timeoutMs, _header, input) {
+      // Size, then write into the buffer: what the send path does into a lease.
+      const size = encodedSize(method.input, input);
+      if (encodeInto(method.input, input, target, 0) !== size) throw new Error("encode check failed");
+      const message = decodeFrom(method.output, bytes, "copy", { counts });
+      return Promise.resolve({ stream: false, service: method.parent, method, header: new Headers(), message, trailer: new Headers() });
+    },
+  };
+}
+
 /** Reads a server stream of `n` messages through createClient; CPU µs spent, and a check. */
 async function readStream(transport, n) {
   const client = createClient(BenchService, transport);
@@ -109,6 +129,7 @@ const VARIANTS = [
   { id: "decode", run: (n) => decodeLoop(n) },
   { id: "connect-es + decode", run: (n) => readStream(readyTransport(() => decodeFrom(EchoMessageSchema, bytes, "copy", { counts }), n), n) },
   { id: "connect-es unary", perCall: true, run: (n) => callUnary(readyTransport(() => ready, 0), Math.ceil(n / 4)) },
+  { id: "unary + messages", perCall: true, run: (n) => callUnary(messageTransport(), Math.ceil(n / 4)) },
 ];
 
 const nsPerMessage = new Map(VARIANTS.map((v) => [v.id, []]));
@@ -131,7 +152,8 @@ console.log(`\nClient CPU per streamed 64 B message above the transport, ${ROUND
 console.log("| part | CPU ns per message (unary: per call) | per second if it were all |");
 console.log("|---|---|---|");
 for (const r of rows) console.log(`| ${r.id} | ${cell(r.nsPerMessage, 0)} | ${cell(r.messagesPerSecAlone, 0)} |`);
-console.log("Add the raw channel's client CPU per message (bench/connect.js --workload stream, channel-stream-uring-tcp) for the floor of a Connect client here.");
+console.log("Add the raw channel's client CPU per message (bench/connect.js --workload stream, channel-stream-uring-tcp) for the floor of a Connect client here;");
+console.log("for unary, add the raw echo's client CPU per round trip (bench/connect.js, channel-echo-uring-tcp) to \"unary + messages\".");
 
 mkdirSync(values.out, { recursive: true });
 const file = `${values.out}/client-floor-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
