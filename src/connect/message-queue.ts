@@ -43,8 +43,7 @@ interface HeldMessage {
 export class MessageQueue<T> implements AsyncIterable<T> {
   #items: Item<T>[] = [];
   #head = 0;
-  /** Made at the first message queued as bytes (most queues never have one). */
-  #backlog: ByteBacklog | undefined;
+  readonly #backlog = new ByteBacklog();
   #heldBacklog: Fifo<HeldMessage> | undefined;
   #ended = false;
   #error: unknown;
@@ -67,7 +66,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
   }
 
   get #undecoded(): number {
-    return (this.#backlog?.length ?? 0) + (this.#heldBacklog?.length ?? 0);
+    return this.#backlog.length + (this.#heldBacklog?.length ?? 0);
   }
 
   /** True when the next message must be queued with pushBytes() (the decoded ones are at their bound). */
@@ -85,7 +84,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
       held?.release();
       return;
     }
-    if (held === undefined) (this.#backlog ??= new ByteBacklog()).push(message);
+    if (held === undefined) this.#backlog.push(message);
     else (this.#heldBacklog ??= new Fifo<HeldMessage>()).push({ view: message, lease: held });
   }
 
@@ -177,7 +176,7 @@ export class MessageQueue<T> implements AsyncIterable<T> {
 
   #takeUndecoded(): Promise<IteratorResult<T>> {
     const held = this.#heldBacklog?.shift();
-    const bytes = held?.view ?? (this.#backlog?.shift() as Uint8Array);
+    const bytes = held?.view ?? (this.#backlog.shift() as Uint8Array);
     let decoded: Decoded<T>;
     try {
       decoded = this.#hooks.decodeQueued(bytes, held?.lease);
@@ -198,9 +197,9 @@ export class MessageQueue<T> implements AsyncIterable<T> {
 
   #discard(): void {
     for (let i = this.#head; i < this.#items.length; i++) this.#items[i]?.lease?.release();
-    if (this.#items.length > 0) this.#items = [];
+    this.#items = [];
     this.#head = 0;
-    this.#backlog?.clear();
-    if (this.#heldBacklog !== undefined) for (const held of this.#heldBacklog.drain()) held.lease.release();
+    this.#backlog.clear();
+    for (const held of this.#heldBacklog?.drain() ?? []) held.lease.release();
   }
 }

@@ -67,11 +67,6 @@ export function createRdmaTransport(options: RdmaTransportOptions): RdmaTranspor
   return new ConnectRdmaTransport(options, localAddress !== undefined ? { localAddress } : {}, "createRdmaTransport");
 }
 
-/** What a unary call below the interceptors needs of its request (an interceptor's is a whole UnaryRequest). */
-type UnaryCallRequest<I extends DescMessage, O extends DescMessage> = Pick<UnaryRequest<I, O>, "service" | "method" | "message"> & {
-  header: Headers | undefined;
-};
-
 class ConnectRdmaTransport implements UringTransport {
   readonly #options: UringTransportOptions;
   /** The URL without a trailing slash: request URLs are this plus the method path. */
@@ -102,8 +97,8 @@ class ConnectRdmaTransport implements UringTransport {
    * runUnaryCall of connect-es (interceptors, deadline, cancellation, the error a call
    * fails with, the signal aborted on completion), with the call's AbortSignal made
    * only if an interceptor reads it (call-signal.ts says why). Without interceptors no
-   * user code sees the request, so none is made: no `signal` accessor (a runtime call,
-   * ~0.35 µs), no Headers unless the caller gave headers, no context values.
+   * user code sees the request, so it gets no `signal` property at all (defining the
+   * accessor is a runtime call, ~0.35 µs).
    */
   unary<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
@@ -116,14 +111,6 @@ class ConnectRdmaTransport implements UringTransport {
     const timeout = this.#timeout(timeoutMs);
     const deadline = timeout === undefined ? undefined : performance.now() + timeout;
     const call = new CallSignal(signal, timeout);
-    const message = create(method.input, input);
-    const interceptors = this.#options.interceptors;
-    if (interceptors === undefined || interceptors.length === 0) {
-      // No user code sees the request: no Headers unless the caller gave some, no context
-      // values or URL; the call's own outcome is the caller's, so it settles the signal itself.
-      const plain: UnaryCallRequest<I, O> = { service: method.parent, method, header: header === undefined ? undefined : new Headers(header), message };
-      return this.#unary(plain, call, deadline, true);
-    }
     const req = {
       stream: false as const,
       service: method.parent,
@@ -132,14 +119,21 @@ class ConnectRdmaTransport implements UringTransport {
       url: this.#baseUrl + methodPath(method),
       header: new Headers(header),
       contextValues: contextValues ?? createCallValues(),
-      message,
+      message: create(method.input, input),
     };
-    const seen: UnaryRequest<I, O> = withSignal(req, call);
-    const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
-      (r) => this.#unary(r, r === seen ? call : call.follow(r.signal), deadline, false),
-      interceptors,
-    );
-    return next(seen).then(
+    const interceptors = this.#options.interceptors;
+    let response: Promise<UnaryResponse<I, O>>;
+    if (interceptors === undefined || interceptors.length === 0) {
+      response = this.#unary(req as UnaryRequest<I, O>, call, deadline);
+    } else {
+      const seen: UnaryRequest<I, O> = withSignal(req, call);
+      const next = applyInterceptors<UnaryRequest<I, O>, Promise<UnaryResponse<I, O>>>(
+        (r) => this.#unary(r, r === seen ? call : call.follow(r.signal), deadline),
+        interceptors,
+      );
+      response = next(seen);
+    }
+    return response.then(
       (res) => {
         call.finish();
         return res;
@@ -242,90 +236,36 @@ class ConnectRdmaTransport implements UringTransport {
     return t === undefined || t <= 0 ? undefined : t;
   }
 
-  /**
-   * One unary call below the interceptors. On a session with a free slot it runs without
-   * an async frame: the result is one `then` on the call's outcome, so the response
-   * reaches the caller in as few microtask hops as connect-es itself takes. `outermost`:
-   * no interceptor wraps this call, so its outcome finishes or fails `signal` here (else
-   * unary() does, after the interceptors).
-   */
-  #unary<I extends DescMessage, O extends DescMessage>(
-    req: UnaryCallRequest<I, O>,
+  async #unary<I extends DescMessage, O extends DescMessage>(
+    req: UnaryRequest<I, O>,
     signal: CallSignal,
     deadline: number | undefined,
-    outermost: boolean,
   ): Promise<UnaryResponse<I, O>> {
-    let payload: EncodedMessage;
-    try {
-      if (signal.aborted) throw signal.reason;
-      this.#heldSlots.check(this.#connection.engine);
-      payload = this.#encode(req.method.input, req.message);
-    } catch (e) {
-      return Promise.reject(callError(signal, outermost, e));
-    }
+    if (signal.aborted) throw signal.reason;
+    this.#heldSlots.check(this.#connection.engine);
+    let payload = this.#encode(req.method.input, req.message);
     const usable = this.#connection.usable();
-    if (usable !== undefined) return this.#unaryOn(usable, payload, req, signal, deadline, outermost);
-    return this.#unaryAfterConnect(req, signal, deadline, outermost);
-  }
-
-  /** #unary when no session had a free slot: waits for one, then encodes again (the message may have changed meanwhile). */
-  async #unaryAfterConnect<I extends DescMessage, O extends DescMessage>(
-    req: UnaryCallRequest<I, O>,
-    signal: CallSignal,
-    deadline: number | undefined,
-    outermost: boolean,
-  ): Promise<UnaryResponse<I, O>> {
-    let session: Session;
-    let payload: EncodedMessage;
-    try {
-      // `req` has no `signal` when no interceptor saw it: the call's own (made now) aborts with it.
-      session = await this.#connection.acquire(signal.signal);
-    } catch (e) {
-      throw callError(signal, outermost, e);
-    }
-    try {
-      payload = this.#encode(req.method.input, req.message);
-    } catch (e) {
-      // The session has a slot reserved for this call: a call that never opens gives it back.
-      session.cancelReservation();
-      throw callError(signal, outermost, e);
-    }
-    return this.#unaryOn(session, payload, req, signal, deadline, outermost);
-  }
-
-  /** Sends the request on `session` (a slot reserved for it: the call owns it from here on) and settles with the response. */
-  #unaryOn<I extends DescMessage, O extends DescMessage>(
-    session: Session,
-    payload: EncodedMessage,
-    req: UnaryCallRequest<I, O>,
-    signal: CallSignal,
-    deadline: number | undefined,
-    outermost: boolean,
-  ): Promise<UnaryResponse<I, O>> {
+    // `req` has no `signal` when no interceptor saw it: the call's own (made now) aborts with it.
+    const session = usable ?? (await this.#connection.acquire(signal.signal));
+    // The session has a slot reserved for this call: the call owns it from here on.
     const call = this.#newCall(session, req.method.output, "unary");
     signal.onAbort = (reason) => call.cancel(reason);
-    const failed = (e: unknown): unknown => {
-      signal.onAbort = undefined;
-      const error = toConnectError(e);
-      call.cancel(error);
-      return callError(signal, outermost, error);
-    };
     try {
       if (signal.aborted) throw signal.reason;
+      // Measured again after a wait for a connection: the message may have changed meanwhile.
+      if (usable === undefined) payload = this.#encode(req.method.input, req.message);
       this.#checkSendSize(payload.byteLength, session);
       this.#settle(call, call.open(methodPath(req.method), req.header, remaining(deadline), payload, true));
       this.#counters.sent(payload.byteLength);
+      const res = await call.unaryResult();
+      return { stream: false, service: req.service, method: req.method, header: res.header, message: res.message, trailer: res.trailer };
     } catch (e) {
-      return Promise.reject(failed(e));
+      const error = toConnectError(e);
+      call.cancel(error);
+      throw error;
+    } finally {
+      signal.onAbort = undefined;
     }
-    return call.unaryResult().then(
-      (res): UnaryResponse<I, O> => {
-        signal.onAbort = undefined;
-        if (outermost) signal.finish();
-        return { stream: false, service: req.service, method: req.method, header: res.header, message: res.message, trailer: res.trailer };
-      },
-      (e: unknown) => Promise.reject(failed(e)),
-    );
   }
 
   async #stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I, O>, deadline: number | undefined): Promise<StreamResponse<I, O>> {
@@ -408,11 +348,6 @@ class ConnectRdmaTransport implements UringTransport {
   #checkSendSize(byteLength: number, session: Session): void {
     checkWriteSize(byteLength, this.#limits.writeMaxBytes, session.peer?.maxMessageBytes);
   }
-}
-
-/** What a unary call rejects with: settled into the call's error here when no interceptor wraps it (#unary's `outermost`). */
-function callError(signal: CallSignal, outermost: boolean, e: unknown): unknown {
-  return outermost ? signal.fail(e) : e;
 }
 
 function remaining(deadline: number | undefined): number | undefined {
