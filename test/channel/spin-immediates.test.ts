@@ -1,8 +1,7 @@
 // A native engine in spin mode stops spinning when JS left setImmediate work for the loop
 // (native/common/loop_immediates.h): the work runs at once, not after the spin window or
 // the pump's 2 ms cap. Streams depend on it: they let the loop turn between large
-// messages, and before, each turn waited for the spin to end (a 64 KiB stream over shm://
-// in spin mode ran at a third of event mode).
+// messages (src/connect/next-turn.ts).
 //
 // The receiver spins with a 1 s window, so without the check every immediate scheduled in
 // a frame callback would wait for the cap (about 2 ms). Ping-pong: the receiver answers
