@@ -95,17 +95,24 @@ uint32_t UringEngine::Connect(const sockaddr_storage& addr, socklen_t len) {
 }
 
 uint32_t UringEngine::Adopt(UniqueFd fd, bool ktls, uint32_t first_frame_max) {
+  UringConnection& c = OpenConnection(std::move(fd), first_frame_max);
+  c.ktls = ktls;  // read when its first send or receive completes, not before
+  if (ktls) stats_.adopted_ktls += 1;
+  return c.id;
+}
+
+UringConnection& UringEngine::OpenConnection(UniqueFd fd, uint32_t first_frame_max) {
+  int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // harmless on AF_UNIX
   uint32_t id = next_id_++;
   UringConnection& c = connections_[id];
   c.id = id;
   c.fd = std::move(fd);
   c.state = UringConnection::State::kOpen;
-  c.ktls = ktls;
   c.identity = ReadPeerIdentity(c.fd.get());
-  c.rx.LimitFirstFrame(first_frame_max);
-  if (ktls) stats_.adopted_ktls += 1;
+  c.rx.LimitFirstFrame(first_frame_max);  // the client's HELLO, when the listener says
   ArmRecv(c);
-  return id;
+  return c;
 }
 
 std::string UringEngine::UlpOf(uint32_t connection) const {
@@ -153,16 +160,7 @@ void UringEngine::OnAccept(Listener& l, int res, unsigned flags, EventSink& sink
 }
 
 void UringEngine::AddAccepted(Listener& l, UniqueFd fd, EventSink& sink) {
-  int one = 1;
-  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // harmless on AF_UNIX
-  uint32_t id = next_id_++;
-  UringConnection& c = connections_[id];
-  c.id = id;
-  c.fd = std::move(fd);
-  c.state = UringConnection::State::kOpen;
-  c.identity = ReadPeerIdentity(c.fd.get());
-  c.rx.LimitFirstFrame(l.first_frame_max);  // the client's HELLO, when the listener says
-  ArmRecv(c);
+  uint32_t id = OpenConnection(std::move(fd), l.first_frame_max).id;
   sink.Push(Event{kEventAccepted, static_cast<int32_t>(id), static_cast<int32_t>(l.id), 0});
 }
 

@@ -149,6 +149,9 @@ class UringEngine : public DrivenEngine {
   void PauseRecv(UringConnection& c);
   void OnAccept(Listener& l, int res, unsigned flags, EventSink& sink);
   void AddAccepted(Listener& l, UniqueFd fd, EventSink& sink);
+  // A connected socket as an open connection (TCP_NODELAY, peer identity, first-frame
+  // limit, receive armed): an accepted one, or one adopted from JS.
+  UringConnection& OpenConnection(UniqueFd fd, uint32_t first_frame_max);
   // A failed accept: a timer re-arms it later (OnAcceptRetry).
   void RetryAcceptLater(Listener& l);
   void OnAcceptRetry(Listener& l);

@@ -30,13 +30,13 @@ export function closeError(negErrno: number, reason: number, maxFrameBytes: numb
 
 /** An Error for -errno from a system call. */
 export function systemError(negErrno: number, syscall: string): CodedError {
-  const code = errnoNames.get(-negErrno) ?? `E${-negErrno}`;
+  const code = errnoName(negErrno);
   return codedError(code, `${syscall} failed: ${code}`, { errno: negErrno, syscall });
 }
 
 /** Why a kTLS connection failed at a received record (NativeCloseReason.TlsRecord), by the kernel's errno. */
 function tlsRecordError(negErrno: number): CodedError {
-  const code = errnoNames.get(-negErrno) ?? `E${-negErrno}`;
+  const code = errnoName(negErrno);
   const why =
     code === "EIO"
       ? "it is not application data (a TLS alert, or a post-handshake message such as KeyUpdate, which this path does not support)"
@@ -44,4 +44,9 @@ function tlsRecordError(negErrno: number): CodedError {
         ? "it failed authentication (not a record sealed with this connection's keys, or out of sequence)"
         : "its header is malformed";
   return codedError("ERR_TLS_RECORD", `kTLS: the kernel could not deliver a TLS record from the peer (${code}): ${why}; connection closed`, { errno: negErrno, syscall: "recv" });
+}
+
+/** The errno's name (ECONNRESET), or E<number> for one this platform does not name. */
+function errnoName(negErrno: number): string {
+  return errnoNames.get(-negErrno) ?? `E${-negErrno}`;
 }
