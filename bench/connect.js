@@ -32,7 +32,9 @@ const colorOf = (id) => COLORS[RPC_DRIVERS.findIndex((d) => d.id === id) % COLOR
 const USAGE = `usage: node bench/connect.js [options]
   --quick               short pass: 3 repeats, 0.3 s warm-up, 1 s measured per run
   --reps N              repeats of every configuration, interleaved (default 3)
-  --warmup-ms MS        warm-up per run, not recorded (default 700)
+  --warmup-ms MS        warm-up per run, not recorded (default: unary 3000, stream 700;
+                        quick 300). Unary at 1 in flight reaches its steady state only
+                        after ~2-3 s of calls (bench/README.md, "Warm-up")
   --measure-ms MS       measured window per run (default 2000)
   --workload KIND       unary (default): the Echo round trip; stream: a server stream of
                         Stream messages, one stream on one connection per run
@@ -86,7 +88,7 @@ function parseOptions(argv) {
   return {
     rpc,
     reps: positiveInt("--reps", values.reps ?? "3"),
-    warmupMs: positiveInt("--warmup-ms", values["warmup-ms"] ?? (values.quick ? "300" : "700"), 0),
+    warmupMs: positiveInt("--warmup-ms", values["warmup-ms"] ?? (values.quick ? "300" : rpc === "unary" ? "3000" : "700"), 0),
     measureMs: positiveInt("--measure-ms", values["measure-ms"] ?? (values.quick ? "1000" : "2000")),
     idleWaitMs: positiveInt("--idle-wait-ms", values["idle-wait-ms"], 0),
     // A stream workload has inflight 1: one stream on one connection.

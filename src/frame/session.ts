@@ -30,8 +30,8 @@ import { Stream } from "./stream.js";
 import type { StreamHandler, StreamHost } from "./stream.js";
 import { StreamSlots } from "./stream-slots.js";
 import { StreamTable } from "./stream-table.js";
-import { atTurnEnd } from "./turn-end.js";
-import type { TurnEndTask } from "./turn-end.js";
+import { releaseWhenIdle } from "./idle-release.js";
+import type { IdleRelease } from "./idle-release.js";
 
 const CODE_UNAVAILABLE = StatusCode.UNAVAILABLE;
 
@@ -54,9 +54,9 @@ export class Session implements StreamHost, DrainHost {
   #channel: Channel | undefined;
   #peer: Hello | undefined;
   readonly #handshake: SessionHandshake;
-  /** Lets go of the event loop at the end of the turn in which the last stream ended, if none started since. */
-  readonly #loopRelease: TurnEndTask = {
-    runAtTurnEnd: () => {
+  /** Lets go of the event loop shortly after the last stream ended, if none is open then. */
+  readonly #loopRelease: IdleRelease = {
+    releaseIfIdle: () => {
       if (this.#streams.size === 0) this.#channel?.keepAlive(false);
     },
   };
@@ -360,7 +360,7 @@ export class Session implements StreamHost, DrainHost {
     if (stream.slotRetained) this.#slots.linger();
     else this.#slots.grant();
     if (this.#streams.size === 0) {
-      atTurnEnd(this.#loopRelease);
+      releaseWhenIdle(this.#loopRelease);
       this.#liveness.armIdle();
       this.#drain.closeIfDrained();
     }
