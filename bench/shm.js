@@ -1,4 +1,5 @@
-// The shm:// benchmark in one run (issue 18): the C floor of the same ring (spin, event),
+// The shm:// benchmark in one run (issue 18): the C floor of the same ring (spin, event;
+// ping-pong and a one-way stream of 64 B and 64 KiB messages),
 // the channel echo (bench/echo.js: shm spin and event beside io_uring unix:// event), the
 // Connect benchmarks (bench/connect.js: unary and 64 B / 64 KiB server streams over shm
 // spin and event beside io_uring unix://), and the idle CPU of a connected event-mode
@@ -9,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { measureIdleCpu } from "./lib/idle-cpu.js";
-import { runShmPingpong } from "./lib/shm-floor.js";
+import { runShmPingpong, runShmStream } from "./lib/shm-floor.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
@@ -30,7 +31,16 @@ function bench(script, extra) {
 }
 
 const iterations = quick ? 100_000 : 400_000;
-const floor = { spin: runShmPingpong("spin", iterations), event: runShmPingpong("event", iterations / 4) };
+const floor = {
+  spin: runShmPingpong("spin", iterations),
+  event: runShmPingpong("event", iterations / 4),
+  stream: {
+    spin64: runShmStream("spin", iterations * 5, 64),
+    event64: runShmStream("event", iterations * 5, 64),
+    spin64KiB: runShmStream("spin", iterations / 4, 65536),
+    event64KiB: runShmStream("event", iterations / 4, 65536),
+  },
+};
 const echo = bench("echo.js", ["--drivers", "shm-spin,shm-event,uring-unix-event"]);
 const unary = bench("connect.js", ["--drivers", "ours-shm-spin,ours-shm-event,ours-uring-unix-event"]);
 const stream = bench("connect.js", ["--workload", "stream", "--drivers", "ours-shm-spin,ours-shm-event,ours-shm-spin-large,ours-shm-event-large,ours-uring-unix-event"]);
@@ -69,6 +79,8 @@ function targets(s) {
     unarySpinP50Us: { goal: "<= 8", value: p50(s.unary, "ours-shm-spin/64/1") },
     stream64MsgPerSec: { goal: ">= 2000000", value: bestShm(s.stream, 64, "messagesPerSec") },
     stream64KiBGBPerSec: { goal: ">= 5", value: (bestShm(s.stream, 65536, "mbPerSec") ?? NaN) / 1000 },
+    cFloorStream64MsgPerSec: { spin: s.floor.stream.spin64.msgPerSec, event: s.floor.stream.event64.msgPerSec },
+    cFloorStream64KiBGBPerSec: { spin: s.floor.stream.spin64KiB.bytesPerSec / 1e9, event: s.floor.stream.event64KiB.bytesPerSec / 1e9 },
   };
 }
 

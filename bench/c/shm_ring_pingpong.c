@@ -7,8 +7,12 @@
 //   event: a side with nothing to read sets its sleep word, re-checks, and blocks in
 //          read(eventfd); a writer that sees the peer's word set writes the peer's eventfd
 //          (the floor of poll: "event")
-// Usage: shm_ring_pingpong <spin|event> <iterations> [payload bytes]
-// Prints one JSON line: {"mode","iterations","payload","p50Ns","p99Ns","p999Ns","rttPerSec"}.
+// With "stream" as the fourth argument the server instead writes `iterations` messages
+// one way (each copied into the ring from one buffer, as an encoder writes a message's
+// bytes field) and the client takes them in place: the floor of a one-way stream.
+// Usage: shm_ring_pingpong <spin|event> <iterations> [payload bytes] [stream]
+// Prints one JSON line: {"mode","iterations","payload","p50Ns","p99Ns","p999Ns","rttPerSec"},
+// for a stream {"mode","workload":"stream","iterations","payload","msgPerSec","bytesPerSec"}.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -25,7 +29,7 @@
 
 #define CONTROL 4096
 #define LINE 64
-#define CAP (1u << 20)
+#define CAP (8u << 20)  // per direction: the default ringBytes of src/channel/shm-engine.ts
 #define PAD 0xFFFFFFFFu
 
 typedef struct {
@@ -114,12 +118,14 @@ static int cmp(const void* a, const void* b) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s <spin|event> <iterations> [payload]\n", argv[0]);
+    fprintf(stderr, "usage: %s <spin|event> <iterations> [payload] [stream]\n", argv[0]);
     return 2;
   }
   spin = strcmp(argv[1], "spin") == 0;
   long iterations = atol(argv[2]);
   uint32_t payload = argc > 3 ? (uint32_t)atoi(argv[3]) : 64;
+  int stream = argc > 4 && strcmp(argv[4], "stream") == 0;
+  if (payload > 65536) return 2;
   int fd = memfd_create("shm-floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   size_t bytes = CONTROL + 2 * (size_t)CAP;
   if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) return 1;
@@ -130,6 +136,25 @@ int main(int argc, char** argv) {
   uint8_t body[65536];
   memset(body, 0x61, sizeof body);
   long warm = iterations / 10;
+  if (stream) {
+    pid_t writer = fork();
+    if (writer == 0) {  // the server: every message into ring 0
+      ring_t out = ring_of(0);
+      for (long i = 0; i < warm + iterations; i++) put(&out, 1, body, payload);
+      _exit(0);
+    }
+    ring_t in = ring_of(0);
+    uint64_t start = 0;
+    for (long i = 0; i < warm + iterations; i++) {
+      if (i == warm) start = now_ns();
+      take(&in, 1);
+    }
+    double seconds = (double)(now_ns() - start) / 1e9;
+    waitpid(writer, NULL, 0);
+    printf("{\"mode\":\"%s\",\"workload\":\"stream\",\"iterations\":%ld,\"payload\":%u,\"msgPerSec\":%.0f,\"bytesPerSec\":%.0f}\n",
+           argv[1], iterations, payload, (double)iterations / seconds, (double)iterations * payload / seconds);
+    return 0;
+  }
   pid_t child = fork();
   if (child == 0) {  // the server: ring 1 in, ring 0 out
     ring_t in = ring_of(1), out = ring_of(0);

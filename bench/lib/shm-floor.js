@@ -1,6 +1,6 @@
 // The floor of the shm:// benchmark: bench/c/shm_ring_pingpong.c, the same ring layout and
 // wake protocol as native/shm/ in C with no Node in it. Owns compiling it (cc, into
-// build/bench/) and running it once per mode; returns its JSON line.
+// build/bench/) and running it (ping-pong, or a one-way stream); returns its JSON line.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -29,5 +29,14 @@ export function buildShmPingpong() {
  */
 export function runShmPingpong(mode, iterations, payload = 64) {
   const out = execFileSync(buildShmPingpong(), [mode, String(iterations), String(payload)], { timeout: 120_000 });
+  return JSON.parse(out.toString());
+}
+
+/**
+ * The one-way stream of the same program: `iterations` messages of `payload` bytes, each
+ * copied into the ring by the server and taken in place by the client (msgPerSec, bytesPerSec).
+ */
+export function runShmStream(mode, iterations, payload) {
+  const out = execFileSync(buildShmPingpong(), [mode, String(iterations), String(payload), "stream"], { timeout: 120_000 });
   return JSON.parse(out.toString());
 }
