@@ -11,15 +11,17 @@ export interface IdleRelease {
 /** The longest a session that went idle keeps the process alive before the check. */
 export const RELEASE_CHECK_MS = 1;
 
-const pending = new Set<IdleRelease>();
+// Two sets swapped at each check: a session that asks again while checked lands in the
+// other one and waits for the next timer.
+let pending = new Set<IdleRelease>();
+let due = new Set<IdleRelease>();
 let timer: ReturnType<typeof setTimeout> | undefined;
 
 function checkPending(): void {
   timer = undefined;
-  // The sessions due now; one that asks again while checked waits for the next timer.
-  const due = [...pending];
-  pending.clear();
+  [due, pending] = [pending, due];
   for (const session of due) session.releaseIfIdle();
+  due.clear();
 }
 
 /** Checks `session.releaseIfIdle()` within RELEASE_CHECK_MS, once however often it is asked. */
