@@ -248,11 +248,15 @@ void ShmEngine::SendQueued(ShmConnection& c) {
 }
 
 void ShmEngine::WakePeerIfAsleep(ShmConnection& c) {
-  bool published = c.writer->Publish();
-  if (!published && !c.wake_due) return;
+  const bool published = c.writer->Publish();
+  const bool freed = c.wake_due;
+  if (!published && !freed) return;
   c.wake_due = false;
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (c.peer_sleep_word()->load(std::memory_order_relaxed) != 0) {
+  // A tail alone wakes the peer only when its frames wait for room: a reader returning
+  // each frame's space would otherwise write the eventfd once per frame it read.
+  const uint32_t word = c.peer_sleep_word()->load(std::memory_order_relaxed);  // once
+  if ((published && WakeForHead(word)) || (freed && WakeForTail(word))) {
     uint64_t one = 1;
     if (write(c.peer_wake.get(), &one, sizeof one) > 0) stats_.wakes_sent++;
   }
@@ -269,9 +273,9 @@ void ShmEngine::FlushSends() {
 int ShmEngine::Flush() {
   for (auto it = connections_.begin(); it != connections_.end();) {
     ShmConnection& c = *it->second;
-    if (c.asleep) {
+    if (c.sleeping != 0) {
       c.my_sleep_word()->store(0, std::memory_order_relaxed);
-      c.asleep = false;
+      c.sleeping = 0;
     }
     if (c.open()) {
       SendQueued(c);
@@ -297,9 +301,11 @@ int ShmEngine::Flush() {
 
 bool ShmEngine::CompletionsReady() {
   for (auto& [id, c] : connections_) {
-    if (c->open() && !c->asleep) {
-      c->my_sleep_word()->store(1, std::memory_order_relaxed);
-      c->asleep = true;
+    if (!c->open()) continue;
+    const uint32_t word = c->waits_for_room() ? kSleepForAll : kSleepForFrames;
+    if (c->sleeping != word) {
+      c->my_sleep_word()->store(word, std::memory_order_relaxed);
+      c->sleeping = word;
     }
   }
   // Pairs with the peer's fence between publishing and reading our sleep word.
@@ -312,6 +318,9 @@ bool ShmEngine::CompletionsReady() {
     if (!c->queued.empty()) {
       SendQueued(*c);  // space the peer freed since the last flush
       if (c->queued.empty()) ready = true;
+    } else if (c->state == ShmConnection::State::kClosing && !c->peer_gone) {
+      // The close record waits for room (Flush writes it): room freed since then?
+      if (c->writer->Refresh() && c->writer->Room(kRecordHeader)) ready = true;
     }
   }
   return ready;

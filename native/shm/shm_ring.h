@@ -3,7 +3,7 @@
 // the fuzz target (fuzz/shm_ring_fuzz.cc) drives the reader against a hostile writer.
 //
 //   page 0: control words, one cache line each
-//     [ring 0 head][ring 0 tail][ring 1 head][ring 1 tail][side 0 sleeping][side 1 sleeping]
+//     [ring 0 head][ring 0 tail][ring 1 head][ring 1 tail][side 0 sleep word][side 1 sleep word]
 //   then ring 0's bytes (side 0 -> side 1), then ring 1's bytes (side 1 -> side 0)
 //
 // A record is [u32 length][u32 reserved][body], padded to 8 bytes, never wrapping: when
@@ -43,6 +43,14 @@ struct RingView {
 };
 RingView RingOf(uint8_t* base, uint64_t capacity, int ring);
 std::atomic<uint32_t>* SleepWordOf(uint8_t* base, int side);
+
+// A sleep word's values: why its side sleeps, so a peer writes the eventfd only for news
+// the side waits for. 1 is what version-1 peers store (wake me for anything); any value
+// but 0 and kSleepForFrames counts as that.
+constexpr uint32_t kSleepForAll = 1;     // wake me for a head or a tail: my frames wait for room
+constexpr uint32_t kSleepForFrames = 2;  // wake me for a head only (new records), not a tail
+inline bool WakeForHead(uint32_t word) { return word != 0; }
+inline bool WakeForTail(uint32_t word) { return word != 0 && word != kSleepForFrames; }
 
 // One received record, reported by RingReader::Next.
 struct Record {
@@ -98,6 +106,9 @@ class RingWriter {
   void Abandon();  // the open record is dropped; its space is free again
   bool open() const { return open_; }
   bool Publish();  // true when there was something new
+  // True when a record of `bytes` (a multiple of 8) fits behind what was written, as far
+  // as the last Refresh() knows; for the close record, which never wraps.
+  bool Room(uint64_t bytes) const { return head_ - peer_tail_ + bytes <= v_.capacity; }
   uint64_t written() const { return head_; }
   uint64_t capacity() const { return v_.capacity; }
 
