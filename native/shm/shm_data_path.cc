@@ -159,11 +159,15 @@ double ShmEngine::ReserveInPlace(uint32_t connection, uint32_t length) {
   // Frames waiting go first (they were sent before); one record open at a time.
   if (!c.queued.empty() || c.pending_err != 0 || c.writer->open()) return -1;
   uint64_t body;
+  // Past the hot span the reader's tail decides whether the record goes back to 0.
+  const bool refreshed = c.writer->PastHotSpan();
+  if (refreshed && !RefreshTail(c)) {
+    WakeSoon();  // JS hears of the failure at the next Reap
+    return -1;
+  }
   if (!c.writer->Open(length, &body)) {
-    if (!c.writer->Refresh()) {
-      c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
-      c.pending_reason = kReasonProtocolError;
-      stats_.protocol_errors++;
+    if (refreshed) return -1;
+    if (!RefreshTail(c)) {
       WakeSoon();
       return -1;
     }
@@ -227,15 +231,15 @@ void ShmEngine::SendQueued(ShmConnection& c) {
       c.pending_reason = kReasonFrameTooLarge;
       return;
     }
+    // Past the hot span the reader's tail decides whether the record goes back to 0.
+    if (!refreshed && c.writer->PastHotSpan()) {
+      if (!RefreshTail(c)) return;
+      refreshed = true;
+    }
     const uint8_t* body = region_->base() + q.lease_offset;
     if (!c.writer->Write(body, q.length)) {
       if (refreshed) break;
-      if (!c.writer->Refresh()) {
-        c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
-        c.pending_reason = kReasonProtocolError;
-        stats_.protocol_errors++;
-        return;
-      }
+      if (!RefreshTail(c)) return;
       refreshed = true;
       continue;
     }
@@ -245,6 +249,14 @@ void ShmEngine::SendQueued(ShmConnection& c) {
     c.written_bytes += q.length;
     region_->FreeLease(q.lease_offset);
   }
+}
+
+bool ShmEngine::RefreshTail(ShmConnection& c) {
+  if (c.writer->Refresh()) return true;
+  c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
+  c.pending_reason = kReasonProtocolError;
+  stats_.protocol_errors++;
+  return false;
 }
 
 void ShmEngine::WakePeerIfAsleep(ShmConnection& c) {
