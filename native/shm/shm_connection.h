@@ -55,8 +55,8 @@ struct ShmConnection {
   bool peer_gone = false;    // the socket ended
   int pending_err = 0;       // a failure found while sending, reported at the next Reap
   CloseReason pending_reason = kReasonNone;
-  bool asleep = false;       // our sleep word is set in the region
-  bool wake_due = false;     // we published since the last wake check
+  uint32_t sleeping = 0;     // what our sleep word in the region holds (0: awake; shm_ring.h)
+  bool wake_due = false;     // we published a tail since the last wake check
   bool buffer_made = false;  // the one ArrayBuffer over the mapping exists
   size_t in_place = 0;           // body offset (in the mapping) of the writer's open record, for JS
   uint32_t in_place_length = 0;  // and the bytes JS may write there
@@ -66,6 +66,8 @@ struct ShmConnection {
   double written_bytes = 0;
 
   bool open() const { return state == State::kOpen || state == State::kClosing; }
+  // Our frames (or the close record) wait for the peer to free ring space.
+  bool waits_for_room() const { return !queued.empty() || (state == State::kClosing && !peer_gone); }
   std::atomic<uint32_t>* my_sleep_word() const { return SleepWordOf(mapping->base(), side); }
   std::atomic<uint32_t>* peer_sleep_word() const { return SleepWordOf(mapping->base(), 1 - side); }
 };

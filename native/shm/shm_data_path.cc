@@ -159,11 +159,15 @@ double ShmEngine::ReserveInPlace(uint32_t connection, uint32_t length) {
   // Frames waiting go first (they were sent before); one record open at a time.
   if (!c.queued.empty() || c.pending_err != 0 || c.writer->open()) return -1;
   uint64_t body;
+  // Past the hot span the reader's tail decides whether the record goes back to 0.
+  const bool refreshed = c.writer->PastHotSpan();
+  if (refreshed && !RefreshTail(c)) {
+    WakeSoon();  // JS hears of the failure at the next Reap
+    return -1;
+  }
   if (!c.writer->Open(length, &body)) {
-    if (!c.writer->Refresh()) {
-      c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
-      c.pending_reason = kReasonProtocolError;
-      stats_.protocol_errors++;
+    if (refreshed) return -1;
+    if (!RefreshTail(c)) {
       WakeSoon();
       return -1;
     }
@@ -227,15 +231,15 @@ void ShmEngine::SendQueued(ShmConnection& c) {
       c.pending_reason = kReasonFrameTooLarge;
       return;
     }
+    // Past the hot span the reader's tail decides whether the record goes back to 0.
+    if (!refreshed && c.writer->PastHotSpan()) {
+      if (!RefreshTail(c)) return;
+      refreshed = true;
+    }
     const uint8_t* body = region_->base() + q.lease_offset;
     if (!c.writer->Write(body, q.length)) {
       if (refreshed) break;
-      if (!c.writer->Refresh()) {
-        c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
-        c.pending_reason = kReasonProtocolError;
-        stats_.protocol_errors++;
-        return;
-      }
+      if (!RefreshTail(c)) return;
       refreshed = true;
       continue;
     }
@@ -247,12 +251,24 @@ void ShmEngine::SendQueued(ShmConnection& c) {
   }
 }
 
+bool ShmEngine::RefreshTail(ShmConnection& c) {
+  if (c.writer->Refresh()) return true;
+  c.pending_err = EPROTO;  // the peer's tail is out of bounds: reported at the next Reap
+  c.pending_reason = kReasonProtocolError;
+  stats_.protocol_errors++;
+  return false;
+}
+
 void ShmEngine::WakePeerIfAsleep(ShmConnection& c) {
-  bool published = c.writer->Publish();
-  if (!published && !c.wake_due) return;
+  const bool published = c.writer->Publish();
+  const bool freed = c.wake_due;
+  if (!published && !freed) return;
   c.wake_due = false;
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (c.peer_sleep_word()->load(std::memory_order_relaxed) != 0) {
+  // A tail alone wakes the peer only when its frames wait for room: a reader returning
+  // each frame's space would otherwise write the eventfd once per frame it read.
+  const uint32_t word = c.peer_sleep_word()->load(std::memory_order_relaxed);  // once
+  if ((published && WakeForHead(word)) || (freed && WakeForTail(word))) {
     uint64_t one = 1;
     if (write(c.peer_wake.get(), &one, sizeof one) > 0) stats_.wakes_sent++;
   }
@@ -269,9 +285,9 @@ void ShmEngine::FlushSends() {
 int ShmEngine::Flush() {
   for (auto it = connections_.begin(); it != connections_.end();) {
     ShmConnection& c = *it->second;
-    if (c.asleep) {
+    if (c.sleeping != 0) {
       c.my_sleep_word()->store(0, std::memory_order_relaxed);
-      c.asleep = false;
+      c.sleeping = 0;
     }
     if (c.open()) {
       SendQueued(c);
@@ -297,9 +313,11 @@ int ShmEngine::Flush() {
 
 bool ShmEngine::CompletionsReady() {
   for (auto& [id, c] : connections_) {
-    if (c->open() && !c->asleep) {
-      c->my_sleep_word()->store(1, std::memory_order_relaxed);
-      c->asleep = true;
+    if (!c->open()) continue;
+    const uint32_t word = c->waits_for_room() ? kSleepForAll : kSleepForFrames;
+    if (c->sleeping != word) {
+      c->my_sleep_word()->store(word, std::memory_order_relaxed);
+      c->sleeping = word;
     }
   }
   // Pairs with the peer's fence between publishing and reading our sleep word.
@@ -312,6 +330,9 @@ bool ShmEngine::CompletionsReady() {
     if (!c->queued.empty()) {
       SendQueued(*c);  // space the peer freed since the last flush
       if (c->queued.empty()) ready = true;
+    } else if (c->state == ShmConnection::State::kClosing && !c->peer_gone) {
+      // The close record waits for room (Flush writes it): room freed since then?
+      if (c->writer->Refresh() && c->writer->Room(kRecordHeader)) ready = true;
     }
   }
   return ready;

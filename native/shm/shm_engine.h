@@ -125,6 +125,9 @@ class ShmEngine : public DrivenEngine {
   int ReadRing(ShmConnection& c, EventSink& sink);
   void Fail(ShmConnection& c, int err, CloseReason reason, EventSink& sink);
   void SendQueued(ShmConnection& c);
+  // Reads the peer's tail; false (the connection failed with EPROTO, reported at the next
+  // Reap) when it is out of bounds.
+  bool RefreshTail(ShmConnection& c);
   void WakePeerIfAsleep(ShmConnection& c);
   void GiveBack(ShmConnection& c);
   void Kill(ShmConnection& c);

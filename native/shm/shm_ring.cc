@@ -78,7 +78,9 @@ bool RingWriter::Reserve(uint64_t bytes, uint64_t* pos) {
   const uint64_t used = head_ - peer_tail_;
   const uint64_t p = head_ & (v_.capacity - 1);
   const uint64_t to_end = v_.capacity - p;
-  if (bytes <= to_end) {
+  // Past the hot span, with the reader close behind: back to 0 (the wrap below).
+  const bool rewind = p >= hot_ && used <= p / 2 && used + to_end + bytes <= v_.capacity;
+  if (bytes <= to_end && !rewind) {
     if (used + bytes > v_.capacity) return false;
     *pos = p;
     return true;
