@@ -2,11 +2,10 @@
 // back to the ring's start once past its first quarter (at most 1 MiB), so a stream
 // writes the same cache-hot bytes again and again instead of cycling the whole ring;
 // a reader far behind still gets the whole ring.
-import { expect, it, onTestFinished } from "vitest";
-import { ShmEngine } from "../../src/channel/shm-engine.js";
+import { expect, it } from "vitest";
 import { gatedDescribe } from "../support/capability-gate.js";
-import { shmUnavailable, shmUrl } from "./shm-suite.js";
-import { Inbox } from "./support/inbox.js";
+import { shmUnavailable } from "./shm-suite.js";
+import { shmPair } from "./support/shm-pair.js";
 import { firstDifference, pattern } from "./support/pattern.js";
 
 const RING = 1024 * 1024;
@@ -14,19 +13,10 @@ const HOT_SPAN = RING / 4;
 const CONTROL = 4096;
 
 async function pair() {
-  const server = new ShmEngine({ ringBytes: RING });
-  onTestFinished(() => server.close());
-  const serverInbox = new Inbox();
+  const { client, serverInbox } = await shmPair(RING);
   // Where each frame sits in the client's ring (ring 1, after ring 0).
   const positions: number[] = [];
   serverInbox.hook = (frame) => positions.push(frame.byteOffset - CONTROL - RING);
-  const listener = await server.listen(shmUrl(), (channel) => {
-    serverInbox.channel = channel;
-    return serverInbox;
-  });
-  const engine = new ShmEngine({ ringBytes: RING });
-  onTestFinished(() => engine.close());
-  const client = await engine.connect(listener.url, new Inbox());
   return { client, serverInbox, positions };
 }
 

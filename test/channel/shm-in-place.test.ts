@@ -3,31 +3,18 @@
 // a region lease otherwise (copied into the ring at send). Checks what crosses, in which
 // order, and what ShmEngine.stats() counts (framesInPlace: no copy; sendCopies: copies;
 // bytesOut and the peer's bytesIn: the frames' bytes).
-import { expect, it, onTestFinished } from "vitest";
+import { expect, it } from "vitest";
 import type { Channel, Lease } from "../../src/channel/channel.js";
 import { ShmEngine } from "../../src/channel/shm-engine.js";
 import { gatedDescribe } from "../support/capability-gate.js";
-import { shmUnavailable, shmUrl } from "./shm-suite.js";
-import { Inbox } from "./support/inbox.js";
+import { shmUnavailable } from "./shm-suite.js";
+import type { Inbox } from "./support/inbox.js";
+import { shmPair } from "./support/shm-pair.js";
 import { firstDifference, pattern } from "./support/pattern.js";
 
 const RING = 64 * 1024;
 
-async function pair() {
-  const server = new ShmEngine({ ringBytes: RING });
-  onTestFinished(() => server.close());
-  const serverInbox = new Inbox();
-  const listener = await server.listen(shmUrl(), (channel) => {
-    serverInbox.channel = channel;
-    return serverInbox;
-  });
-  const engine = new ShmEngine({ ringBytes: RING });
-  onTestFinished(() => engine.close());
-  const inbox = new Inbox();
-  const client = await engine.connect(listener.url, inbox);
-  inbox.channel = client;
-  return { engine, server, client, serverInbox };
-}
+const pair = () => shmPair(RING);
 
 /** True when the lease is ring space (the connection's mapping), false for a region lease. */
 function inRing(engine: ShmEngine, lease: Lease): boolean {

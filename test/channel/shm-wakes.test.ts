@@ -2,40 +2,15 @@
 // the peer sleeps for. A reader giving ring space back does not wake a sender whose
 // frames do not wait for room (before, every frame read cost the reader an eventfd
 // write and the sender a wake-up); a sender whose frames do wait is still woken.
-import { expect, it, onTestFinished } from "vitest";
-import { ShmEngine } from "../../src/channel/shm-engine.js";
+import { expect, it } from "vitest";
 import { gatedDescribe } from "../support/capability-gate.js";
-import { shmUnavailable, shmUrl } from "./shm-suite.js";
-import { Inbox } from "./support/inbox.js";
+import { shmUnavailable } from "./shm-suite.js";
+import { RegionKeepingEngine, shmPair } from "./support/shm-pair.js";
 import { firstDifference, pattern } from "./support/pattern.js";
 
 const RING = 64 * 1024;
 
-/** Keeps each connection's shared region, so a test can read its control words. */
-class WatchedEngine extends ShmEngine {
-  readonly regions = new Map<number, DataView>();
-  override bufferOf(id: number): ArrayBuffer | undefined {
-    const buffer = super.bufferOf(id);
-    if (buffer) this.regions.set(id, new DataView(buffer));
-    return buffer;
-  }
-}
-
-async function pair() {
-  const server = new ShmEngine({ ringBytes: RING });
-  onTestFinished(() => server.close());
-  const serverInbox = new Inbox();
-  const listener = await server.listen(shmUrl(), (channel) => {
-    serverInbox.channel = channel;
-    return serverInbox;
-  });
-  const engine = new WatchedEngine({ ringBytes: RING });
-  onTestFinished(() => engine.close());
-  const inbox = new Inbox();
-  const client = await engine.connect(listener.url, inbox);
-  inbox.channel = client;
-  return { engine, server, client, serverInbox };
-}
+const pair = () => shmPair(RING, new RegionKeepingEngine({ ringBytes: RING }));
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -6,7 +6,7 @@
 // serving its other connections. A peer process that dies (SIGKILL) ends its calls with
 // Unavailable.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { expect, it, onTestFinished } from "vitest";
 import type { Channel } from "../../src/channel/channel.js";
 import { ShmEngine } from "../../src/channel/shm-engine.js";
 import { createServer, createUringTransport } from "../../src/index.js";
@@ -14,6 +14,7 @@ import { MarketService } from "../gen/market/v1/market_pb.js";
 import { Inbox, sendBytes } from "../channel/support/inbox.js";
 import { pattern, firstDifference } from "../channel/support/pattern.js";
 import { Fixture, requireDist } from "../channel/support/processes.js";
+import { RegionKeepingEngine } from "../channel/support/shm-pair.js";
 import { shmUnavailable, shmUrl } from "../channel/shm-suite.js";
 import { gatedDescribe } from "../support/capability-gate.js";
 import { eventually } from "../channel/echo-tests.js";
@@ -27,16 +28,6 @@ const CONTROL = 4096;
 // client (side 1) writes ring 1.
 const CLIENT_HEAD = 64 * 3;
 const CLIENT_RING = CONTROL + RING;
-
-/** A client engine that keeps each connection's shared region where the test can write it. */
-class HostileEngine extends ShmEngine {
-  readonly regions = new Map<number, DataView>();
-  override bufferOf(id: number): ArrayBuffer | undefined {
-    const buffer = super.bufferOf(id);
-    if (buffer) this.regions.set(id, new DataView(buffer));
-    return buffer;
-  }
-}
 
 async function echoServer(): Promise<{ engine: ShmEngine; url: string }> {
   const engine = new ShmEngine({ ringBytes: RING });
@@ -57,7 +48,7 @@ async function echoServer(): Promise<{ engine: ShmEngine; url: string }> {
  * first frame — the server is woken right after (the client gives the ring space back).
  */
 async function attack(url: string, corrupt: (region: DataView, published: bigint) => void): Promise<Inbox> {
-  const engine = new HostileEngine({ ringBytes: RING });
+  const engine = new RegionKeepingEngine({ ringBytes: RING });
   onTestFinished(() => engine.close());
   const inbox = new Inbox();
   inbox.hook = () => {
